@@ -1,0 +1,113 @@
+import type { PoolClient } from 'pg';
+import { CancelledFailure, Context } from '@temporalio/activity';
+import type { BatchCheckpoint, TaskInput, TaskResult } from '../workflows/types';
+import type { SqlLimits } from '../tasks/fields';
+
+/** Collects a run's counts, per-item details (up to a limit) and errors. */
+export class RunSummary {
+  constructor(
+    private readonly state: BatchCheckpoint,
+    private readonly detailsLimit: number,
+  ) {}
+
+  count(name: string, by = 1): void {
+    this.state.counts[name] = (this.state.counts[name] ?? 0) + by;
+  }
+
+  detail(item: Record<string, unknown>): void {
+    if (this.state.details.length < this.detailsLimit) this.state.details.push(item);
+    else this.state.detailsTruncated = true;
+  }
+
+  error(message: string): void {
+    if (this.state.errors.length < 100) this.state.errors.push(message);
+  }
+}
+
+export interface BatchStep<Cursor> {
+  /** Runs one batch inside an open transaction; returns the next cursor, or done. */
+  (tx: PoolClient, cursor: Cursor, summary: RunSummary): Promise<{ cursor: Cursor; done: boolean }>;
+}
+
+export interface BatchLoopOptions<Cursor> {
+  client: PoolClient;
+  input: TaskInput<{ dry_run: boolean; details_limit: number; sql: SqlLimits }>;
+  initialCursor: Cursor;
+  /** Names of counters that always appear in the result, even when zero. */
+  counters: readonly string[];
+  step: BatchStep<Cursor>;
+}
+
+/**
+ * The loop behind every SQL task: one transaction per batch, with `lock_timeout` and
+ * `statement_timeout` as SET LOCAL (read only in a dry run, so a dry run cannot change a row),
+ * a heartbeat with the cursor after each committed batch, resume from the last heartbeat on retry,
+ * and a stop at a batch boundary when the run is cancelled.
+ */
+export async function runBatches<Cursor>(opts: BatchLoopOptions<Cursor>): Promise<TaskResult> {
+  const ctx = Context.current();
+  const { config } = opts.input;
+  const resumed = ctx.info.heartbeatDetails as BatchCheckpoint<Cursor> | undefined;
+  const state: BatchCheckpoint<Cursor> = resumed ?? {
+    cursor: opts.initialCursor,
+    batches: 0,
+    counts: Object.fromEntries(opts.counters.map((c) => [c, 0])),
+    details: [],
+    detailsTruncated: false,
+    errors: [],
+    startedAt: new Date().toISOString(),
+  };
+  const summary = new RunSummary(state, config.details_limit);
+
+  for (;;) {
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
+    await opts.client.query(config.dry_run ? 'begin read only' : 'begin');
+    let next: { cursor: Cursor; done: boolean };
+    try {
+      await opts.client.query(`set local lock_timeout = ${Math.ceil(config.sql.lock_timeout)}`);
+      await opts.client.query(`set local statement_timeout = ${Math.ceil(config.sql.statement_timeout)}`);
+      next = await opts.step(opts.client, state.cursor, summary);
+      await opts.client.query('commit');
+    } catch (err) {
+      await opts.client.query('rollback').catch(() => undefined);
+      throw err;
+    }
+    state.cursor = next.cursor;
+    state.batches += 1;
+    ctx.heartbeat(state);
+    if (next.done) break;
+  }
+
+  return {
+    status: state.errors.length > 0 ? 'completed_with_errors' : 'completed',
+    taskId: opts.input.taskId,
+    type: opts.input.type,
+    dryRun: config.dry_run,
+    counts: state.counts,
+    details: state.details,
+    detailsTruncated: state.detailsTruncated,
+    errors: state.errors,
+    batches: state.batches,
+    startedAt: state.startedAt,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/** The result of a run that found its task already running. */
+export function skippedResult(input: TaskInput<{ dry_run: boolean }>, reason: string): TaskResult {
+  const now = new Date().toISOString();
+  return {
+    status: 'skipped',
+    reason,
+    taskId: input.taskId,
+    type: input.type,
+    dryRun: input.config.dry_run,
+    counts: {},
+    details: [],
+    detailsTruncated: false,
+    errors: [],
+    batches: 0,
+    startedAt: now,
+    finishedAt: now,
+  };
+}

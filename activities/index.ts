@@ -1,0 +1,13 @@
+import type { ActivityDeps } from './deps';
+import { createRunsActivities } from './runs';
+
+export type { ActivityDeps, DatabasePools } from './deps';
+
+/** Every activity, built from its dependencies (samples-typescript `activities-dependency-injection`). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createRunsActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,78 @@
+import type { PoolClient } from 'pg';
+import { configError } from '../errors';
+
+/** A table from config, checked against the database catalog, with its columns' quoted names and types. */
+export interface ResolvedTable {
+  /** `"schema"."table"`, safe to put into SQL. */
+  sql: string;
+  /** `schema.table` for messages. */
+  name: string;
+  columns: Map<string, { sql: string; type: string }>;
+}
+
+/** Double-quotes one identifier part, doubling embedded quotes (PostgreSQL's quote_ident rule). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+const FIND_TABLE = `
+  select n.nspname as schema, c.relname as name, c.oid
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'p')
+    and c.relname = $2
+    and (case when $1::text is null then n.nspname = any(current_schemas(false)) else n.nspname = $1 end)
+  order by array_position(current_schemas(false), n.nspname::text) nulls last
+  limit 1`;
+
+const TABLE_COLUMNS = `
+  select attname as name, format_type(atttypid, atttypmod) as type
+  from pg_attribute
+  where attrelid = $1 and attnum > 0 and not attisdropped`;
+
+/**
+ * Looks up `table` (or `schema.table`) and the given columns in the catalog. A missing table or
+ * column is a non-retryable configuration error naming what was expected; nothing from config ever
+ * reaches SQL unchecked.
+ */
+export async function resolveTable(
+  client: PoolClient,
+  table: string,
+  columns: readonly (string | null | undefined)[],
+  where: string,
+): Promise<ResolvedTable> {
+  const [schema, name] = table.includes('.') ? table.split('.', 2) : [null, table];
+  const found = await client.query<{ schema: string; name: string; oid: number }>(FIND_TABLE, [schema, name]);
+  const row = found.rows[0];
+  if (!row) {
+    throw configError(`${where}: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
+  }
+  const cols = await client.query<{ name: string; type: string }>(TABLE_COLUMNS, [row.oid]);
+  const available = new Map(cols.rows.map((c) => [c.name, c.type]));
+  const resolved = new Map<string, { sql: string; type: string }>();
+  for (const column of columns) {
+    if (!column) continue;
+    const type = available.get(column);
+    if (!type) {
+      throw configError(
+        `${where}: column "${column}" does not exist in table ${row.schema}.${row.name} (columns: ${[...available.keys()].join(', ')})`,
+      );
+    }
+    resolved.set(column, { sql: quoteIdent(column), type });
+  }
+  return { sql: `${quoteIdent(row.schema)}.${quoteIdent(row.name)}`, name: `${row.schema}.${row.name}`, columns: resolved };
+}
+
+/** The quoted name of a column that `resolveTable` checked. */
+export function col(table: ResolvedTable, column: string): string {
+  const found = table.columns.get(column);
+  if (!found) throw new Error(`column ${column} of ${table.name} was not resolved`);
+  return found.sql;
+}
+
+/** The SQL type of a checked column, for casting parameters (`$1::bigint[]`). It comes from the catalog, not from config. */
+export function colType(table: ResolvedTable, column: string): string {
+  const found = table.columns.get(column);
+  if (!found) throw new Error(`column ${column} of ${table.name} was not resolved`);
+  return found.type;
+}

@@ -1,0 +1,25 @@
+import type { TaskType } from './types';
+import { runsCleanupStale } from './runs-cleanup-stale';
+
+export type { TaskType } from './types';
+export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
+
+/** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
+export const catalog: readonly TaskType[] = [runsCleanupStale];
+
+const byName = new Map<string, TaskType>();
+for (const task of catalog) {
+  for (const name of [task.type, ...task.aliases]) {
+    if (byName.has(name)) throw new Error(`task type name ${name} is registered twice`);
+    byName.set(name, task);
+  }
+}
+
+/** Resolves a canonical type or a legacy alias; undefined when unknown. */
+export function findTaskType(name: string): TaskType | undefined {
+  return byName.get(name);
+}
+
+export function knownTaskTypeNames(): string[] {
+  return [...byName.keys()].sort();
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { duration } from '../config/duration';
+import { defineTask } from './types';
+import { batchSize, column, detailsLimit, dryRun, sqlLimits, statusValue, table } from './fields';
+
+export const runsCleanupStaleConfig = z
+  .object({
+    /** The run/job table, e.g. `job_runs` or `app.runs`. Required: Caretaker never assumes table names. */
+    table: table(),
+    columns: z
+      .object({
+        id: column().default('id'),
+        status: column().default('status'),
+        /** Staleness is measured from this timestamp (and it is reset when a run is re-queued). */
+        timestamp: column().default('updated_at'),
+        /** Retry counter; null disables re-queueing (stale runs go straight to their final status). */
+        retry_count: column().nullable().default(null),
+        /** Receives the reason when a run is failed or cancelled; null to leave messages alone. */
+        error: column().nullable().default(null),
+        /** Job type, to apply `job_type_thresholds` (seed 002). */
+        job_type: column().nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    /** Status value -> age after which a run in that status is stale (seed 000 defaults). */
+    thresholds: z.record(statusValue(), duration({ min: 1_000 })).prefault({ submitted: '30m', pending: '1h', running: '2h' }),
+    /** Per job type overrides of the threshold, whatever the status (seed 002). */
+    job_type_thresholds: z.record(z.string(), duration({ min: 1_000 })).prefault({}),
+    /** Status value -> final status once retries are exhausted (seed 001: running fails, pending is cancelled). */
+    final_status: z.record(statusValue(), statusValue()).default({ submitted: 'failed', pending: 'cancelled', running: 'failed' }),
+    /** Status a re-queued run is put back to. */
+    requeue_status: statusValue().default('pending'),
+    max_retries: z.number().int().min(0).max(100).default(3),
+    batch_size: batchSize(500),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    sql: sqlLimits(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    for (const status of Object.keys(cfg.thresholds)) {
+      if (!(status in cfg.final_status)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['final_status'],
+          message: `expected a final status for "${status}" (it has a threshold), got none`,
+        });
+      }
+    }
+    if (cfg.max_retries > 0 && cfg.columns.retry_count === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['columns', 'retry_count'],
+        message: `expected a retry counter column when max_retries is ${cfg.max_retries} (or set max_retries: 0)`,
+      });
+    }
+  });
+
+export type RunsCleanupStaleConfig = z.output<typeof runsCleanupStaleConfig>;
+
+export const runsCleanupStale = defineTask({
+  type: 'runs.cleanup_stale',
+  aliases: ['stale_run.cleanup'],
+  description:
+    'Finds runs stuck in a non-terminal status past a threshold; re-queues them up to max_retries, then marks them failed or cancelled with a message.',
+  workflow: 'runsCleanupStaleWorkflow',
+  destructive: true,
+  configSchema: runsCleanupStaleConfig,
+});

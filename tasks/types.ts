@@ -1,0 +1,24 @@
+import type { z } from 'zod';
+
+/**
+ * One entry of the maintenance catalog. Everything Caretaker knows about a task type that is not
+ * workflow or activity code lives here: the name operators write in config, the legacy names that
+ * resolve to it, the zod schema of its `config` block (with the seeds' defaults), and the name of
+ * the workflow that runs it.
+ */
+export interface TaskType<S extends z.ZodType = z.ZodType> {
+  /** Canonical `{domain}.{action}` name. */
+  readonly type: string;
+  /** Legacy names accepted in config and on the command line. */
+  readonly aliases: readonly string[];
+  readonly description: string;
+  /** Workflow function exported from `workflows/index.ts`. */
+  readonly workflow: string;
+  /** Does a real run change rows or files? Such tasks must honour `dry_run`. */
+  readonly destructive: boolean;
+  readonly configSchema: S;
+}
+
+export function defineTask<S extends z.ZodType>(task: TaskType<S>): TaskType<S> {
+  return task;
+}

@@ -1,0 +1,29 @@
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { DatabasePools } from '../activities/deps';
+import type { TemporalEnv } from '../config/temporal-env';
+
+export interface CaretakerWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  databases: DatabasePools;
+  workflowBundle: WorkflowBundleOption;
+  /** Seconds to let running activities finish on shutdown before they are cancelled. */
+  shutdownGraceTime?: string;
+}
+
+export async function connectWorker(env: TemporalEnv): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: env.address, tls: env.tls, apiKey: env.apiKey });
+}
+
+export async function createCaretakerWorker(opts: CaretakerWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: opts.workflowBundle,
+    activities: createActivities({ databases: opts.databases }),
+    shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+  });
+}

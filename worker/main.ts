@@ -1,0 +1,35 @@
+import { Runtime, type WorkflowBundleOption } from '@temporalio/worker';
+import { temporalEnv } from '../config/temporal-env';
+import { buildWorkflowBundle } from './bundle';
+import { connectWorker, createCaretakerWorker } from './create-worker';
+import { databaseUrlsFromEnv, PoolRegistry } from './databases';
+
+/**
+ * The standalone worker (production and docker-compose). Environment: TEMPORAL_* (see
+ * config/temporal-env.ts), CARETAKER_TASK_QUEUE (default "caretaker"), DATABASE_URL and
+ * CARETAKER_DB_<NAME>, CARETAKER_WORKFLOW_BUNDLE (path to a bundle from `npm run build:bundle`).
+ * SIGINT/SIGTERM drain: running activities get the grace time, then the process exits.
+ */
+async function main(): Promise<void> {
+  const env = temporalEnv();
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const bundlePath = process.env.CARETAKER_WORKFLOW_BUNDLE;
+  const workflowBundle: WorkflowBundleOption = bundlePath ? { codePath: bundlePath } : await buildWorkflowBundle();
+  const databases = new PoolRegistry(databaseUrlsFromEnv());
+  const connection = await connectWorker(env);
+  const taskQueue = process.env.CARETAKER_TASK_QUEUE || 'caretaker';
+  const worker = await createCaretakerWorker({ connection, namespace: env.namespace, taskQueue, databases, workflowBundle });
+  console.log(`caretaker worker: polling task queue "${taskQueue}" on ${env.address} (namespace ${env.namespace}); databases: ${databases.names().join(', ')}`);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await databases.close();
+  }
+  console.log('caretaker worker: stopped');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
