@@ -76,7 +76,7 @@ const timeoutsSchema = z
   .strict()
   .prefault({});
 
-const taskSchema = z
+export const taskSchema = z
   .object({
     id: z
       .string()
@@ -112,7 +112,8 @@ const taskSchema = z
       for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as never);
       return z.NEVER;
     }
-    return { ...task, type: taskType.type, config: parsed.data as Record<string, unknown> };
+    // rawConfig keeps what the file said, so `caretaker run --config` can override single keys.
+    return { ...task, type: taskType.type, config: parsed.data as Record<string, unknown>, rawConfig: task.config };
   });
 
 export const configSchema = z

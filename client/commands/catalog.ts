@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { catalog } from '../../tasks';
+import { type CliContext, table } from '../context';
+
+/** `caretaker validate`: parse and check the config file without touching Temporal. */
+export async function validate(ctx: CliContext): Promise<number> {
+  const cfg = await ctx.config();
+  ctx.print({ ok: true, file: ctx.configFile, tasks: cfg.tasks }, () => {
+    const rows = cfg.tasks.map((t) => [t.id, t.type, t.enabled ? describeSchedule(t.schedule) : 'disabled', t.database]);
+    return `${ctx.configFile}: ok, ${cfg.tasks.length} task(s)\n${table([['ID', 'TYPE', 'SCHEDULE', 'DATABASE'], ...rows])}`;
+  });
+  return 0;
+}
+
+function describeSchedule(schedule: { cron?: string[]; every?: { every: number }[]; calendars?: unknown[]; timezone: string } | undefined): string {
+  if (!schedule) return 'ad hoc only';
+  const parts = [
+    ...(schedule.cron ?? []).map((c) => `cron "${c}"`),
+    ...(schedule.every ?? []).map((i) => `every ${i.every / 1000}s`),
+    ...(schedule.calendars?.length ? [`${schedule.calendars.length} calendar(s)`] : []),
+  ];
+  return `${parts.join(' + ')} ${schedule.timezone}`;
+}
+
+interface FieldDoc {
+  field: string;
+  type: string;
+  default?: unknown;
+}
+
+/** Flattens a task's config JSON Schema into one line per field with its default. */
+function fieldsOf(schema: Record<string, unknown>, prefix = ''): FieldDoc[] {
+  const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+  const required = new Set((schema.required as string[] | undefined) ?? []);
+  return Object.entries(props).flatMap(([name, prop]) => {
+    const field = `${prefix}${name}`;
+    if (prop.type === 'object' && prop.properties) return fieldsOf(prop, `${field}.`);
+    const types = prop.anyOf ? (prop.anyOf as { type?: string }[]).map((t) => t.type ?? 'value').join('|') : String(prop.type ?? 'value');
+    const doc: FieldDoc = { field, type: required.has(name) && prop.default === undefined ? `${types} (required)` : types };
+    if (prop.default !== undefined) doc.default = prop.default;
+    return [doc];
+  });
+}
+
+/** `caretaker tasks`: the catalog with each config field and its default. */
+export async function tasks(ctx: CliContext): Promise<number> {
+  const docs = catalog.map((t) => ({
+    type: t.type,
+    aliases: t.aliases,
+    description: t.description,
+    destructive: t.destructive,
+    fields: fieldsOf(z.toJSONSchema(t.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
+  }));
+  ctx.print(docs, () =>
+    docs
+      .map((d) => {
+        const head = `${d.type}${d.aliases.length ? ` (aliases: ${d.aliases.join(', ')})` : ''}\n  ${d.description}`;
+        const rows = d.fields.map((f) => [`  ${f.field}`, f.type, f.default === undefined ? '' : JSON.stringify(f.default)]);
+        return `${head}\n${table([['  FIELD', 'TYPE', 'DEFAULT'], ...rows])}`;
+      })
+      .join('\n\n'),
+  );
+  return 0;
+}

@@ -1,0 +1,31 @@
+import type { TaskConfig } from '../config/schema';
+import { findTaskType } from '../tasks';
+import type { TaskInput } from '../workflows/types';
+
+/** The workflow argument for one task: its validated config plus activity timeouts and retry policy. */
+export function buildTaskInput(task: TaskConfig, overrides: { dryRun?: boolean; config?: Record<string, unknown> } = {}): TaskInput {
+  const config = { ...(overrides.config ?? task.config) };
+  if (overrides.dryRun) config.dry_run = true;
+  return {
+    taskId: task.id,
+    type: task.type,
+    database: task.database,
+    config,
+    activity: {
+      startToCloseMs: task.timeouts.activity,
+      heartbeatMs: task.timeouts.heartbeat,
+      retry: {
+        maximumAttempts: task.retry.maximum_attempts,
+        initialIntervalMs: task.retry.initial_interval,
+        backoffCoefficient: task.retry.backoff_coefficient,
+        maximumIntervalMs: task.retry.maximum_interval,
+      },
+    },
+  };
+}
+
+export function workflowTypeFor(task: TaskConfig): string {
+  const taskType = findTaskType(task.type);
+  if (!taskType) throw new Error(`unknown task type ${task.type}`);
+  return taskType.workflow;
+}
