@@ -97,7 +97,10 @@ export function describeIssue(issue: z.core.$ZodIssue, received: unknown): strin
     }
     case 'invalid_format':
       return `${issue.message}, got ${show(received)}`;
+    case 'custom':
+      // Caretaker's own checks write complete messages.
+      return issue.message;
     default:
-      return received === undefined || /\bgot\b/.test(issue.message) ? issue.message : `${issue.message}, got ${show(received)}`;
+      return received === undefined ? issue.message : `${issue.message}, got ${show(received)}`;
   }
 }

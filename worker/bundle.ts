@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-export const WORKFLOWS_PATH = require.resolve('../workflows');
+export const WORKFLOWS_PATH = join(__dirname, '..', 'workflows', 'index.ts');
 
 /** Bundles `workflows/` once; a forbidden import fails here, before any worker polls. */
 export async function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {

@@ -1,0 +1,42 @@
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.caretaker/', 'bin/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['eslint.config.mjs'] }, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Workflows run in Temporal's deterministic sandbox: no I/O, no Node builtins, no pg, and
+    // activities only as types (samples-typescript activities-cancellation-heartbeating/.eslintrc.js).
+    files: ['workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'workflows must be deterministic: do I/O in an activity' })),
+            { name: 'pg', message: 'workflows must not touch the database: use an activity' },
+            { name: 'zod', message: 'config is validated at the edge (client), not in workflows' },
+          ],
+          patterns: [
+            { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'import activities as types only and call them through proxyActivities' },
+            { group: ['../client', '../client/*', '../worker', '../worker/*', '../config', '../config/*', '../dev/*'], message: 'workflows may not import client, worker, config or dev code' },
+            { group: ['../tasks', '../tasks/*'], allowTypeImports: true, message: 'import task config types only' },
+            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: 'workflows may only use @temporalio/workflow' },
+          ],
+        },
+      ],
+    },
+  },
+);

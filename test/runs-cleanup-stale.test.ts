@@ -1,0 +1,123 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildTaskInput } from '../client/task-input';
+import type { TaskResult } from '../workflows/types';
+import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
+import { insertJob, parseTask, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG, snapshot } from './fixtures';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let temporal: TestTemporal;
+let runCount = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase('stale');
+  temporal = await startTestWorker({ default: db.url });
+});
+afterAll(async () => {
+  await temporal?.stop();
+  await db?.drop();
+});
+beforeEach(async () => {
+  await db.pool.query('drop schema if exists app cascade');
+  await db.pool.query(PIPELINE_SCHEMA);
+});
+
+function run(config: Record<string, unknown>, opts: { dryRun?: boolean; taskId?: string } = {}): Promise<TaskResult> {
+  const task = parseTask({ id: opts.taskId ?? 'stale', config, retry: { maximum_attempts: 2, initial_interval: '100ms' } });
+  return temporal.client.workflow.execute('runsCleanupStaleWorkflow', {
+    taskQueue: temporal.taskQueue,
+    workflowId: `stale-test-${++runCount}-${Date.now()}`,
+    args: [buildTaskInput(task, { dryRun: opts.dryRun })],
+  });
+}
+
+/** Rows of every kind: stale by status, stale by job type, fresh, terminal, never seen. */
+async function seed() {
+  const pool = db.pool;
+  return {
+    staleRunning: await insertJob(pool, { state: 'running', age: '3 hours' }),
+    exhaustedRunning: await insertJob(pool, { state: 'running', attempts: 3, age: '3 hours' }),
+    exhaustedPending: await insertJob(pool, { state: 'pending', attempts: 3, age: '2 hours' }),
+    staleSubmitted: await insertJob(pool, { state: 'submitted', age: '31 minutes' }),
+    staleAnalysis: await insertJob(pool, { kind: 'analysis', state: 'running', age: '61 minutes' }),
+    freshRunning: await insertJob(pool, { state: 'running', age: '1 hour 59 minutes' }),
+    freshExport: await insertJob(pool, { kind: 'export', state: 'running', age: '61 minutes' }),
+    oldCompleted: await insertJob(pool, { state: 'completed', age: '10 days' }),
+    neverSeen: await insertJob(pool, { state: 'running', age: null }),
+  };
+}
+
+describe('runs.cleanup_stale', () => {
+  it('dry run reports exactly the rows the real run changes, and changes nothing', async () => {
+    const ids = await seed();
+    const before = await snapshot(db.pool);
+
+    const preview = await run(PIPELINE_TASK_CONFIG, { dryRun: true });
+    expect(await snapshot(db.pool)).toEqual(before);
+    expect(preview).toMatchObject({ status: 'completed', dryRun: true, counts: { stale: 5, requeued: 3, finalized: 2 } });
+
+    const real = await run(PIPELINE_TASK_CONFIG);
+    expect(real.counts).toEqual(preview.counts);
+    expect(real.details).toEqual(preview.details.map((d) => ({ ...d, elapsed_minutes: expect.any(Number) })));
+
+    const after = await snapshot(db.pool);
+    const changed = after.filter((row, i) => JSON.stringify(row) !== JSON.stringify(before[i])).map((r) => String(r.job_id));
+    expect(changed.sort()).toEqual(preview.details.map((d) => d.id).sort());
+    expect(changed.sort()).toEqual([ids.staleRunning, ids.exhaustedRunning, ids.exhaustedPending, ids.staleSubmitted, ids.staleAnalysis].sort());
+  });
+
+  it('re-queues while retries remain, then fails running and cancels pending with a reason', async () => {
+    const ids = await seed();
+    const before = new Map((await snapshot(db.pool)).map((r) => [String(r.job_id), r]));
+    const result = await run(PIPELINE_TASK_CONFIG);
+    expect(result.batches).toBeGreaterThanOrEqual(3); // batch_size 2, five stale rows
+
+    const rows = new Map((await snapshot(db.pool)).map((r) => [String(r.job_id), r]));
+    expect(rows.get(ids.staleRunning)).toMatchObject({ state: 'pending', attempts: 1, failure_reason: null });
+    expect(rows.get(ids.staleSubmitted)).toMatchObject({ state: 'pending', attempts: 1 });
+    expect(rows.get(ids.staleAnalysis)).toMatchObject({ state: 'pending', attempts: 1 });
+    expect(rows.get(ids.exhaustedRunning)).toMatchObject({ state: 'failed', attempts: 3 });
+    expect(rows.get(ids.exhaustedRunning)!.failure_reason).toMatch(/^Stale: running for 3h \(limit 2h\); retries exhausted \(3\/3\); marked failed by Caretaker task stale$/);
+    expect(rows.get(ids.exhaustedPending)).toMatchObject({ state: 'cancelled' });
+    // A re-queued run's clock restarts, so it is not stale again at once.
+    const { rows: requeued } = await db.pool.query(`select count(*)::int as n from app.pipeline_jobs where state = 'pending' and last_seen_at > now() - interval '1 minute'`);
+    expect(requeued[0].n).toBe(3);
+    // Rows that must not change did not.
+    for (const id of [ids.freshRunning, ids.freshExport, ids.oldCompleted, ids.neverSeen]) expect(rows.get(id)).toEqual(before.get(id));
+
+    const again = await run(PIPELINE_TASK_CONFIG);
+    expect(again.counts).toEqual({ stale: 0, requeued: 0, finalized: 0 });
+  });
+
+  it('fails fast, without retrying, when a configured column does not exist', async () => {
+    const err = await run({ ...PIPELINE_TASK_CONFIG, columns: { ...PIPELINE_TASK_CONFIG.columns, error: 'no_such_column' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause?.cause as { type?: string; message?: string; nonRetryable?: boolean };
+    expect(cause.type).toBe('ConfigError');
+    expect(cause.message).toMatch(/column "no_such_column" does not exist in table app\.pipeline_jobs \(columns: job_id, kind, state/);
+  });
+
+  it('fails fast when the table does not exist, and never builds SQL from the name', async () => {
+    const err = await run({ ...PIPELINE_TASK_CONFIG, table: 'app.missing' }).catch((e: unknown) => e);
+    expect(((err as WorkflowFailedError).cause?.cause as Error).message).toMatch(/table "app\.missing" does not exist in schema "app"/);
+  });
+
+  it('of two concurrent runs of one task, the second is skipped as already running', async () => {
+    const ids = await seed();
+    // Hold the table so the first run blocks inside its batch while it holds the task lock.
+    const blocker = await db.pool.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table app.pipeline_jobs in access exclusive mode');
+    const cfg = { ...PIPELINE_TASK_CONFIG, sql: { lock_timeout: '1m' } };
+    const first = run(cfg, { taskId: 'contended' });
+    // Wait until the first run's advisory lock is visible, then start the second.
+    await expect.poll(async () => (await db.pool.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)).rows[0].n, { timeout: 30_000 }).toBe(1);
+    const second = await run(cfg, { taskId: 'contended' });
+    expect(second).toMatchObject({ status: 'skipped', reason: 'already running', counts: {} });
+    await blocker.query('commit');
+    blocker.release();
+    const firstResult = await first;
+    expect(firstResult.counts.stale).toBe(5);
+    expect((await snapshot(db.pool)).find((r) => String(r.job_id) === ids.staleRunning)).toMatchObject({ attempts: 1 });
+  });
+});

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { Client as TemporalClient, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { Client as PgClient, Pool } from 'pg';
+import { inject } from 'vitest';
+import { createCaretakerWorker } from '../worker/create-worker';
+import { PoolRegistry } from '../worker/databases';
+import { quoteIdent } from '../activities/sql/identifiers';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+export const ADMIN_URL = process.env.CARETAKER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function databaseUrl(name: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function admin<T>(fn: (client: PgClient) => Promise<T>): Promise<T> {
+  const client = new PgClient({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database for one test file; `drop()` removes it. */
+export async function createTestDatabase(label: string): Promise<{ name: string; url: string; pool: Pool; drop: () => Promise<void> }> {
+  const name = `caretaker_test_${label}_${randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(`create database ${quoteIdent(name)}`));
+  const url = databaseUrl(name);
+  const pool = new Pool({ connectionString: url, max: 4 });
+  return {
+    name,
+    url,
+    pool,
+    drop: async () => {
+      await pool.end();
+      await admin((c) => c.query(`drop database if exists ${quoteIdent(name)} with (force)`));
+    },
+  };
+}
+
+export interface TestTemporal {
+  client: TemporalClient;
+  taskQueue: string;
+  address: string;
+  worker: Worker;
+  stop: () => Promise<void>;
+}
+
+/** A Caretaker worker on its own task queue against the shared dev server, running until `stop()`. */
+export async function startTestWorker(databases: Record<string, string>): Promise<TestTemporal> {
+  const address = inject('temporalAddress');
+  const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const pools = new PoolRegistry(new Map(Object.entries(databases)));
+  const worker = await createCaretakerWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    databases: pools,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    shutdownGraceTime: '5s',
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  return {
+    client: new TemporalClient({ connection, namespace: 'default' }),
+    taskQueue,
+    address,
+    worker,
+    stop: async () => {
+      worker.shutdown();
+      await running;
+      await Promise.all([connection.close(), nativeConnection.close(), pools.close()]);
+    },
+  };
+}
