@@ -1,0 +1,11 @@
+# The Caretaker worker (and CLI) image used by docker-compose.yml.
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY . .
+# Prebuilt workflow bundle: the worker loads it instead of bundling at startup.
+RUN npm run build:bundle -- dist/workflow-bundle.js
+ENV CARETAKER_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
+USER node
+CMD ["npx", "tsx", "worker/main.ts"]
