@@ -96,7 +96,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
       const cfg = input.config;
       const pool = databases.get(input.database);
       const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
-        const table = await resolveTable(client, cfg.table, staleColumns(cfg), `task ${input.taskId}: config.table`);
+        const table = await resolveTable(client, cfg.table, staleColumns(cfg), `task ${input.taskId}`);
         const select = selectStaleSql(table, cfg, !cfg.dry_run);
         const update = updateStaleSql(table, cfg);
         const statuses = Object.keys(cfg.thresholds);

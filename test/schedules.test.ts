@@ -29,12 +29,16 @@ const staleTask = (extra: Record<string, unknown> = {}) => ({
   config: PIPELINE_TASK_CONFIG,
   ...extra,
 });
-const hourlyTask = { id: `${prefix}-hourly`, type: 'runs.cleanup_stale', schedule: { every: '1h' }, config: { ...PIPELINE_TASK_CONFIG, dry_run: true } };
+const hourlyTask = () => ({ id: `${prefix}-hourly`, type: 'runs.cleanup_stale', schedule: { every: '1h' }, config: { ...PIPELINE_TASK_CONFIG, dry_run: true } });
+
+/** Temporal CLI JSON output; the tests assert on its shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type CliJson = Record<string, any>;
 
 /** `temporal schedule describe`, from the real Temporal CLI. */
-function temporalDescribe(id: string): Record<string, any> {
+function temporalDescribe(id: string): CliJson {
   const out = execFileSync(inject('temporalCli'), ['schedule', 'describe', '--schedule-id', id, '--address', temporal.address, '-o', 'json'], { encoding: 'utf8' });
-  return JSON.parse(out) as Record<string, any>;
+  return JSON.parse(out) as CliJson;
 }
 
 beforeAll(async () => {
@@ -54,7 +58,7 @@ afterAll(async () => {
 
 describe('schedules sync', () => {
   it('creates the schedules, and the Temporal CLI shows them as configured', async () => {
-    writeConfig([staleTask(), { ...hourlyTask, id: `${prefix}-hourly` }]);
+    writeConfig([staleTask(), hourlyTask()]);
     const dry = await caretaker('schedules', 'sync', '--dry-run', '--json', '-f', file);
     expect(JSON.parse(dry.out).plan.map((p: { action: string }) => p.action)).toEqual(['create', 'create']);
     expect((await caretaker('schedules', 'list', '--json')).out).not.toContain(`${prefix}-stale`);
@@ -84,14 +88,14 @@ describe('schedules sync', () => {
 
   it('keeps an operator pause unless the config sets paused itself', async () => {
     expect((await caretaker('pause', `${prefix}-stale`, '--note', 'looking into it')).code).toBe(0);
-    writeConfig([staleTask({ catchup_window: '15m' }), hourlyTask]);
+    writeConfig([staleTask({ catchup_window: '15m' }), hourlyTask()]);
     const plan = JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan;
     expect(plan).toContainEqual({ id: `${prefix}-stale`, action: 'update', detail: 'definition' });
     const kept = temporalDescribe(`${prefix}-stale`);
     expect(kept.schedule.state).toMatchObject({ paused: true, notes: 'looking into it' });
     expect(kept.schedule.policies.catchupWindow).toBe('900s');
 
-    writeConfig([staleTask({ catchup_window: '15m', paused: false }), hourlyTask]);
+    writeConfig([staleTask({ catchup_window: '15m', paused: false }), hourlyTask()]);
     const unpause = JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan;
     expect(unpause).toContainEqual({ id: `${prefix}-stale`, action: 'update', detail: 'unpause' });
     expect(temporalDescribe(`${prefix}-stale`).schedule.state.paused ?? false).toBe(false);
@@ -113,7 +117,7 @@ describe('schedules sync', () => {
     expect((await caretaker('describe', `${prefix}-hourly`)).code).toBe(2);
     expect(temporalDescribe(`${prefix}-foreign`).schedule.action.startWorkflow.workflowType.name).toBe('someoneElses');
 
-    writeConfig([staleTask(), { ...hourlyTask, id: `${prefix}-foreign` }]);
+    writeConfig([staleTask(), { ...hourlyTask(), id: `${prefix}-foreign` }]);
     const conflict = await caretaker('schedules', 'sync', '--json', '-f', file);
     expect(conflict.code).toBe(1);
     expect(JSON.parse(conflict.out).plan).toContainEqual(expect.objectContaining({ id: `${prefix}-foreign`, action: 'conflict' }));

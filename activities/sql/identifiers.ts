@@ -45,7 +45,7 @@ export async function resolveTable(
   const found = await client.query<{ schema: string; name: string; oid: number }>(FIND_TABLE, [schema, name]);
   const row = found.rows[0];
   if (!row) {
-    throw configError(`${where}: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
+    throw configError(`${where}: config.table: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
   }
   const cols = await client.query<{ name: string; type: string }>(TABLE_COLUMNS, [row.oid]);
   const available = new Map(cols.rows.map((c) => [c.name, c.type]));
@@ -55,7 +55,7 @@ export async function resolveTable(
     const type = available.get(column);
     if (!type) {
       throw configError(
-        `${where}: column "${column}" does not exist in table ${row.schema}.${row.name} (columns: ${[...available.keys()].join(', ')})`,
+        `${where}: config.columns: column "${column}" does not exist in table ${row.schema}.${row.name} (columns: ${[...available.keys()].join(', ')})`,
       );
     }
     resolved.set(column, { sql: quoteIdent(column), type });
