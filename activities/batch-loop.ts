@@ -19,6 +19,10 @@ export class RunSummary {
     else this.state.detailsTruncated = true;
   }
 
+  get(name: string): number {
+    return this.state.counts[name] ?? 0;
+  }
+
   error(message: string): void {
     if (this.state.errors.length < 100) this.state.errors.push(message);
   }

@@ -1,5 +1,6 @@
 import type { ActivityDeps } from './deps';
 import { createRunsActivities } from './runs';
+import { createRetentionActivities } from './retention';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -7,6 +8,7 @@ export type { ActivityDeps, DatabasePools } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createRunsActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

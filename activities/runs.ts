@@ -1,8 +1,11 @@
 import type { PoolClient } from 'pg';
 import { formatDuration } from '../config/duration';
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
+import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import { runBatches, skippedResult } from './batch-loop';
+import { processRowSets } from './row-sets';
+import { resolveChildren } from './retention';
 import type { ActivityDeps } from './deps';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { taskLockKey, withTaskLock } from './task-lock';
@@ -96,7 +99,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
       const cfg = input.config;
       const pool = databases.get(input.database);
       const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
-        const table = await resolveTable(client, cfg.table, staleColumns(cfg), `task ${input.taskId}`);
+        const table = await resolveTable(client, cfg.table, staleColumns(cfg), `task ${input.taskId}: config`);
         const select = selectStaleSql(table, cfg, !cfg.dry_run);
         const update = updateStaleSql(table, cfg);
         const statuses = Object.keys(cfg.thresholds);
@@ -144,6 +147,31 @@ export function createRunsActivities({ databases }: ActivityDeps) {
             return { cursor: last ? last.id : cursor, done: rows.length < cfg.batch_size };
           },
         });
+      });
+      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
+    },
+
+    /** `runs.cleanup_expired`: delete terminal runs past retention, children first, batch by batch. */
+    async cleanupExpiredRuns(input: TaskInput<RunsCleanupExpiredConfig>): Promise<TaskResult> {
+      const cfg = input.config;
+      const pool = databases.get(input.database);
+      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+        const where = `task ${input.taskId}: config`;
+        const c = cfg.columns;
+        const table = await resolveTable(client, cfg.table, [c.id, c.status, c.timestamp], where);
+        const children = await resolveChildren(client, cfg.children, where);
+        return processRowSets(client, input, [
+          {
+            label: 'expired runs',
+            table,
+            idColumn: c.id,
+            action: { kind: 'delete', children },
+            where: (params) => [
+              `t.${col(table, c.status)}::text = any(${params.add(cfg.terminal_statuses, 'text[]')})`,
+              `t.${col(table, c.timestamp)} < now() - ${params.add(cfg.retention_days, 'float8')} * interval '1 day'`,
+            ],
+          },
+        ]);
       });
       return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },

@@ -37,3 +37,24 @@ export const sqlLimits = () =>
     .prefault({});
 
 export type SqlLimits = z.output<ReturnType<typeof sqlLimits>>;
+
+/** Limits every destructive task accepts (issue: safe by default). */
+export const safetyFields = {
+  /** Stop after this many rows in one run; the rest waits for the next run. */
+  max_rows_per_run: z.number().int().min(1).nullable().default(null),
+  /** Refuse (before changing anything) a run that would touch more than this share of a table. */
+  max_fraction: z.number().gt(0).max(1).default(0.5),
+  /** Retention below one day is refused unless this is true. */
+  allow_short_retention: z.boolean().default(false),
+};
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Equality filters: `{ status: [completed, failed], archived: false, deleted_at: null }`. */
+export const rowFilter = () => z.record(column(), z.union([scalar, z.array(scalar).min(1), z.null()])).default({});
+export type RowFilter = z.output<ReturnType<typeof rowFilter>>;
+
+/** Child rows deleted with their parent, in the same transaction: `{ table, column }` (column references the parent id). */
+export const childTables = () => z.array(z.object({ table: table(), column: column() }).strict()).default([]);
+
+export const ONE_DAY_MS = 86_400_000;

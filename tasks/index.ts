@@ -1,11 +1,15 @@
 import type { TaskType } from './types';
 import { runsCleanupStale } from './runs-cleanup-stale';
+import { runsCleanupExpired } from './runs-cleanup-expired';
+import { retentionEnforce } from './retention-enforce';
 
 export type { TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
+export { runsCleanupExpired, type RunsCleanupExpiredConfig } from './runs-cleanup-expired';
+export { retentionEnforce, type RetentionEnforceConfig } from './retention-enforce';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale];
+export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce];
 
 const byName = new Map<string, TaskType>();
 for (const task of catalog) {

@@ -1,6 +1,10 @@
 import type { Pool } from 'pg';
 import { parseConfigText } from '../config/load';
 import type { TaskConfig } from '../config/schema';
+import { WorkflowFailedError } from '@temporalio/client';
+import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import type { TaskResult } from '../workflows/types';
+import type { TestTemporal } from './support';
 
 /** A run table that shares no names with Caretaker's defaults. */
 export const PIPELINE_SCHEMA = `
@@ -39,4 +43,27 @@ export async function snapshot(pool: Pool, table = 'app.pipeline_jobs', id = 'jo
 export function parseTask(task: Record<string, unknown>, taskQueue = 'caretaker'): TaskConfig {
   const text = JSON.stringify({ task_queue: taskQueue, tasks: [{ id: 'stale', type: 'runs.cleanup_stale', ...task }] });
   return parseConfigText(text, 'test.yaml', {}).tasks[0]!;
+}
+
+let runs = 0;
+
+/** Runs a task's workflow to completion on the test worker, as a schedule or `caretaker run` would. */
+export function runTaskWorkflow(temporal: TestTemporal, task: TaskConfig, opts: { dryRun?: boolean } = {}): Promise<TaskResult> {
+  return temporal.client.workflow.execute(workflowTypeFor(task), {
+    taskQueue: temporal.taskQueue,
+    workflowId: `${task.id}-test-${++runs}-${Date.now()}`,
+    args: [buildTaskInput(task, { dryRun: opts.dryRun })],
+  });
+}
+
+/** The failure a task's activity raised, from a failed workflow. */
+export async function taskFailure(run: Promise<unknown>): Promise<{ type?: string; message: string }> {
+  const err = await run.then(
+    () => {
+      throw new Error('expected the run to fail');
+    },
+    (e: unknown) => e,
+  );
+  if (!(err instanceof WorkflowFailedError)) throw err;
+  return err.cause?.cause as unknown as { type?: string; message: string };
 }

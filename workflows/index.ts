@@ -1,3 +1,5 @@
 /** Every workflow the worker registers. The names must match `workflow` in the task catalog. */
 export { runsCleanupStaleWorkflow } from './runs-cleanup-stale';
+export { runsCleanupExpiredWorkflow } from './runs-cleanup-expired';
+export { retentionEnforceWorkflow } from './retention-enforce';
 export { progressQuery } from './run-task';

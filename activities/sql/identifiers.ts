@@ -1,13 +1,15 @@
 import type { PoolClient } from 'pg';
 import { configError } from '../errors';
 
-/** A table from config, checked against the database catalog, with its columns' quoted names and types. */
+/** A table from config, checked against the database catalog, with every column's quoted name and type. */
 export interface ResolvedTable {
   /** `"schema"."table"`, safe to put into SQL. */
   sql: string;
   /** `schema.table` for messages. */
   name: string;
   columns: Map<string, { sql: string; type: string }>;
+  /** Every column of the table, in catalog order. */
+  allColumns: string[];
 }
 
 /** Double-quotes one identifier part, doubling embedded quotes (PostgreSQL's quote_ident rule). */
@@ -28,7 +30,8 @@ const FIND_TABLE = `
 const TABLE_COLUMNS = `
   select attname as name, format_type(atttypid, atttypmod) as type
   from pg_attribute
-  where attrelid = $1 and attnum > 0 and not attisdropped`;
+  where attrelid = $1 and attnum > 0 and not attisdropped
+  order by attnum`;
 
 /**
  * Looks up `table` (or `schema.table`) and the given columns in the catalog. A missing table or
@@ -45,25 +48,26 @@ export async function resolveTable(
   const found = await client.query<{ schema: string; name: string; oid: number }>(FIND_TABLE, [schema, name]);
   const row = found.rows[0];
   if (!row) {
-    throw configError(`${where}: config.table: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
+    throw configError(`${where}: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
   }
   const cols = await client.query<{ name: string; type: string }>(TABLE_COLUMNS, [row.oid]);
-  const available = new Map(cols.rows.map((c) => [c.name, c.type]));
-  const resolved = new Map<string, { sql: string; type: string }>();
+  const resolved = new Map(cols.rows.map((c) => [c.name, { sql: quoteIdent(c.name), type: c.type }]));
   for (const column of columns) {
-    if (!column) continue;
-    const type = available.get(column);
-    if (!type) {
+    if (column && !resolved.has(column)) {
       throw configError(
-        `${where}: config.columns: column "${column}" does not exist in table ${row.schema}.${row.name} (columns: ${[...available.keys()].join(', ')})`,
+        `${where}: column "${column}" does not exist in table ${row.schema}.${row.name} (columns: ${[...resolved.keys()].join(', ')})`,
       );
     }
-    resolved.set(column, { sql: quoteIdent(column), type });
   }
-  return { sql: `${quoteIdent(row.schema)}.${quoteIdent(row.name)}`, name: `${row.schema}.${row.name}`, columns: resolved };
+  return {
+    sql: `${quoteIdent(row.schema)}.${quoteIdent(row.name)}`,
+    name: `${row.schema}.${row.name}`,
+    columns: resolved,
+    allColumns: [...resolved.keys()],
+  };
 }
 
-/** The quoted name of a column that `resolveTable` checked. */
+/** The quoted name of a column of a resolved table. */
 export function col(table: ResolvedTable, column: string): string {
   const found = table.columns.get(column);
   if (!found) throw new Error(`column ${column} of ${table.name} was not resolved`);

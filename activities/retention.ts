@@ -1,0 +1,60 @@
+import type { PoolClient } from 'pg';
+import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
+import type { TaskInput, TaskResult } from '../workflows/types';
+import { skippedResult } from './batch-loop';
+import type { ActivityDeps } from './deps';
+import { filterConditions, processRowSets, type RowAction, type RowSet } from './row-sets';
+import { col, resolveTable } from './sql/identifiers';
+import { taskLockKey, withTaskLock } from './task-lock';
+
+/** Resolves every table and column a child-table list names. */
+export async function resolveChildren(client: PoolClient, children: readonly { table: string; column: string }[], where: string) {
+  return Promise.all(children.map(async (c) => ({ table: await resolveTable(client, c.table, [c.column], `${where}: children`), column: c.column })));
+}
+
+/** One retention policy as a row set, every name checked against the catalog first. */
+async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: number, taskId: string): Promise<RowSet> {
+  const where = `task ${taskId}: config.policies[${index}]`;
+  const table = await resolveTable(
+    client,
+    policy.table,
+    [policy.id_column, policy.timestamp_column, policy.expires_column, policy.mark?.column, ...Object.keys(policy.where)],
+    where,
+  );
+  let action: RowAction;
+  if (policy.action === 'mark') {
+    action = { kind: 'mark', column: policy.mark!.column, value: policy.mark!.value ?? null };
+  } else if (policy.action === 'archive') {
+    const archive = await resolveTable(client, policy.archive_table!, table.allColumns, `${where}: archive_table`);
+    action = { kind: 'archive', archive, columns: table.allColumns };
+  } else {
+    action = { kind: 'delete', children: await resolveChildren(client, policy.children, where) };
+  }
+  return {
+    label: policy.name ?? policy.table,
+    table,
+    idColumn: policy.id_column,
+    action,
+    where: (params) => {
+      const conds = filterConditions(table, policy.where, params);
+      if (policy.expires_column) conds.push(`t.${col(table, policy.expires_column)} < now()`);
+      else conds.push(`t.${col(table, policy.timestamp_column!)} < now() - ${params.add(policy.older_than, 'float8')} * interval '1 millisecond'`);
+      return conds;
+    },
+  };
+}
+
+export function createRetentionActivities({ databases }: ActivityDeps) {
+  return {
+    /** `retention.enforce`: delete, mark or archive rows past their retention, policy by policy. */
+    async enforceRetention(input: TaskInput<RetentionEnforceConfig>): Promise<TaskResult> {
+      const pool = databases.get(input.database);
+      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+        const sets: RowSet[] = [];
+        for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(client, policy, i, input.taskId));
+        return processRowSets(client, input, sets);
+      });
+      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { defineTask } from './types';
+import { batchSize, childTables, column, detailsLimit, dryRun, ONE_DAY_MS, safetyFields, sqlLimits, statusValue, table } from './fields';
+
+export const runsCleanupExpiredConfig = z
+  .object({
+    table: table(),
+    columns: z
+      .object({
+        id: column().default('id'),
+        status: column().default('status'),
+        /** Age is measured from this timestamp (when the run finished). */
+        timestamp: column().default('completed_at'),
+      })
+      .strict()
+      .prefault({}),
+    /** Only runs in these statuses are ever deleted (seed 000). */
+    terminal_statuses: z.array(statusValue()).min(1).default(['completed', 'failed', 'cancelled', 'timed_out']),
+    retention_days: z.number().gt(0).default(30),
+    /** Child rows (e.g. log events) deleted in the same transaction as their run. */
+    children: childTables(),
+    batch_size: batchSize(1000),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    sql: sqlLimits(),
+    ...safetyFields,
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.retention_days * ONE_DAY_MS < ONE_DAY_MS && !cfg.allow_short_retention) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retention_days'],
+        message: `expected retention_days >= 1 (below one day needs allow_short_retention: true), got ${cfg.retention_days}`,
+      });
+    }
+  });
+
+export type RunsCleanupExpiredConfig = z.output<typeof runsCleanupExpiredConfig>;
+
+export const runsCleanupExpired = defineTask({
+  type: 'runs.cleanup_expired',
+  aliases: ['gc.cleanup'],
+  description:
+    'Deletes runs in a terminal status older than retention_days, with their child rows in the same transaction. Never touches a non-terminal run; never deletes files.',
+  workflow: 'runsCleanupExpiredWorkflow',
+  destructive: true,
+  configSchema: runsCleanupExpiredConfig,
+});
