@@ -1,6 +1,8 @@
 import type { ActivityDeps } from './deps';
 import { createRunsActivities } from './runs';
 import { createRetentionActivities } from './retention';
+import { createStatusActivities } from './status';
+import { createCountsActivities } from './counts';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -9,6 +11,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createRunsActivities(deps),
     ...createRetentionActivities(deps),
+    ...createStatusActivities(deps),
+    ...createCountsActivities(deps),
   };
 }
 

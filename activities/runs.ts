@@ -50,7 +50,7 @@ export function decideStaleRun(run: StaleRun, cfg: RunsCleanupStaleConfig, taskI
 /** Columns of the run table that the task reads, in the order it checks them. */
 function staleColumns(cfg: RunsCleanupStaleConfig): (string | null)[] {
   const c = cfg.columns;
-  return [c.id, c.status, c.timestamp, c.retry_count, c.error, c.job_type];
+  return [c.id, c.status, c.timestamp, c.retry_count, c.error, c.job_type, c.heartbeat];
 }
 
 /**
@@ -76,6 +76,7 @@ function selectStaleSql(t: ResolvedTable, cfg: RunsCleanupStaleConfig, lockRows:
     ${c.job_type ? `left join jt on jt.job_type = ${jobType}` : ''}
     where t.${col(t, c.timestamp)} < now() - ${limit} * interval '1 millisecond'
       and ($5::text is null or t.${id} > $5::${colType(t, c.id)})
+      ${c.heartbeat ? `and (t.${col(t, c.heartbeat)} is null or t.${col(t, c.heartbeat)} < now() - $7 * interval '1 millisecond')` : 'and $7::float8 is not null'}
     order by t.${id}
     limit $6
     ${lockRows ? 'for update of t skip locked' : ''}`;
@@ -117,6 +118,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
               jobTypes.map((j) => cfg.job_type_thresholds[j]),
               cursor,
               cfg.batch_size,
+              cfg.heartbeat_timeout,
             ]);
             const decisions = rows.map((run) => decideStaleRun(run, cfg, input.taskId));
             if (!cfg.dry_run && decisions.length > 0) {

@@ -2,14 +2,18 @@ import type { TaskType } from './types';
 import { runsCleanupStale } from './runs-cleanup-stale';
 import { runsCleanupExpired } from './runs-cleanup-expired';
 import { retentionEnforce } from './retention-enforce';
+import { statusReset } from './status-reset';
+import { countsRebuild } from './counts-rebuild';
 
 export type { TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
 export { runsCleanupExpired, type RunsCleanupExpiredConfig } from './runs-cleanup-expired';
 export { retentionEnforce, type RetentionEnforceConfig } from './retention-enforce';
+export { statusReset, type StatusResetConfig } from './status-reset';
+export { countsRebuild, type CountsRebuildConfig } from './counts-rebuild';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce];
+export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild];
 
 const byName = new Map<string, TaskType>();
 for (const task of catalog) {

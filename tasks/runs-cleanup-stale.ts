@@ -19,6 +19,8 @@ export const runsCleanupStaleConfig = z
         error: column().nullable().default(null),
         /** Job type, to apply `job_type_thresholds` (seed 002). */
         job_type: column().nullable().default(null),
+        /** Liveness: a run whose heartbeat is younger than `heartbeat_timeout` is never stale. */
+        heartbeat: column().nullable().default(null),
       })
       .strict()
       .prefault({}),
@@ -31,6 +33,7 @@ export const runsCleanupStaleConfig = z
     /** Status a re-queued run is put back to. */
     requeue_status: statusValue().default('pending'),
     max_retries: z.number().int().min(0).max(100).default(3),
+    heartbeat_timeout: duration({ min: 1_000 }).prefault('5m'),
     batch_size: batchSize(500),
     details_limit: detailsLimit(),
     dry_run: dryRun(),

@@ -89,6 +89,21 @@ describe('runs.cleanup_stale', () => {
     expect(again.counts).toEqual({ stale: 0, requeued: 0, finalized: 0 });
   });
 
+  it('never treats a run with a fresh heartbeat as stale (liveness column)', async () => {
+    await db.pool.query('alter table app.pipeline_jobs add column heartbeat_at timestamptz');
+    const alive = await insertJob(db.pool, { state: 'running', age: '5 hours' });
+    const dead = await insertJob(db.pool, { state: 'running', age: '5 hours' });
+    const silent = await insertJob(db.pool, { state: 'running', age: '5 hours' });
+    await db.pool.query(`update app.pipeline_jobs set heartbeat_at = now() - interval '30 seconds' where job_id = $1`, [alive]);
+    await db.pool.query(`update app.pipeline_jobs set heartbeat_at = now() - interval '20 minutes' where job_id = $1`, [dead]);
+    const cfg = { ...PIPELINE_TASK_CONFIG, columns: { ...PIPELINE_TASK_CONFIG.columns, heartbeat: 'heartbeat_at' }, heartbeat_timeout: '5m' };
+    const preview = await run(cfg, { dryRun: true });
+    const result = await run(cfg);
+    expect(result.details.map((d) => d.id).sort()).toEqual([dead, silent].sort());
+    expect(preview.details.map((d) => d.id)).toEqual(result.details.map((d) => d.id));
+    expect((await snapshot(db.pool)).find((r) => String(r.job_id) === alive)).toMatchObject({ state: 'running', attempts: 0 });
+  });
+
   it('fails fast, without retrying, when a configured column does not exist', async () => {
     const err = await run({ ...PIPELINE_TASK_CONFIG, columns: { ...PIPELINE_TASK_CONFIG.columns, error: 'no_such_column' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);

@@ -2,4 +2,6 @@
 export { runsCleanupStaleWorkflow } from './runs-cleanup-stale';
 export { runsCleanupExpiredWorkflow } from './runs-cleanup-expired';
 export { retentionEnforceWorkflow } from './retention-enforce';
+export { statusResetWorkflow } from './status-reset';
+export { countsRebuildWorkflow } from './counts-rebuild';
 export { progressQuery } from './run-task';

@@ -1,0 +1,41 @@
+import type { StatusResetConfig } from '../tasks/status-reset';
+import type { TaskInput, TaskResult } from '../workflows/types';
+import { skippedResult } from './batch-loop';
+import type { ActivityDeps } from './deps';
+import { processRowSets } from './row-sets';
+import { col, colType, resolveTable } from './sql/identifiers';
+import { taskLockKey, withTaskLock } from './task-lock';
+
+export function createStatusActivities({ databases }: ActivityDeps) {
+  return {
+    /** `status.reset`: rows stuck in a status whose job is gone or not running are reset. */
+    async resetStuckStatus(input: TaskInput<StatusResetConfig>): Promise<TaskResult> {
+      const cfg = input.config;
+      const pool = databases.get(input.database);
+      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+        const c = cfg.columns;
+        const table = await resolveTable(client, cfg.table, [c.id, c.status, c.job, c.timestamp], `task ${input.taskId}: config`);
+        const jobs = await resolveTable(client, cfg.jobs.table, [cfg.jobs.id_column, cfg.jobs.status_column], `task ${input.taskId}: config.jobs`);
+        return processRowSets(client, input, [
+          {
+            label: `${cfg.from_status} -> ${cfg.to_status}`,
+            table,
+            idColumn: c.id,
+            action: { kind: 'mark', column: c.status, value: cfg.to_status },
+            where: (params) => {
+              const conds = [
+                `t.${col(table, c.status)} = ${params.add(cfg.from_status, colType(table, c.status))}`,
+                `not exists (select 1 from ${jobs.sql} j
+                   where j.${col(jobs, cfg.jobs.id_column)} = t.${col(table, c.job)}
+                     and j.${col(jobs, cfg.jobs.status_column)}::text = any(${params.add(cfg.jobs.running_statuses, 'text[]')}))`,
+              ];
+              if (c.timestamp) conds.push(`t.${col(table, c.timestamp)} < now() - ${params.add(cfg.min_age, 'float8')} * interval '1 millisecond'`);
+              return conds;
+            },
+          },
+        ]);
+      });
+      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
+    },
+  };
+}

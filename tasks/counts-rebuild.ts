@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { defineTask } from './types';
+import { batchSize, column, detailsLimit, dryRun, rowFilter, sqlLimits, table } from './fields';
+
+const counter = z
+  .object({
+    name: z.string().min(1).optional(),
+    /** The parent table holding the denormalised counter, e.g. `albums`. */
+    table: table(),
+    id_column: column().default('id'),
+    count_column: column(),
+    /** The rows being counted, e.g. `album_files`, and their reference to the parent. */
+    child_table: table(),
+    child_column: column(),
+    /** Only child rows matching these equality filters count (e.g. `{ deleted: false }`). */
+    child_where: rowFilter(),
+  })
+  .strict();
+
+export const countsRebuildConfig = z
+  .object({
+    counters: z.array(counter).min(1),
+    batch_size: batchSize(500),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    sql: sqlLimits(),
+  })
+  .strict();
+
+export type CountsRebuildConfig = z.output<typeof countsRebuildConfig>;
+
+export const countsRebuild = defineTask({
+  type: 'counts.rebuild',
+  aliases: [],
+  description: 'Verifies denormalised counters (parent.count_column = number of child rows), reports the drift and fixes it unless dry run (seed 003).',
+  workflow: 'countsRebuildWorkflow',
+  destructive: true,
+  configSchema: countsRebuildConfig,
+});

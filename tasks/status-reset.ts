@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { duration } from '../config/duration';
+import { defineTask } from './types';
+import { batchSize, column, detailsLimit, dryRun, safetyFields, sqlLimits, statusValue, table } from './fields';
+
+export const statusResetConfig = z
+  .object({
+    /** The table whose rows get stuck, e.g. seed 002's analysis plans. */
+    table: table(),
+    columns: z
+      .object({
+        id: column().default('id'),
+        status: column().default('status'),
+        /** The reference to the job that should be working on the row. */
+        job: column().default('job_id'),
+        /** Optional: only rows last changed longer ago than `min_age` (avoids racing a job that is starting). */
+        timestamp: column().nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    from_status: statusValue(),
+    to_status: statusValue(),
+    min_age: duration().prefault('0s'),
+    /** The job table; a row is stuck when its job is missing or not in one of `running_statuses`. */
+    jobs: z
+      .object({
+        table: table(),
+        id_column: column().default('id'),
+        status_column: column().default('status'),
+        running_statuses: z.array(statusValue()).min(1).default(['pending', 'running']),
+      })
+      .strict(),
+    batch_size: batchSize(500),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    sql: sqlLimits(),
+    max_rows_per_run: safetyFields.max_rows_per_run,
+    max_fraction: safetyFields.max_fraction,
+  })
+  .strict()
+  .refine((c) => c.from_status !== c.to_status, { path: ['to_status'], message: 'expected to_status to differ from from_status' });
+
+export type StatusResetConfig = z.output<typeof statusResetConfig>;
+
+export const statusReset = defineTask({
+  type: 'status.reset',
+  aliases: [],
+  description: 'Rows in from_status whose linked job is missing or not running go back to to_status (seed 002: pending plans back to draft).',
+  workflow: 'statusResetWorkflow',
+  destructive: true,
+  configSchema: statusResetConfig,
+});

@@ -1,0 +1,8 @@
+import type { StatusResetConfig } from '../tasks/status-reset';
+import { runTask } from './run-task';
+import type { TaskInput, TaskResult } from './types';
+
+/** `status.reset`: reset rows stuck in a status whose job is not running. */
+export async function statusResetWorkflow(input: TaskInput<StatusResetConfig>): Promise<TaskResult> {
+  return runTask(input, (activities) => activities.resetStuckStatus(input));
+}
