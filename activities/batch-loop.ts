@@ -35,7 +35,12 @@ export interface BatchStep<Cursor> {
 
 export interface BatchLoopOptions<Cursor> {
   client: PoolClient;
-  input: TaskInput<{ dry_run: boolean; details_limit: number; sql: SqlLimits }>;
+  input: TaskInput<{ dry_run: boolean; details_limit: number; sql?: SqlLimits }>;
+  /**
+   * false for statements that cannot run in a transaction block (VACUUM, REINDEX CONCURRENTLY,
+   * procedures that commit): each step then runs on the bare connection and sets its own limits.
+   */
+  transaction?: boolean;
   initialCursor: Cursor;
   /** Names of counters that always appear in the result, even when zero. */
   counters: readonly string[];
@@ -65,17 +70,7 @@ export async function runBatches<Cursor>(opts: BatchLoopOptions<Cursor>): Promis
 
   for (;;) {
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
-    await opts.client.query(config.dry_run ? 'begin read only' : 'begin');
-    let next: { cursor: Cursor; done: boolean };
-    try {
-      await opts.client.query(`set local lock_timeout = ${Math.ceil(config.sql.lock_timeout)}`);
-      await opts.client.query(`set local statement_timeout = ${Math.ceil(config.sql.statement_timeout)}`);
-      next = await opts.step(opts.client, state.cursor, summary);
-      await opts.client.query('commit');
-    } catch (err) {
-      await opts.client.query('rollback').catch(() => undefined);
-      throw err;
-    }
+    const next = opts.transaction === false ? await opts.step(opts.client, state.cursor, summary) : await inTransaction(opts, state.cursor, summary);
     state.cursor = next.cursor;
     state.batches += 1;
     ctx.heartbeat(state);
@@ -95,6 +90,24 @@ export async function runBatches<Cursor>(opts: BatchLoopOptions<Cursor>): Promis
     startedAt: state.startedAt,
     finishedAt: new Date().toISOString(),
   };
+}
+
+/** One step inside its own transaction, read only in a dry run, with the task's SET LOCAL limits. */
+async function inTransaction<Cursor>(opts: BatchLoopOptions<Cursor>, cursor: Cursor, summary: RunSummary): Promise<{ cursor: Cursor; done: boolean }> {
+  const { config } = opts.input;
+  await opts.client.query(config.dry_run ? 'begin read only' : 'begin');
+  try {
+    if (config.sql) {
+      await opts.client.query(`set local lock_timeout = ${Math.ceil(config.sql.lock_timeout)}`);
+      await opts.client.query(`set local statement_timeout = ${Math.ceil(config.sql.statement_timeout)}`);
+    }
+    const next = await opts.step(opts.client, cursor, summary);
+    await opts.client.query('commit');
+    return next;
+  } catch (err) {
+    await opts.client.query('rollback').catch(() => undefined);
+    throw err;
+  }
 }
 
 /** The result of a run that found its task already running. */

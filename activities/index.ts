@@ -3,6 +3,7 @@ import { createRunsActivities } from './runs';
 import { createRetentionActivities } from './retention';
 import { createStatusActivities } from './status';
 import { createCountsActivities } from './counts';
+import { createDatabaseActivities } from './database';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -13,6 +14,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetentionActivities(deps),
     ...createStatusActivities(deps),
     ...createCountsActivities(deps),
+    ...createDatabaseActivities(deps),
   };
 }
 

@@ -4,6 +4,8 @@ import { runsCleanupExpired } from './runs-cleanup-expired';
 import { retentionEnforce } from './retention-enforce';
 import { statusReset } from './status-reset';
 import { countsRebuild } from './counts-rebuild';
+import { dbVacuum } from './db-vacuum';
+import { procedureExecute } from './procedure-execute';
 
 export type { TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
@@ -11,9 +13,11 @@ export { runsCleanupExpired, type RunsCleanupExpiredConfig } from './runs-cleanu
 export { retentionEnforce, type RetentionEnforceConfig } from './retention-enforce';
 export { statusReset, type StatusResetConfig } from './status-reset';
 export { countsRebuild, type CountsRebuildConfig } from './counts-rebuild';
+export { dbVacuum, type DbVacuumConfig } from './db-vacuum';
+export { procedureExecute, type ProcedureExecuteConfig } from './procedure-execute';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild];
+export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute];
 
 const byName = new Map<string, TaskType>();
 for (const task of catalog) {

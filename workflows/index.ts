@@ -4,4 +4,6 @@ export { runsCleanupExpiredWorkflow } from './runs-cleanup-expired';
 export { retentionEnforceWorkflow } from './retention-enforce';
 export { statusResetWorkflow } from './status-reset';
 export { countsRebuildWorkflow } from './counts-rebuild';
+export { dbVacuumWorkflow } from './db-vacuum';
+export { procedureExecuteWorkflow } from './procedure-execute';
 export { progressQuery } from './run-task';

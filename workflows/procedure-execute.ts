@@ -1,0 +1,8 @@
+import type { ProcedureExecuteConfig } from '../tasks/procedure-execute';
+import { runTask } from './run-task';
+import type { TaskInput, TaskResult } from './types';
+
+/** `procedure.execute`: call allowlisted SQL routines, one after another, with a timeout. */
+export async function procedureExecuteWorkflow(input: TaskInput<ProcedureExecuteConfig>): Promise<TaskResult> {
+  return runTask(input, (activities) => activities.executeProcedures(input));
+}
