@@ -4,6 +4,7 @@ import { createRetentionActivities } from './retention';
 import { createStatusActivities } from './status';
 import { createCountsActivities } from './counts';
 import { createDatabaseActivities } from './database';
+import { createHealthActivities } from './health';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStatusActivities(deps),
     ...createCountsActivities(deps),
     ...createDatabaseActivities(deps),
+    ...createHealthActivities(deps),
   };
 }
 

@@ -6,6 +6,7 @@ import { statusReset } from './status-reset';
 import { countsRebuild } from './counts-rebuild';
 import { dbVacuum } from './db-vacuum';
 import { procedureExecute } from './procedure-execute';
+import { healthReport } from './health-report';
 
 export type { TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
@@ -15,9 +16,10 @@ export { statusReset, type StatusResetConfig } from './status-reset';
 export { countsRebuild, type CountsRebuildConfig } from './counts-rebuild';
 export { dbVacuum, type DbVacuumConfig } from './db-vacuum';
 export { procedureExecute, type ProcedureExecuteConfig } from './procedure-execute';
+export { healthReport, type HealthReportConfig } from './health-report';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute];
+export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport];
 
 const byName = new Map<string, TaskType>();
 for (const task of catalog) {

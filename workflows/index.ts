@@ -6,4 +6,5 @@ export { statusResetWorkflow } from './status-reset';
 export { countsRebuildWorkflow } from './counts-rebuild';
 export { dbVacuumWorkflow } from './db-vacuum';
 export { procedureExecuteWorkflow } from './procedure-execute';
+export { healthReportWorkflow } from './health-report';
 export { progressQuery } from './run-task';

@@ -1,0 +1,8 @@
+import type { HealthReportConfig } from '../tasks/health-report';
+import { runTask } from './run-task';
+import type { TaskInput, TaskResult } from './types';
+
+/** `health.report`: run the checks and alert when the result is bad enough. */
+export async function healthReportWorkflow(input: TaskInput<HealthReportConfig>): Promise<TaskResult> {
+  return runTask(input, (activities) => activities.reportHealth(input));
+}
