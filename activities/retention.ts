@@ -4,7 +4,8 @@ import type { TaskInput, TaskResult } from '../workflows/types';
 import { skippedResult } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { filterConditions, processRowSets, type RowAction, type RowSet } from './row-sets';
-import { col, resolveTable } from './sql/identifiers';
+import { col, colType, resolveTable } from './sql/identifiers';
+import type { SqlParams } from './sql/params';
 import { taskLockKey, withTaskLock } from './task-lock';
 
 /** Resolves every table and column a child-table list names. */
@@ -22,8 +23,13 @@ async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: 
     where,
   );
   let action: RowAction;
+  let guard: ((params: SqlParams) => string) | undefined;
   if (policy.action === 'mark') {
-    action = { kind: 'mark', column: policy.mark!.column, value: policy.mark!.value ?? null };
+    // Soft delete: set the column to now() (or the value), and never re-mark a marked row.
+    const { column, value } = policy.mark!;
+    const c = `t.${col(table, column)}`;
+    action = { kind: 'update', sets: [{ column, value: value === undefined ? { now: true } : { value } }] };
+    guard = (params) => (value === undefined ? `${c} is null` : `${c} is distinct from ${params.add(String(value), colType(table, column))}`);
   } else if (policy.action === 'archive') {
     const archive = await resolveTable(client, policy.archive_table!, table.allColumns, `${where}: archive_table`);
     action = { kind: 'archive', archive, columns: table.allColumns };
@@ -35,8 +41,10 @@ async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: 
     table,
     idColumn: policy.id_column,
     action,
+    counter: policy.action === 'mark' ? 'marked' : undefined,
     where: (params) => {
       const conds = filterConditions(table, policy.where, params);
+      if (guard) conds.push(guard(params));
       if (policy.expires_column) conds.push(`t.${col(table, policy.expires_column)} < now()`);
       else conds.push(`t.${col(table, policy.timestamp_column!)} < now() - ${params.add(policy.older_than, 'float8')} * interval '1 millisecond'`);
       return conds;

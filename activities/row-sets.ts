@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { RowFilter } from '../tasks/fields';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { SqlLimits } from '../tasks/fields';
@@ -8,11 +9,17 @@ import { safetyLimitError } from './errors';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
 
+/** The new value of a column in an update: a literal (cast to the column's type), now(), or +1. */
+export type SetValue = { now: true } | { increment: true } | { value: string | number | boolean | null };
+
 /** What happens to the rows of a set. */
 export type RowAction =
   | { kind: 'delete'; children: { table: ResolvedTable; column: string }[] }
-  | { kind: 'mark'; column: string; value: string | number | boolean | null }
-  | { kind: 'archive'; archive: ResolvedTable; columns: string[] };
+  | { kind: 'update'; sets: { column: string; value: SetValue }[] }
+  | { kind: 'archive'; archive: ResolvedTable; columns: string[] }
+  /** Starts one workflow per row (id `<idPrefix><row id>`); a row whose workflow is running is skipped. */
+  | { kind: 'start_workflow'; workflowType: string; taskQueue: string; idPrefix: string }
+  | { kind: 'report' };
 
 /** Rows of one table picked by conditions, and the action to take on them. */
 export interface RowSet {
@@ -22,7 +29,11 @@ export interface RowSet {
   /** SQL conditions on alias `t`, with their values added to `params`. */
   where: (params: SqlParams) => string[];
   action: RowAction;
+  /** Name of the result counter, e.g. "marked"; defaults to the action's past tense. */
+  counter?: string;
 }
+
+const counterOf = (set: RowSet) => set.counter ?? PAST_TENSE[set.action.kind];
 
 export interface RowSetConfig {
   dry_run: boolean;
@@ -33,7 +44,7 @@ export interface RowSetConfig {
   sql: SqlLimits;
 }
 
-const PAST_TENSE = { delete: 'deleted', mark: 'marked', archive: 'archived' } as const;
+const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported' } as const;
 
 /** Equality / IN / IS NULL conditions from a config filter, cast to each column's catalog type. */
 export function filterConditions(table: ResolvedTable, filter: RowFilter, params: SqlParams): string[] {
@@ -45,19 +56,9 @@ export function filterConditions(table: ResolvedTable, filter: RowFilter, params
   });
 }
 
-/** The set's conditions, plus "not marked yet" for a mark action so a run never re-marks a row. */
-function conditions(set: RowSet, params: SqlParams): string[] {
-  const conds = set.where(params);
-  if (set.action.kind === 'mark') {
-    const c = `t.${col(set.table, set.action.column)}`;
-    conds.push(set.action.value === null ? `${c} is null` : `${c} is distinct from ${params.add(String(set.action.value), colType(set.table, set.action.column))}`);
-  }
-  return conds;
-}
-
 function selectIds(set: RowSet, cursor: string | null, limit: number, lock: boolean): { text: string; values: unknown[] } {
   const p = new SqlParams();
-  const conds = conditions(set, p);
+  const conds = set.where(p);
   const id = col(set.table, set.idColumn);
   if (cursor !== null) conds.push(`t.${id} > ${p.add(cursor, colType(set.table, set.idColumn))}`);
   const text = `select t.${id}::text as id from ${set.table.sql} t where ${conds.join(' and ') || 'true'}
@@ -67,7 +68,7 @@ function selectIds(set: RowSet, cursor: string | null, limit: number, lock: bool
 
 async function countRows(tx: PoolClient, set: RowSet): Promise<{ matching: number; total: number }> {
   const p = new SqlParams();
-  const conds = conditions(set, p);
+  const conds = set.where(p);
   const { rows } = await tx.query<{ matching: string; total: string }>(
     `select count(*) filter (where ${conds.join(' and ') || 'true'}) as matching, count(*) as total from ${set.table.sql} t`,
     p.values,
@@ -89,11 +90,21 @@ async function apply(tx: PoolClient, set: RowSet, ids: string[]): Promise<{ affe
     const res = await tx.query(`delete from ${set.table.sql} where ${idCol} = any(${idArray})`, [ids]);
     return { affected: res.rowCount ?? 0, children };
   }
-  if (action.kind === 'mark') {
-    const value = action.value === null ? 'now()' : `$2::${colType(set.table, action.column)}`;
-    const res = await tx.query(`update ${set.table.sql} set ${col(set.table, action.column)} = ${value} where ${idCol} = any(${idArray})`, action.value === null ? [ids] : [ids, String(action.value)]);
+  if (action.kind === 'update') {
+    const values: unknown[] = [ids];
+    const assignments = action.sets.map(({ column, value }) => {
+      const c = col(set.table, column);
+      if ('now' in value) return `${c} = now()`;
+      if ('increment' in value) return `${c} = coalesce(${c}, 0) + 1`;
+      if (value.value === null) return `${c} = null`;
+      values.push(String(value.value));
+      return `${c} = $${values.length}::${colType(set.table, column)}`;
+    });
+    const res = await tx.query(`update ${set.table.sql} set ${assignments.join(', ')} where ${idCol} = any(${idArray})`, values);
     return { affected: res.rowCount ?? 0, children: 0 };
   }
+  if (action.kind === 'start_workflow') return { affected: await startWorkflows(action, ids), children: 0 };
+  if (action.kind === 'report') return { affected: ids.length, children: 0 };
   const cols = action.columns.map((c) => col(set.table, c)).join(', ');
   const res = await tx.query(
     `with moved as (delete from ${set.table.sql} where ${idCol} = any(${idArray}) returning ${cols})
@@ -103,6 +114,21 @@ async function apply(tx: PoolClient, set: RowSet, ids: string[]): Promise<{ affe
   return { affected: res.rowCount ?? 0, children: 0 };
 }
 
+/** Starts a workflow per row through the worker's client; a running one with the same id is left alone. */
+async function startWorkflows(action: Extract<RowAction, { kind: 'start_workflow' }>, ids: string[]): Promise<number> {
+  const client = Context.current().client;
+  let started = 0;
+  for (const id of ids) {
+    try {
+      await client.workflow.start(action.workflowType, { workflowId: `${action.idPrefix}${id}`, taskQueue: action.taskQueue, args: [{ id }] });
+      started += 1;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+  return started;
+}
+
 /**
  * Checks `max_fraction` for every set before anything changes. A real run that would exceed it
  * fails without retrying; a dry run reports the same problem in its errors and goes on listing.
@@ -110,6 +136,7 @@ async function apply(tx: PoolClient, set: RowSet, ids: string[]): Promise<{ affe
 async function checkFractions(client: PoolClient, sets: readonly RowSet[], cfg: RowSetConfig): Promise<string[]> {
   const problems: string[] = [];
   for (const set of sets) {
+    if (set.action.kind === 'report' || set.action.kind === 'start_workflow') continue; // changes no row
     const { matching, total } = await countRows(client, set);
     if (total > 0 && matching / total > cfg.max_fraction) {
       const pct = Math.round((matching / total) * 100);
@@ -123,12 +150,13 @@ async function checkFractions(client: PoolClient, sets: readonly RowSet[], cfg: 
   return problems;
 }
 
-/** Runs the sets one after another in batches: the engine behind every delete/mark/archive task. */
+/** Runs the sets one after another in batches: the engine behind every task that picks rows and acts on them. */
 export async function processRowSets(client: PoolClient, input: TaskInput<RowSetConfig>, sets: readonly RowSet[]): Promise<TaskResult> {
   const cfg = input.config;
   const resuming = Context.current().info.heartbeatDetails !== undefined;
   const warnings = resuming ? [] : await checkFractions(client, sets, cfg);
-  const counters = ['matched', ...new Set(sets.map((s) => PAST_TENSE[s.action.kind]))];
+  const counters = ['matched', ...new Set(sets.map(counterOf))];
+  if (sets.some((s) => s.action.kind === 'start_workflow')) counters.push('already_running');
   if (sets.some((s) => s.action.kind === 'delete' && s.action.children.length > 0)) counters.push('children_deleted');
   return runBatches<{ set: number; id: string | null }>({
     client,
@@ -148,10 +176,11 @@ export async function processRowSets(client: PoolClient, input: TaskInput<RowSet
       const ids = (await tx.query<{ id: string }>(q.text, q.values)).rows.map((r) => r.id);
       if (ids.length > 0 && !cfg.dry_run) {
         const done = await apply(tx, set, ids);
-        summary.count(PAST_TENSE[set.action.kind], done.affected);
+        summary.count(counterOf(set), done.affected);
         if (done.children) summary.count('children_deleted', done.children);
+        if (set.action.kind === 'start_workflow') summary.count('already_running', ids.length - done.affected);
       } else if (cfg.dry_run) {
-        summary.count(PAST_TENSE[set.action.kind], ids.length);
+        summary.count(counterOf(set), ids.length);
       }
       summary.count('matched', ids.length);
       for (const id of ids) summary.detail({ set: set.label, table: set.table.name, id, action: set.action.kind });

@@ -21,7 +21,8 @@ export function createStatusActivities({ databases }: ActivityDeps) {
             label: `${cfg.from_status} -> ${cfg.to_status}`,
             table,
             idColumn: c.id,
-            action: { kind: 'mark', column: c.status, value: cfg.to_status },
+            action: { kind: 'update', sets: [{ column: c.status, value: { value: cfg.to_status } }] },
+            counter: 'reset',
             where: (params) => {
               const conds = [
                 `t.${col(table, c.status)} = ${params.add(cfg.from_status, colType(table, c.status))}`,
