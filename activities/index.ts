@@ -5,6 +5,7 @@ import { createStatusActivities } from './status';
 import { createCountsActivities } from './counts';
 import { createDatabaseActivities } from './database';
 import { createHealthActivities } from './health';
+import { createDispatchActivities } from './dispatch';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCountsActivities(deps),
     ...createDatabaseActivities(deps),
     ...createHealthActivities(deps),
+    ...createDispatchActivities(deps),
   };
 }
 

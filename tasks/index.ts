@@ -7,6 +7,8 @@ import { countsRebuild } from './counts-rebuild';
 import { dbVacuum } from './db-vacuum';
 import { procedureExecute } from './procedure-execute';
 import { healthReport } from './health-report';
+import { syncTrigger } from './sync-trigger';
+import { extractionQueueOrphans } from './extraction-queue-orphans';
 
 export type { TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
@@ -17,9 +19,11 @@ export { countsRebuild, type CountsRebuildConfig } from './counts-rebuild';
 export { dbVacuum, type DbVacuumConfig } from './db-vacuum';
 export { procedureExecute, type ProcedureExecuteConfig } from './procedure-execute';
 export { healthReport, type HealthReportConfig } from './health-report';
+export { syncTrigger, type SyncTriggerConfig } from './sync-trigger';
+export { extractionQueueOrphans, type ExtractionQueueOrphansConfig } from './extraction-queue-orphans';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport];
+export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport, syncTrigger, extractionQueueOrphans];
 
 const byName = new Map<string, TaskType>();
 for (const task of catalog) {

@@ -7,4 +7,6 @@ export { countsRebuildWorkflow } from './counts-rebuild';
 export { dbVacuumWorkflow } from './db-vacuum';
 export { procedureExecuteWorkflow } from './procedure-execute';
 export { healthReportWorkflow } from './health-report';
+export { syncTriggerWorkflow } from './sync-trigger';
+export { extractionQueueOrphansWorkflow } from './extraction-queue-orphans';
 export { progressQuery } from './run-task';

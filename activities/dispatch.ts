@@ -1,0 +1,67 @@
+import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
+import type { SyncTriggerConfig } from '../tasks/sync-trigger';
+import type { TaskInput, TaskResult } from '../workflows/types';
+import { skippedResult } from './batch-loop';
+import type { ActivityDeps } from './deps';
+import { filterConditions, processRowSets, type RowAction } from './row-sets';
+import { col, colType, resolveTable } from './sql/identifiers';
+import { taskLockKey, withTaskLock } from './task-lock';
+
+/** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */
+export function createDispatchActivities({ databases }: ActivityDeps) {
+  return {
+    /** `sync.trigger`: a workflow per config row with the given frequency, unless one is running. */
+    async triggerSyncs(input: TaskInput<SyncTriggerConfig>): Promise<TaskResult> {
+      const cfg = input.config;
+      const pool = databases.get(input.database);
+      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+        const filter = cfg.frequency === undefined ? cfg.where : { ...cfg.where, [cfg.frequency_column]: cfg.frequency };
+        const table = await resolveTable(client, cfg.table, [cfg.id_column, ...Object.keys(filter)], `task ${input.taskId}: config`);
+        const { type, task_queue, id_prefix } = cfg.workflow;
+        return processRowSets(client, { ...input, config: { ...cfg, max_rows_per_run: null, max_fraction: 1 } }, [
+          {
+            label: cfg.frequency ?? table.name,
+            table,
+            idColumn: cfg.id_column,
+            action: { kind: 'start_workflow', workflowType: type, taskQueue: task_queue, idPrefix: id_prefix },
+            where: (params) => filterConditions(table, filter, params),
+          },
+        ]);
+      });
+      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
+    },
+
+    /** `extraction.queue_orphans`: rows pending too long are re-queued by status or by workflow. */
+    async queueOrphans(input: TaskInput<ExtractionQueueOrphansConfig>): Promise<TaskResult> {
+      const cfg = input.config;
+      const c = cfg.columns;
+      const pool = databases.get(input.database);
+      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+        const table = await resolveTable(client, cfg.table, [c.id, c.status, c.timestamp], `task ${input.taskId}: config`);
+        const action: RowAction = cfg.workflow
+          ? { kind: 'start_workflow', workflowType: cfg.workflow.type, taskQueue: cfg.workflow.task_queue, idPrefix: cfg.workflow.id_prefix }
+          : {
+              kind: 'update',
+              sets: [
+                { column: c.status, value: { value: cfg.requeue_status ?? cfg.pending_status } },
+                { column: c.timestamp, value: { now: true } },
+              ],
+            };
+        return processRowSets(client, input, [
+          {
+            label: `${cfg.pending_status} orphans`,
+            table,
+            idColumn: c.id,
+            action,
+            counter: cfg.workflow ? 'started' : 'requeued',
+            where: (params) => [
+              `t.${col(table, c.status)} = ${params.add(cfg.pending_status, colType(table, c.status))}`,
+              `t.${col(table, c.timestamp)} < now() - ${params.add(cfg.older_than, 'float8')} * interval '1 millisecond'`,
+            ],
+          },
+        ]);
+      });
+      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
+    },
+  };
+}

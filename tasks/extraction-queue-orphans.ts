@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { duration } from '../config/duration';
+import { defineTask } from './types';
+import { batchSize, column, detailsLimit, dryRun, safetyFields, sqlLimits, statusValue, table } from './fields';
+import { workflowTarget } from './sync-trigger';
+
+export const extractionQueueOrphansConfig = z
+  .object({
+    table: table(),
+    columns: z.object({ id: column().default('id'), status: column().default('status'), timestamp: column().default('updated_at') }).strict().prefault({}),
+    pending_status: statusValue().default('pending'),
+    older_than: duration({ min: 1_000 }).prefault('30m'),
+    /** Re-queue by status: set this status (or keep pending_status) and restart the row's clock. */
+    requeue_status: statusValue().optional(),
+    /** Or re-queue by starting this workflow per row (the row's clock is left alone). */
+    workflow: workflowTarget().optional(),
+    batch_size: batchSize(100),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    sql: sqlLimits(),
+    max_rows_per_run: safetyFields.max_rows_per_run,
+    max_fraction: safetyFields.max_fraction,
+  })
+  .strict()
+  .refine((c) => !(c.requeue_status && c.workflow), { path: ['workflow'], message: 'expected either requeue_status or workflow, not both' });
+
+export type ExtractionQueueOrphansConfig = z.output<typeof extractionQueueOrphansConfig>;
+
+export const extractionQueueOrphans = defineTask({
+  type: 'extraction.queue_orphans',
+  aliases: ['extraction.queue_pending'],
+  description: "Seed 000's safety net: rows pending past a threshold are re-queued, by a status change or by starting a configured workflow per row.",
+  workflow: 'extractionQueueOrphansWorkflow',
+  destructive: true,
+  configSchema: extractionQueueOrphansConfig,
+});

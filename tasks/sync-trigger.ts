@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { defineTask } from './types';
+import { batchSize, column, detailsLimit, dryRun, rowFilter, sqlLimits, table } from './fields';
+
+/** A workflow started per row; its id is `id_prefix` + the row id, so one row never has two running. */
+export const workflowTarget = () =>
+  z
+    .object({
+      type: z.string().min(1),
+      task_queue: z.string().min(1),
+      id_prefix: z.string().min(1),
+    })
+    .strict();
+
+export const syncTriggerConfig = z
+  .object({
+    /** The table of sync configurations (seed 000: SharePoint configs, SAM searches, forecast syncs). */
+    table: table(),
+    id_column: column().default('id'),
+    /** Rows with this frequency get a run, e.g. "hourly" (seed 000's config). */
+    frequency: z.string().min(1).optional(),
+    frequency_column: column().default('frequency'),
+    /** More equality filters, e.g. `{ enabled: true, archived: false }`. */
+    where: rowFilter(),
+    workflow: workflowTarget(),
+    batch_size: batchSize(100),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    sql: sqlLimits(),
+  })
+  .strict();
+
+export type SyncTriggerConfig = z.output<typeof syncTriggerConfig>;
+
+export const syncTrigger = defineTask({
+  type: 'sync.trigger',
+  aliases: ['sharepoint.trigger_sync', 'sharepoint.scheduled_sync', 'sam.trigger_pull', 'sam.scheduled_pull', 'forecast.trigger_pull'],
+  description: 'Starts a configured workflow for each row of a config table with the given frequency, unless one is already running for that row.',
+  workflow: 'syncTriggerWorkflow',
+  destructive: false,
+  configSchema: syncTriggerConfig,
+});

@@ -1,0 +1,8 @@
+import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
+import { runTask } from './run-task';
+import type { TaskInput, TaskResult } from './types';
+
+/** `extraction.queue_orphans`: re-queue rows left pending past a threshold. */
+export async function extractionQueueOrphansWorkflow(input: TaskInput<ExtractionQueueOrphansConfig>): Promise<TaskResult> {
+  return runTask(input, (activities) => activities.queueOrphans(input));
+}
