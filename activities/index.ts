@@ -6,6 +6,7 @@ import { createCountsActivities } from './counts';
 import { createDatabaseActivities } from './database';
 import { createHealthActivities } from './health';
 import { createDispatchActivities } from './dispatch';
+import { createFilesActivities } from './files';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatabaseActivities(deps),
     ...createHealthActivities(deps),
     ...createDispatchActivities(deps),
+    ...createFilesActivities(deps),
   };
 }
 

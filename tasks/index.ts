@@ -9,6 +9,7 @@ import { procedureExecute } from './procedure-execute';
 import { healthReport } from './health-report';
 import { syncTrigger } from './sync-trigger';
 import { extractionQueueOrphans } from './extraction-queue-orphans';
+import { filesCleanup } from './files-cleanup';
 
 export type { TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
@@ -21,9 +22,10 @@ export { procedureExecute, type ProcedureExecuteConfig } from './procedure-execu
 export { healthReport, type HealthReportConfig } from './health-report';
 export { syncTrigger, type SyncTriggerConfig } from './sync-trigger';
 export { extractionQueueOrphans, type ExtractionQueueOrphansConfig } from './extraction-queue-orphans';
+export { filesCleanup, type FilesCleanupConfig } from './files-cleanup';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport, syncTrigger, extractionQueueOrphans];
+export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport, syncTrigger, extractionQueueOrphans, filesCleanup];
 
 const byName = new Map<string, TaskType>();
 for (const task of catalog) {

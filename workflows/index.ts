@@ -9,4 +9,5 @@ export { procedureExecuteWorkflow } from './procedure-execute';
 export { healthReportWorkflow } from './health-report';
 export { syncTriggerWorkflow } from './sync-trigger';
 export { extractionQueueOrphansWorkflow } from './extraction-queue-orphans';
+export { filesCleanupWorkflow } from './files-cleanup';
 export { progressQuery } from './run-task';

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { duration } from '../config/duration';
+import { size } from '../config/size';
+import { defineTask } from './types';
+import { detailsLimit, dryRun, safetyFields } from './fields';
+
+const directory = z
+  .object({
+    /** The directory (absolute, or relative to the worker's working directory). */
+    path: z.string().min(1),
+    /** Which files count, relative to `path` (picomatch glob), e.g. "*.log" or "**\/*.png". */
+    pattern: z.string().min(1).default('**/*'),
+    /** Delete files older than this (by modification time). */
+    max_age: duration({ min: 1_000 }).optional(),
+    /** Keep only the newest N files (log retention). */
+    keep_newest: z.number().int().min(0).optional(),
+    /** Delete oldest first until the matching files total at most this (cache cap). */
+    max_total_size: size().optional(),
+    /** Rename kept files larger than this to `<name><archive_suffix>` (seed 003: oversized logs). */
+    archive_larger_than: size().optional(),
+    archive_suffix: z.string().min(1).default('.old'),
+  })
+  .strict()
+  .refine((d) => d.max_age !== undefined || d.keep_newest !== undefined || d.max_total_size !== undefined || d.archive_larger_than !== undefined, {
+    message: 'expected at least one of max_age, keep_newest, max_total_size or archive_larger_than',
+  });
+
+export const filesCleanupConfig = z
+  .object({
+    directories: z.array(directory).min(1),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    max_fraction: safetyFields.max_fraction,
+  })
+  .strict();
+
+export type FilesCleanupConfig = z.output<typeof filesCleanupConfig>;
+export type DirectoryRule = FilesCleanupConfig['directories'][number];
+
+export const filesCleanup = defineTask({
+  type: 'files.cleanup',
+  aliases: [],
+  description: 'Cache and log directories: delete by age, keep the newest N, cap total size (oldest first), archive oversized files (seeds 003, 004).',
+  workflow: 'filesCleanupWorkflow',
+  destructive: true,
+  configSchema: filesCleanupConfig,
+});
