@@ -7,6 +7,7 @@ import { createDatabaseActivities } from './database';
 import { createHealthActivities } from './health';
 import { createDispatchActivities } from './dispatch';
 import { createFilesActivities } from './files';
+import { createOrphansActivities } from './orphans';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps),
     ...createDispatchActivities(deps),
     ...createFilesActivities(deps),
+    ...createOrphansActivities(deps),
   };
 }
 

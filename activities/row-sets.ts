@@ -4,7 +4,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { RowFilter } from '../tasks/fields';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { SqlLimits } from '../tasks/fields';
-import { runBatches } from './batch-loop';
+import { runBatches, type RunSummary } from './batch-loop';
 import { safetyLimitError } from './errors';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
@@ -133,7 +133,7 @@ async function startWorkflows(action: Extract<RowAction, { kind: 'start_workflow
  * Checks `max_fraction` for every set before anything changes. A real run that would exceed it
  * fails without retrying; a dry run reports the same problem in its errors and goes on listing.
  */
-async function checkFractions(client: PoolClient, sets: readonly RowSet[], cfg: RowSetConfig): Promise<string[]> {
+export async function checkFractions(client: PoolClient, sets: readonly RowSet[], cfg: RowSetConfig): Promise<string[]> {
   const problems: string[] = [];
   for (const set of sets) {
     if (set.action.kind === 'report' || set.action.kind === 'start_workflow') continue; // changes no row
@@ -150,45 +150,76 @@ async function checkFractions(client: PoolClient, sets: readonly RowSet[], cfg: 
   return problems;
 }
 
+/**
+ * One batch of one set inside the open transaction: pick up to `room` ids after `cursor`, act on
+ * them (unless dry run), count and list them. `exhausted` when the set has no more rows.
+ */
+export async function rowSetBatch(
+  tx: PoolClient,
+  set: RowSet,
+  cursor: string | null,
+  room: number,
+  dryRun: boolean,
+  summary: RunSummary,
+): Promise<{ last: string | null; exhausted: boolean }> {
+  const q = selectIds(set, cursor, room, !dryRun);
+  const ids = (await tx.query<{ id: string }>(q.text, q.values)).rows.map((r) => r.id);
+  await actOn(tx, set, ids, dryRun, summary);
+  return { last: ids.at(-1) ?? cursor, exhausted: ids.length < room };
+}
+
+/** Applies a set's action to ids it picked (unless dry run) and records counts and details. */
+export async function actOn(tx: PoolClient, set: RowSet, ids: string[], dryRun: boolean, summary: RunSummary): Promise<void> {
+  if (ids.length > 0 && !dryRun) {
+    const done = await apply(tx, set, ids);
+    summary.count(counterOf(set), done.affected);
+    if (done.children) summary.count('children_deleted', done.children);
+    if (set.action.kind === 'start_workflow') summary.count('already_running', ids.length - done.affected);
+  } else if (dryRun) {
+    summary.count(counterOf(set), ids.length);
+  }
+  summary.count('matched', ids.length);
+  for (const id of ids) summary.detail({ set: set.label, table: set.table.name, id, action: set.action.kind });
+}
+
+/** The counters a list of sets reports, so they appear even when zero. */
+export function rowSetCounters(sets: readonly RowSet[]): string[] {
+  const counters = ['matched', ...new Set(sets.map(counterOf))];
+  if (sets.some((s) => s.action.kind === 'start_workflow')) counters.push('already_running');
+  if (sets.some((s) => s.action.kind === 'delete' && s.action.children.length > 0)) counters.push('children_deleted');
+  return counters;
+}
+
+/** How many rows the next batch may take: the batch size, less what max_rows_per_run has left. */
+export function batchRoom(cfg: RowSetConfig, summary: RunSummary): number {
+  return cfg.max_rows_per_run === null ? cfg.batch_size : Math.min(cfg.batch_size, cfg.max_rows_per_run - summary.get('matched'));
+}
+
 /** Runs the sets one after another in batches: the engine behind every task that picks rows and acts on them. */
 export async function processRowSets(client: PoolClient, input: TaskInput<RowSetConfig>, sets: readonly RowSet[]): Promise<TaskResult> {
   const cfg = input.config;
   const resuming = Context.current().info.heartbeatDetails !== undefined;
   const warnings = resuming ? [] : await checkFractions(client, sets, cfg);
-  const counters = ['matched', ...new Set(sets.map(counterOf))];
-  if (sets.some((s) => s.action.kind === 'start_workflow')) counters.push('already_running');
-  if (sets.some((s) => s.action.kind === 'delete' && s.action.children.length > 0)) counters.push('children_deleted');
   return runBatches<{ set: number; id: string | null }>({
     client,
     input,
     initialCursor: { set: 0, id: null },
-    counters,
+    counters: rowSetCounters(sets),
     step: async (tx, cursor, summary) => {
       if (cursor.set === 0 && cursor.id === null) warnings.forEach((w) => summary.error(w));
       const set = sets[cursor.set];
       if (!set) return { cursor, done: true };
-      const room = cfg.max_rows_per_run === null ? cfg.batch_size : Math.min(cfg.batch_size, cfg.max_rows_per_run - summary.get('matched'));
+      const room = batchRoom(cfg, summary);
       if (room <= 0) {
         summary.count('stopped_at_max_rows_per_run');
         return { cursor, done: true };
       }
-      const q = selectIds(set, cursor.id, room, !cfg.dry_run);
-      const ids = (await tx.query<{ id: string }>(q.text, q.values)).rows.map((r) => r.id);
-      if (ids.length > 0 && !cfg.dry_run) {
-        const done = await apply(tx, set, ids);
-        summary.count(counterOf(set), done.affected);
-        if (done.children) summary.count('children_deleted', done.children);
-        if (set.action.kind === 'start_workflow') summary.count('already_running', ids.length - done.affected);
-      } else if (cfg.dry_run) {
-        summary.count(counterOf(set), ids.length);
-      }
-      summary.count('matched', ids.length);
-      for (const id of ids) summary.detail({ set: set.label, table: set.table.name, id, action: set.action.kind });
-      if (ids.length < room) {
+      const batch = await rowSetBatch(tx, set, cursor.id, room, cfg.dry_run, summary);
+      if (batch.exhausted) {
         const next = cursor.set + 1;
         return { cursor: { set: next, id: null }, done: next >= sets.length };
       }
-      return { cursor: { set: cursor.set, id: ids.at(-1)! }, done: false };
+      return { cursor: { set: cursor.set, id: batch.last }, done: false };
     },
   });
 }

@@ -10,6 +10,7 @@ import { healthReport } from './health-report';
 import { syncTrigger } from './sync-trigger';
 import { extractionQueueOrphans } from './extraction-queue-orphans';
 import { filesCleanup } from './files-cleanup';
+import { assetsDetectOrphans } from './assets-detect-orphans';
 
 export type { TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
@@ -23,9 +24,10 @@ export { healthReport, type HealthReportConfig } from './health-report';
 export { syncTrigger, type SyncTriggerConfig } from './sync-trigger';
 export { extractionQueueOrphans, type ExtractionQueueOrphansConfig } from './extraction-queue-orphans';
 export { filesCleanup, type FilesCleanupConfig } from './files-cleanup';
+export { assetsDetectOrphans, type AssetsDetectOrphansConfig } from './assets-detect-orphans';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport, syncTrigger, extractionQueueOrphans, filesCleanup];
+export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport, syncTrigger, extractionQueueOrphans, filesCleanup, assetsDetectOrphans];
 
 const byName = new Map<string, TaskType>();
 for (const task of catalog) {

@@ -10,4 +10,5 @@ export { healthReportWorkflow } from './health-report';
 export { syncTriggerWorkflow } from './sync-trigger';
 export { extractionQueueOrphansWorkflow } from './extraction-queue-orphans';
 export { filesCleanupWorkflow } from './files-cleanup';
+export { assetsDetectOrphansWorkflow } from './assets-detect-orphans';
 export { progressQuery } from './run-task';

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { duration } from '../config/duration';
+import { defineTask } from './types';
+import { batchSize, childTables, column, detailsLimit, dryRun, rowFilter, safetyFields, sqlLimits, statusValue, table } from './fields';
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** What to do with an orphaned row: list it, delete it (and its children), or set columns. */
+const rowAction = {
+  action: z.enum(['report', 'delete', 'update']).default('report'),
+  /** For `update`: column -> value, e.g. `{ status: cancelled, error_message: "Target app no longer exists" }`. */
+  set: z.record(column(), scalar).default({}),
+  children: childTables(),
+};
+
+const missingFile = z
+  .object({
+    kind: z.literal('missing_file'),
+    name: z.string().optional(),
+    table: table(),
+    id_column: column().default('id'),
+    path_column: column(),
+    /** Stored paths are relative to this directory (absolute stored paths must lie inside it). */
+    base_dir: z.string().min(1),
+    where: rowFilter(),
+    ...rowAction,
+  })
+  .strict();
+
+const missingParent = z
+  .object({
+    kind: z.literal('missing_parent'),
+    name: z.string().optional(),
+    table: table(),
+    id_column: column().default('id'),
+    reference_column: column(),
+    parent_table: table(),
+    parent_id_column: column().default('id'),
+    where: rowFilter(),
+    ...rowAction,
+  })
+  .strict();
+
+const orphanFile = z
+  .object({
+    kind: z.literal('orphan_file'),
+    name: z.string().optional(),
+    base_dir: z.string().min(1),
+    pattern: z.string().min(1).default('**/*'),
+    table: table(),
+    path_column: column(),
+    /** Files younger than this are never touched: their row may not be committed yet. */
+    min_age: duration({ min: 60_000 }).prefault('1d'),
+    action: z.enum(['report', 'delete']).default('report'),
+  })
+  .strict();
+
+const stuckPending = z
+  .object({
+    kind: z.literal('stuck_pending'),
+    name: z.string().optional(),
+    table: table(),
+    id_column: column().default('id'),
+    status_column: column().default('status'),
+    timestamp_column: column().default('updated_at'),
+    retry_column: column().default('retry_count'),
+    pending_status: statusValue().default('pending'),
+    failed_status: statusValue().default('failed'),
+    older_than: duration({ min: 1_000 }).prefault('1h'),
+    /** Seed 000: re-queued up to 3 times, then failed. */
+    max_retries: z.number().int().min(0).default(3),
+    error_column: column().nullable().default(null),
+  })
+  .strict();
+
+export const assetsDetectOrphansConfig = z
+  .object({
+    rules: z.array(z.discriminatedUnion('kind', [missingFile, missingParent, orphanFile, stuckPending])).min(1),
+    batch_size: batchSize(500),
+    details_limit: detailsLimit(),
+    dry_run: dryRun(),
+    sql: sqlLimits(),
+    max_rows_per_run: safetyFields.max_rows_per_run,
+    max_fraction: safetyFields.max_fraction,
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    cfg.rules.forEach((rule, i) => {
+      if ('set' in rule && rule.action === 'update' && Object.keys(rule.set).length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'set'], message: 'expected at least one column to set for action update' });
+      }
+      if ('children' in rule && rule.action !== 'delete' && rule.children.length > 0) {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'children'], message: 'expected children only with action delete' });
+      }
+    });
+  });
+
+export type AssetsDetectOrphansConfig = z.output<typeof assetsDetectOrphansConfig>;
+export type OrphanRule = AssetsDetectOrphansConfig['rules'][number];
+
+export const assetsDetectOrphans = defineTask({
+  type: 'assets.detect_orphans',
+  aliases: ['orphan.detect'],
+  description:
+    'Rows whose file is missing, rows whose parent is gone, files no row points to, and assets stuck in pending (re-queued up to max_retries); each rule reports, deletes or updates.',
+  workflow: 'assetsDetectOrphansWorkflow',
+  destructive: true,
+  configSchema: assetsDetectOrphansConfig,
+});

@@ -1,0 +1,109 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileInside } from '../activities/orphans';
+import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
+import { parseTask, runTaskWorkflow, snapshot, taskFailure } from './fixtures';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let temporal: TestTemporal;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase('orphans');
+  temporal = await startTestWorker({ default: db.url });
+  dir = mkdtempSync(join(tmpdir(), 'caretaker-orphans-'));
+  // Seed 001: generated/apps/{model}/app{n}/ directories; app2 and app4 are gone from disk.
+  for (const app of ['m1/app1', 'm1/app3', 'm1/app5', 'm1/app6']) mkdirSync(join(dir, 'apps', app), { recursive: true });
+  mkdirSync(join(dir, 'uploads'));
+  for (const f of ['a.pdf', 'b.pdf', 'stray.pdf', 'fresh.pdf']) writeFileSync(join(dir, 'uploads', f), f);
+  const old = new Date(Date.now() - 3 * 86_400_000);
+  for (const f of ['a.pdf', 'b.pdf', 'stray.pdf']) utimesSync(join(dir, 'uploads', f), old, old);
+  await db.pool.query(`
+    create table apps (id int primary key, path text);
+    insert into apps values (1, 'm1/app1'), (2, 'm1/app2'), (3, 'm1/app3'), (4, '../../etc/passwd'), (5, 'm1/app5'), (6, 'm1/app6');
+    create table tasks (id int primary key, app_id int, status text not null, error text);
+    insert into tasks (id, app_id, status) values (10, 1, 'pending'), (11, 99, 'pending'), (12, 98, 'running'), (13, 97, 'completed'),
+      (14, 3, 'pending'), (15, 1, 'pending'), (16, 1, 'running'), (17, 5, 'pending'), (18, 6, 'pending');
+    create table uploads (id int primary key, file_path text not null);
+    insert into uploads values (1, 'a.pdf'), (2, '${join(dir, 'uploads', 'b.pdf')}');
+    create table assets (id int primary key, status text not null, updated_at timestamptz not null, retry_count int, error text);
+    insert into assets values (1, 'pending', now() - interval '2 hours', 0, null), (2, 'pending', now() - interval '2 hours', 3, null),
+      (3, 'pending', now() - interval '10 minutes', 0, null), (4, 'ready', now() - interval '2 hours', null, null);`);
+});
+afterAll(async () => {
+  await temporal?.stop();
+  await db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const rules = () => [
+  { kind: 'missing_file', name: 'orphan apps', table: 'apps', path_column: 'path', base_dir: join(dir, 'apps'), action: 'delete' },
+  {
+    kind: 'missing_parent',
+    name: 'orphan tasks',
+    table: 'tasks',
+    reference_column: 'app_id',
+    parent_table: 'apps',
+    where: { status: ['pending', 'running'] },
+    action: 'update',
+    set: { status: 'cancelled', error: 'Target app no longer exists - cancelled by maintenance service' },
+  },
+  { kind: 'orphan_file', name: 'stray uploads', base_dir: join(dir, 'uploads'), table: 'uploads', path_column: 'file_path', min_age: '1h', action: 'delete' },
+  { kind: 'stuck_pending', name: 'stuck assets', table: 'assets', older_than: '1h', error_column: 'error' },
+];
+const task = (config: Record<string, unknown> = {}) =>
+  parseTask({ id: 'orphans', type: 'orphan.detect', config: { rules: rules(), batch_size: 2, ...config }, retry: { maximum_attempts: 1 } });
+
+async function state() {
+  return {
+    apps: await snapshot(db.pool, 'apps', 'id'),
+    tasks: await snapshot(db.pool, 'tasks', 'id'),
+    assets: await snapshot(db.pool, 'assets', 'id'),
+    uploads: readdirSync(join(dir, 'uploads')).sort(),
+  };
+}
+
+describe('assets.detect_orphans', () => {
+  it('keeps every stored path inside base_dir', () => {
+    expect(fileInside('/data/apps', 'm1/app1')).toBe('/data/apps/m1/app1');
+    expect(fileInside('/data/apps', '../../etc/passwd')).toBeNull();
+    expect(fileInside('/data/apps', '/data/apps-other/x')).toBeNull();
+    expect(fileInside('/data/apps', '/data/apps/m1/x')).toBe('/data/apps/m1/x');
+  });
+
+  it('dry run reports every rule and changes nothing; the real run changes exactly those rows and files', async () => {
+    const before = await state();
+    const preview = await runTaskWorkflow(temporal, task(), { dryRun: true });
+    expect(await state()).toEqual(before);
+    expect(preview.counts).toMatchObject({ deleted: 2, updated: 2, orphan_files: 1, files_deleted: 1, requeued: 1, failed: 1 });
+
+    const real = await runTaskWorkflow(temporal, task());
+    expect(real.details).toEqual(preview.details);
+    expect(real.counts).toEqual(preview.counts);
+    const after = await state();
+
+    expect(after.apps.map((a) => a.id)).toEqual([1, 3, 5, 6]);
+    const cancelled = after.tasks.filter((t) => t.status === 'cancelled');
+    expect(cancelled).toEqual([
+      { id: 11, app_id: 99, status: 'cancelled', error: 'Target app no longer exists - cancelled by maintenance service' },
+      { id: 12, app_id: 98, status: 'cancelled', error: 'Target app no longer exists - cancelled by maintenance service' },
+    ]);
+    expect(after.tasks.filter((t) => ![11, 12].includes(t.id as number))).toEqual(before.tasks.filter((t) => ![11, 12].includes(t.id as number)));
+    expect(after.uploads).toEqual(['a.pdf', 'b.pdf', 'fresh.pdf']);
+    const asset = (id: number) => after.assets.find((a) => a.id === id)!;
+    expect(asset(1)).toMatchObject({ status: 'pending', retry_count: 1, error: null });
+    expect(asset(2)).toMatchObject({ status: 'failed', retry_count: 3, error: 'Stuck in pending after 3 re-queues; marked failed by Caretaker task orphans' });
+    expect(asset(3)).toEqual(before.assets.find((a) => a.id === 3));
+    expect(asset(4)).toEqual(before.assets.find((a) => a.id === 4));
+  });
+
+  it('refuses to delete rows when base_dir is missing or empty (an unmounted volume)', async () => {
+    const before = await snapshot(db.pool, 'apps', 'id');
+    const unmounted = [{ kind: 'missing_file', table: 'apps', path_column: 'path', base_dir: join(dir, 'not-mounted'), action: 'delete' }];
+    const failure = await taskFailure(runTaskWorkflow(temporal, parseTask({ id: 'orphans', type: 'assets.detect_orphans', config: { rules: unmounted }, retry: { maximum_attempts: 1 } })));
+    expect(failure).toMatchObject({ type: 'SafetyLimitExceeded', message: expect.stringContaining('is missing or empty; refusing to treat every file as missing (is the volume mounted?)') });
+    expect(await snapshot(db.pool, 'apps', 'id')).toEqual(before);
+  });
+});
