@@ -17,13 +17,13 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
       const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
         const filter = cfg.frequency === undefined ? cfg.where : { ...cfg.where, [cfg.frequency_column]: cfg.frequency };
         const table = await resolveTable(client, cfg.table, [cfg.id_column, ...Object.keys(filter)], `task ${input.taskId}: config`);
-        const { type, task_queue, id_prefix } = cfg.workflow;
+        const { type, task_queue, id_prefix, execution_timeout } = cfg.workflow;
         return processRowSets(client, { ...input, config: { ...cfg, max_rows_per_run: null, max_fraction: 1 } }, [
           {
             label: cfg.frequency ?? table.name,
             table,
             idColumn: cfg.id_column,
-            action: { kind: 'start_workflow', workflowType: type, taskQueue: task_queue, idPrefix: id_prefix },
+            action: { kind: 'start_workflow', workflowType: type, taskQueue: task_queue, idPrefix: id_prefix, executionTimeoutMs: execution_timeout },
             where: (params) => filterConditions(table, filter, params),
           },
         ]);
@@ -39,7 +39,7 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
       const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
         const table = await resolveTable(client, cfg.table, [c.id, c.status, c.timestamp], `task ${input.taskId}: config`);
         const action: RowAction = cfg.workflow
-          ? { kind: 'start_workflow', workflowType: cfg.workflow.type, taskQueue: cfg.workflow.task_queue, idPrefix: cfg.workflow.id_prefix }
+          ? { kind: 'start_workflow', workflowType: cfg.workflow.type, taskQueue: cfg.workflow.task_queue, idPrefix: cfg.workflow.id_prefix, executionTimeoutMs: cfg.workflow.execution_timeout }
           : {
               kind: 'update',
               sets: [

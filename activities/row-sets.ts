@@ -18,7 +18,7 @@ export type RowAction =
   | { kind: 'update'; sets: { column: string; value: SetValue }[] }
   | { kind: 'archive'; archive: ResolvedTable; columns: string[] }
   /** Starts one workflow per row (id `<idPrefix><row id>`); a row whose workflow is running is skipped. */
-  | { kind: 'start_workflow'; workflowType: string; taskQueue: string; idPrefix: string }
+  | { kind: 'start_workflow'; workflowType: string; taskQueue: string; idPrefix: string; executionTimeoutMs?: number }
   | { kind: 'report' };
 
 /** Rows of one table picked by conditions, and the action to take on them. */
@@ -120,7 +120,12 @@ async function startWorkflows(action: Extract<RowAction, { kind: 'start_workflow
   let started = 0;
   for (const id of ids) {
     try {
-      await client.workflow.start(action.workflowType, { workflowId: `${action.idPrefix}${id}`, taskQueue: action.taskQueue, args: [{ id }] });
+      await client.workflow.start(action.workflowType, {
+        workflowId: `${action.idPrefix}${id}`,
+        taskQueue: action.taskQueue,
+        args: [{ id }],
+        workflowExecutionTimeout: action.executionTimeoutMs,
+      });
       started += 1;
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

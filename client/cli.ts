@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load';
+import { loadPlugins } from '../config/plugins';
 import { CliContext, UsageError } from './context';
 import * as catalog from './commands/catalog';
 import * as runs from './commands/runs';
@@ -88,6 +89,12 @@ export async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name];
   if (!command) {
     console.error(`caretaker: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await loadPlugins();
+  } catch (err) {
+    console.error(`caretaker: ${(err as Error).message}`);
     return 2;
   }
   const file = values.file ?? process.env.CARETAKER_CONFIG ?? 'maintenance.yaml';

@@ -12,6 +12,7 @@ import { buildWorkflowBundle } from '../worker/bundle';
 import { createCaretakerWorker } from '../worker/create-worker';
 import { databaseUrlsFromEnv, PoolRegistry } from '../worker/databases';
 import { ensureDemoDatabase } from './demo-db';
+import { loadPlugins } from '../config/plugins';
 import { noCliMessage, resolveTemporalCli } from './temporal-cli';
 import { runStartupTasks } from './startup-tasks';
 
@@ -52,10 +53,11 @@ async function startTemporal(): Promise<{ connection: NativeConnection; client: 
 
 async function main(): Promise<void> {
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: new DefaultLogger('WARN') });
+  const plugins = await loadPlugins();
   const configFile = process.env.CARETAKER_CONFIG || 'maintenance.yaml';
   const config = await loadConfigFile(configFile);
   const urls = databaseUrlsFromEnv();
-  const demo = await ensureDemoDatabase(urls.get('default')!, { reseed: process.argv.includes('--reseed') });
+  const demo = await ensureDemoDatabase(urls.get('default')!, { reseed: process.argv.includes('--reseed'), filesDir: join(STATE_DIR, 'demo-files') });
   console.log(
     `database: ${new URL(urls.get('default')!).pathname.slice(1)} ${demo.created ? 'created' : 'exists'}` +
       `${demo.migrations.length ? `, migrated (${demo.migrations.join(', ')})` : ''}${demo.seeded ? ', seeded with demo data' : ''}`,
@@ -73,7 +75,8 @@ async function main(): Promise<void> {
       namespace: temporal.namespace,
       taskQueue: config.task_queue,
       databases,
-      workflowBundle: await buildWorkflowBundle(),
+      workflowBundle: await buildWorkflowBundle(plugins),
+      plugins,
     });
     const running = worker.run();
     console.log(`worker: polling task queue "${config.task_queue}"`);

@@ -12,7 +12,7 @@ import { extractionQueueOrphans } from './extraction-queue-orphans';
 import { filesCleanup } from './files-cleanup';
 import { assetsDetectOrphans } from './assets-detect-orphans';
 
-export type { TaskType } from './types';
+export { defineTask, type TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
 export { runsCleanupExpired, type RunsCleanupExpiredConfig } from './runs-cleanup-expired';
 export { retentionEnforce, type RetentionEnforceConfig } from './retention-enforce';
@@ -27,14 +27,39 @@ export { filesCleanup, type FilesCleanupConfig } from './files-cleanup';
 export { assetsDetectOrphans, type AssetsDetectOrphansConfig } from './assets-detect-orphans';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
-export const catalog: readonly TaskType[] = [runsCleanupStale, runsCleanupExpired, retentionEnforce, statusReset, countsRebuild, dbVacuum, procedureExecute, healthReport, syncTrigger, extractionQueueOrphans, filesCleanup, assetsDetectOrphans];
+export const builtinTaskTypes: readonly TaskType[] = [
+  runsCleanupStale,
+  runsCleanupExpired,
+  retentionEnforce,
+  statusReset,
+  countsRebuild,
+  dbVacuum,
+  procedureExecute,
+  healthReport,
+  syncTrigger,
+  extractionQueueOrphans,
+  filesCleanup,
+  assetsDetectOrphans,
+];
 
+const registered: TaskType[] = [];
 const byName = new Map<string, TaskType>();
-for (const task of catalog) {
+
+/** Adds a task type (built-in, or from a plugin) under its canonical name and aliases. */
+export function registerTaskType(task: TaskType): void {
+  if (registered.includes(task)) return;
   for (const name of [task.type, ...task.aliases]) {
-    if (byName.has(name)) throw new Error(`task type name ${name} is registered twice`);
-    byName.set(name, task);
+    if (byName.has(name)) throw new Error(`task type name "${name}" is already registered (by ${byName.get(name)!.type})`);
   }
+  for (const name of [task.type, ...task.aliases]) byName.set(name, task);
+  registered.push(task);
+}
+
+builtinTaskTypes.forEach(registerTaskType);
+
+/** The catalog: built-in task types and those plugins registered. */
+export function catalog(): readonly TaskType[] {
+  return registered;
 }
 
 /** Resolves a canonical type or a legacy alias; undefined when unknown. */

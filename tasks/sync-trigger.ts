@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { duration } from '../config/duration';
 import { defineTask } from './types';
 import { batchSize, column, detailsLimit, dryRun, rowFilter, sqlLimits, table } from './fields';
 
@@ -9,6 +10,8 @@ export const workflowTarget = () =>
       type: z.string().min(1),
       task_queue: z.string().min(1),
       id_prefix: z.string().min(1),
+      /** Optional cap on each started run (Temporal workflowExecutionTimeout). */
+      execution_timeout: duration({ min: 1_000 }).optional(),
     })
     .strict();
 

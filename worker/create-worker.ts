@@ -2,6 +2,7 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import { createActivities } from '../activities';
 import type { DatabasePools } from '../activities/deps';
 import type { TemporalEnv } from '../config/temporal-env';
+import type { CaretakerPlugin } from '../config/plugins';
 
 export interface CaretakerWorkerOptions {
   connection: NativeConnection;
@@ -9,6 +10,8 @@ export interface CaretakerWorkerOptions {
   taskQueue: string;
   databases: DatabasePools;
   workflowBundle: WorkflowBundleOption;
+  /** Custom task types; their workflows must be in `workflowBundle` (buildWorkflowBundle(plugins)). */
+  plugins?: readonly CaretakerPlugin[];
   /** Seconds to let running activities finish on shutdown before they are cancelled. */
   shutdownGraceTime?: string;
 }
@@ -23,7 +26,10 @@ export async function createCaretakerWorker(opts: CaretakerWorkerOptions): Promi
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: opts.workflowBundle,
-    activities: createActivities({ databases: opts.databases }),
+    activities: Object.assign(
+      createActivities({ databases: opts.databases }),
+      ...(opts.plugins ?? []).map((p) => p.createActivities({ databases: opts.databases })),
+    ),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
   });
 }

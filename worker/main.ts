@@ -1,6 +1,7 @@
 import { Runtime, type WorkflowBundleOption } from '@temporalio/worker';
 import { temporalEnv } from '../config/temporal-env';
 import { buildWorkflowBundle } from './bundle';
+import { loadPlugins } from '../config/plugins';
 import { connectWorker, createCaretakerWorker } from './create-worker';
 import { databaseUrlsFromEnv, PoolRegistry } from './databases';
 
@@ -13,12 +14,13 @@ import { databaseUrlsFromEnv, PoolRegistry } from './databases';
 async function main(): Promise<void> {
   const env = temporalEnv();
   Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
+  const plugins = await loadPlugins();
   const bundlePath = process.env.CARETAKER_WORKFLOW_BUNDLE;
-  const workflowBundle: WorkflowBundleOption = bundlePath ? { codePath: bundlePath } : await buildWorkflowBundle();
+  const workflowBundle: WorkflowBundleOption = bundlePath ? { codePath: bundlePath } : await buildWorkflowBundle(plugins);
   const databases = new PoolRegistry(databaseUrlsFromEnv());
   const connection = await connectWorker(env);
   const taskQueue = process.env.CARETAKER_TASK_QUEUE || 'caretaker';
-  const worker = await createCaretakerWorker({ connection, namespace: env.namespace, taskQueue, databases, workflowBundle });
+  const worker = await createCaretakerWorker({ connection, namespace: env.namespace, taskQueue, databases, workflowBundle, plugins });
   console.log(`caretaker worker: polling task queue "${taskQueue}" on ${env.address} (namespace ${env.namespace}); databases: ${databases.names().join(', ')}`);
   try {
     await worker.run();

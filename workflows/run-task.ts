@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  type ActivityInterfaceFor,
   defineQuery,
   isCancellation,
   proxyActivities,
@@ -14,10 +15,13 @@ export const progressQuery = defineQuery<TaskProgress>('progress');
 /** Failure types an activity raises for problems a retry cannot fix. */
 const NON_RETRYABLE = ['ConfigError', 'SafetyLimitExceeded'];
 
-/** The activities, with the timeouts and retry policy the task's config asked for. */
-export function taskActivities(input: TaskInput): Activities {
+/**
+ * The activities, with the timeouts and retry policy the task's config asked for. A plugin passes
+ * its own activity type: `taskActivities<typeof myActivities>(input)`.
+ */
+export function taskActivities<A extends object = Activities>(input: TaskInput): ActivityInterfaceFor<A> {
   const { startToCloseMs, heartbeatMs, retry } = input.activity;
-  return proxyActivities<Activities>({
+  return proxyActivities<A>({
     startToCloseTimeout: startToCloseMs,
     heartbeatTimeout: heartbeatMs,
     // Wait for the activity to stop at its batch boundary before the workflow reports cancelled.
@@ -36,9 +40,9 @@ export function taskActivities(input: TaskInput): Activities {
  * The frame of every task workflow: registers the progress query, runs `body` with the task's
  * activities, and records the result (or that it is being cancelled) for the query.
  */
-export async function runTask<C>(
+export async function runTask<C, A extends object = Activities>(
   input: TaskInput<C & { dry_run: boolean }>,
-  body: (activities: Activities) => Promise<TaskResult>,
+  body: (activities: ActivityInterfaceFor<A>) => Promise<TaskResult>,
 ): Promise<TaskResult> {
   const progress: TaskProgress = {
     taskId: input.taskId,
@@ -50,7 +54,7 @@ export async function runTask<C>(
   setHandler(progressQuery, () => progress);
   progress.phase = 'running';
   try {
-    const result = await body(taskActivities(input as TaskInput));
+    const result = await body(taskActivities<A>(input as TaskInput));
     progress.phase = 'done';
     progress.result = result;
     return result;

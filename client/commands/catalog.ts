@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { catalog } from '../../tasks';
+import { formatDuration } from '../../config/duration';
 import { type CliContext, table } from '../context';
 
 /** `caretaker validate`: parse and check the config file without touching Temporal. */
@@ -16,7 +17,7 @@ function describeSchedule(schedule: { cron?: string[]; every?: { every: number }
   if (!schedule) return 'ad hoc only';
   const parts = [
     ...(schedule.cron ?? []).map((c) => `cron "${c}"`),
-    ...(schedule.every ?? []).map((i) => `every ${i.every / 1000}s`),
+    ...(schedule.every ?? []).map((i) => `every ${formatDuration(i.every)}`),
     ...(schedule.calendars?.length ? [`${schedule.calendars.length} calendar(s)`] : []),
   ];
   return `${parts.join(' + ')} ${schedule.timezone}`;
@@ -44,7 +45,7 @@ function fieldsOf(schema: Record<string, unknown>, prefix = ''): FieldDoc[] {
 
 /** `caretaker tasks`: the catalog with each config field and its default. */
 export async function tasks(ctx: CliContext): Promise<number> {
-  const docs = catalog.map((t) => ({
+  const docs = catalog().map((t) => ({
     type: t.type,
     aliases: t.aliases,
     description: t.description,
