@@ -107,8 +107,8 @@ describe('health.report', () => {
       memo: { caretaker: { managed: true, taskQueue: temporal.taskQueue } },
     });
     try {
-      const now = await scheduleLiveness(temporal.client, 2);
-      expect(now.find((c) => c.target === scheduleId)).toMatchObject({ status: 'ok' });
+      // Schedule listing is eventually consistent (visibility): wait until the new one shows.
+      await expect.poll(async () => (await scheduleLiveness(temporal.client, 2)).find((c) => c.target === scheduleId), { timeout: 30_000 }).toMatchObject({ status: 'ok' });
       const later = await scheduleLiveness(temporal.client, 2, Date.now() + 3 * 3_600_000);
       expect(later.find((c) => c.target === scheduleId)).toMatchObject({ status: 'warn', message: expect.stringContaining('(expected every 3600s)') });
     } finally {
