@@ -108,8 +108,10 @@ describe('schedules sync', () => {
       action: { type: 'startWorkflow', workflowType: 'someoneElses', taskQueue: temporal.taskQueue },
     });
     writeConfig([staleTask({ catchup_window: '15m', paused: false })]);
+    // Listing schedules is eventually consistent; a sync without --prune changes nothing, so poll it.
+    const orphaned = { id: `${prefix}-hourly`, action: 'orphaned', detail: 'not in config; run with --prune to delete' };
+    await expect.poll(async () => JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan, { timeout: 30_000 }).toContainEqual(orphaned);
     const keep = JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan;
-    expect(keep).toContainEqual({ id: `${prefix}-hourly`, action: 'orphaned', detail: 'not in config; run with --prune to delete' });
     expect(keep.find((p: { id: string }) => p.id === `${prefix}-foreign`)).toBeUndefined();
 
     const pruned = JSON.parse((await caretaker('schedules', 'sync', '--prune', '--json', '-f', file)).out).plan;
