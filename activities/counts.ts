@@ -1,11 +1,11 @@
 import type { CountsRebuildConfig } from '../tasks/counts-rebuild';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches, skippedResult } from './batch-loop';
+import { runBatches } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { filterConditions } from './row-sets';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 type Counter = CountsRebuildConfig['counters'][number];
 
@@ -53,8 +53,7 @@ export function createCountsActivities({ databases }: ActivityDeps) {
     /** `counts.rebuild`: compare counters with the real counts; fix the drift unless dry run. */
     async rebuildCounts(input: TaskInput<CountsRebuildConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const counters: ResolvedCounter[] = [];
         for (const [i, spec] of cfg.counters.entries()) {
           const where = `task ${input.taskId}: config.counters[${i}]`;
@@ -93,7 +92,6 @@ export function createCountsActivities({ databases }: ActivityDeps) {
           },
         });
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

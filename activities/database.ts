@@ -2,11 +2,11 @@ import type { PoolClient } from 'pg';
 import type { DbVacuumConfig } from '../tasks/db-vacuum';
 import type { ProcedureExecuteConfig } from '../tasks/procedure-execute';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches, skippedResult } from './batch-loop';
+import { runBatches } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
 import { resolveTable } from './sql/identifiers';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 // Names below come back from the catalog already quoted by PostgreSQL's format('%I.%I').
 const ALL_TABLES = `
@@ -54,17 +54,25 @@ async function vacuumPlan(client: PoolClient, cfg: DbVacuumConfig, where: string
   return { items, problems };
 }
 
+/** Runs `work` with a session statement_timeout, for statements that cannot use SET LOCAL. */
+async function withStatementTimeout<T>(client: PoolClient, ms: number, work: () => Promise<T>): Promise<T> {
+  await client.query(`set statement_timeout = ${Math.ceil(ms)}`);
+  try {
+    return await work();
+  } finally {
+    await client.query('reset statement_timeout');
+  }
+}
+
 export function createDatabaseActivities({ databases }: ActivityDeps) {
   return {
     /** `db.vacuum`: VACUUM (ANALYZE) table by table, then REINDEX CONCURRENTLY bloated b-trees. */
     async vacuumDatabase(input: TaskInput<DbVacuumConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const { items, problems } = await vacuumPlan(client, cfg, `task ${input.taskId}`);
-        await client.query(`set statement_timeout = ${Math.ceil(cfg.statement_timeout)}`);
-        try {
-          return await runBatches<number>({
+        return withStatementTimeout(client, cfg.statement_timeout, () =>
+          runBatches<number>({
             client,
             input,
             transaction: false,
@@ -96,19 +104,15 @@ export function createDatabaseActivities({ databases }: ActivityDeps) {
               }
               return { cursor: index + 1, done: index + 1 >= items.length };
             },
-          });
-        } finally {
-          await client.query('reset statement_timeout');
-        }
+          }),
+        );
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
 
     /** `procedure.execute`: call allowlisted routines with a statement timeout. */
     async executeProcedures(input: TaskInput<ProcedureExecuteConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const routines: { sql: string; kind: string; call: ProcedureExecuteConfig['calls'][number] }[] = [];
         for (const [i, call] of cfg.calls.entries()) {
           if (!cfg.allowlist.includes(call.name)) throw configError(`task ${input.taskId}: config.calls[${i}].name: "${call.name}" is not in the allowlist`);
@@ -124,9 +128,8 @@ export function createDatabaseActivities({ databases }: ActivityDeps) {
           if (!rows[0]) throw configError(`task ${input.taskId}: config.calls[${i}].name: no function or procedure "${call.name}" in this database`);
           routines.push({ ...rows[0], call });
         }
-        await client.query(`set statement_timeout = ${Math.ceil(cfg.timeout)}`);
-        try {
-          return await runBatches<number>({
+        return withStatementTimeout(client, cfg.timeout, () =>
+          runBatches<number>({
             client,
             input,
             transaction: false,
@@ -147,12 +150,9 @@ export function createDatabaseActivities({ databases }: ActivityDeps) {
               summary.detail({ routine: r.call.name, kind: r.kind === 'p' ? 'procedure' : 'function', args: r.call.args, result, ms: Date.now() - started });
               return { cursor: index + 1, done: index + 1 >= routines.length };
             },
-          });
-        } finally {
-          await client.query('reset statement_timeout');
-        }
+          }),
+        );
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

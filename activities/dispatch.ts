@@ -1,11 +1,10 @@
 import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
 import type { SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { skippedResult } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { filterConditions, processRowSets, type RowAction } from './row-sets';
 import { col, colType, resolveTable } from './sql/identifiers';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */
 export function createDispatchActivities({ databases }: ActivityDeps) {
@@ -13,8 +12,7 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
     /** `sync.trigger`: a workflow per config row with the given frequency, unless one is running. */
     async triggerSyncs(input: TaskInput<SyncTriggerConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const filter = cfg.frequency === undefined ? cfg.where : { ...cfg.where, [cfg.frequency_column]: cfg.frequency };
         const table = await resolveTable(client, cfg.table, [cfg.id_column, ...Object.keys(filter)], `task ${input.taskId}: config`);
         const { type, task_queue, id_prefix, execution_timeout } = cfg.workflow;
@@ -28,15 +26,13 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
           },
         ]);
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
 
     /** `extraction.queue_orphans`: rows pending too long are re-queued by status or by workflow. */
     async queueOrphans(input: TaskInput<ExtractionQueueOrphansConfig>): Promise<TaskResult> {
       const cfg = input.config;
       const c = cfg.columns;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const table = await resolveTable(client, cfg.table, [c.id, c.status, c.timestamp], `task ${input.taskId}: config`);
         const action: RowAction = cfg.workflow
           ? { kind: 'start_workflow', workflowType: cfg.workflow.type, taskQueue: cfg.workflow.task_queue, idPrefix: cfg.workflow.id_prefix, executionTimeoutMs: cfg.workflow.execution_timeout }
@@ -61,7 +57,6 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
           },
         ]);
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

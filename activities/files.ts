@@ -3,11 +3,11 @@ import { join, relative, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import type { FilesCleanupConfig } from '../tasks/files-cleanup';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches, skippedResult } from './batch-loop';
+import { runBatches } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { configError, safetyLimitError } from './errors';
 import { planDirectory, type FileEntry } from './file-plan';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 /** Regular files under `dir` matching `pattern` (relative paths). Symlinks are never followed. */
 export async function listFiles(dir: string, pattern: string): Promise<FileEntry[]> {
@@ -31,8 +31,7 @@ export function createFilesActivities({ databases }: ActivityDeps) {
     /** `files.cleanup`: per directory, plan (age, keep newest, size cap, archive), check max_fraction, act. */
     async cleanupFiles(input: TaskInput<FilesCleanupConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), (client) =>
+      return exclusive(databases, input, (client) =>
         runBatches<number>({
           client,
           input,
@@ -69,7 +68,6 @@ export function createFilesActivities({ databases }: ActivityDeps) {
           },
         }),
       );
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

@@ -4,7 +4,7 @@ import type { PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
 import type { AssetsDetectOrphansConfig, OrphanRule } from '../tasks/assets-detect-orphans';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches, skippedResult } from './batch-loop';
+import { runBatches } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { safetyLimitError } from './errors';
 import { listFiles } from './files';
@@ -13,7 +13,7 @@ import { resolveChildren } from './retention';
 import { actOn, batchRoom, checkFractions, filterConditions, rowSetBatch, rowSetCounters, type RowAction, type RowSet } from './row-sets';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;
 
@@ -165,8 +165,7 @@ export function createOrphansActivities({ databases }: ActivityDeps) {
     /** `assets.detect_orphans`: every rule in order, in batches, with one cursor. */
     async detectOrphans(input: TaskInput<AssetsDetectOrphansConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const units = await buildUnits(client, cfg, input.taskId);
         const listings = new Map<Unit, FileEntry[]>();
         for (const u of units) {
@@ -226,7 +225,6 @@ export function createOrphansActivities({ databases }: ActivityDeps) {
           },
         });
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

@@ -1,12 +1,11 @@
 import type { PoolClient } from 'pg';
 import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { skippedResult } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { filterConditions, processRowSets, type RowAction, type RowSet } from './row-sets';
 import { col, colType, resolveTable } from './sql/identifiers';
 import type { SqlParams } from './sql/params';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 /** Resolves every table and column a child-table list names. */
 export async function resolveChildren(client: PoolClient, children: readonly { table: string; column: string }[], where: string) {
@@ -56,13 +55,11 @@ export function createRetentionActivities({ databases }: ActivityDeps) {
   return {
     /** `retention.enforce`: delete, mark or archive rows past their retention, policy by policy. */
     async enforceRetention(input: TaskInput<RetentionEnforceConfig>): Promise<TaskResult> {
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const sets: RowSet[] = [];
         for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(client, policy, i, input.taskId));
         return processRowSets(client, input, sets);
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

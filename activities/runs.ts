@@ -3,12 +3,12 @@ import { formatDuration } from '../config/duration';
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches, skippedResult } from './batch-loop';
+import { runBatches } from './batch-loop';
 import { processRowSets } from './row-sets';
 import { resolveChildren } from './retention';
 import type { ActivityDeps } from './deps';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 /** A run the candidate query found stale. */
 export interface StaleRun {
@@ -98,8 +98,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
     /** `runs.cleanup_stale`: re-queue or finalize runs stuck in a non-terminal status. */
     async cleanupStaleRuns(input: TaskInput<RunsCleanupStaleConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const table = await resolveTable(client, cfg.table, staleColumns(cfg), `task ${input.taskId}: config`);
         const select = selectStaleSql(table, cfg, !cfg.dry_run);
         const update = updateStaleSql(table, cfg);
@@ -150,14 +149,12 @@ export function createRunsActivities({ databases }: ActivityDeps) {
           },
         });
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
 
     /** `runs.cleanup_expired`: delete terminal runs past retention, children first, batch by batch. */
     async cleanupExpiredRuns(input: TaskInput<RunsCleanupExpiredConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const where = `task ${input.taskId}: config`;
         const c = cfg.columns;
         const table = await resolveTable(client, cfg.table, [c.id, c.status, c.timestamp], where);
@@ -175,7 +172,6 @@ export function createRunsActivities({ databases }: ActivityDeps) {
           },
         ]);
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

@@ -1,18 +1,16 @@
 import type { StatusResetConfig } from '../tasks/status-reset';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { skippedResult } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import { processRowSets } from './row-sets';
 import { col, colType, resolveTable } from './sql/identifiers';
-import { taskLockKey, withTaskLock } from './task-lock';
+import { exclusive } from './task-lock';
 
 export function createStatusActivities({ databases }: ActivityDeps) {
   return {
     /** `status.reset`: rows stuck in a status whose job is gone or not running are reset. */
     async resetStuckStatus(input: TaskInput<StatusResetConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const c = cfg.columns;
         const table = await resolveTable(client, cfg.table, [c.id, c.status, c.job, c.timestamp], `task ${input.taskId}: config`);
         const jobs = await resolveTable(client, cfg.jobs.table, [cfg.jobs.id_column, cfg.jobs.status_column], `task ${input.taskId}: config.jobs`);
@@ -36,7 +34,6 @@ export function createStatusActivities({ databases }: ActivityDeps) {
           },
         ]);
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

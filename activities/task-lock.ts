@@ -1,5 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
+import type { TaskInput, TaskResult } from '../workflows/types';
+import { skippedResult } from './batch-loop';
+import type { DatabasePools } from './deps';
 
 const TRY_LOCK = `select pg_try_advisory_lock(hashtextextended($1::text, 0)) as locked`;
 const WAIT_LOCK = `select pg_advisory_lock(hashtextextended($1::text, 0))`;
@@ -50,4 +53,17 @@ export async function withTaskLock<R>(
     // A connection in an unknown state is destroyed, which also drops any lock it held.
     client.release(broken);
   }
+}
+
+/**
+ * Runs a task's work on its target database under the task lock, or returns the
+ * `skipped: already running` result when another run holds it.
+ */
+export async function exclusive(
+  databases: DatabasePools,
+  input: TaskInput<{ dry_run: boolean }>,
+  work: (client: PoolClient) => Promise<TaskResult>,
+): Promise<TaskResult> {
+  const outcome = await withTaskLock(databases.get(input.database), taskLockKey(input.database, input.taskId), work);
+  return outcome.locked ? outcome.value : skippedResult(input, 'already running');
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { batchSize, childTables, column, detailsLimit, dryRun, rowFilter, safetyFields, sqlLimits, statusValue, table } from './fields';
+import { childTables, column, rowFilter, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -76,10 +76,7 @@ const stuckPending = z
 export const assetsDetectOrphansConfig = z
   .object({
     rules: z.array(z.discriminatedUnion('kind', [missingFile, missingParent, orphanFile, stuckPending])).min(1),
-    batch_size: batchSize(500),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(500),
     max_rows_per_run: safetyFields.max_rows_per_run,
     max_fraction: safetyFields.max_fraction,
   })

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { batchSize, column, detailsLimit, dryRun, rowFilter, sqlLimits, table } from './fields';
+import { column, rowFilter, sqlTaskFields, table } from './fields';
 
 const counter = z
   .object({
@@ -20,10 +20,7 @@ const counter = z
 export const countsRebuildConfig = z
   .object({
     counters: z.array(counter).min(1),
-    batch_size: batchSize(500),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(500),
   })
   .strict();
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { batchSize, column, detailsLimit, dryRun, safetyFields, sqlLimits, statusValue, table } from './fields';
+import { column, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 import { workflowTarget } from './sync-trigger';
 
 export const extractionQueueOrphansConfig = z
@@ -14,10 +14,7 @@ export const extractionQueueOrphansConfig = z
     requeue_status: statusValue().optional(),
     /** Or re-queue by starting this workflow per row (the row's clock is left alone). */
     workflow: workflowTarget().optional(),
-    batch_size: batchSize(100),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(100),
     max_rows_per_run: safetyFields.max_rows_per_run,
     max_fraction: safetyFields.max_fraction,
   })

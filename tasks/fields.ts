@@ -58,3 +58,11 @@ export type RowFilter = z.output<ReturnType<typeof rowFilter>>;
 export const childTables = () => z.array(z.object({ table: table(), column: column() }).strict()).default([]);
 
 export const ONE_DAY_MS = 86_400_000;
+
+/** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */
+export const sqlTaskFields = (defaultBatchSize: number) => ({
+  batch_size: batchSize(defaultBatchSize),
+  details_limit: detailsLimit(),
+  dry_run: dryRun(),
+  sql: sqlLimits(),
+});

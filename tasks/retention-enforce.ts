@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration } from '../config/duration';
 import { defineTask } from './types';
-import { batchSize, childTables, column, detailsLimit, dryRun, ONE_DAY_MS, rowFilter, safetyFields, sqlLimits, table } from './fields';
+import { ONE_DAY_MS, childTables, column, rowFilter, safetyFields, sqlTaskFields, table } from './fields';
 
 const policy = z
   .object({
@@ -28,10 +28,7 @@ const policy = z
 export const retentionEnforceConfig = z
   .object({
     policies: z.array(policy).min(1),
-    batch_size: batchSize(1000),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(1000),
     ...safetyFields,
   })
   .strict()

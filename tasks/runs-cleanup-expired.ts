@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { batchSize, childTables, column, detailsLimit, dryRun, ONE_DAY_MS, safetyFields, sqlLimits, statusValue, table } from './fields';
+import { ONE_DAY_MS, childTables, column, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 
 export const runsCleanupExpiredConfig = z
   .object({
@@ -19,10 +19,7 @@ export const runsCleanupExpiredConfig = z
     retention_days: z.number().gt(0).default(30),
     /** Child rows (e.g. log events) deleted in the same transaction as their run. */
     children: childTables(),
-    batch_size: batchSize(1000),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(1000),
     ...safetyFields,
   })
   .strict()

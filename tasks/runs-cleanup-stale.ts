@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { batchSize, column, detailsLimit, dryRun, sqlLimits, statusValue, table } from './fields';
+import { column, sqlTaskFields, statusValue, table } from './fields';
 
 export const runsCleanupStaleConfig = z
   .object({
@@ -34,10 +34,7 @@ export const runsCleanupStaleConfig = z
     requeue_status: statusValue().default('pending'),
     max_retries: z.number().int().min(0).max(100).default(3),
     heartbeat_timeout: duration({ min: 1_000 }).prefault('5m'),
-    batch_size: batchSize(500),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(500),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { batchSize, column, detailsLimit, dryRun, safetyFields, sqlLimits, statusValue, table } from './fields';
+import { column, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 
 export const statusResetConfig = z
   .object({
@@ -30,10 +30,7 @@ export const statusResetConfig = z
         running_statuses: z.array(statusValue()).min(1).default(['pending', 'running']),
       })
       .strict(),
-    batch_size: batchSize(500),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(500),
     max_rows_per_run: safetyFields.max_rows_per_run,
     max_fraction: safetyFields.max_fraction,
   })

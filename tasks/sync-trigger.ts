@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { batchSize, column, detailsLimit, dryRun, rowFilter, sqlLimits, table } from './fields';
+import { column, rowFilter, sqlTaskFields, table } from './fields';
 
 /** A workflow started per row; its id is `id_prefix` + the row id, so one row never has two running. */
 export const workflowTarget = () =>
@@ -26,10 +26,7 @@ export const syncTriggerConfig = z
     /** More equality filters, e.g. `{ enabled: true, archived: false }`. */
     where: rowFilter(),
     workflow: workflowTarget(),
-    batch_size: batchSize(100),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(100),
   })
   .strict();
 

@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTaskEnvironment } from './support';
 import { parseTask, runTaskWorkflow, snapshot } from './fixtures';
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let temporal: TestTemporal;
-
-beforeAll(async () => {
-  db = await createTestDatabase('retention');
-  temporal = await startTestWorker({ default: db.url });
-});
-afterAll(async () => {
-  await temporal?.stop();
-  await db?.drop();
-});
+const env = useTaskEnvironment('retention');
 
 /** Seed 002's download and job history, seed 004's tokens, seed 000's temp artifacts. */
 beforeEach(async () => {
-  await db.pool.query(`
+  await env.db.pool.query(`
     drop table if exists handled_downloads, access_tokens, temp_artifacts, job_history, job_history_archive;
     create table handled_downloads (id bigserial primary key, handled_at timestamptz not null, handled boolean not null);
     create table access_tokens (token_id bigserial primary key, expires_at timestamptz not null);
@@ -46,21 +36,21 @@ const task = (extra: Record<string, unknown> = {}) =>
 
 async function everything() {
   return {
-    downloads: await snapshot(db.pool, 'handled_downloads', 'id'),
-    tokens: await snapshot(db.pool, 'access_tokens', 'token_id'),
-    artifacts: await snapshot(db.pool, 'temp_artifacts', 'id'),
-    jobs: await snapshot(db.pool, 'job_history', 'id'),
-    archive: await snapshot(db.pool, 'job_history_archive', 'id'),
+    downloads: await snapshot(env.db.pool, 'handled_downloads', 'id'),
+    tokens: await snapshot(env.db.pool, 'access_tokens', 'token_id'),
+    artifacts: await snapshot(env.db.pool, 'temp_artifacts', 'id'),
+    jobs: await snapshot(env.db.pool, 'job_history', 'id'),
+    archive: await snapshot(env.db.pool, 'job_history_archive', 'id'),
   };
 }
 
 describe('retention.enforce', () => {
   it('dry run reports per policy exactly what the real run changes, and changes nothing', async () => {
     const before = await everything();
-    const preview = await runTaskWorkflow(temporal, task(), { dryRun: true });
+    const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
     expect(await everything()).toEqual(before);
     expect(preview.counts).toEqual({ matched: 8, deleted: 4, marked: 2, archived: 2 });
-    const real = await runTaskWorkflow(temporal, task());
+    const real = await runTaskWorkflow(env.temporal, task());
     expect(real.counts).toEqual(preview.counts);
     expect(real.details).toEqual(preview.details);
     expect(preview.details.filter((d) => d.set === 'tokens').map((d) => d.id)).toEqual(['1', '2']);
@@ -68,7 +58,7 @@ describe('retention.enforce', () => {
 
   it('deletes, marks and archives exactly the rows past retention', async () => {
     const before = await everything();
-    await runTaskWorkflow(temporal, task());
+    await runTaskWorkflow(env.temporal, task());
     const after = await everything();
     // Downloads: handled and older than 14 days go; unhandled and recent stay as they were.
     expect(after.downloads).toEqual(before.downloads.filter((r) => ![1, 2].includes(Number(r.id))));
@@ -81,7 +71,7 @@ describe('retention.enforce', () => {
     expect(after.jobs).toEqual(before.jobs.filter((r) => ![1, 2].includes(Number(r.id))));
     expect(after.archive.map(({ archived_at: _, ...r }) => r)).toEqual(before.jobs.filter((r) => [1, 2].includes(Number(r.id))));
 
-    const again = await runTaskWorkflow(temporal, task());
+    const again = await runTaskWorkflow(env.temporal, task());
     expect(again.counts).toEqual({ matched: 0, deleted: 0, marked: 0, archived: 0 });
   });
 
@@ -92,8 +82,8 @@ describe('retention.enforce', () => {
       config: { policies: [policies[0], { ...policies[3], archive_table: 'handled_downloads' }] },
       retry: { maximum_attempts: 1 },
     });
-    await expect(runTaskWorkflow(temporal, wrong)).rejects.toThrow();
-    const failed = await runTaskWorkflow(temporal, wrong).catch((e: { cause?: { cause?: Error } }) => e.cause?.cause?.message);
+    await expect(runTaskWorkflow(env.temporal, wrong)).rejects.toThrow();
+    const failed = await runTaskWorkflow(env.temporal, wrong).catch((e: { cause?: { cause?: Error } }) => e.cause?.cause?.message);
     expect(failed).toMatch(/^task retention: config\.policies\[1\]: archive_table: column "status" does not exist in table public\.handled_downloads/);
   });
 

@@ -1,23 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTaskEnvironment } from './support';
 import { parseTask, runTaskWorkflow, snapshot, taskFailure } from './fixtures';
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let temporal: TestTemporal;
-
-beforeAll(async () => {
-  db = await createTestDatabase('expired');
-  temporal = await startTestWorker({ default: db.url });
-});
-afterAll(async () => {
-  await temporal?.stop();
-  await db?.drop();
-});
+const env = useTaskEnvironment('expired');
 
 // UUID ids (a cursor that is not a number) and a foreign key without cascade: deleting a run
 // before its events fails, so the test fails unless children go first, in the same transaction.
 beforeEach(async () => {
-  await db.pool.query(`
+  await env.db.pool.query(`
     drop schema if exists ops cascade;
     create schema ops;
     create table ops.task_history (task_id uuid primary key default gen_random_uuid(), phase text not null, finished_at timestamptz);
@@ -25,12 +15,12 @@ beforeEach(async () => {
 });
 
 async function insertRun(phase: string, age: string | null, events = 2): Promise<string> {
-  const { rows } = await db.pool.query<{ task_id: string }>(
+  const { rows } = await env.db.pool.query<{ task_id: string }>(
     `insert into ops.task_history (phase, finished_at) values ($1, now() - $2::interval) returning task_id`,
     [phase, age],
   );
   const id = rows[0]!.task_id;
-  await db.pool.query(`insert into ops.task_events (task_ref, note) select $1, 'e' || g from generate_series(1, $2::int) g`, [id, events]);
+  await env.db.pool.query(`insert into ops.task_events (task_ref, note) select $1, 'e' || g from generate_series(1, $2::int) g`, [id, events]);
   return id;
 }
 
@@ -59,52 +49,52 @@ async function seed() {
 describe('runs.cleanup_expired', () => {
   it('dry run lists exactly the runs the real run deletes, and deletes nothing', async () => {
     const { expired } = await seed();
-    const before = { runs: await snapshot(db.pool, 'ops.task_history', 'task_id'), events: await snapshot(db.pool, 'ops.task_events', 'event_id') };
-    const preview = await runTaskWorkflow(temporal, task(), { dryRun: true });
-    expect({ runs: await snapshot(db.pool, 'ops.task_history', 'task_id'), events: await snapshot(db.pool, 'ops.task_events', 'event_id') }).toEqual(before);
+    const before = { runs: await snapshot(env.db.pool, 'ops.task_history', 'task_id'), events: await snapshot(env.db.pool, 'ops.task_events', 'event_id') };
+    const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
+    expect({ runs: await snapshot(env.db.pool, 'ops.task_history', 'task_id'), events: await snapshot(env.db.pool, 'ops.task_events', 'event_id') }).toEqual(before);
     expect(preview.counts).toMatchObject({ matched: 4, deleted: 4 });
     expect(preview.details.map((d) => d.id).sort()).toEqual([...expired].sort());
 
-    const real = await runTaskWorkflow(temporal, task());
+    const real = await runTaskWorkflow(env.temporal, task());
     expect(real.counts).toEqual({ matched: 4, deleted: 4, children_deleted: 8 });
     expect(real.details.map((d) => d.id)).toEqual(preview.details.map((d) => d.id));
   });
 
   it('deletes only terminal runs past retention, with their events; everything else is untouched', async () => {
     const { expired, kept } = await seed();
-    const keptBefore = (await snapshot(db.pool, 'ops.task_history', 'task_id')).filter((r) => kept.includes(String(r.task_id)));
-    const eventsKept = (await snapshot(db.pool, 'ops.task_events', 'event_id')).filter((e) => kept.includes(String(e.task_ref)));
-    await runTaskWorkflow(temporal, task());
-    expect(await snapshot(db.pool, 'ops.task_history', 'task_id')).toEqual(keptBefore);
-    expect(await snapshot(db.pool, 'ops.task_events', 'event_id')).toEqual(eventsKept);
-    const { rows } = await db.pool.query(`select count(*)::int as n from ops.task_history where task_id = any($1::uuid[])`, [expired]);
+    const keptBefore = (await snapshot(env.db.pool, 'ops.task_history', 'task_id')).filter((r) => kept.includes(String(r.task_id)));
+    const eventsKept = (await snapshot(env.db.pool, 'ops.task_events', 'event_id')).filter((e) => kept.includes(String(e.task_ref)));
+    await runTaskWorkflow(env.temporal, task());
+    expect(await snapshot(env.db.pool, 'ops.task_history', 'task_id')).toEqual(keptBefore);
+    expect(await snapshot(env.db.pool, 'ops.task_events', 'event_id')).toEqual(eventsKept);
+    const { rows } = await env.db.pool.query(`select count(*)::int as n from ops.task_history where task_id = any($1::uuid[])`, [expired]);
     expect(rows[0].n).toBe(0);
   });
 
   it('refuses, before deleting anything, a run that would delete more than max_fraction of the table', async () => {
     for (let i = 0; i < 4; i++) await insertRun('completed', '100 days');
     await insertRun('running', '1 hour');
-    const before = await snapshot(db.pool, 'ops.task_history', 'task_id');
-    const failure = await taskFailure(runTaskWorkflow(temporal, task()));
+    const before = await snapshot(env.db.pool, 'ops.task_history', 'task_id');
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, task()));
     expect(failure.type).toBe('SafetyLimitExceeded');
     expect(failure.message).toBe(
       "expired runs: would delete 4 of 5 rows of ops.task_history (80%), more than max_fraction 0.5; if that is intended, set max_fraction: 0.8 (or higher) in this task's config",
     );
-    expect(await snapshot(db.pool, 'ops.task_history', 'task_id')).toEqual(before);
+    expect(await snapshot(env.db.pool, 'ops.task_history', 'task_id')).toEqual(before);
 
-    const preview = await runTaskWorkflow(temporal, task(), { dryRun: true });
+    const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
     expect(preview.status).toBe('completed_with_errors');
     expect(preview.errors[0]).toContain('would delete 4 of 5 rows');
 
-    const allowed = await runTaskWorkflow(temporal, task({ max_fraction: 0.8 }));
+    const allowed = await runTaskWorkflow(env.temporal, task({ max_fraction: 0.8 }));
     expect(allowed.counts.deleted).toBe(4);
   });
 
   it('stops at max_rows_per_run and leaves the rest for the next run', async () => {
     const { expired } = await seed();
-    const first = await runTaskWorkflow(temporal, task({ max_rows_per_run: 3 }));
+    const first = await runTaskWorkflow(env.temporal, task({ max_rows_per_run: 3 }));
     expect(first.counts).toMatchObject({ deleted: 3, stopped_at_max_rows_per_run: 1 });
-    const second = await runTaskWorkflow(temporal, task({ max_rows_per_run: 3 }));
+    const second = await runTaskWorkflow(env.temporal, task({ max_rows_per_run: 3 }));
     expect(second.counts).toMatchObject({ deleted: 1 });
     expect([...first.details, ...second.details].map((d) => d.id).sort()).toEqual([...expired].sort());
   });

@@ -1,22 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTaskEnvironment } from './support';
 import { parseTask, runTaskWorkflow, snapshot } from './fixtures';
 
-let db: Awaited<ReturnType<typeof createTestDatabase>>;
-let temporal: TestTemporal;
-
-beforeAll(async () => {
-  db = await createTestDatabase('statuscounts');
-  temporal = await startTestWorker({ default: db.url });
-});
-afterAll(async () => {
-  await temporal?.stop();
-  await db?.drop();
-});
+const env = useTaskEnvironment('statuscounts');
 
 describe('status.reset', () => {
   beforeEach(async () => {
-    await db.pool.query(`
+    await env.db.pool.query(`
       drop table if exists analysis_plans, jobs;
       create table jobs (id int primary key, status text not null);
       create table analysis_plans (plan_id int primary key, status text not null, job_id int, updated_at timestamptz not null default now());
@@ -51,14 +41,14 @@ describe('status.reset', () => {
     });
 
   it('resets exactly the rows whose job is not running; dry run reports the same rows', async () => {
-    const before = await snapshot(db.pool, 'analysis_plans', 'plan_id');
-    const preview = await runTaskWorkflow(temporal, task(), { dryRun: true });
-    expect(await snapshot(db.pool, 'analysis_plans', 'plan_id')).toEqual(before);
-    const real = await runTaskWorkflow(temporal, task());
+    const before = await snapshot(env.db.pool, 'analysis_plans', 'plan_id');
+    const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
+    expect(await snapshot(env.db.pool, 'analysis_plans', 'plan_id')).toEqual(before);
+    const real = await runTaskWorkflow(env.temporal, task());
     expect(real.details.map((d) => Number(d.id))).toEqual([11, 12, 13, 14]);
     expect(preview.details).toEqual(real.details);
 
-    const after = await snapshot(db.pool, 'analysis_plans', 'plan_id');
+    const after = await snapshot(env.db.pool, 'analysis_plans', 'plan_id');
     for (const row of after) {
       const old = before.find((b) => b.plan_id === row.plan_id)!;
       if ([11, 12, 13, 14].includes(row.plan_id as number)) expect(row).toEqual({ ...old, status: 'DRAFT' });
@@ -69,7 +59,7 @@ describe('status.reset', () => {
 
 describe('counts.rebuild', () => {
   beforeEach(async () => {
-    await db.pool.query(`
+    await env.db.pool.query(`
       drop table if exists album_files, albums;
       create table albums (id bigint primary key, file_count int);
       create table album_files (id bigserial primary key, album_id bigint not null references albums (id), deleted boolean not null default false);
@@ -93,18 +83,18 @@ describe('counts.rebuild', () => {
     });
 
   it('reports drift in dry run without fixing, then fixes exactly the drifted counters', async () => {
-    const before = await snapshot(db.pool, 'albums', 'id');
-    const preview = await runTaskWorkflow(temporal, task(), { dryRun: true });
-    expect(await snapshot(db.pool, 'albums', 'id')).toEqual(before);
+    const before = await snapshot(env.db.pool, 'albums', 'id');
+    const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
+    expect(await snapshot(env.db.pool, 'albums', 'id')).toEqual(before);
     expect(preview.counts).toEqual({ checked: 6, drifted: 3, fixed: 0 });
     expect(preview.details).toEqual([
       { counter: 'album files', id: '2', recorded: 5, actual: 2 },
       { counter: 'album files', id: '4', recorded: null, actual: 1 },
       { counter: 'album files', id: '5', recorded: 1, actual: 0 },
     ]);
-    const real = await runTaskWorkflow(temporal, task());
+    const real = await runTaskWorkflow(env.temporal, task());
     expect(real.counts).toEqual({ checked: 6, drifted: 3, fixed: 3 });
-    expect(await snapshot(db.pool, 'albums', 'id')).toEqual([
+    expect(await snapshot(env.db.pool, 'albums', 'id')).toEqual([
       { id: '1', file_count: 3 },
       { id: '2', file_count: 2 },
       { id: '3', file_count: 0 },
@@ -112,6 +102,6 @@ describe('counts.rebuild', () => {
       { id: '5', file_count: 0 },
       { id: '6', file_count: 2 },
     ]);
-    expect((await runTaskWorkflow(temporal, task())).counts).toEqual({ checked: 6, drifted: 0, fixed: 0 });
+    expect((await runTaskWorkflow(env.temporal, task())).counts).toEqual({ checked: 6, drifted: 0, fixed: 0 });
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { Client as PgClient, Pool } from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createCaretakerWorker } from '../worker/create-worker';
 import { PoolRegistry } from '../worker/databases';
 import { quoteIdent } from '../activities/sql/identifiers';
@@ -79,4 +79,20 @@ export async function startTestWorker(databases: Record<string, string>): Promis
       await Promise.all([connection.close(), nativeConnection.close(), pools.close()]);
     },
   };
+}
+
+export type TestDatabase = Awaited<ReturnType<typeof createTestDatabase>>;
+
+/** This test file's own database and a worker using it, set up before its tests and removed after. */
+export function useTaskEnvironment(label: string): { readonly db: TestDatabase; readonly temporal: TestTemporal } {
+  const env = {} as { db: TestDatabase; temporal: TestTemporal };
+  beforeAll(async () => {
+    env.db = await createTestDatabase(label);
+    env.temporal = await startTestWorker({ default: env.db.url });
+  });
+  afterAll(async () => {
+    await env.temporal?.stop();
+    await env.db?.drop();
+  });
+  return env;
 }

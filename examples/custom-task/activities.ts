@@ -1,8 +1,7 @@
-import { skippedResult } from '../../activities/batch-loop';
 import type { ActivityDeps } from '../../activities/deps';
 import { processRowSets } from '../../activities/row-sets';
 import { col, resolveTable } from '../../activities/sql/identifiers';
-import { taskLockKey, withTaskLock } from '../../activities/task-lock';
+import { exclusive } from '../../activities/task-lock';
 import type { TaskInput, TaskResult } from '../../workflows/types';
 import type { QueueReleaseLeasesConfig } from './task';
 
@@ -15,8 +14,7 @@ export function createQueueActivities({ databases }: ActivityDeps) {
     async releaseExpiredLeases(input: TaskInput<QueueReleaseLeasesConfig>): Promise<TaskResult> {
       const cfg = input.config;
       const c = cfg.columns;
-      const pool = databases.get(input.database);
-      const outcome = await withTaskLock(pool, taskLockKey(input.database, input.taskId), async (client) => {
+      return exclusive(databases, input, async (client) => {
         const table = await resolveTable(client, cfg.table, [c.id, c.locked_by, c.locked_at], `task ${input.taskId}: config`);
         return processRowSets(client, input, [
           {
@@ -29,7 +27,6 @@ export function createQueueActivities({ databases }: ActivityDeps) {
           },
         ]);
       });
-      return outcome.locked ? outcome.value : skippedResult(input, 'already running');
     },
   };
 }

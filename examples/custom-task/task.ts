@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../../config/duration';
-import { batchSize, column, detailsLimit, dryRun, safetyFields, sqlLimits, table } from '../../tasks/fields';
+import { column, safetyFields, sqlTaskFields, table } from '../../tasks/fields';
 import { defineTask } from '../../tasks/types';
 
 /** 1. The catalog entry: the config schema with its defaults, the type name, the workflow name. */
@@ -13,10 +13,7 @@ export const queueReleaseLeasesConfig = z
       .prefault({}),
     /** A lease older than this belongs to a worker that died. */
     lease: duration({ min: 1_000 }).prefault('4h'),
-    batch_size: batchSize(500),
-    details_limit: detailsLimit(),
-    dry_run: dryRun(),
-    sql: sqlLimits(),
+    ...sqlTaskFields(500),
     max_rows_per_run: safetyFields.max_rows_per_run,
     max_fraction: safetyFields.max_fraction,
   })
