@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import type { PoolClient } from 'pg';
 import type { HealthReportConfig } from '../tasks/health-report';
-import { OWNER_MEMO_KEY } from '../client/schedule-options';
+import { isOwnedBy } from '../config/ownership';
 import { col, resolveTable } from './sql/identifiers';
 
 export type HealthStatus = 'ok' | 'warn' | 'critical';
@@ -116,7 +116,7 @@ export async function deadTuples(client: PoolClient, l: Limits, minRows: number)
 export async function scheduleLiveness(client: Client, missed: number, now = Date.now()): Promise<HealthCheck[]> {
   const checks: HealthCheck[] = [];
   for await (const s of client.schedule.list()) {
-    if (!s.memo?.[OWNER_MEMO_KEY] || s.state.paused) continue;
+    if (!isOwnedBy(s.memo) || s.state.paused) continue;
     const d = await client.schedule.getHandle(s.scheduleId).describe();
     const [next, after] = d.info.nextActionTimes;
     if (!next || !after) continue;

@@ -8,6 +8,7 @@ import { processRowSets } from './row-sets';
 import { resolveChildren } from './retention';
 import type { ActivityDeps } from './deps';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
+import { SqlParams } from './sql/params';
 import { exclusive } from './task-lock';
 
 /** A run the candidate query found stale. */
@@ -57,14 +58,23 @@ function staleColumns(cfg: RunsCleanupStaleConfig): (string | null)[] {
  * Stale candidates after `cursor`, in id order. The same statement serves the dry run and the real
  * run (which adds the row lock), so the preview lists exactly the rows a real run would change.
  */
-function selectStaleSql(t: ResolvedTable, cfg: RunsCleanupStaleConfig, lockRows: boolean): string {
+function selectStale(t: ResolvedTable, cfg: RunsCleanupStaleConfig, cursor: string | null, lockRows: boolean) {
   const c = cfg.columns;
+  const p = new SqlParams();
   const id = col(t, c.id);
+  const statuses = Object.keys(cfg.thresholds);
+  const jobTypes = Object.keys(cfg.job_type_thresholds);
   const jobType = c.job_type ? `t.${col(t, c.job_type)}::text` : 'null::text';
-  const limit = c.job_type ? `coalesce(jt.ms, st.ms)` : 'st.ms';
-  return `
-    with st(status, ms) as (select * from unnest($1::text[], $2::float8[])),
-         jt(job_type, ms) as (select * from unnest($3::text[], $4::float8[]))
+  const limit = c.job_type ? 'coalesce(jt.ms, st.ms)' : 'st.ms';
+  const conds = [`t.${col(t, c.timestamp)} < now() - ${limit} * interval '1 millisecond'`];
+  if (c.heartbeat) {
+    const hb = `t.${col(t, c.heartbeat)}`;
+    conds.push(`(${hb} is null or ${hb} < now() - ${p.add(cfg.heartbeat_timeout, 'float8')} * interval '1 millisecond')`);
+  }
+  if (cursor !== null) conds.push(`t.${id} > ${p.add(cursor, colType(t, c.id))}`);
+  const text = `
+    with st(status, ms) as (select * from unnest(${p.add(statuses, 'text[]')}, ${p.add(statuses.map((s) => cfg.thresholds[s]), 'float8[]')})),
+         jt(job_type, ms) as (select * from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(jobTypes.map((j) => cfg.job_type_thresholds[j]), 'float8[]')}))
     select t.${id}::text as id,
            t.${col(t, c.status)}::text as status,
            ${jobType} as job_type,
@@ -74,12 +84,11 @@ function selectStaleSql(t: ResolvedTable, cfg: RunsCleanupStaleConfig, lockRows:
     from ${t.sql} t
     join st on st.status = t.${col(t, c.status)}::text
     ${c.job_type ? `left join jt on jt.job_type = ${jobType}` : ''}
-    where t.${col(t, c.timestamp)} < now() - ${limit} * interval '1 millisecond'
-      and ($5::text is null or t.${id} > $5::${colType(t, c.id)})
-      ${c.heartbeat ? `and (t.${col(t, c.heartbeat)} is null or t.${col(t, c.heartbeat)} < now() - $7 * interval '1 millisecond')` : 'and $7::float8 is not null'}
+    where ${conds.join(' and ')}
     order by t.${id}
-    limit $6
+    limit ${p.add(cfg.batch_size, 'int')}
     ${lockRows ? 'for update of t skip locked' : ''}`;
+  return { text, values: p.values };
 }
 
 function updateStaleSql(t: ResolvedTable, cfg: RunsCleanupStaleConfig): string {
@@ -100,25 +109,15 @@ export function createRunsActivities({ databases }: ActivityDeps) {
       const cfg = input.config;
       return exclusive(databases, input, async (client) => {
         const table = await resolveTable(client, cfg.table, staleColumns(cfg), `task ${input.taskId}: config`);
-        const select = selectStaleSql(table, cfg, !cfg.dry_run);
         const update = updateStaleSql(table, cfg);
-        const statuses = Object.keys(cfg.thresholds);
-        const jobTypes = Object.keys(cfg.job_type_thresholds);
         return runBatches<string | null>({
           client,
           input,
           initialCursor: null,
           counters: ['stale', 'requeued', 'finalized'],
           step: async (tx: PoolClient, cursor, summary) => {
-            const { rows } = await tx.query<StaleRun>(select, [
-              statuses,
-              statuses.map((s) => cfg.thresholds[s]),
-              jobTypes,
-              jobTypes.map((j) => cfg.job_type_thresholds[j]),
-              cursor,
-              cfg.batch_size,
-              cfg.heartbeat_timeout,
-            ]);
+            const q = selectStale(table, cfg, cursor, !cfg.dry_run);
+            const { rows } = await tx.query<StaleRun>(q.text, q.values);
             const decisions = rows.map((run) => decideStaleRun(run, cfg, input.taskId));
             if (!cfg.dry_run && decisions.length > 0) {
               await tx.query(update, [

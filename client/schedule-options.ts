@@ -1,14 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { CalendarSpec, ScheduleOptions, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { OverlapPolicyName, ScheduleConfig, TaskConfig } from '../config/schema';
+import { OWNER_MEMO_KEY, type OwnerMemo } from '../config/ownership';
 import { buildTaskInput, workflowTypeFor } from './task-input';
 
-/** Schedule memo that marks a schedule as Caretaker's; sync updates and prunes only these. */
-export const OWNER_MEMO_KEY = 'caretaker';
-export interface OwnerMemo {
-  managed: true;
-  taskQueue: string;
-}
 
 /** Key in the schedule action's memo holding the hash of what config produced it. */
 export const CONFIG_HASH_KEY = 'caretakerConfigHash';
@@ -69,7 +64,3 @@ export function scheduleOptionsFor(task: TaskConfig, taskQueue: string): Schedul
   };
 }
 
-export function isOwnedBy(memo: Record<string, unknown> | undefined, taskQueue: string): boolean {
-  const owner = memo?.[OWNER_MEMO_KEY] as Partial<OwnerMemo> | undefined;
-  return owner?.managed === true && owner.taskQueue === taskQueue;
-}

@@ -1,6 +1,7 @@
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
-import { CONFIG_HASH_KEY, configHash, isOwnedBy, scheduleOptionsFor } from './schedule-options';
+import { isOwnedBy } from '../config/ownership';
+import { CONFIG_HASH_KEY, configHash, scheduleOptionsFor } from './schedule-options';
 
 export type SyncActionKind = 'create' | 'update' | 'unchanged' | 'delete' | 'conflict' | 'orphaned';
 

@@ -1,6 +1,7 @@
 import { ScheduleNotFoundError, type ScheduleDescription } from '@temporalio/client';
 import { applySync, planSync } from '../sync';
 import { overlapPolicy } from '../schedule-options';
+import { isOwnedBy } from '../../config/ownership';
 import { type CliContext, table, UsageError, webUiLink } from '../context';
 import { describeRecentRun } from './runs';
 
@@ -30,7 +31,7 @@ export async function list(ctx: CliContext): Promise<number> {
       paused: s.state.paused,
       note: s.state.note,
       nextActionTimes: s.info.nextActionTimes.map((d) => d.toISOString()),
-      managedByCaretaker: Boolean(s.memo?.caretaker),
+      managedByCaretaker: isOwnedBy(s.memo),
     });
   }
   ctx.print(rows, () =>
