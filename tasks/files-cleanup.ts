@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
+import { duration, formatDuration } from '../config/duration';
 import { size } from '../config/size';
 import { defineTask } from './types';
-import { detailsLimit, dryRun, safetyFields } from './fields';
+import { ONE_DAY_MS, detailsLimit, dryRun, safetyFields } from './fields';
 
 const directory = z
   .object({
@@ -31,8 +31,20 @@ export const filesCleanupConfig = z
     details_limit: detailsLimit(),
     dry_run: dryRun(),
     max_fraction: safetyFields.max_fraction,
+    allow_short_retention: safetyFields.allow_short_retention,
   })
-  .strict();
+  .strict()
+  .superRefine((cfg, ctx) => {
+    cfg.directories.forEach((d, i) => {
+      if (d.max_age !== undefined && d.max_age < ONE_DAY_MS && !cfg.allow_short_retention) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['directories', i, 'max_age'],
+          message: `expected at least 1d (retention below one day needs allow_short_retention: true), got ${formatDuration(d.max_age)}`,
+        });
+      }
+    });
+  });
 
 export type FilesCleanupConfig = z.output<typeof filesCleanupConfig>;
 export type DirectoryRule = FilesCleanupConfig['directories'][number];

@@ -32,6 +32,9 @@ describe('planDirectory', () => {
 
   it('rejects a directory rule that would do nothing, and bad sizes', () => {
     expect(() => rule({})).toThrow('expected at least one of max_age, keep_newest, max_total_size or archive_larger_than');
+    const short = filesCleanupConfig.safeParse({ directories: [{ path: '/x', max_age: '6h' }] });
+    expect(short.error?.issues[0]).toMatchObject({ path: ['directories', 0, 'max_age'], message: 'expected at least 1d (retention below one day needs allow_short_retention: true), got 6h' });
+    expect(filesCleanupConfig.safeParse({ directories: [{ path: '/x', max_age: '6h' }], allow_short_retention: true }).success).toBe(true);
     const bad = filesCleanupConfig.safeParse({ directories: [{ path: '/x', max_total_size: '10 parsecs' }] });
     expect(bad.error?.issues[0]?.message).toBe('expected a size like "500MB", "10GiB" or a number of bytes, got "10 parsecs"');
   });
