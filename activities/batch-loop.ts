@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { CancelledFailure, Context } from '@temporalio/activity';
-import type { BatchCheckpoint, TaskInput, TaskResult } from '../workflows/types';
+import type { BatchCheckpoint, TaskInput, TaskResult, TaskStatus } from '../workflows/types';
 import type { SqlLimits } from '../tasks/fields';
 
 /** Collects a run's counts, per-item details (up to a limit) and errors. */
@@ -77,17 +77,27 @@ export async function runBatches<Cursor>(opts: BatchLoopOptions<Cursor>): Promis
     if (next.done) break;
   }
 
+  return taskResult(opts.input, state);
+}
+
+/** What a run collected, as its result; the status follows from the errors unless given. */
+export function taskResult(
+  input: TaskInput<{ dry_run: boolean }>,
+  run: Pick<BatchCheckpoint, 'counts' | 'details' | 'detailsTruncated' | 'errors' | 'batches' | 'startedAt'>,
+  extra: { status?: TaskStatus; reason?: string } = {},
+): TaskResult {
   return {
-    status: state.errors.length > 0 ? 'completed_with_errors' : 'completed',
-    taskId: opts.input.taskId,
-    type: opts.input.type,
-    dryRun: config.dry_run,
-    counts: state.counts,
-    details: state.details,
-    detailsTruncated: state.detailsTruncated,
-    errors: state.errors,
-    batches: state.batches,
-    startedAt: state.startedAt,
+    status: extra.status ?? (run.errors.length > 0 ? 'completed_with_errors' : 'completed'),
+    ...(extra.reason === undefined ? {} : { reason: extra.reason }),
+    taskId: input.taskId,
+    type: input.type,
+    dryRun: input.config.dry_run,
+    counts: run.counts,
+    details: run.details,
+    detailsTruncated: run.detailsTruncated,
+    errors: run.errors,
+    batches: run.batches,
+    startedAt: run.startedAt,
     finishedAt: new Date().toISOString(),
   };
 }
@@ -112,19 +122,6 @@ async function inTransaction<Cursor>(opts: BatchLoopOptions<Cursor>, cursor: Cur
 
 /** The result of a run that found its task already running. */
 export function skippedResult(input: TaskInput<{ dry_run: boolean }>, reason: string): TaskResult {
-  const now = new Date().toISOString();
-  return {
-    status: 'skipped',
-    reason,
-    taskId: input.taskId,
-    type: input.type,
-    dryRun: input.config.dry_run,
-    counts: {},
-    details: [],
-    detailsTruncated: false,
-    errors: [],
-    batches: 0,
-    startedAt: now,
-    finishedAt: now,
-  };
+  const empty = { counts: {}, details: [], detailsTruncated: false, errors: [], batches: 0, startedAt: new Date().toISOString() };
+  return taskResult(input, empty, { status: 'skipped', reason });
 }

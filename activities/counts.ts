@@ -24,7 +24,7 @@ function countBatchSql(c: ResolvedCounter, cursor: string | null, limit: number,
   const p = new SqlParams();
   const { spec, parent, child } = c;
   const pid = `p.${col(parent, spec.id_column)}`;
-  const childConds = filterConditions(child, spec.child_where, p).map((cond) => cond.replace(/\bt\./g, 'ch.'));
+  const childConds = filterConditions(child, spec.child_where, p, 'ch');
   const after = cursor === null ? 'true' : `${pid} > ${p.add(cursor, colType(parent, spec.id_column))}`;
   const text = `
     with batch as (

@@ -5,7 +5,7 @@ import type { FilesCleanupConfig } from '../tasks/files-cleanup';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import { runBatches } from './batch-loop';
 import type { ActivityDeps } from './deps';
-import { configError, safetyLimitError } from './errors';
+import { configError, overFraction, safetyLimitError } from './errors';
 import { planDirectory, type FileEntry } from './file-plan';
 import { exclusive } from './task-lock';
 
@@ -48,8 +48,8 @@ export function createFilesActivities({ databases }: ActivityDeps) {
             const plan = planDirectory(files, rule, Date.now());
             const deletions = plan.filter((a) => a.action === 'delete').length;
             summary.count('files', files.length);
-            if (files.length > 0 && deletions / files.length > cfg.max_fraction) {
-              const message = `${root}: would delete ${deletions} of ${files.length} files (${Math.round((deletions / files.length) * 100)}%), more than max_fraction ${cfg.max_fraction}; if that is intended, set max_fraction: ${Math.ceil((deletions / files.length) * 100) / 100} (or higher) in this task's config`;
+            const message = overFraction(`${root}: would delete`, deletions, files.length, 'files', cfg.max_fraction);
+            if (message) {
               if (!cfg.dry_run) throw safetyLimitError(message);
               summary.error(message);
             }

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { HealthReportConfig } from '../tasks/health-report';
 import type { TaskInput, TaskResult } from '../workflows/types';
+import { taskResult } from './batch-loop';
 import type { ActivityDeps } from './deps';
 import {
   databaseLatency,
@@ -73,20 +74,9 @@ export function createHealthActivities({ databases }: ActivityDeps) {
         }
       }
       const sorted = [...checks].sort((a, b) => RANK[b.status] - RANK[a.status]);
-      return {
-        status: errors.length ? 'completed_with_errors' : 'completed',
-        taskId: input.taskId,
-        type: input.type,
-        dryRun: cfg.dry_run,
-        reason: `overall ${overall}`,
-        counts: { ok: 0, warn: 0, critical: 0, ...Object.fromEntries((['ok', 'warn', 'critical'] as const).map((s) => [s, checks.filter((c) => c.status === s).length])) },
-        details: sorted.slice(0, cfg.details_limit) as unknown as Record<string, unknown>[],
-        detailsTruncated: sorted.length > cfg.details_limit,
-        errors,
-        batches: 1,
-        startedAt,
-        finishedAt: new Date().toISOString(),
-      };
+      const counts = Object.fromEntries((['ok', 'warn', 'critical'] as const).map((s) => [s, checks.filter((c) => c.status === s).length]));
+      const details = sorted.slice(0, cfg.details_limit) as unknown as Record<string, unknown>[];
+      return taskResult(input, { counts, details, detailsTruncated: sorted.length > cfg.details_limit, errors, batches: 1, startedAt }, { reason: `overall ${overall}` });
     },
   };
 }

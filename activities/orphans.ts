@@ -6,7 +6,7 @@ import type { AssetsDetectOrphansConfig, OrphanRule } from '../tasks/assets-dete
 import type { TaskInput, TaskResult } from '../workflows/types';
 import { runBatches } from './batch-loop';
 import type { ActivityDeps } from './deps';
-import { safetyLimitError } from './errors';
+import { overFraction, safetyLimitError } from './errors';
 import { listFiles } from './files';
 import type { FileEntry } from './file-plan';
 import { resolveChildren } from './retention';
@@ -144,16 +144,14 @@ async function preflight(client: PoolClient, units: Unit[], cfg: AssetsDetectOrp
       const all = selectPaths(u, null, null, false);
       const rows = (await client.query<{ id: string; path: string }>(all.text, all.values)).rows;
       const missing = (await missingOf(rows, u.baseDir)).length;
-      if (rows.length > 0 && missing / rows.length > cfg.max_fraction) {
-        problems.push(`${u.set.label}: ${missing} of ${rows.length} rows point at missing files (${Math.round((missing / rows.length) * 100)}%), more than max_fraction ${cfg.max_fraction}; if that is intended, set max_fraction: ${Math.ceil((missing / rows.length) * 100) / 100} (or higher)`);
-      }
+      const problem = overFraction(`${u.set.label}:`, missing, rows.length, 'rows point at missing files', cfg.max_fraction);
+      if (problem) problems.push(problem);
     }
     if (u.kind === 'orphan_file' && u.rule.action === 'delete') {
       const files = listings.get(u)!;
       const orphans = (await unreferenced(client, u, files)).length;
-      if (files.length > 0 && orphans / files.length > cfg.max_fraction) {
-        problems.push(`${u.label}: would delete ${orphans} of ${files.length} files under ${u.baseDir}, more than max_fraction ${cfg.max_fraction}; if that is intended, set max_fraction: ${Math.ceil((orphans / files.length) * 100) / 100} (or higher)`);
-      }
+      const problem = overFraction(`${u.label}: would delete`, orphans, files.length, `files under ${u.baseDir}`, cfg.max_fraction);
+      if (problem) problems.push(problem);
     }
   }
   if (problems.length > 0 && !cfg.dry_run) throw safetyLimitError(problems.join('\n'));

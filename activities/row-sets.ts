@@ -1,11 +1,10 @@
 import type { PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { RowFilter } from '../tasks/fields';
+import type { RowFilter, SqlLimits } from '../tasks/fields';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import type { SqlLimits } from '../tasks/fields';
 import { runBatches, type RunSummary } from './batch-loop';
-import { safetyLimitError } from './errors';
+import { overFraction, safetyLimitError } from './errors';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
 
@@ -46,10 +45,10 @@ export interface RowSetConfig {
 
 const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported' } as const;
 
-/** Equality / IN / IS NULL conditions from a config filter, cast to each column's catalog type. */
-export function filterConditions(table: ResolvedTable, filter: RowFilter, params: SqlParams): string[] {
+/** Equality / IN / IS NULL conditions from a config filter on `alias`, cast to each column's catalog type. */
+export function filterConditions(table: ResolvedTable, filter: RowFilter, params: SqlParams, alias = 't'): string[] {
   return Object.entries(filter).map(([name, value]) => {
-    const c = `t.${col(table, name)}`;
+    const c = `${alias}.${col(table, name)}`;
     if (value === null) return `${c} is null`;
     if (Array.isArray(value)) return `${c} = any(${params.add(value.map(String), `${colType(table, name)}[]`)})`;
     return `${c} = ${params.add(String(value), colType(table, name))}`;
@@ -143,13 +142,8 @@ export async function checkFractions(client: PoolClient, sets: readonly RowSet[]
   for (const set of sets) {
     if (set.action.kind === 'report' || set.action.kind === 'start_workflow') continue; // changes no row
     const { matching, total } = await countRows(client, set);
-    if (total > 0 && matching / total > cfg.max_fraction) {
-      const pct = Math.round((matching / total) * 100);
-      problems.push(
-        `${set.label}: would ${set.action.kind} ${matching} of ${total} rows of ${set.table.name} (${pct}%), more than max_fraction ${cfg.max_fraction}; ` +
-          `if that is intended, set max_fraction: ${Math.min(1, Math.ceil((matching / total) * 100) / 100)} (or higher) in this task's config`,
-      );
-    }
+    const problem = overFraction(`${set.label}: would ${set.action.kind}`, matching, total, `rows of ${set.table.name}`, cfg.max_fraction);
+    if (problem) problems.push(problem);
   }
   if (problems.length > 0 && !cfg.dry_run) throw safetyLimitError(problems.join('\n'));
   return problems;
