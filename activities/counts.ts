@@ -1,51 +1,89 @@
+import type { PoolClient } from 'pg';
 import type { CountsRebuildConfig } from '../tasks/counts-rebuild';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches } from './batch-loop';
+import { runUnits } from './engine/engine';
+import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
 import { filterConditions } from './row-sets';
+import { resolveKeyed } from './retention';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
+import { keyAfter, keyColumns, keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
 import { exclusive } from './task-lock';
 
 type Counter = CountsRebuildConfig['counters'][number];
 
 interface ResolvedCounter {
   spec: Counter;
-  parent: ResolvedTable;
+  key: RowKey;
   child: ResolvedTable;
 }
 
-/**
- * One batch of parents, locked (skip locked), with their recorded and actual counts. The lock
- * means an application that adds a child and increments the counter in one transaction waits for
- * this batch, and then increments the corrected value.
- */
-function countBatchSql(c: ResolvedCounter, cursor: string | null, limit: number, lock: boolean) {
-  const p = new SqlParams();
-  const { spec, parent, child } = c;
-  const pid = `p.${col(parent, spec.id_column)}`;
-  const childConds = filterConditions(child, spec.child_where, p, 'ch');
-  const after = cursor === null ? 'true' : `${pid} > ${p.add(cursor, colType(parent, spec.id_column))}`;
-  const text = `
-    with batch as (
-      select ${pid} as id, p.${col(parent, spec.count_column)}::bigint as recorded
-      from ${parent.sql} p where ${after} order by ${pid} limit ${p.add(limit, 'int')}
-      ${lock ? 'for update of p skip locked' : ''}),
-    actual as (
-      select ch.${col(child, spec.child_column)} as id, count(*)::bigint as n
-      from ${child.sql} ch
-      where ch.${col(child, spec.child_column)} in (select id from batch) ${childConds.map((x) => `and ${x}`).join(' ')}
-      group by 1)
-    select b.id::text as id, b.recorded, coalesce(a.n, 0)::bigint as actual
-    from batch b left join actual a on a.id = b.id order by b.id`;
-  return { text, values: p.values };
+interface ParentCount {
+  key: KeyValue;
+  recorded: string | null;
+  actual: string;
 }
 
-function fixSql(c: ResolvedCounter): string {
-  const { spec, parent } = c;
-  return `update ${parent.sql} p set ${col(parent, spec.count_column)} = u.n
-    from unnest($1::text[], $2::bigint[]) as u(id, n)
-    where p.${col(parent, spec.id_column)} = u.id::${colType(parent, spec.id_column)}`;
+/**
+ * One batch of parents, locked (skip locked) unless predicting, with their recorded and actual
+ * counts. The lock means an application that adds a child and increments the counter in one
+ * transaction waits for this batch, and then increments the corrected value.
+ */
+async function countBatch(tx: PoolClient, c: ResolvedCounter, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<ParentCount[]> {
+  const p = new SqlParams();
+  const { spec, key, child } = c;
+  const parent = key.table;
+  const childConds = filterConditions(child, spec.child_where, p, 'ch');
+  const after = cursor === null ? 'true' : keyAfter(key, cursor, p, 'p');
+  const refs = keyColumns(spec.child_column).map((c) => `ch.${col(child, c)}`);
+  const raw = key.columns.map((k, i) => `p.${col(parent, k)} as o${i}`).join(', ');
+  const rawNames = key.columns.map((_, i) => `o${i}`).join(', ');
+  const { rows } = await tx.query<Record<string, unknown> & { recorded: string | null; actual: string }>(
+    `with batch as (
+       select ${keySelect(key, 'p')}, ${raw}, p.${col(parent, spec.count_column)}::bigint as recorded
+       from ${parent.sql} p where ${after} order by ${keyOrder(key, 'p')} limit ${p.add(limit, 'int')}
+       ${mode === 'predict' ? '' : 'for update of p skip locked'}),
+     actual as (
+       select ${refs.map((r, i) => `${r} as o${i}`).join(', ')}, count(*)::bigint as n from ${child.sql} ch
+       where (${refs.join(', ')}) in (select ${rawNames} from batch) ${childConds.map((x) => `and ${x}`).join(' ')}
+       group by ${refs.map((_, i) => i + 1).join(', ')})
+     select b.*, coalesce(a.n, 0)::bigint as actual from batch b left join actual a using (${rawNames})
+     order by ${key.columns.map((_, i) => `b.o${i}`).join(', ')}`,
+    p.values,
+  );
+  return rows.map((r) => ({ key: keyOf(r, key), recorded: r.recorded, actual: r.actual }));
+}
+
+async function fix(tx: PoolClient, c: ResolvedCounter, drifted: ParentCount[]): Promise<number> {
+  const p = new SqlParams();
+  const { key, spec } = c;
+  const cond = keyIn(key, drifted.map((d) => d.key), p);
+  const counts = p.add(drifted.map((d) => d.actual), 'bigint[]');
+  const position = `array_position(${p.add(drifted.map((d) => JSON.stringify(d.key)), 'text[]')}, jsonb_build_array(${key.columns.map((k) => `t.${col(key.table, k)}::text`).join(', ')})::text)`;
+  const res = await tx.query(
+    `update ${key.table.sql} t set ${col(key.table, spec.count_column)} = (${counts})[${position}]::${colType(key.table, spec.count_column)} where ${cond}`,
+    p.values,
+  );
+  return res.rowCount ?? 0;
+}
+
+function counterUnit(c: ResolvedCounter): WorkUnit<ParentCount, KeyValue> {
+  const label = c.spec.name ?? `${c.key.table.name}.${c.spec.count_column}`;
+  return {
+    label,
+    transactional: true,
+    nextBatch: (tx, cursor, limit, mode) => countBatch(tx, c, cursor, limit, mode),
+    cursorOf: (row) => row.key,
+    act: async (tx, rows, mode) => {
+      const drifted = rows.filter((r) => r.recorded === null || BigInt(r.recorded) !== BigInt(r.actual));
+      const fixed = drifted.length === 0 ? 0 : mode === 'predict' ? drifted.length : await fix(tx, c, drifted);
+      return {
+        counts: { checked: rows.length, drifted: drifted.length, fixed },
+        details: drifted.map((r) => ({ counter: label, id: keyLabel(r.key), recorded: r.recorded === null ? null : Number(r.recorded), actual: Number(r.actual) })),
+      };
+    },
+  };
 }
 
 export function createCountsActivities({ databases }: ActivityDeps) {
@@ -53,44 +91,15 @@ export function createCountsActivities({ databases }: ActivityDeps) {
     /** `counts.rebuild`: compare counters with the real counts; fix the drift unless dry run. */
     async rebuildCounts(input: TaskInput<CountsRebuildConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, async (client) => {
-        const counters: ResolvedCounter[] = [];
+      return exclusive(databases, input, async (session) => {
+        const units: WorkUnit[] = [];
         for (const [i, spec] of cfg.counters.entries()) {
           const where = `task ${input.taskId}: config.counters[${i}]`;
-          counters.push({
-            spec,
-            parent: await resolveTable(client, spec.table, [spec.id_column, spec.count_column], where),
-            child: await resolveTable(client, spec.child_table, [spec.child_column, ...Object.keys(spec.child_where)], `${where}: child_table`),
-          });
+          const key = await resolveKeyed(session.client, spec.table, spec.id_column, [spec.count_column], where);
+          const child = await resolveTable(session.client, spec.child_table, [...keyColumns(spec.child_column), ...Object.keys(spec.child_where)], `${where}: child_table`);
+          units.push(counterUnit({ spec, key, child }) as WorkUnit);
         }
-        return runBatches<{ counter: number; id: string | null }>({
-          client,
-          input,
-          initialCursor: { counter: 0, id: null },
-          counters: ['checked', 'drifted', 'fixed'],
-          step: async (tx, cursor, summary) => {
-            const counter = counters[cursor.counter];
-            if (!counter) return { cursor, done: true };
-            const q = countBatchSql(counter, cursor.id, cfg.batch_size, !cfg.dry_run);
-            const { rows } = await tx.query<{ id: string; recorded: string | null; actual: string }>(q.text, q.values);
-            const drifted = rows.filter((r) => r.recorded === null || BigInt(r.recorded) !== BigInt(r.actual));
-            if (drifted.length > 0 && !cfg.dry_run) {
-              const res = await tx.query(fixSql(counter), [drifted.map((r) => r.id), drifted.map((r) => r.actual)]);
-              summary.count('fixed', res.rowCount ?? 0);
-            }
-            summary.count('checked', rows.length);
-            summary.count('drifted', drifted.length);
-            const label = counter.spec.name ?? `${counter.parent.name}.${counter.spec.count_column}`;
-            for (const r of drifted) {
-              summary.detail({ counter: label, id: r.id, recorded: r.recorded === null ? null : Number(r.recorded), actual: Number(r.actual) });
-            }
-            if (rows.length < cfg.batch_size) {
-              const next = cursor.counter + 1;
-              return { cursor: { counter: next, id: null }, done: next >= counters.length };
-            }
-            return { cursor: { counter: cursor.counter, id: rows.at(-1)!.id }, done: false };
-          },
-        });
+        return runUnits(session, units, { counters: ['checked', 'drifted', 'fixed'] });
       });
     },
   };

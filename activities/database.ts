@@ -2,7 +2,9 @@ import type { PoolClient } from 'pg';
 import type { DbVacuumConfig } from '../tasks/db-vacuum';
 import type { ProcedureExecuteConfig } from '../tasks/procedure-execute';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches } from './batch-loop';
+import { runUnits } from './engine/engine';
+import type { BatchEffect } from './engine/tally';
+import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
 import { resolveTable } from './sql/identifiers';
@@ -23,6 +25,12 @@ const BTREE_INDEXES = `
   where am.amname = 'btree' and i.indisvalid and i.indrelid = any($1::oid[])
   order by 1`;
 const HAS_PGSTATTUPLE = `select exists (select 1 from pg_extension where extname = 'pgstattuple') as ok`;
+const FIND_ROUTINE = `
+  select format('%I.%I', n.nspname, p.proname) as sql, p.prokind::text as kind
+  from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+  where p.proname = $2 and p.prokind in ('f', 'p')
+    and (case when $1::text is null then n.nspname = any(current_schemas(false)) else n.nspname = $1 end)
+  order by array_position(current_schemas(false), n.nspname::text) nulls last limit 1`;
 /** Estimated bloat of a b-tree: 1 - leaf density / 90% (the default fillfactor). */
 const INDEX_BLOAT = `select greatest(0, 1 - avg_leaf_density / 90.0)::float8 as bloat from pgstatindex($1::oid::regclass)`;
 
@@ -64,94 +72,74 @@ async function withStatementTimeout<T>(client: PoolClient, ms: number, work: () 
   }
 }
 
+type Routine = { sql: string; kind: string; call: ProcedureExecuteConfig['calls'][number] };
+
+/** A list worked through one item at a time, outside a transaction (VACUUM and procedures cannot run in one). */
+function listUnit<T>(label: string, items: readonly T[], act: (conn: PoolClient, item: T, mode: ActMode) => Promise<BatchEffect>): WorkUnit<{ index: number; item: T }, number> {
+  return {
+    label,
+    transactional: false,
+    compare: (a, b) => a - b,
+    cursorOf: (entry) => entry.index,
+    nextBatch: async (_conn, cursor, limit) => items.map((item, index) => ({ index, item })).slice(cursor === null ? 0 : cursor + 1).slice(0, limit),
+    act: (conn, [entry], mode) => act(conn, entry!.item, mode),
+  };
+}
+
+async function vacuumItem(conn: PoolClient, item: VacuumItem, cfg: DbVacuumConfig, mode: ActMode): Promise<BatchEffect> {
+  if (item.kind === 'vacuum') {
+    const stats = (await conn.query<{ live: string; dead: string }>(TABLE_STATS, [item.oid])).rows[0];
+    const live = Number(stats?.live ?? 0);
+    const dead = Number(stats?.dead ?? 0);
+    const ratio = live + dead === 0 ? 0 : dead / (live + dead);
+    if (ratio < cfg.min_dead_ratio) return { counts: { skipped: 1 }, details: [] };
+    if (mode === 'apply') await conn.query(`vacuum (${cfg.analyze ? 'analyze' : 'analyze false'}) ${item.sql}`);
+    return { counts: { vacuumed: 1 }, details: [{ action: 'vacuum', table: item.name, live_tuples: live, dead_tuples: dead, dead_ratio: Math.round(ratio * 1000) / 1000 }] };
+  }
+  if (item.bytes < cfg.reindex.min_size_bytes) return { counts: {}, details: [] };
+  const bloat = (await conn.query<{ bloat: number }>(INDEX_BLOAT, [item.oid])).rows[0]?.bloat ?? 0;
+  if (bloat <= cfg.reindex.bloat_threshold) return { counts: {}, details: [] };
+  if (mode === 'apply') await conn.query(`reindex index concurrently ${item.sql}`);
+  return { counts: { reindexed: 1 }, details: [{ action: 'reindex', index: item.name, bytes: item.bytes, estimated_bloat: Math.round(bloat * 1000) / 1000 }] };
+}
+
+async function callRoutine(conn: PoolClient, r: Routine, mode: ActMode): Promise<BatchEffect> {
+  const placeholders = r.call.args.map((_, j) => `$${j + 1}`).join(', ');
+  let result: unknown = null;
+  const started = Date.now();
+  if (mode === 'apply') {
+    const sql = r.kind === 'p' ? `call ${r.sql}(${placeholders})` : `select ${r.sql}(${placeholders}) as result`;
+    result = (await conn.query<{ result?: unknown }>(sql, r.call.args)).rows[0]?.result ?? null;
+  }
+  return { counts: { called: 1 }, details: [{ routine: r.call.name, kind: r.kind === 'p' ? 'procedure' : 'function', args: r.call.args, result, ms: Date.now() - started }] };
+}
+
 export function createDatabaseActivities({ databases }: ActivityDeps) {
   return {
     /** `db.vacuum`: VACUUM (ANALYZE) table by table, then REINDEX CONCURRENTLY bloated b-trees. */
     async vacuumDatabase(input: TaskInput<DbVacuumConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, async (client) => {
-        const { items, problems } = await vacuumPlan(client, cfg, `task ${input.taskId}`);
-        return withStatementTimeout(client, cfg.statement_timeout, () =>
-          runBatches<number>({
-            client,
-            input,
-            transaction: false,
-            initialCursor: 0,
-            counters: ['vacuumed', 'reindexed', 'skipped'],
-            step: async (conn, index, summary) => {
-              if (index === 0) problems.forEach((p) => summary.error(p));
-              const item = items[index];
-              if (!item) return { cursor: index, done: true };
-              if (item.kind === 'vacuum') {
-                const stats = (await conn.query<{ live: string; dead: string }>(TABLE_STATS, [item.oid])).rows[0];
-                const live = Number(stats?.live ?? 0);
-                const dead = Number(stats?.dead ?? 0);
-                const ratio = live + dead === 0 ? 0 : dead / (live + dead);
-                if (ratio < cfg.min_dead_ratio) {
-                  summary.count('skipped');
-                } else {
-                  if (!cfg.dry_run) await conn.query(`vacuum (${cfg.analyze ? 'analyze' : 'analyze false'}) ${item.sql}`);
-                  summary.count('vacuumed');
-                  summary.detail({ action: 'vacuum', table: item.name, live_tuples: live, dead_tuples: dead, dead_ratio: Math.round(ratio * 1000) / 1000 });
-                }
-              } else if (item.bytes >= cfg.reindex.min_size_bytes) {
-                const bloat = (await conn.query<{ bloat: number }>(INDEX_BLOAT, [item.oid])).rows[0]?.bloat ?? 0;
-                if (bloat > cfg.reindex.bloat_threshold) {
-                  if (!cfg.dry_run) await conn.query(`reindex index concurrently ${item.sql}`);
-                  summary.count('reindexed');
-                  summary.detail({ action: 'reindex', index: item.name, bytes: item.bytes, estimated_bloat: Math.round(bloat * 1000) / 1000 });
-                }
-              }
-              return { cursor: index + 1, done: index + 1 >= items.length };
-            },
-          }),
-        );
+      return exclusive(databases, input, async (session) => {
+        const { items, problems } = await vacuumPlan(session.client, cfg, `task ${input.taskId}`);
+        const unit = listUnit('vacuum', items, (conn, item, mode) => vacuumItem(conn, item, cfg, mode));
+        return withStatementTimeout(session.client, cfg.statement_timeout, () => runUnits(session, [unit as WorkUnit], { counters: ['vacuumed', 'reindexed', 'skipped'], warnings: problems, batchSize: 100 }));
       });
     },
 
     /** `procedure.execute`: call allowlisted routines with a statement timeout. */
     async executeProcedures(input: TaskInput<ProcedureExecuteConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, async (client) => {
-        const routines: { sql: string; kind: string; call: ProcedureExecuteConfig['calls'][number] }[] = [];
+      return exclusive(databases, input, async (session) => {
+        const routines: Routine[] = [];
         for (const [i, call] of cfg.calls.entries()) {
           if (!cfg.allowlist.includes(call.name)) throw configError(`task ${input.taskId}: config.calls[${i}].name: "${call.name}" is not in the allowlist`);
           const [schema, name] = call.name.includes('.') ? call.name.split('.', 2) : [null, call.name];
-          const { rows } = await client.query<{ sql: string; kind: string }>(
-            `select format('%I.%I', n.nspname, p.proname) as sql, p.prokind::text as kind
-             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-             where p.proname = $2 and p.prokind in ('f', 'p')
-               and (case when $1::text is null then n.nspname = any(current_schemas(false)) else n.nspname = $1 end)
-             order by array_position(current_schemas(false), n.nspname::text) nulls last limit 1`,
-            [schema, name],
-          );
+          const { rows } = await session.client.query<{ sql: string; kind: string }>(FIND_ROUTINE, [schema, name]);
           if (!rows[0]) throw configError(`task ${input.taskId}: config.calls[${i}].name: no function or procedure "${call.name}" in this database`);
           routines.push({ ...rows[0], call });
         }
-        return withStatementTimeout(client, cfg.timeout, () =>
-          runBatches<number>({
-            client,
-            input,
-            transaction: false,
-            initialCursor: 0,
-            counters: ['called'],
-            step: async (conn, index, summary) => {
-              const r = routines[index];
-              if (!r) return { cursor: index, done: true };
-              const placeholders = r.call.args.map((_, j) => `$${j + 1}`).join(', ');
-              let result: unknown = null;
-              const started = Date.now();
-              if (!cfg.dry_run) {
-                const sql = r.kind === 'p' ? `call ${r.sql}(${placeholders})` : `select ${r.sql}(${placeholders}) as result`;
-                const res = await conn.query<{ result?: unknown }>(sql, r.call.args);
-                result = res.rows[0]?.result ?? null;
-                summary.count('called');
-              }
-              summary.detail({ routine: r.call.name, kind: r.kind === 'p' ? 'procedure' : 'function', args: r.call.args, result, ms: Date.now() - started });
-              return { cursor: index + 1, done: index + 1 >= routines.length };
-            },
-          }),
-        );
+        const unit = listUnit('procedures', routines, callRoutine);
+        return withStatementTimeout(session.client, cfg.timeout, () => runUnits(session, [unit as WorkUnit], { counters: ['called'], batchSize: 100 }));
       });
     },
   };

@@ -4,6 +4,8 @@ import type { Pool } from 'pg';
 export interface DatabasePools {
   get(name: string): Pool;
   names(): string[];
+  /** Schema of Caretaker's run ledger in that database (default `caretaker`). */
+  ledgerSchema?(name: string): string;
 }
 
 /** What activities need from the outside world, injected so tests use real but separate resources. */

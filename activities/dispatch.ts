@@ -3,7 +3,8 @@ import type { SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { filterConditions, processRowSets, type RowAction } from './row-sets';
-import { col, colType, resolveTable } from './sql/identifiers';
+import { resolveKeyed } from './retention';
+import { col, colType } from './sql/identifiers';
 import { exclusive } from './task-lock';
 
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */
@@ -12,15 +13,15 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
     /** `sync.trigger`: a workflow per config row with the given frequency, unless one is running. */
     async triggerSyncs(input: TaskInput<SyncTriggerConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, async (client) => {
+      return exclusive(databases, { ...input, config: { ...cfg, max_rows_per_run: null, max_fraction: 1 } }, async (session) => {
         const filter = cfg.frequency === undefined ? cfg.where : { ...cfg.where, [cfg.frequency_column]: cfg.frequency };
-        const table = await resolveTable(client, cfg.table, [cfg.id_column, ...Object.keys(filter)], `task ${input.taskId}: config`);
+        const key = await resolveKeyed(session.client, cfg.table, cfg.id_column, Object.keys(filter), `task ${input.taskId}: config`);
+        const table = key.table;
         const { type, task_queue, id_prefix, execution_timeout } = cfg.workflow;
-        return processRowSets(client, { ...input, config: { ...cfg, max_rows_per_run: null, max_fraction: 1 } }, [
+        return processRowSets(session, [
           {
             label: cfg.frequency ?? table.name,
-            table,
-            idColumn: cfg.id_column,
+            key,
             action: { kind: 'start_workflow', workflowType: type, taskQueue: task_queue, idPrefix: id_prefix, executionTimeoutMs: execution_timeout },
             where: (params) => filterConditions(table, filter, params),
           },
@@ -32,8 +33,9 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
     async queueOrphans(input: TaskInput<ExtractionQueueOrphansConfig>): Promise<TaskResult> {
       const cfg = input.config;
       const c = cfg.columns;
-      return exclusive(databases, input, async (client) => {
-        const table = await resolveTable(client, cfg.table, [c.id, c.status, c.timestamp], `task ${input.taskId}: config`);
+      return exclusive(databases, input, async (session) => {
+        const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.timestamp], `task ${input.taskId}: config`);
+        const table = key.table;
         const action: RowAction = cfg.workflow
           ? { kind: 'start_workflow', workflowType: cfg.workflow.type, taskQueue: cfg.workflow.task_queue, idPrefix: cfg.workflow.id_prefix, executionTimeoutMs: cfg.workflow.execution_timeout }
           : {
@@ -43,11 +45,10 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
                 { column: c.timestamp, value: { now: true } },
               ],
             };
-        return processRowSets(client, input, [
+        return processRowSets(session, [
           {
             label: `${cfg.pending_status} orphans`,
-            table,
-            idColumn: c.id,
+            key,
             action,
             counter: cfg.workflow ? 'started' : 'requeued',
             where: (params) => [

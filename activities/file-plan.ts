@@ -1,5 +1,10 @@
 import type { DirectoryRule } from '../tasks/files-cleanup';
 
+/** Code-unit order: the one order file listings are sorted and paged in (never locale order). */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export interface FileEntry {
   /** Relative to the directory. */
   path: string;

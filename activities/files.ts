@@ -1,12 +1,13 @@
 import { lstat, readdir, rename, unlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import picomatch from 'picomatch';
-import type { FilesCleanupConfig } from '../tasks/files-cleanup';
+import type { DirectoryRule, FilesCleanupConfig } from '../tasks/files-cleanup';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches } from './batch-loop';
+import { runUnits } from './engine/engine';
+import type { WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
-import { configError, overFraction, safetyLimitError } from './errors';
-import { planDirectory, type FileEntry } from './file-plan';
+import { configError, overFraction } from './errors';
+import { comparePaths, planDirectory, type FileAction, type FileEntry } from './file-plan';
 import { exclusive } from './task-lock';
 
 /** Regular files under `dir` matching `pattern` (relative paths). Symlinks are never followed. */
@@ -26,47 +27,61 @@ export async function listFiles(dir: string, pattern: string): Promise<FileEntry
   return files;
 }
 
+/** The directory's listing (cursor "") and then each planned action, in path order. */
+type DirectoryItem = { kind: 'listing'; files: number } | ({ kind: 'action' } & FileAction);
+
+/** One directory: its plan is made once per attempt, then each action is taken and recorded as it is done. */
+function directoryUnit(rule: DirectoryRule, index: number, cfg: FilesCleanupConfig, taskId: string): WorkUnit<DirectoryItem, string> {
+  const root = resolve(rule.path);
+  let planned: Promise<{ files: number; actions: FileAction[] }> | undefined;
+  const plan = () =>
+    (planned ??= listFiles(root, rule.pattern).then(
+      (files) => ({ files: files.length, actions: planDirectory(files, rule, Date.now()).sort((a, b) => comparePaths(a.path, b.path)) }),
+      (err: NodeJS.ErrnoException) => {
+        throw configError(`task ${taskId}: config.directories[${index}].path: cannot read ${root} (${err.code ?? err.message})`);
+      },
+    ));
+  return {
+    label: root,
+    transactional: false,
+    compare: comparePaths,
+    cursorOf: (item) => (item.kind === 'listing' ? '' : item.path),
+    nextBatch: async (_client, cursor, limit) => {
+      const { files, actions } = await plan();
+      const items: DirectoryItem[] = [...(cursor === null ? [{ kind: 'listing' as const, files }] : []), ...actions.filter((a) => cursor === null || comparePaths(a.path, cursor) > 0).map((a) => ({ kind: 'action' as const, ...a }))];
+      return items.slice(0, limit);
+    },
+    act: async (_client, [item], mode) => {
+      if (item!.kind === 'listing') return { counts: { files: item!.files } as Record<string, number>, details: [] };
+      const a = item as FileAction;
+      const full = join(root, a.path);
+      try {
+        if (mode === 'apply') await (a.action === 'delete' ? unlink(full) : rename(full, `${full}${rule.archive_suffix}`));
+      } catch (err) {
+        return { counts: {} as Record<string, number>, details: [], errors: [`${full}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`] };
+      }
+      const counts: Record<string, number> = a.action === 'delete' ? { deleted: 1, bytes_freed: a.size } : { archived: 1 };
+      return { counts, details: [{ directory: root, path: a.path, action: a.action, reason: a.reason, size: a.size }] };
+    },
+    preflight: async () => {
+      const { files, actions } = await plan();
+      const problem = overFraction(`${root}: would delete`, actions.filter((a) => a.action === 'delete').length, files, 'files', cfg.max_fraction);
+      return problem ? [problem] : [];
+    },
+  };
+}
+
 export function createFilesActivities({ databases }: ActivityDeps) {
   return {
-    /** `files.cleanup`: per directory, plan (age, keep newest, size cap, archive), check max_fraction, act. */
+    /** `files.cleanup`: per directory, plan (age, keep newest, size cap, archive), check max_fraction, act file by file. */
     async cleanupFiles(input: TaskInput<FilesCleanupConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, (client) =>
-        runBatches<number>({
-          client,
-          input,
-          transaction: false,
-          initialCursor: 0,
-          counters: ['files', 'deleted', 'archived', 'bytes_freed'],
-          step: async (_conn, index, summary) => {
-            const rule = cfg.directories[index];
-            if (!rule) return { cursor: index, done: true };
-            const root = resolve(rule.path);
-            const files = await listFiles(root, rule.pattern).catch((err: NodeJS.ErrnoException) => {
-              throw configError(`task ${input.taskId}: config.directories[${index}].path: cannot read ${root} (${err.code ?? err.message})`);
-            });
-            const plan = planDirectory(files, rule, Date.now());
-            const deletions = plan.filter((a) => a.action === 'delete').length;
-            summary.count('files', files.length);
-            const message = overFraction(`${root}: would delete`, deletions, files.length, 'files', cfg.max_fraction);
-            if (message) {
-              if (!cfg.dry_run) throw safetyLimitError(message);
-              summary.error(message);
-            }
-            for (const a of plan) {
-              const full = join(root, a.path);
-              try {
-                if (!cfg.dry_run) await (a.action === 'delete' ? unlink(full) : rename(full, `${full}${rule.archive_suffix}`));
-                summary.count(a.action === 'delete' ? 'deleted' : 'archived');
-                if (a.action === 'delete') summary.count('bytes_freed', a.size);
-                summary.detail({ directory: root, ...a });
-              } catch (err) {
-                summary.error(`${full}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-              }
-            }
-            return { cursor: index + 1, done: index + 1 >= cfg.directories.length };
-          },
-        }),
+      return exclusive(databases, input, (session) =>
+        runUnits(
+          session,
+          cfg.directories.map((rule, i) => directoryUnit(rule, i, cfg, input.taskId) as WorkUnit),
+          { counters: ['files', 'deleted', 'archived', 'bytes_freed'], batchSize: 500 },
+        ),
       );
     },
   };

@@ -35,6 +35,7 @@ export async function databaseLatency(client: PoolClient, cfg: HealthReportConfi
   return { check: 'database', target: name, status: above(ms, cfg.database_latency_ms), value: Math.round(ms * 10) / 10, message: `select 1 took ${ms.toFixed(1)} ms` };
 }
 
+/** `url` may hold a password (read on the worker from `redis.url_env`): the check reports the host only. */
 export async function redisPing(url: string): Promise<HealthCheck> {
   const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   const target = new URL(url).host;

@@ -1,8 +1,10 @@
 import { Context } from '@temporalio/activity';
 import type { HealthReportConfig } from '../tasks/health-report';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { taskResult } from './batch-loop';
+import { taskResult } from './results';
 import type { ActivityDeps } from './deps';
+import { configError } from './errors';
+import { WorkerSecrets } from './secrets';
 import {
   databaseLatency,
   deadTuples,
@@ -29,6 +31,24 @@ export function alertPayload(taskId: string, status: HealthStatus, checks: reado
   return { text: `Caretaker health (${taskId}): ${status.toUpperCase()}\n${lines.join('\n')}`, status, task: taskId, checks: bad };
 }
 
+/**
+ * The Redis and webhook URLs, read on the worker (`url_env`) so they never enter the history. A
+ * run whose input still has the old inline fields (a schedule synced before they were refused)
+ * fails: re-syncing writes the named form.
+ */
+export function healthSecrets(cfg: HealthReportConfig, where: string, secrets: WorkerSecrets): { redisUrl?: string; webhookUrl?: string } {
+  const old = cfg as { redis_url?: unknown; webhook?: { url?: unknown } };
+  if (old.redis_url !== undefined || old.webhook?.url !== undefined) {
+    throw configError(
+      `${where}: expected redis.url_env / webhook.url_env, got the inline redis_url / webhook.url this worker no longer reads; update the config and run \`caretaker schedules sync\``,
+    );
+  }
+  return {
+    redisUrl: cfg.redis && (cfg.redis.url_env ? secrets.url(cfg.redis.url_env, `${where}.redis.url_env`, ['redis:', 'rediss:']) : cfg.redis.url),
+    webhookUrl: cfg.webhook && secrets.url(cfg.webhook.url_env, `${where}.webhook.url_env`, ['https:', 'http:']),
+  };
+}
+
 export function createHealthActivities({ databases }: ActivityDeps) {
   return {
     /** `health.report`: read-only checks, ok / warn / critical, optional webhook. */
@@ -36,7 +56,9 @@ export function createHealthActivities({ databases }: ActivityDeps) {
       const cfg = input.config;
       const startedAt = new Date().toISOString();
       const where = `task ${input.taskId}: config`;
-      const checks: HealthCheck[] = [];
+      const secrets = new WorkerSecrets();
+      const { redisUrl, webhookUrl } = healthSecrets(cfg, where, secrets);
+      let checks: HealthCheck[] = [];
       const errors: string[] = [];
       let client;
       try {
@@ -55,14 +77,15 @@ export function createHealthActivities({ databases }: ActivityDeps) {
           client.release();
         }
       }
-      if (cfg.redis_url) checks.push(await redisPing(cfg.redis_url));
+      if (redisUrl) checks.push(await redisPing(redisUrl));
       for (const d of cfg.disk) checks.push(await diskFree(d.path, d.min_free_percent));
       if (cfg.schedule_liveness) checks.push(...(await scheduleLiveness(Context.current().client, cfg.schedule_missed_intervals)));
 
+      checks = checks.map((c) => ({ ...c, message: secrets.scrub(c.message) }));
       const overall = worst(checks);
-      if (cfg.webhook && !cfg.dry_run && RANK[overall] >= RANK[cfg.webhook.notify_on]) {
+      if (cfg.webhook && webhookUrl && !cfg.dry_run && RANK[overall] >= RANK[cfg.webhook.notify_on]) {
         try {
-          const res = await fetch(cfg.webhook.url, {
+          const res = await fetch(webhookUrl, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify(alertPayload(input.taskId, overall, checks)),
@@ -70,7 +93,7 @@ export function createHealthActivities({ databases }: ActivityDeps) {
           });
           if (!res.ok) errors.push(`webhook answered ${res.status} ${res.statusText}`);
         } catch (err) {
-          errors.push(`webhook failed: ${(err as Error).message}`);
+          errors.push(secrets.scrub(`webhook failed: ${(err as Error).message}`));
         }
       }
       const sorted = [...checks].sort((a, b) => RANK[b.status] - RANK[a.status]);

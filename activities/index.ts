@@ -8,6 +8,7 @@ import { createHealthActivities } from './health';
 import { createDispatchActivities } from './dispatch';
 import { createFilesActivities } from './files';
 import { createOrphansActivities } from './orphans';
+import { createLedgerActivities } from './ledger';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDispatchActivities(deps),
     ...createFilesActivities(deps),
     ...createOrphansActivities(deps),
+    ...createLedgerActivities(deps),
   };
 }
 

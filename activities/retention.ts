@@ -1,26 +1,65 @@
 import type { PoolClient } from 'pg';
+import type { KeyColumn } from '../tasks/fields';
 import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
-import { filterConditions, processRowSets, type RowAction, type RowSet } from './row-sets';
-import { col, colType, resolveTable } from './sql/identifiers';
+import { configError } from './errors';
+import { filterConditions, processRowSets, type ChildTable, type RowAction, type RowSet } from './row-sets';
+import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
+import { keyColumns, resolveKey, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { exclusive } from './task-lock';
 
-/** Resolves every table and column a child-table list names. */
-export async function resolveChildren(client: PoolClient, children: readonly { table: string; column: string }[], where: string) {
-  return Promise.all(children.map(async (c) => ({ table: await resolveTable(client, c.table, [c.column], `${where}: children`), column: c.column })));
+const FOREIGN_KEYS = `
+  select array(select a.attname::text from unnest(c.conkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.n order by k.i) as columns,
+         array(select a.attname::text from unnest(c.confkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refs
+  from pg_constraint c where c.contype = 'f' and c.conrelid = $1 and c.confrelid = $2`;
+
+const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Resolves the child tables a delete reaches, each checked to reference the parent's key through
+ * a foreign key (the same columns, in key order), unless the config says `no_foreign_key: true`.
+ */
+export async function resolveChildren(
+  client: PoolClient,
+  parent: RowKey,
+  children: readonly { table: string; column: KeyColumn; no_foreign_key: boolean }[],
+  where: string,
+): Promise<ChildTable[]> {
+  const resolved: ChildTable[] = [];
+  for (const [i, c] of children.entries()) {
+    const at = `${where}: children[${i}]`;
+    const columns = keyColumns(c.column);
+    const table = await resolveTable(client, c.table, columns, at);
+    if (columns.length !== parent.columns.length) {
+      throw configError(`${at}: expected ${parent.columns.length} column(s) referencing ${parent.table.name} (${parent.columns.join(', ')}), got ${columns.join(', ')}`);
+    }
+    if (!c.no_foreign_key) {
+      const fks = (await client.query<{ columns: string[]; refs: string[] }>(FOREIGN_KEYS, [table.oid, parent.table.oid])).rows;
+      if (!fks.some((fk) => same(fk.columns, columns) && same(fk.refs, parent.columns))) {
+        throw configError(
+          `${at}: ${table.name} (${columns.join(', ')}) has no foreign key referencing ${parent.table.name} (${parent.columns.join(', ')}); ` +
+            'child rows are deleted by a column that references the parent: declare the foreign key, or set no_foreign_key: true if the reference is not declared',
+        );
+      }
+    }
+    resolved.push({ table, columns });
+  }
+  return resolved;
+}
+
+/** A table and its row key, every name checked against the catalog. */
+export async function resolveKeyed(client: PoolClient, tableName: string, key: KeyColumn, columns: readonly (string | null | undefined)[], where: string): Promise<RowKey> {
+  const table: ResolvedTable = await resolveTable(client, tableName, [...keyColumns(key), ...columns], where);
+  return resolveKey(client, table, keyColumns(key), where);
 }
 
 /** One retention policy as a row set, every name checked against the catalog first. */
 async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: number, taskId: string): Promise<RowSet> {
   const where = `task ${taskId}: config.policies[${index}]`;
-  const table = await resolveTable(
-    client,
-    policy.table,
-    [policy.id_column, policy.timestamp_column, policy.expires_column, policy.mark?.column, ...Object.keys(policy.where)],
-    where,
-  );
+  const key = await resolveKeyed(client, policy.table, policy.id_column, [policy.timestamp_column, policy.expires_column, policy.mark?.column, ...Object.keys(policy.where)], where);
+  const table = key.table;
   let action: RowAction;
   let guard: ((params: SqlParams) => string) | undefined;
   if (policy.action === 'mark') {
@@ -33,12 +72,11 @@ async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: 
     const archive = await resolveTable(client, policy.archive_table!, table.allColumns, `${where}: archive_table`);
     action = { kind: 'archive', archive, columns: table.allColumns };
   } else {
-    action = { kind: 'delete', children: await resolveChildren(client, policy.children, where) };
+    action = { kind: 'delete', children: await resolveChildren(client, key, policy.children, where) };
   }
   return {
     label: policy.name ?? policy.table,
-    table,
-    idColumn: policy.id_column,
+    key,
     action,
     counter: policy.action === 'mark' ? 'marked' : undefined,
     where: (params) => {
@@ -55,10 +93,10 @@ export function createRetentionActivities({ databases }: ActivityDeps) {
   return {
     /** `retention.enforce`: delete, mark or archive rows past their retention, policy by policy. */
     async enforceRetention(input: TaskInput<RetentionEnforceConfig>): Promise<TaskResult> {
-      return exclusive(databases, input, async (client) => {
+      return exclusive(databases, input, async (session) => {
         const sets: RowSet[] = [];
-        for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(client, policy, i, input.taskId));
-        return processRowSets(client, input, sets);
+        for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(session.client, policy, i, input.taskId));
+        return processRowSets(session, sets);
       });
     },
   };

@@ -1,49 +1,52 @@
 import type { PoolClient } from 'pg';
-import { Context } from '@temporalio/activity';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { RowFilter, SqlLimits } from '../tasks/fields';
-import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches, type RunSummary } from './batch-loop';
-import { overFraction, safetyLimitError } from './errors';
+import type { RowFilter } from '../tasks/fields';
+import type { TaskResult } from '../workflows/types';
+import { runUnits } from './engine/engine';
+import type { BatchEffect } from './engine/tally';
+import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
+import { startWorkflowUnit } from './start-workflows';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
+import { keyAfter, keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
 
 /** The new value of a column in an update: a literal (cast to the column's type), now(), or +1. */
 export type SetValue = { now: true } | { increment: true } | { value: string | number | boolean | null };
 
+/** A child table whose rows reference the parent's key (checked to be a foreign key unless the config says there is none). */
+export interface ChildTable {
+  table: ResolvedTable;
+  columns: string[];
+}
+
 /** What happens to the rows of a set. */
 export type RowAction =
-  | { kind: 'delete'; children: { table: ResolvedTable; column: string }[] }
+  | { kind: 'delete'; children: ChildTable[] }
   | { kind: 'update'; sets: { column: string; value: SetValue }[] }
   | { kind: 'archive'; archive: ResolvedTable; columns: string[] }
-  /** Starts one workflow per row (id `<idPrefix><row id>`); a row whose workflow is running is skipped. */
+  /** Starts one workflow per row (id `<idPrefix><row id>`) outside any transaction; a row whose workflow is running is skipped. */
   | { kind: 'start_workflow'; workflowType: string; taskQueue: string; idPrefix: string; executionTimeoutMs?: number }
   | { kind: 'report' };
 
 /** Rows of one table picked by conditions, and the action to take on them. */
 export interface RowSet {
   label: string;
-  table: ResolvedTable;
-  idColumn: string;
-  /** SQL conditions on alias `t`, with their values added to `params`. */
+  key: RowKey;
+  /** SQL conditions on alias `t`, with their values added to `params`. Re-applied when acting. */
   where: (params: SqlParams) => string[];
   action: RowAction;
   /** Name of the result counter, e.g. "marked"; defaults to the action's past tense. */
   counter?: string;
 }
 
-const counterOf = (set: RowSet) => set.counter ?? PAST_TENSE[set.action.kind];
+const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported' } as const;
+const VERB = { delete: 'delete', update: 'update', archive: 'archive', start_workflow: 'start', report: 'report' } as const;
+export const counterOf = (set: RowSet) => set.counter ?? PAST_TENSE[set.action.kind];
 
-export interface RowSetConfig {
-  dry_run: boolean;
-  details_limit: number;
+export interface RowSetConfig extends EngineConfig {
   batch_size: number;
   max_rows_per_run: number | null;
   max_fraction: number;
-  sql: SqlLimits;
 }
-
-const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported' } as const;
 
 /** Equality / IN / IS NULL conditions from a config filter on `alias`, cast to each column's catalog type. */
 export function filterConditions(table: ResolvedTable, filter: RowFilter, params: SqlParams, alias = 't'): string[] {
@@ -55,130 +58,98 @@ export function filterConditions(table: ResolvedTable, filter: RowFilter, params
   });
 }
 
-function selectIds(set: RowSet, cursor: string | null, limit: number, lock: boolean): { text: string; values: unknown[] } {
-  const p = new SqlParams();
-  const conds = set.where(p);
-  const id = col(set.table, set.idColumn);
-  if (cursor !== null) conds.push(`t.${id} > ${p.add(cursor, colType(set.table, set.idColumn))}`);
-  const text = `select t.${id}::text as id from ${set.table.sql} t where ${conds.join(' and ') || 'true'}
-    order by t.${id} limit ${p.add(limit, 'int')} ${lock ? 'for update of t skip locked' : ''}`;
-  return { text, values: p.values };
+const all = (conds: string[]) => conds.join(' and ') || 'true';
+
+/** The set's rows among `keys` that still match its conditions: an action never reaches further. */
+function picked(set: RowSet, keys: readonly KeyValue[], p: SqlParams): string {
+  return all([keyIn(set.key, keys, p), ...set.where(p)]);
 }
 
-async function countRows(tx: PoolClient, set: RowSet): Promise<{ matching: number; total: number }> {
-  const p = new SqlParams();
-  const conds = set.where(p);
-  const { rows } = await tx.query<{ matching: string; total: string }>(
-    `select count(*) filter (where ${conds.join(' and ') || 'true'}) as matching, count(*) as total from ${set.table.sql} t`,
-    p.values,
-  );
-  return { matching: Number(rows[0]!.matching), total: Number(rows[0]!.total) };
+/** Rows of `child` that reference the parent rows matching `parentCondition` (alias `t` inside is the parent). */
+export function childCondition(set: RowSet, child: ChildTable, parentCondition: (p: SqlParams) => string, p: SqlParams): string {
+  const refs = child.columns.map((c) => `t.${col(child.table, c)}`).join(', ');
+  return `(${refs}) in (select ${keyOrder(set.key)} from ${set.key.table.sql} t where ${parentCondition(p)})`;
 }
 
-/** Applies the action to `ids` inside the open transaction; returns rows affected and child rows deleted. */
-async function apply(tx: PoolClient, set: RowSet, ids: string[]): Promise<{ affected: number; children: number }> {
-  const idCol = col(set.table, set.idColumn);
-  const idArray = `$1::${colType(set.table, set.idColumn)}[]`;
-  const action = set.action;
+async function count(tx: PoolClient, from: string, cond: string, values: unknown[]): Promise<number> {
+  return Number((await tx.query<{ n: string }>(`select count(*) as n from ${from} t where ${cond}`, values)).rows[0]!.n);
+}
+
+/** Applies (or, predicting, counts) the set's action on the picked keys; returns rows affected and child rows. */
+async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<{ affected: number; children: number }> {
+  const { action } = set;
+  const table = set.key.table;
+  const p = new SqlParams();
+  const cond = picked(set, keys, p);
+  if (action.kind === 'report' || action.kind === 'start_workflow') return { affected: keys.length, children: 0 };
+  let children = 0;
   if (action.kind === 'delete') {
-    let children = 0;
     for (const child of action.children) {
-      const res = await tx.query(`delete from ${child.table.sql} where ${col(child.table, child.column)} = any(${idArray})`, [ids]);
-      children += res.rowCount ?? 0;
+      const cp = new SqlParams();
+      const childCond = childCondition(set, child, (q) => picked(set, keys, q), cp);
+      if (mode === 'predict') children += await count(tx, child.table.sql, childCond, cp.values);
+      else children += (await tx.query(`delete from ${child.table.sql} t where ${childCond}`, cp.values)).rowCount ?? 0;
     }
-    const res = await tx.query(`delete from ${set.table.sql} where ${idCol} = any(${idArray})`, [ids]);
-    return { affected: res.rowCount ?? 0, children };
   }
+  if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children };
+  if (action.kind === 'delete') return { affected: (await tx.query(`delete from ${table.sql} t where ${cond}`, p.values)).rowCount ?? 0, children };
   if (action.kind === 'update') {
-    const values: unknown[] = [ids];
     const assignments = action.sets.map(({ column, value }) => {
-      const c = col(set.table, column);
+      const c = col(table, column);
       if ('now' in value) return `${c} = now()`;
-      if ('increment' in value) return `${c} = coalesce(${c}, 0) + 1`;
+      if ('increment' in value) return `${c} = coalesce(t.${c}, 0) + 1`;
       if (value.value === null) return `${c} = null`;
-      values.push(String(value.value));
-      return `${c} = $${values.length}::${colType(set.table, column)}`;
+      return `${c} = ${p.add(String(value.value), colType(table, column))}`;
     });
-    const res = await tx.query(`update ${set.table.sql} set ${assignments.join(', ')} where ${idCol} = any(${idArray})`, values);
-    return { affected: res.rowCount ?? 0, children: 0 };
+    return { affected: (await tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values)).rowCount ?? 0, children };
   }
-  if (action.kind === 'start_workflow') return { affected: await startWorkflows(action, ids), children: 0 };
-  if (action.kind === 'report') return { affected: ids.length, children: 0 };
-  const cols = action.columns.map((c) => col(set.table, c)).join(', ');
-  const res = await tx.query(
-    `with moved as (delete from ${set.table.sql} where ${idCol} = any(${idArray}) returning ${cols})
-     insert into ${action.archive.sql} (${cols}) select ${cols} from moved`,
-    [ids],
-  );
-  return { affected: res.rowCount ?? 0, children: 0 };
+  const cols = action.columns.map((c) => col(table, c)).join(', ');
+  const res = await tx.query(`with moved as (delete from ${table.sql} t where ${cond} returning ${cols}) insert into ${action.archive.sql} (${cols}) select ${cols} from moved`, p.values);
+  return { affected: res.rowCount ?? 0, children };
 }
 
-/** Starts a workflow per row through the worker's client; a running one with the same id is left alone. */
-async function startWorkflows(action: Extract<RowAction, { kind: 'start_workflow' }>, ids: string[]): Promise<number> {
-  const client = Context.current().client;
-  let started = 0;
-  for (const id of ids) {
-    try {
-      await client.workflow.start(action.workflowType, {
-        workflowId: `${action.idPrefix}${id}`,
-        taskQueue: action.taskQueue,
-        args: [{ id }],
-        workflowExecutionTimeout: action.executionTimeoutMs,
-      });
-      started += 1;
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
+/** What the set's rows count against max_fraction: its own table, and each child table it deletes from. */
+function fractionTargets(set: RowSet): FractionTarget[] {
+  const { action } = set;
+  if (action.kind === 'report' || action.kind === 'start_workflow') return [];
+  const own = (p: SqlParams) => all(set.where(p));
+  const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own }];
+  if (action.kind === 'delete') {
+    for (const child of action.children) targets.push({ table: child.table, verb: 'delete', condition: (p) => childCondition(set, child, own, p) });
   }
-  return started;
+  return targets;
 }
 
-/**
- * Checks `max_fraction` for every set before anything changes. A real run that would exceed it
- * fails without retrying; a dry run reports the same problem in its errors and goes on listing.
- */
-export async function checkFractions(client: PoolClient, sets: readonly RowSet[], cfg: RowSetConfig): Promise<string[]> {
-  const problems: string[] = [];
-  for (const set of sets) {
-    if (set.action.kind === 'report' || set.action.kind === 'start_workflow') continue; // changes no row
-    const { matching, total } = await countRows(client, set);
-    const problem = overFraction(`${set.label}: would ${set.action.kind}`, matching, total, `rows of ${set.table.name}`, cfg.max_fraction);
-    if (problem) problems.push(problem);
-  }
-  if (problems.length > 0 && !cfg.dry_run) throw safetyLimitError(problems.join('\n'));
-  return problems;
+/** Up to `limit` keys of the set after `cursor`, in key order; row-locked (skip locked) unless predicting. */
+export async function selectKeys(tx: PoolClient, set: RowSet, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<KeyValue[]> {
+  const p = new SqlParams();
+  const conds = set.where(p);
+  if (cursor !== null) conds.push(keyAfter(set.key, cursor, p));
+  const text = `select ${keySelect(set.key)} from ${set.key.table.sql} t where ${all(conds)}
+    order by ${keyOrder(set.key)} limit ${p.add(limit, 'int')} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
+  return (await tx.query(text, p.values)).rows.map((r: Record<string, unknown>) => keyOf(r, set.key));
 }
 
-/**
- * One batch of one set inside the open transaction: pick up to `room` ids after `cursor`, act on
- * them (unless dry run), count and list them. `exhausted` when the set has no more rows.
- */
-export async function rowSetBatch(
-  tx: PoolClient,
-  set: RowSet,
-  cursor: string | null,
-  room: number,
-  dryRun: boolean,
-  summary: RunSummary,
-): Promise<{ last: string | null; exhausted: boolean }> {
-  const q = selectIds(set, cursor, room, !dryRun);
-  const ids = (await tx.query<{ id: string }>(q.text, q.values)).rows.map((r) => r.id);
-  await actOn(tx, set, ids, dryRun, summary);
-  return { last: ids.at(-1) ?? cursor, exhausted: ids.length < room };
+/** The effect of acting on `keys`: counts (matched, the set's counter, child rows) and one detail per key. */
+export async function actOnKeys(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<BatchEffect> {
+  const done = keys.length > 0 ? await apply(tx, set, keys, mode) : { affected: 0, children: 0 };
+  const counts: Record<string, number> = { matched: keys.length, [counterOf(set)]: done.affected };
+  if (done.children) counts.children_deleted = done.children;
+  const details = keys.map((k) => ({ set: set.label, table: set.key.table.name, id: keyLabel(k), action: set.action.kind }));
+  return { counts, details, capped: keys.length };
 }
 
-/** Applies a set's action to ids it picked (unless dry run) and records counts and details. */
-export async function actOn(tx: PoolClient, set: RowSet, ids: string[], dryRun: boolean, summary: RunSummary): Promise<void> {
-  if (ids.length > 0 && !dryRun) {
-    const done = await apply(tx, set, ids);
-    summary.count(counterOf(set), done.affected);
-    if (done.children) summary.count('children_deleted', done.children);
-    if (set.action.kind === 'start_workflow') summary.count('already_running', ids.length - done.affected);
-  } else if (dryRun) {
-    summary.count(counterOf(set), ids.length);
-  }
-  summary.count('matched', ids.length);
-  for (const id of ids) summary.detail({ set: set.label, table: set.table.name, id, action: set.action.kind });
+/** A row set as a unit of work for the engine. */
+export function rowSetUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
+  if (set.action.kind === 'start_workflow') return startWorkflowUnit(set, set.action);
+  return {
+    label: set.label,
+    transactional: true,
+    fraction: fractionTargets(set),
+    nextBatch: (tx, cursor, limit, mode) => selectKeys(tx, set, cursor, limit, mode),
+    cursorOf: (key) => key,
+    act: (tx, keys, mode) => actOnKeys(tx, set, keys, mode),
+  };
 }
 
 /** The counters a list of sets reports, so they appear even when zero. */
@@ -189,36 +160,7 @@ export function rowSetCounters(sets: readonly RowSet[]): string[] {
   return counters;
 }
 
-/** How many rows the next batch may take: the batch size, less what max_rows_per_run has left. */
-export function batchRoom(cfg: RowSetConfig, summary: RunSummary): number {
-  return cfg.max_rows_per_run === null ? cfg.batch_size : Math.min(cfg.batch_size, cfg.max_rows_per_run - summary.get('matched'));
-}
-
-/** Runs the sets one after another in batches: the engine behind every task that picks rows and acts on them. */
-export async function processRowSets(client: PoolClient, input: TaskInput<RowSetConfig>, sets: readonly RowSet[]): Promise<TaskResult> {
-  const cfg = input.config;
-  const resuming = Context.current().info.heartbeatDetails !== undefined;
-  const warnings = resuming ? [] : await checkFractions(client, sets, cfg);
-  return runBatches<{ set: number; id: string | null }>({
-    client,
-    input,
-    initialCursor: { set: 0, id: null },
-    counters: rowSetCounters(sets),
-    step: async (tx, cursor, summary) => {
-      if (cursor.set === 0 && cursor.id === null) warnings.forEach((w) => summary.error(w));
-      const set = sets[cursor.set];
-      if (!set) return { cursor, done: true };
-      const room = batchRoom(cfg, summary);
-      if (room <= 0) {
-        summary.count('stopped_at_max_rows_per_run');
-        return { cursor, done: true };
-      }
-      const batch = await rowSetBatch(tx, set, cursor.id, room, cfg.dry_run, summary);
-      if (batch.exhausted) {
-        const next = cursor.set + 1;
-        return { cursor: { set: next, id: null }, done: next >= sets.length };
-      }
-      return { cursor: { set: cursor.set, id: batch.last }, done: false };
-    },
-  });
+/** Runs the sets one after another through the batch engine: every task that picks rows and acts on them. */
+export function processRowSets(session: TaskSession<RowSetConfig>, sets: readonly RowSet[]): Promise<TaskResult> {
+  return runUnits(session, sets.map(rowSetUnit), { counters: rowSetCounters(sets) });
 }

@@ -3,17 +3,20 @@ import { formatDuration } from '../config/duration';
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { runBatches } from './batch-loop';
+import { runUnits } from './engine/engine';
+import type { ActMode, WorkUnit } from './engine/work-unit';
 import { processRowSets } from './row-sets';
-import { resolveChildren } from './retention';
+import { resolveChildren, resolveKeyed } from './retention';
 import type { ActivityDeps } from './deps';
-import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
+import { col, colType } from './sql/identifiers';
+import { keyAfter, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
 import { SqlParams } from './sql/params';
 import { exclusive } from './task-lock';
 
 /** A run the candidate query found stale. */
 export interface StaleRun {
   id: string;
+  key: KeyValue;
   status: string;
   job_type: string | null;
   retry_count: number | null;
@@ -48,58 +51,111 @@ export function decideStaleRun(run: StaleRun, cfg: RunsCleanupStaleConfig, taskI
   };
 }
 
-/** Columns of the run table that the task reads, in the order it checks them. */
+/** Columns of the run table that the task reads, besides its key. */
 function staleColumns(cfg: RunsCleanupStaleConfig): (string | null)[] {
   const c = cfg.columns;
-  return [c.id, c.status, c.timestamp, c.retry_count, c.error, c.job_type, c.heartbeat];
+  return [c.status, c.timestamp, c.retry_count, c.error, c.job_type, c.heartbeat];
 }
 
 /**
- * Stale candidates after `cursor`, in id order. The same statement serves the dry run and the real
- * run (which adds the row lock), so the preview lists exactly the rows a real run would change.
+ * A run is stale when it is in a status with a threshold and its timestamp is older than the
+ * threshold (its job type's, if it has one), and, with a liveness column, its heartbeat is old
+ * too. The same conditions pick the batch, guard max_fraction and are re-applied by the update.
  */
-function selectStale(t: ResolvedTable, cfg: RunsCleanupStaleConfig, cursor: string | null, lockRows: boolean) {
+function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, p: SqlParams): string[] {
   const c = cfg.columns;
-  const p = new SqlParams();
-  const id = col(t, c.id);
+  const t = key.table;
   const statuses = Object.keys(cfg.thresholds);
   const jobTypes = Object.keys(cfg.job_type_thresholds);
-  const jobType = c.job_type ? `t.${col(t, c.job_type)}::text` : 'null::text';
-  const limit = c.job_type ? 'coalesce(jt.ms, st.ms)' : 'st.ms';
-  const conds = [`t.${col(t, c.timestamp)} < now() - ${limit} * interval '1 millisecond'`];
+  const status = `t.${col(t, c.status)}::text`;
+  const own = `(select ms from unnest(${p.add(statuses, 'text[]')}, ${p.add(statuses.map((s) => cfg.thresholds[s]), 'float8[]')}) st(status, ms) where st.status = ${status})`;
+  const byJob = c.job_type
+    ? `(select ms from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(jobTypes.map((j) => cfg.job_type_thresholds[j]), 'float8[]')}) jt(job_type, ms) where jt.job_type = t.${col(t, c.job_type)}::text)`
+    : 'null';
+  const conds = [`${status} = any(${p.add(statuses, 'text[]')})`, `t.${col(t, c.timestamp)} < now() - coalesce(${byJob}, ${own}) * interval '1 millisecond'`];
   if (c.heartbeat) {
     const hb = `t.${col(t, c.heartbeat)}`;
     conds.push(`(${hb} is null or ${hb} < now() - ${p.add(cfg.heartbeat_timeout, 'float8')} * interval '1 millisecond')`);
   }
-  if (cursor !== null) conds.push(`t.${id} > ${p.add(cursor, colType(t, c.id))}`);
-  const text = `
-    with st(status, ms) as (select * from unnest(${p.add(statuses, 'text[]')}, ${p.add(statuses.map((s) => cfg.thresholds[s]), 'float8[]')})),
-         jt(job_type, ms) as (select * from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(jobTypes.map((j) => cfg.job_type_thresholds[j]), 'float8[]')}))
-    select t.${id}::text as id,
-           t.${col(t, c.status)}::text as status,
-           ${jobType} as job_type,
-           ${c.retry_count ? `t.${col(t, c.retry_count)}::int` : 'null::int'} as retry_count,
-           extract(epoch from now() - t.${col(t, c.timestamp)}) * 1000 as elapsed_ms,
-           ${limit} as threshold_ms
-    from ${t.sql} t
-    join st on st.status = t.${col(t, c.status)}::text
-    ${c.job_type ? `left join jt on jt.job_type = ${jobType}` : ''}
-    where ${conds.join(' and ')}
-    order by t.${id}
-    limit ${p.add(cfg.batch_size, 'int')}
-    ${lockRows ? 'for update of t skip locked' : ''}`;
-  return { text, values: p.values };
+  return conds;
 }
 
-function updateStaleSql(t: ResolvedTable, cfg: RunsCleanupStaleConfig): string {
+/** Up to `limit` stale runs after `cursor`, in key order; row-locked (skip locked) unless predicting. */
+async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<StaleRun[]> {
   const c = cfg.columns;
-  const sets = [`${col(t, c.status)} = u.new_status`, `${col(t, c.timestamp)} = case when u.requeue then now() else t.${col(t, c.timestamp)} end`];
+  const t = key.table;
+  const p = new SqlParams();
+  const conds = staleConditions(key, cfg, p);
+  if (cursor !== null) conds.push(keyAfter(key, cursor, p));
+  const { rows } = await tx.query<Record<string, unknown> & { status: string; job_type: string | null; retry_count: number | null; elapsed_ms: string }>(
+    `select ${keySelect(key)},
+            t.${col(t, c.status)}::text as status,
+            ${c.job_type ? `t.${col(t, c.job_type)}::text` : 'null::text'} as job_type,
+            ${c.retry_count ? `t.${col(t, c.retry_count)}::int` : 'null::int'} as retry_count,
+            extract(epoch from now() - t.${col(t, c.timestamp)}) * 1000 as elapsed_ms
+     from ${t.sql} t where ${conds.join(' and ')}
+     order by ${keyOrder(key)} limit ${p.add(limit, 'int')} ${mode === 'predict' ? '' : 'for update of t skip locked'}`,
+    p.values,
+  );
+  return rows.map((r) => {
+    const k = keyOf(r, key);
+    const threshold_ms = (r.job_type !== null ? cfg.job_type_thresholds[r.job_type] : undefined) ?? cfg.thresholds[r.status]!;
+    return { id: String(keyLabel(k)), key: k, status: r.status, job_type: r.job_type, retry_count: r.retry_count, elapsed_ms: Number(r.elapsed_ms), threshold_ms };
+  });
+}
+
+/**
+ * Writes the decisions in one statement: new status (cast to the column's type, so an ENUM gets
+ * an ENUM), timestamp reset on re-queue, retry count, message on finalize; only for rows that
+ * are still stale.
+ */
+async function applyDecisions(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, runs: StaleRun[], decisions: StaleDecision[]): Promise<void> {
+  const c = cfg.columns;
+  const t = key.table;
+  const p = new SqlParams();
+  const keyArrays = key.columns.map((k, i) => p.add(runs.map((r) => r.key[i]), `${colType(t, k)}[]`));
+  const u = `unnest(${keyArrays.join(', ')}, ${p.add(decisions.map((d) => d.newStatus), 'text[]')}, ${p.add(
+    decisions.map((d) => d.newRetryCount),
+    'int[]',
+  )}, ${p.add(decisions.map((d) => d.action === 'requeue'), 'bool[]')}, ${p.add(decisions.map((d) => d.message), 'text[]')})
+    as u(${key.columns.map((_, i) => `k${i}`).join(', ')}, new_status, new_retry, requeue, message)`;
+  const ts = col(t, c.timestamp);
+  const sets = [`${col(t, c.status)} = u.new_status::${colType(t, c.status)}`, `${ts} = case when u.requeue then now() else t.${ts} end`];
   if (c.retry_count) sets.push(`${col(t, c.retry_count)} = u.new_retry`);
   if (c.error) sets.push(`${col(t, c.error)} = case when u.requeue then t.${col(t, c.error)} else u.message end`);
-  return `
-    update ${t.sql} t set ${sets.join(', ')}
-    from unnest($1::text[], $2::text[], $3::int[], $4::bool[], $5::text[]) as u(id, new_status, new_retry, requeue, message)
-    where t.${col(t, c.id)} = u.id::${colType(t, c.id)}`;
+  const join = key.columns.map((k, i) => `t.${col(t, k)} = u.k${i}`);
+  await tx.query(`update ${t.sql} t set ${sets.join(', ')} from ${u} where ${[...join, ...staleConditions(key, cfg, p)].join(' and ')}`, p.values);
+}
+
+/** Stale runs as a unit of work: pick a batch, decide per run, write the decisions. */
+function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): WorkUnit<StaleRun, KeyValue> {
+  return {
+    label: key.table.name,
+    transactional: true,
+    fraction: [{ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, p).join(' and ') }],
+    nextBatch: (tx, cursor, limit, mode) => selectStale(tx, key, cfg, cursor, limit, mode),
+    cursorOf: (run) => run.key,
+    act: async (tx, runs, mode) => {
+      const decisions = runs.map((run) => decideStaleRun(run, cfg, taskId));
+      // Rows are locked by the batch's select, so the update changes exactly these runs.
+      if (mode !== 'predict' && runs.length > 0) await applyDecisions(tx, key, cfg, runs, decisions);
+      const requeued = decisions.filter((d) => d.action === 'requeue').length;
+      return {
+        counts: { stale: runs.length, requeued, finalized: runs.length - requeued },
+        capped: runs.length,
+        details: runs.map((run, i) => ({
+          id: run.id,
+          job_type: run.job_type,
+          status: run.status,
+          action: decisions[i]!.action === 'requeue' ? 'requeued' : 'finalized',
+          new_status: decisions[i]!.newStatus,
+          retry_count: decisions[i]!.newRetryCount,
+          elapsed_minutes: Math.round(run.elapsed_ms / 6_000) / 10,
+          threshold_minutes: Math.round(run.threshold_ms / 6_000) / 10,
+        })),
+      };
+    },
+  };
 }
 
 export function createRunsActivities({ databases }: ActivityDeps) {
@@ -107,62 +163,25 @@ export function createRunsActivities({ databases }: ActivityDeps) {
     /** `runs.cleanup_stale`: re-queue or finalize runs stuck in a non-terminal status. */
     async cleanupStaleRuns(input: TaskInput<RunsCleanupStaleConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, async (client) => {
-        const table = await resolveTable(client, cfg.table, staleColumns(cfg), `task ${input.taskId}: config`);
-        const update = updateStaleSql(table, cfg);
-        return runBatches<string | null>({
-          client,
-          input,
-          initialCursor: null,
-          counters: ['stale', 'requeued', 'finalized'],
-          step: async (tx: PoolClient, cursor, summary) => {
-            const q = selectStale(table, cfg, cursor, !cfg.dry_run);
-            const { rows } = await tx.query<StaleRun>(q.text, q.values);
-            const decisions = rows.map((run) => decideStaleRun(run, cfg, input.taskId));
-            if (!cfg.dry_run && decisions.length > 0) {
-              await tx.query(update, [
-                decisions.map((d) => d.id),
-                decisions.map((d) => d.newStatus),
-                decisions.map((d) => d.newRetryCount),
-                decisions.map((d) => d.action === 'requeue'),
-                decisions.map((d) => d.message),
-              ]);
-            }
-            rows.forEach((run, i) => {
-              const d = decisions[i]!;
-              summary.count('stale');
-              summary.count(d.action === 'requeue' ? 'requeued' : 'finalized');
-              summary.detail({
-                id: run.id,
-                job_type: run.job_type,
-                status: run.status,
-                action: d.action === 'requeue' ? 'requeued' : 'finalized',
-                new_status: d.newStatus,
-                retry_count: d.newRetryCount,
-                elapsed_minutes: Math.round(run.elapsed_ms / 6_000) / 10,
-                threshold_minutes: Math.round(run.threshold_ms / 6_000) / 10,
-              });
-            });
-            const last = rows.at(-1);
-            return { cursor: last ? last.id : cursor, done: rows.length < cfg.batch_size };
-          },
-        });
+      return exclusive(databases, input, async (session) => {
+        const key = await resolveKeyed(session.client, cfg.table, cfg.columns.id, staleColumns(cfg), `task ${input.taskId}: config`);
+        return runUnits(session, [staleUnit(key, cfg, input.taskId)], { counters: ['stale', 'requeued', 'finalized'] });
       });
     },
 
     /** `runs.cleanup_expired`: delete terminal runs past retention, children first, batch by batch. */
     async cleanupExpiredRuns(input: TaskInput<RunsCleanupExpiredConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, async (client) => {
+      return exclusive(databases, input, async (session) => {
         const where = `task ${input.taskId}: config`;
         const c = cfg.columns;
-        const table = await resolveTable(client, cfg.table, [c.id, c.status, c.timestamp], where);
-        const children = await resolveChildren(client, cfg.children, where);
-        return processRowSets(client, input, [
+        const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.timestamp], where);
+        const table = key.table;
+        const children = await resolveChildren(session.client, key, cfg.children, where);
+        return processRowSets(session, [
           {
             label: 'expired runs',
-            table,
-            idColumn: c.id,
+            key,
             action: { kind: 'delete', children },
             where: (params) => [
               `t.${col(table, c.status)}::text = any(${params.add(cfg.terminal_statuses, 'text[]')})`,

@@ -2,6 +2,7 @@ import type { StatusResetConfig } from '../tasks/status-reset';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { processRowSets } from './row-sets';
+import { resolveKeyed } from './retention';
 import { col, colType, resolveTable } from './sql/identifiers';
 import { exclusive } from './task-lock';
 
@@ -10,15 +11,15 @@ export function createStatusActivities({ databases }: ActivityDeps) {
     /** `status.reset`: rows stuck in a status whose job is gone or not running are reset. */
     async resetStuckStatus(input: TaskInput<StatusResetConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, input, async (client) => {
+      return exclusive(databases, input, async (session) => {
         const c = cfg.columns;
-        const table = await resolveTable(client, cfg.table, [c.id, c.status, c.job, c.timestamp], `task ${input.taskId}: config`);
-        const jobs = await resolveTable(client, cfg.jobs.table, [cfg.jobs.id_column, cfg.jobs.status_column], `task ${input.taskId}: config.jobs`);
-        return processRowSets(client, input, [
+        const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.job, c.timestamp], `task ${input.taskId}: config`);
+        const table = key.table;
+        const jobs = await resolveTable(session.client, cfg.jobs.table, [cfg.jobs.id_column, cfg.jobs.status_column], `task ${input.taskId}: config.jobs`);
+        return processRowSets(session, [
           {
             label: `${cfg.from_status} -> ${cfg.to_status}`,
-            table,
-            idColumn: c.id,
+            key,
             action: { kind: 'update', sets: [{ column: c.status, value: { value: cfg.to_status } }] },
             counter: 'reset',
             where: (params) => {

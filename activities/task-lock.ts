@@ -1,8 +1,10 @@
 import type { Pool, PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
 import type { TaskInput, TaskResult } from '../workflows/types';
-import { skippedResult } from './batch-loop';
+import { skippedResult } from './results';
 import type { DatabasePools } from './deps';
+import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';
+import type { EngineConfig, TaskSession } from './engine/work-unit';
 
 const TRY_LOCK = `select pg_try_advisory_lock(hashtextextended($1::text, 0)) as locked`;
 const WAIT_LOCK = `select pg_advisory_lock(hashtextextended($1::text, 0))`;
@@ -30,7 +32,15 @@ export async function withTaskLock<R>(
 ): Promise<{ locked: true; value: R } | { locked: false }> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A terminated backend (pg_terminate_backend, a failover) emits 'error' on the checked-out
+  // client; unhandled, that would end the worker process. The query in flight fails with the
+  // same error, so the attempt fails (retryably) and the connection is destroyed below.
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   try {
+    await client.query(`set application_name = ${quoteLiteral(key.slice(0, 63))}`);
     if (Context.current().info.attempt > 1) {
       await client.query(`set lock_timeout = '${RETRY_LOCK_WAIT}'`);
       await client.query(WAIT_LOCK, [key]);
@@ -42,28 +52,37 @@ export async function withTaskLock<R>(
     try {
       return { locked: true, value: await work(client) };
     } finally {
-      await client.query(UNLOCK, [key]).catch((err: Error) => {
-        broken = err;
-      });
+      if (!broken) {
+        await client.query(UNLOCK, [key]).catch((err: Error) => {
+          broken = err;
+        });
+      }
     }
   } catch (err) {
     broken ??= err as Error;
     throw err;
   } finally {
+    if (!broken) await client.query('reset application_name').catch((err: Error) => (broken = err));
+    client.off('error', onError);
     // A connection in an unknown state is destroyed, which also drops any lock it held.
     client.release(broken);
   }
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /**
  * Runs a task's work on its target database under the task lock, or returns the
  * `skipped: already running` result when another run holds it.
  */
-export async function exclusive(
+export async function exclusive<C extends EngineConfig>(
   databases: DatabasePools,
-  input: TaskInput<{ dry_run: boolean }>,
-  work: (client: PoolClient) => Promise<TaskResult>,
+  input: TaskInput<C>,
+  work: (session: TaskSession<C>) => Promise<TaskResult>,
 ): Promise<TaskResult> {
-  const outcome = await withTaskLock(databases.get(input.database), taskLockKey(input.database, input.taskId), work);
+  const ledgerSchema = databases.ledgerSchema?.(input.database) ?? DEFAULT_LEDGER_SCHEMA;
+  const outcome = await withTaskLock(databases.get(input.database), taskLockKey(input.database, input.taskId), (client) => work({ client, input, ledgerSchema }));
   return outcome.locked ? outcome.value : skippedResult(input, 'already running');
 }

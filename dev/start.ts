@@ -10,13 +10,15 @@ import { applySync, planSync } from '../client/sync';
 import { table } from '../client/context';
 import { buildWorkflowBundle } from '../worker/bundle';
 import { createCaretakerWorker } from '../worker/create-worker';
-import { databaseUrlsFromEnv, PoolRegistry } from '../worker/databases';
+import { databaseUrlsFromEnv, poolSettingsFromEnv, PoolRegistry } from '../worker/databases';
 import { ensureDemoDatabase } from './demo-db';
 import { loadPlugins } from '../config/plugins';
 import { noCliMessage, resolveTemporalCli } from './temporal-cli';
 import { runStartupTasks } from './startup-tasks';
 
 const STATE_DIR = join(process.cwd(), '.caretaker');
+/** Secrets maintenance.yaml names (`url_env`), defaulted for the local demo; the worker reads them from this process. */
+const DEMO_SECRETS = { REDIS_URL: 'redis://127.0.0.1:6379' };
 const PORT = 7233;
 const UI_PORT = 8233;
 
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
   const plugins = await loadPlugins();
   const configFile = process.env.CARETAKER_CONFIG || 'maintenance.yaml';
   const config = await loadConfigFile(configFile);
+  for (const [name, value] of Object.entries(DEMO_SECRETS)) process.env[name] ||= value;
   const urls = databaseUrlsFromEnv();
   const demo = await ensureDemoDatabase(urls.get('default')!, { reseed: process.argv.includes('--reseed'), filesDir: join(STATE_DIR, 'demo-files') });
   console.log(
@@ -64,7 +67,7 @@ async function main(): Promise<void> {
   );
 
   const temporal = await startTemporal();
-  const databases = new PoolRegistry(urls);
+  const databases = new PoolRegistry(urls, poolSettingsFromEnv());
   try {
     const plan = await planSync(temporal.client, config, { prune: false });
     await applySync(temporal.client, config, plan);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { childTables, column, rowFilter, safetyFields, sqlTaskFields, statusValue, table } from './fields';
+import { childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -18,7 +18,7 @@ const missingFile = z
     kind: z.literal('missing_file'),
     name: z.string().optional(),
     table: table(),
-    id_column: column().default('id'),
+    id_column: keyColumn().default('id'),
     path_column: column(),
     /** Stored paths are relative to this directory (absolute stored paths must lie inside it). */
     base_dir: z.string().min(1),
@@ -32,7 +32,7 @@ const missingParent = z
     kind: z.literal('missing_parent'),
     name: z.string().optional(),
     table: table(),
-    id_column: column().default('id'),
+    id_column: keyColumn().default('id'),
     reference_column: column(),
     parent_table: table(),
     parent_id_column: column().default('id'),
@@ -60,7 +60,7 @@ const stuckPending = z
     kind: z.literal('stuck_pending'),
     name: z.string().optional(),
     table: table(),
-    id_column: column().default('id'),
+    id_column: keyColumn().default('id'),
     status_column: column().default('status'),
     timestamp_column: column().default('updated_at'),
     retry_column: column().default('retry_count'),

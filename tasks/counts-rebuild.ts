@@ -1,17 +1,17 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { column, rowFilter, sqlTaskFields, table } from './fields';
+import { column, keyColumn, rowFilter, sqlTaskFields, table } from './fields';
 
 const counter = z
   .object({
     name: z.string().min(1).optional(),
     /** The parent table holding the denormalised counter, e.g. `albums`. */
     table: table(),
-    id_column: column().default('id'),
+    id_column: keyColumn().default('id'),
     count_column: column(),
     /** The rows being counted, e.g. `album_files`, and their reference to the parent. */
     child_table: table(),
-    child_column: column(),
+    child_column: keyColumn(),
     /** Only child rows matching these equality filters count (e.g. `{ deleted: false }`). */
     child_where: rowFilter(),
   })

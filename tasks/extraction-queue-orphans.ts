@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { column, safetyFields, sqlTaskFields, statusValue, table } from './fields';
+import { column, keyColumn, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 import { workflowTarget } from './sync-trigger';
 
 export const extractionQueueOrphansConfig = z
   .object({
     table: table(),
-    columns: z.object({ id: column().default('id'), status: column().default('status'), timestamp: column().default('updated_at') }).strict().prefault({}),
+    columns: z.object({ id: keyColumn().default('id'), status: column().default('status'), timestamp: column().default('updated_at') }).strict().prefault({}),
     pending_status: statusValue().default('pending'),
     older_than: duration({ min: 1_000 }).prefault('30m'),
     /** Re-queue by status: set this status (or keep pending_status) and restart the row's clock. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
+import { size } from '../config/size';
 
 /** Field builders shared by the catalog's config schemas. */
 
@@ -7,6 +8,13 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
 /** A column name as written in the user's schema. Checked against the catalog before use. */
 export const column = () => z.string().regex(IDENT, 'expected a column name (letters, digits, _ and $; not starting with a digit)');
+
+/**
+ * The columns that identify a row: one column, or a list for a composite key. It must be the
+ * primary key or a unique index's NOT NULL columns (checked in the catalog).
+ */
+export const keyColumn = () => z.union([column(), z.array(column()).min(1).max(8)]);
+export type KeyColumn = z.output<ReturnType<typeof keyColumn>>;
 
 /** `table` or `schema.table`. Checked against the catalog before use. */
 export const table = () =>
@@ -25,7 +33,20 @@ export const batchSize = (fallback: number) => z.number().int().min(1).max(50_00
 /** How many per-item details a summary carries; counts are always complete. */
 export const detailsLimit = () => z.number().int().min(0).max(10_000).default(100);
 
+/** Details beyond this size (JSON) are counted, not listed: a result has to fit a Temporal payload. */
+export const detailsMaxBytes = () =>
+  size()
+    .pipe(z.number().min(1024, 'expected at least 1KiB').max(1024 * 1024, 'expected at most 1MiB (a result must fit a Temporal payload)'))
+    .prefault('256KiB');
+
 export const dryRun = () => z.boolean().default(false);
+
+/**
+ * How a dry run looks: `execute` runs each batch's real statements and rolls them back (cascades,
+ * triggers, constraint and type errors show up as in a real run; row locks are taken for the
+ * batch); `read_only` only reads (for replicas, or to take no locks), predicting counts by queries.
+ */
+export const dryRunMode = () => z.enum(['execute', 'read_only']).default('execute');
 
 /** Per-batch transaction limits: every batch runs with these as SET LOCAL. */
 export const sqlLimits = () =>
@@ -54,8 +75,13 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
 export const rowFilter = () => z.record(column(), z.union([scalar, z.array(scalar).min(1), z.null()])).default({});
 export type RowFilter = z.output<ReturnType<typeof rowFilter>>;
 
-/** Child rows deleted with their parent, in the same transaction: `{ table, column }` (column references the parent id). */
-export const childTables = () => z.array(z.object({ table: table(), column: column() }).strict()).default([]);
+/**
+ * Child rows deleted with their parent, in the same transaction: `{ table, column }`, where
+ * column (a list for a composite key) references the parent's key through a foreign key.
+ * `no_foreign_key: true` accepts a reference the schema does not declare.
+ */
+export const childTables = () =>
+  z.array(z.object({ table: table(), column: keyColumn(), no_foreign_key: z.boolean().default(false) }).strict()).default([]);
 
 export const ONE_DAY_MS = 86_400_000;
 
@@ -63,6 +89,8 @@ export const ONE_DAY_MS = 86_400_000;
 export const sqlTaskFields = (defaultBatchSize: number) => ({
   batch_size: batchSize(defaultBatchSize),
   details_limit: detailsLimit(),
+  details_max_bytes: detailsMaxBytes(),
   dry_run: dryRun(),
+  dry_run_mode: dryRunMode(),
   sql: sqlLimits(),
 });

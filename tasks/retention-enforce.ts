@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { duration, formatDuration } from '../config/duration';
 import { defineTask } from './types';
-import { ONE_DAY_MS, childTables, column, rowFilter, safetyFields, sqlTaskFields, table } from './fields';
+import { ONE_DAY_MS, childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, table } from './fields';
 
 const policy = z
   .object({
     /** Shown in results; defaults to the table name. */
     name: z.string().min(1).optional(),
     table: table(),
-    id_column: column().default('id'),
+    id_column: keyColumn().default('id'),
     /** Rows whose timestamp_column is older than older_than ... */
     timestamp_column: column().optional(),
     older_than: duration().optional(),

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { ONE_DAY_MS, childTables, column, safetyFields, sqlTaskFields, statusValue, table } from './fields';
+import { ONE_DAY_MS, childTables, column, keyColumn, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 
 export const runsCleanupExpiredConfig = z
   .object({
     table: table(),
     columns: z
       .object({
-        id: column().default('id'),
+        id: keyColumn().default('id'),
         status: column().default('status'),
         /** Age is measured from this timestamp (when the run finished). */
         timestamp: column().default('completed_at'),

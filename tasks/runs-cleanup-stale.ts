@@ -1,7 +1,10 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
+import { duration, formatDuration } from '../config/duration';
 import { defineTask } from './types';
-import { column, sqlTaskFields, statusValue, table } from './fields';
+import { column, keyColumn, sqlTaskFields, statusValue, table } from './fields';
+
+/** The shortest stale threshold accepted without allow_short_thresholds. */
+export const STALE_FLOOR_MS = 5 * 60_000;
 
 export const runsCleanupStaleConfig = z
   .object({
@@ -9,7 +12,7 @@ export const runsCleanupStaleConfig = z
     table: table(),
     columns: z
       .object({
-        id: column().default('id'),
+        id: keyColumn().default('id'),
         status: column().default('status'),
         /** Staleness is measured from this timestamp (and it is reset when a run is re-queued). */
         timestamp: column().default('updated_at'),
@@ -34,10 +37,28 @@ export const runsCleanupStaleConfig = z
     requeue_status: statusValue().default('pending'),
     max_retries: z.number().int().min(0).max(100).default(3),
     heartbeat_timeout: duration({ min: 1_000 }).prefault('5m'),
+    /** Stop after this many runs in one run of the task; the rest waits for the next. */
+    max_rows_per_run: z.number().int().min(1).nullable().default(null),
+    /** Refuse (before changing anything) to touch more than this share of the table's rows. */
+    max_fraction: z.number().gt(0).max(1).default(0.5),
+    /** Thresholds below STALE_FLOOR are refused unless this is true: a healthy run is rarely that quiet. */
+    allow_short_thresholds: z.boolean().default(false),
     ...sqlTaskFields(500),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const short = (group: 'thresholds' | 'job_type_thresholds') =>
+      Object.entries(cfg[group]).forEach(([name, ms]) => {
+        if (ms < STALE_FLOOR_MS && !cfg.allow_short_thresholds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [group, name],
+            message: `expected at least ${formatDuration(STALE_FLOOR_MS)} (a shorter threshold needs allow_short_thresholds: true), got ${formatDuration(ms)}`,
+          });
+        }
+      });
+    short('thresholds');
+    short('job_type_thresholds');
     for (const status of Object.keys(cfg.thresholds)) {
       if (!(status in cfg.final_status)) {
         ctx.addIssue({

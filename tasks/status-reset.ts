@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { column, safetyFields, sqlTaskFields, statusValue, table } from './fields';
+import { column, keyColumn, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 
 export const statusResetConfig = z
   .object({
@@ -9,7 +9,7 @@ export const statusResetConfig = z
     table: table(),
     columns: z
       .object({
-        id: column().default('id'),
+        id: keyColumn().default('id'),
         status: column().default('status'),
         /** The reference to the job that should be working on the row. */
         job: column().default('job_id'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { column, rowFilter, sqlTaskFields, table } from './fields';
+import { column, keyColumn, rowFilter, sqlTaskFields, table } from './fields';
 
 /** A workflow started per row; its id is `id_prefix` + the row id, so one row never has two running. */
 export const workflowTarget = () =>
@@ -19,7 +19,7 @@ export const syncTriggerConfig = z
   .object({
     /** The table of sync configurations (seed 000: SharePoint configs, SAM searches, forecast syncs). */
     table: table(),
-    id_column: column().default('id'),
+    id_column: keyColumn().default('id'),
     /** Rows with this frequency get a run, e.g. "hourly" (seed 000's config). */
     frequency: z.string().min(1).optional(),
     frequency_column: column().default('frequency'),

@@ -1,3 +1,4 @@
+import { realNames } from '../activities/engine/counters';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,11 +78,11 @@ describe('assets.detect_orphans', () => {
     const before = await state();
     const preview = await runTaskWorkflow(temporal, task(), { dryRun: true });
     expect(await state()).toEqual(before);
-    expect(preview.counts).toMatchObject({ deleted: 2, updated: 2, orphan_files: 1, files_deleted: 1, requeued: 1, failed: 1 });
+    expect(preview.counts).toMatchObject({ would_delete: 2, would_update: 2, orphan_files: 1, would_delete_files: 1, would_requeue: 1, would_fail: 1 });
 
     const real = await runTaskWorkflow(temporal, task());
     expect(real.details).toEqual(preview.details);
-    expect(real.counts).toEqual(preview.counts);
+    expect(real.counts).toEqual(realNames(preview.counts));
     const after = await state();
 
     expect(after.apps.map((a) => a.id)).toEqual([1, 3, 5, 6]);

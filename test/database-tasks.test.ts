@@ -17,7 +17,7 @@ describe('db.vacuum', () => {
       insert into events (body) select 'x' from generate_series(1, 2000);
       delete from events where id % 2 = 0;`);
     const preview = await runTaskWorkflow(env.temporal, vacuumTask({ tables: ['events'] }), { dryRun: true });
-    expect(preview.counts).toMatchObject({ vacuumed: 1 });
+    expect(preview.counts).toMatchObject({ would_vacuum: 1 });
     expect(preview.details[0]).toMatchObject({ action: 'vacuum', table: 'public.events' });
     expect((await lastVacuum('events')).last_vacuum).toBeNull();
 
@@ -69,7 +69,7 @@ describe('procedure.execute', () => {
       create procedure touch_sessions(by_days int) language sql as $$ update sessions set age_days = age_days + by_days $$;`);
     const config = { allowlist: ['purge_sessions', 'public.touch_sessions'], calls: [{ name: 'purge_sessions', args: [30] }, { name: 'public.touch_sessions', args: [1] }] };
     const preview = await runTaskWorkflow(env.temporal, task(config), { dryRun: true });
-    expect(preview.counts).toEqual({ called: 0 });
+    expect(preview.counts).toEqual({ would_call: 2 });
     expect((await env.db.pool.query('select count(*)::int as n from sessions')).rows[0].n).toBe(3);
 
     const real = await runTaskWorkflow(env.temporal, task(config));

@@ -3,7 +3,7 @@ import { decideStaleRun, type StaleRun } from '../activities/runs';
 import { runsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 
 const cfg = runsCleanupStaleConfig.parse({ table: 'runs', columns: { retry_count: 'retries' } });
-const run = (over: Partial<StaleRun>): StaleRun => ({ id: '1', status: 'running', job_type: null, retry_count: 0, elapsed_ms: 3 * 3_600_000, threshold_ms: 2 * 3_600_000, ...over });
+const run = (over: Partial<StaleRun>): StaleRun => ({ id: '1', key: ['1'], status: 'running', job_type: null, retry_count: 0, elapsed_ms: 3 * 3_600_000, threshold_ms: 2 * 3_600_000, ...over });
 
 describe('decideStaleRun', () => {
   it('re-queues while retries remain', () => {

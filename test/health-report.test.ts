@@ -8,7 +8,6 @@ import { parseTask, runTaskWorkflow } from './fixtures';
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let temporal: TestTemporal;
 let server: Server;
-let webhookUrl: string;
 const received: unknown[] = [];
 
 beforeAll(async () => {
@@ -23,7 +22,8 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  webhookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  // The worker runs in this process: the webhook's URL is named in config and read from here.
+  process.env.HEALTH_TEST_WEBHOOK_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
   await db.pool.query(`
     create table jobs (id serial primary key, status text not null, updated_at timestamptz not null);
     insert into jobs (status, updated_at) select 'pending', now() from generate_series(1, 4);
@@ -60,10 +60,10 @@ describe('health.report', () => {
         temporal,
         task({
           ...base,
-          redis_url: 'redis://127.0.0.1:6379',
+          redis: { url: 'redis://127.0.0.1:6379' },
           disk: [{ path: '/', min_free_percent: { warn: 100.1, critical: 0 } }, { path: '/no/such/dir', min_free_percent: {} }],
           long_queries_seconds: { warn: 0, critical: 3600 },
-          webhook: { url: webhookUrl, notify_on: 'warn' },
+          webhook: { url_env: 'HEALTH_TEST_WEBHOOK_URL', notify_on: 'warn' },
         }),
       );
       const by = (check: string, target?: string) => result.details.find((d) => d.check === check && (target === undefined || d.target === target));
@@ -93,7 +93,7 @@ describe('health.report', () => {
 
   it('reports an unreachable Redis as critical, and a dry run sends no webhook', async () => {
     received.length = 0;
-    const result = await runTaskWorkflow(temporal, task({ ...base, redis_url: 'redis://127.0.0.1:1', webhook: { url: webhookUrl } }), { dryRun: true });
+    const result = await runTaskWorkflow(temporal, task({ ...base, redis: { url: 'redis://127.0.0.1:1' }, webhook: { url_env: 'HEALTH_TEST_WEBHOOK_URL' } }), { dryRun: true });
     expect(result.details.find((d) => d.check === 'redis')).toMatchObject({ status: 'critical', message: expect.stringMatching(/^unreachable: /) });
     expect(received).toHaveLength(0);
   });

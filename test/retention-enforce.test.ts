@@ -1,3 +1,4 @@
+import { realNames } from '../activities/engine/counters';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useTaskEnvironment } from './support';
 import { parseTask, runTaskWorkflow, snapshot } from './fixtures';
@@ -49,9 +50,9 @@ describe('retention.enforce', () => {
     const before = await everything();
     const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
     expect(await everything()).toEqual(before);
-    expect(preview.counts).toEqual({ matched: 8, deleted: 4, marked: 2, archived: 2 });
+    expect(preview.counts).toEqual({ matched: 8, would_delete: 4, would_mark: 2, would_archive: 2 });
     const real = await runTaskWorkflow(env.temporal, task());
-    expect(real.counts).toEqual(preview.counts);
+    expect(real.counts).toEqual(realNames(preview.counts));
     expect(real.details).toEqual(preview.details);
     expect(preview.details.filter((d) => d.set === 'tokens').map((d) => d.id)).toEqual(['1', '2']);
   });

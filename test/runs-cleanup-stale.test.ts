@@ -1,3 +1,4 @@
+import { realNames } from '../activities/engine/counters';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTaskInput } from '../client/task-input';
@@ -54,10 +55,10 @@ describe('runs.cleanup_stale', () => {
 
     const preview = await run(PIPELINE_TASK_CONFIG, { dryRun: true });
     expect(await snapshot(db.pool)).toEqual(before);
-    expect(preview).toMatchObject({ status: 'completed', dryRun: true, counts: { stale: 5, requeued: 3, finalized: 2 } });
+    expect(preview).toMatchObject({ status: 'completed', dryRun: true, counts: { stale: 5, would_requeue: 3, would_finalize: 2 } });
 
     const real = await run(PIPELINE_TASK_CONFIG);
-    expect(real.counts).toEqual(preview.counts);
+    expect(real.counts).toEqual(realNames(preview.counts));
     expect(real.details).toEqual(preview.details.map((d) => ({ ...d, elapsed_minutes: expect.any(Number) })));
 
     const after = await snapshot(db.pool);

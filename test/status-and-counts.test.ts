@@ -86,7 +86,7 @@ describe('counts.rebuild', () => {
     const before = await snapshot(env.db.pool, 'albums', 'id');
     const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
     expect(await snapshot(env.db.pool, 'albums', 'id')).toEqual(before);
-    expect(preview.counts).toEqual({ checked: 6, drifted: 3, fixed: 0 });
+    expect(preview.counts).toEqual({ checked: 6, drifted: 3, would_fix: 3 });
     expect(preview.details).toEqual([
       { counter: 'album files', id: '2', recorded: 5, actual: 2 },
       { counter: 'album files', id: '4', recorded: null, actual: 1 },

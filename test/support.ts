@@ -53,9 +53,9 @@ export interface TestTemporal {
 }
 
 /** A Caretaker worker on its own task queue against the shared dev server, running until `stop()`. */
-export async function startTestWorker(databases: Record<string, string>): Promise<TestTemporal> {
+export async function startTestWorker(databases: Record<string, string>, opts: { taskQueue?: string } = {}): Promise<TestTemporal> {
   const address = inject('temporalAddress');
-  const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+  const taskQueue = opts.taskQueue ?? `test-${randomBytes(6).toString('hex')}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const pools = new PoolRegistry(new Map(Object.entries(databases)));
   const worker = await createCaretakerWorker({

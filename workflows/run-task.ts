@@ -1,19 +1,48 @@
 import {
   ActivityCancellationType,
   type ActivityInterfaceFor,
+  CancellationScope,
   defineQuery,
   isCancellation,
   proxyActivities,
   setHandler,
+  upsertMemo,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { TaskInput, TaskProgress, TaskResult } from './types';
+import type { PartialResult, TaskInput, TaskProgress, TaskResult } from './types';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
 export const progressQuery = defineQuery<TaskProgress>('progress');
 
 /** Failure types an activity raises for problems a retry cannot fix. */
-const NON_RETRYABLE = ['ConfigError', 'SafetyLimitExceeded'];
+const NON_RETRYABLE = ['ConfigError', 'SafetyLimitExceeded', 'CursorDidNotAdvance'];
+
+/** Memo key of a run's outcome, readable by `caretaker status` without a worker. */
+export const OUTCOME_MEMO = 'caretakerOutcome';
+
+/** Reads a failed run's ledger: short, and itself never cancelled. */
+const ledger = proxyActivities<Pick<Activities, 'readRunLedger'>>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+
+/** The innermost message of a failure chain (ActivityFailure -> ApplicationFailure -> ...). */
+function rootMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let message = e?.message ?? String(err);
+  while (e?.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e.message) message = e.message;
+  }
+  return message;
+}
+
+/** The partial counts an activity attached to its failure (`details[0]`), if any. */
+function partialFromFailure(err: unknown): PartialResult | undefined {
+  for (let e = err as { details?: unknown[]; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    const first = Array.isArray(e.details) ? e.details[0] : undefined;
+    if (first && typeof first === 'object' && 'counts' in first) return first as PartialResult;
+  }
+  return undefined;
+}
 
 /**
  * The activities, with the timeouts and retry policy the task's config asked for. A plugin passes
@@ -53,13 +82,26 @@ export async function runTask<C, A extends object = Activities>(
   };
   setHandler(progressQuery, () => progress);
   progress.phase = 'running';
+  let result: TaskResult;
   try {
-    const result = await body(taskActivities<A>(input as TaskInput));
-    progress.phase = 'done';
-    progress.result = result;
-    return result;
+    result = await body(taskActivities<A>(input as TaskInput));
   } catch (err) {
-    if (isCancellation(err)) progress.phase = 'cancelling';
+    const cancelled = isCancellation(err);
+    progress.phase = cancelled ? 'cancelling' : 'failed';
+    progress.failure = rootMessage(err);
+    progress.partial = partialFromFailure(err);
+    if (!input.config.dry_run) {
+      // The ledger knows exactly what committed, even when the last attempt died without a word.
+      const { workflowId, runId } = workflowInfo();
+      const fromLedger = await CancellationScope.nonCancellable(() => ledger.readRunLedger(input as TaskInput<{ dry_run: boolean }>, workflowId, runId)).catch(() => undefined);
+      progress.partial = fromLedger ?? progress.partial;
+    }
+    if (cancelled) progress.phase = 'cancelled';
+    upsertMemo({ [OUTCOME_MEMO]: { outcome: progress.phase, dryRun: progress.dryRun, failure: progress.failure, counts: progress.partial?.counts ?? {}, tables: progress.partial?.tables ?? {} } });
     throw err;
   }
+  progress.phase = 'done';
+  progress.result = result;
+  upsertMemo({ [OUTCOME_MEMO]: { outcome: result.status, dryRun: result.dryRun, counts: result.counts, tables: result.tables } });
+  return result;
 }

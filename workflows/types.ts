@@ -27,7 +27,14 @@ export interface TaskInput<C = Record<string, unknown>> {
   };
 }
 
-export type TaskStatus = 'completed' | 'completed_with_errors' | 'skipped';
+/**
+ * `refused`: a dry run found that the real run would be refused by a safety limit (max_fraction,
+ * an empty base_dir); the real run fails instead, with the same message.
+ */
+export type TaskStatus = 'completed' | 'completed_with_errors' | 'skipped' | 'refused';
+
+/** Counters by name, e.g. `{ deleted: 4 }` (a dry run says `{ would_delete: 4 }`). */
+export type Counts = Record<string, number>;
 
 /** A run's summary, in the shape of seed 002's "Return Data": counts, per-item details, errors. */
 export interface TaskResult {
@@ -37,25 +44,44 @@ export interface TaskResult {
   dryRun: boolean;
   /** Why a run did nothing, e.g. "already running". */
   reason?: string;
-  counts: Record<string, number>;
+  /** Totals over the whole run. */
+  counts: Counts;
+  /**
+   * Rows inserted, updated and deleted per table, as PostgreSQL counted them in the batch
+   * transactions: cascades and rows written by triggers included.
+   */
+  tables: Record<string, Counts>;
+  /** The same counters as `counts`, per policy / rule / counter of the task. */
+  sets: Record<string, Counts>;
   details: Record<string, unknown>[];
   /** True when more items were affected than `details` holds. */
   detailsTruncated: boolean;
+  /** How many items are counted but not listed in `details` (details_limit, details_max_bytes). */
+  detailsOmitted: number;
   errors: string[];
   batches: number;
   startedAt: string;
   finishedAt: string;
 }
 
-/** What an activity heartbeats after each committed batch; a retry resumes from it. */
-export interface BatchCheckpoint<Cursor = unknown> {
-  cursor: Cursor;
+/** What a failed or cancelled run had done when it stopped (from its ledger, else its last attempt). */
+export interface PartialResult {
+  dryRun: boolean;
+  counts: Counts;
+  tables: Record<string, Counts>;
+  sets: Record<string, Counts>;
   batches: number;
-  counts: Record<string, number>;
-  details: Record<string, unknown>[];
-  detailsTruncated: boolean;
-  errors: string[];
-  startedAt: string;
+}
+
+/**
+ * What an activity heartbeats after each batch, for `caretaker status`: small and of fixed size.
+ * A retry does not resume from it (a real run resumes from its ledger, a dry run starts over).
+ */
+export interface BatchCheckpoint {
+  unit: number;
+  batches: number;
+  counts: Counts;
+  at: string;
 }
 
 /** Answer of the `progress` workflow query. */
@@ -63,7 +89,11 @@ export interface TaskProgress {
   taskId: string;
   type: string;
   dryRun: boolean;
-  phase: 'starting' | 'running' | 'cancelling' | 'done';
+  phase: 'starting' | 'running' | 'cancelling' | 'done' | 'failed' | 'cancelled';
   startedAt: string;
   result?: TaskResult;
+  /** What a failed or cancelled run changed before it stopped. */
+  partial?: PartialResult;
+  /** Why it failed. */
+  failure?: string;
 }

@@ -7,9 +7,10 @@ export interface ResolvedTable {
   sql: string;
   /** `schema.table` for messages. */
   name: string;
-  columns: Map<string, { sql: string; type: string }>;
+  columns: Map<string, { sql: string; type: string; notNull: boolean }>;
   /** Every column of the table, in catalog order. */
   allColumns: string[];
+  oid: number;
 }
 
 /** Double-quotes one identifier part, doubling embedded quotes (PostgreSQL's quote_ident rule). */
@@ -27,8 +28,19 @@ const FIND_TABLE = `
   order by array_position(current_schemas(false), n.nspname::text) nulls last
   limit 1`;
 
+/** Relations by that name that are not tables, to say what the name is instead. */
+const FIND_OTHER = `
+  select n.nspname as schema, c.relname as name,
+         case c.relkind when 'v' then 'a view' when 'm' then 'a materialized view' when 'f' then 'a foreign table'
+                        when 'i' then 'an index' when 'S' then 'a sequence' else 'not a table' end as what
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relname = $2
+    and (case when $1::text is null then n.nspname = any(current_schemas(false)) else n.nspname = $1 end)
+  order by array_position(current_schemas(false), n.nspname::text) nulls last
+  limit 1`;
+
 const TABLE_COLUMNS = `
-  select attname as name, format_type(atttypid, atttypmod) as type
+  select attname as name, format_type(atttypid, atttypmod) as type, attnotnull as "notNull"
   from pg_attribute
   where attrelid = $1 and attnum > 0 and not attisdropped
   order by attnum`;
@@ -48,10 +60,14 @@ export async function resolveTable(
   const found = await client.query<{ schema: string; name: string; oid: number }>(FIND_TABLE, [schema, name]);
   const row = found.rows[0];
   if (!row) {
+    const other = (await client.query<{ schema: string; name: string; what: string }>(FIND_OTHER, [schema, name])).rows[0];
+    if (other) {
+      throw configError(`${where}: "${table}" is ${other.what} (${other.schema}.${other.name}), not a table; Caretaker changes tables only: name the table it reads from`);
+    }
     throw configError(`${where}: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
   }
-  const cols = await client.query<{ name: string; type: string }>(TABLE_COLUMNS, [row.oid]);
-  const resolved = new Map(cols.rows.map((c) => [c.name, { sql: quoteIdent(c.name), type: c.type }]));
+  const cols = await client.query<{ name: string; type: string; notNull: boolean }>(TABLE_COLUMNS, [row.oid]);
+  const resolved = new Map(cols.rows.map((c) => [c.name, { sql: quoteIdent(c.name), type: c.type, notNull: c.notNull }]));
   for (const column of columns) {
     if (column && !resolved.has(column)) {
       throw configError(
@@ -64,6 +80,7 @@ export async function resolveTable(
     name: `${row.schema}.${row.name}`,
     columns: resolved,
     allColumns: [...resolved.keys()],
+    oid: row.oid,
   };
 }
 

@@ -1,0 +1,175 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { PoolClient } from 'pg';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { BatchCheckpoint, TaskResult } from '../../workflows/types';
+import { safetyLimitError } from '../errors';
+import { checkFractions } from './fraction';
+import { withPartial } from './failures';
+import { RunLedger, type Position } from './ledger';
+import { changesBetween, readTableChanges } from './table-changes';
+import { DEFAULT_DETAILS_MAX_BYTES, Tally } from './tally';
+import type { ActMode, EngineConfig, TaskSession, WorkUnit } from './work-unit';
+import { named } from './counters';
+
+export interface RunOptions {
+  /** Counters that always appear in the result, even when zero. */
+  counters: readonly string[];
+  /** Problems found while planning (e.g. an extension that is missing); they go into `errors`. */
+  warnings?: readonly string[];
+  /** Items per batch when the task has no `batch_size` (one at a time for VACUUM, procedures). */
+  batchSize?: number;
+}
+
+/** The key a run's ledger entries are filed under: one activity of one workflow run. */
+export function runKeyOf(workflowId: string, runId: string, activityType: string): string {
+  return `${workflowId}/${runId}/${activityType}`;
+}
+
+/**
+ * The one batch loop behind every task. Per batch: a transaction with the task's SET LOCAL
+ * limits, the unit's next batch after the cursor, its action, the tables PostgreSQL saw change,
+ * and (in a real run) the ledger entry, all committed together; a dry run rolls the batch back.
+ * Before the first batch: max_fraction per table over all units, and each unit's preflight.
+ * A retry resumes from the ledger; a cancel stops at a batch boundary; a failure or cancel
+ * carries what was done.
+ */
+export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, units: readonly WorkUnit[], opts: RunOptions): Promise<TaskResult> {
+  const ctx = Context.current();
+  const { client, input } = session;
+  const cfg = input.config;
+  const startedAt = new Date().toISOString();
+  const mode: ActMode = !cfg.dry_run ? 'apply' : cfg.dry_run_mode === 'read_only' ? 'predict' : 'rehearse';
+  const tally = new Tally({ details: cfg.details_limit, bytes: cfg.details_max_bytes ?? DEFAULT_DETAILS_MAX_BYTES }, opts.counters);
+  const batchSize = cfg.batch_size ?? opts.batchSize ?? 1;
+  const cap = cfg.max_rows_per_run ?? null;
+  let position: Position = { unit: 0, cursor: null };
+  let ledger: RunLedger | undefined;
+  try {
+    if (mode === 'apply') {
+      const { workflowId, runId } = ctx.info.workflowExecution ?? { workflowId: ctx.info.activityId, runId: '' };
+      const opened = await RunLedger.open(client, session.ledgerSchema, runKeyOf(workflowId, runId, ctx.info.activityType), input.taskId, ctx.info.attempt);
+      ledger = opened.ledger;
+      for (const entry of opened.entries) {
+        tally.apply(entry.effect);
+        position = entry.next;
+      }
+    }
+    let refusal: string[] = [];
+    if (tally.batches === 0) {
+      opts.warnings?.forEach((w) => tally.warn(w));
+      refusal = await inTransaction(client, cfg, 'predict', async () => [...(await checkFractions(client, units, cfg.max_fraction ?? 1)), ...(await preflights(client, units))]);
+      if (refusal.length > 0 && mode === 'apply') throw safetyLimitError(refusal.join('\n'));
+      refusal.forEach((r) => tally.warn(r));
+    }
+
+    let stoppedAtCap = false;
+    while (position.unit < units.length) {
+      if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
+      const room = cap === null ? batchSize : Math.min(batchSize, cap - tally.capped);
+      if (room <= 0) {
+        stoppedAtCap = true;
+        break;
+      }
+      const unit = units[position.unit]!;
+      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema };
+      position = unit.transactional ? await transactionalBatch(step, cfg) : await itemBatch(step, ctx.cancellationSignal);
+      const checkpoint: BatchCheckpoint = { unit: position.unit, batches: tally.batches, counts: named(tally.counts, cfg.dry_run), at: new Date().toISOString() };
+      ctx.heartbeat(checkpoint);
+    }
+    const result = tally.result(input, startedAt, refusal.length > 0 ? 'refused' : undefined, refusal.length > 0 ? refusal.join('\n') : undefined);
+    if (stoppedAtCap) result.counts.stopped_at_max_rows_per_run = 1;
+    return result;
+  } catch (err) {
+    throw withPartial(err, tally.partial(cfg.dry_run));
+  }
+}
+
+interface Step {
+  client: PoolClient;
+  unit: WorkUnit;
+  position: Position;
+  room: number;
+  mode: ActMode;
+  tally: Tally;
+  ledger: RunLedger | undefined;
+  ledgerSchema: string;
+}
+
+/** One batch in one transaction: fetch, act, measure, record; commit a real run, roll back a dry run. */
+async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<Position> {
+  const { record, next } = await inTransaction(s.client, cfg, s.mode, async () => {
+    await s.ledger?.fence(s.client);
+    const items = await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode);
+    const next = advance(s.unit, s.position, items, s.room);
+    const before = s.mode === 'predict' ? undefined : await readTableChanges(s.client, s.ledgerSchema);
+    const effect = await s.unit.act(s.client, items, s.mode);
+    const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema));
+    const record = s.tally.admit(s.unit.label, effect, tables);
+    if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
+    return { record, next };
+  });
+  s.tally.apply(record);
+  return next;
+}
+
+/** Items one at a time outside a transaction (files, VACUUM, procedures, workflow starts), each recorded when done. */
+async function itemBatch(s: Step, cancelled: AbortSignal): Promise<Position> {
+  const items = await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode);
+  const end = advance(s.unit, s.position, items, s.room);
+  let position = s.position;
+  for (const [i, item] of items.entries()) {
+    if (i > 0 && cancelled.aborted) return position;
+    const effect = await s.unit.act(s.client, [item], s.mode);
+    const next = i === items.length - 1 ? end : { unit: s.position.unit, cursor: s.unit.cursorOf(item) };
+    const record = s.tally.admit(s.unit.label, effect, effect.tables ?? {});
+    if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
+    s.tally.apply(record);
+    position = next;
+  }
+  return items.length === 0 ? end : position;
+}
+
+/**
+ * Where the run goes after this batch. The cursor must strictly advance (by the unit's own order
+ * where it has one), so no loop can hand the same batch out twice.
+ */
+export function advance(unit: WorkUnit, position: Position, items: readonly unknown[], room: number): Position {
+  if (items.length === 0) return { unit: position.unit + 1, cursor: null };
+  let previous = position.cursor;
+  for (const item of items) {
+    const cursor = unit.cursorOf(item);
+    const moved = previous === null || (unit.compare ? unit.compare(previous, cursor) < 0 : !isDeepStrictEqual(previous, cursor));
+    if (!moved) {
+      throw ApplicationFailure.nonRetryable(`${unit.label}: the batch cursor did not advance past ${JSON.stringify(previous)}; stopping instead of repeating a batch`, 'CursorDidNotAdvance');
+    }
+    previous = cursor;
+  }
+  return items.length < room ? { unit: position.unit + 1, cursor: null } : { unit: position.unit, cursor: previous };
+}
+
+/**
+ * Runs `work` in a transaction with the task's SET LOCAL limits: read only when predicting,
+ * committed when applying, rolled back when rehearsing.
+ */
+async function inTransaction<T>(client: PoolClient, cfg: EngineConfig, mode: ActMode, work: () => Promise<T>): Promise<T> {
+  await client.query(mode === 'predict' ? 'begin read only' : 'begin');
+  try {
+    if (cfg.sql) {
+      await client.query(`set local lock_timeout = ${Math.ceil(cfg.sql.lock_timeout)}`);
+      await client.query(`set local statement_timeout = ${Math.ceil(cfg.sql.statement_timeout)}`);
+    }
+    const value = await work();
+    await client.query(mode === 'apply' ? 'commit' : 'rollback');
+    return value;
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function preflights(client: PoolClient, units: readonly WorkUnit[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const unit of units) if (unit.preflight) problems.push(...(await unit.preflight(client)));
+  return problems;
+}

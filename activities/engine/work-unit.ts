@@ -1,0 +1,69 @@
+import type { PoolClient } from 'pg';
+import type { TaskInput } from '../../workflows/types';
+import type { ResolvedTable } from '../sql/identifiers';
+import type { SqlParams } from '../sql/params';
+import type { BatchEffect } from './tally';
+
+/**
+ * How a batch treats the data:
+ * - `apply`: a real run; the batch commits.
+ * - `rehearse`: a dry run that executes the real statements and rolls the batch back, so
+ *   cascades, triggers, constraint and type errors show up exactly as in a real run.
+ * - `predict`: a read-only dry run (`dry_run_mode: read_only`, e.g. on a replica): nothing is
+ *   executed, counts are predicted by queries. Non-transactional units are always predicted in a dry run.
+ */
+export type ActMode = 'apply' | 'rehearse' | 'predict';
+
+/** Rows of a table a unit would change, for the max_fraction check (a condition on alias `t`). */
+export interface FractionTarget {
+  table: ResolvedTable;
+  verb: string;
+  condition: (p: SqlParams) => string;
+}
+
+/**
+ * One piece of a task's work that picks items in batches and acts on them: a retention policy, an
+ * orphan rule, a counter, a directory, a list of tables to vacuum. The engine owns the loop, the
+ * cursor, the guards, the ledger, heartbeats and cancellation; a unit only says how to fetch the
+ * next batch after a cursor and what to do with it.
+ */
+export interface WorkUnit<Item = unknown, Cursor = unknown> {
+  /** Name in the result's `sets` and in messages. */
+  label: string;
+  /**
+   * true: `nextBatch` and `act` share one transaction, recorded in the ledger within it.
+   * false: items are acted on one at a time outside a transaction (files, VACUUM, procedures,
+   * starting workflows) and each is recorded as it is done.
+   */
+  transactional: boolean;
+  /** Up to `limit` items after `cursor` (null: from the start), in cursor order. */
+  nextBatch(tx: PoolClient, cursor: Cursor | null, limit: number, mode: ActMode): Promise<Item[]>;
+  /** The cursor an item leaves behind. */
+  cursorOf(item: Item): Cursor;
+  /** Orders cursors as `nextBatch` does; the engine refuses a batch whose cursors do not strictly advance. */
+  compare?(a: Cursor, b: Cursor): number;
+  act(tx: PoolClient, items: Item[], mode: ActMode): Promise<BatchEffect>;
+  /** What max_fraction checks for this unit, per table. */
+  fraction?: FractionTarget[];
+  /** Other checks before anything changes (e.g. a base_dir that is missing); each problem refuses a real run. */
+  preflight?(client: PoolClient): Promise<string[]>;
+}
+
+/** The config fields the engine reads; tasks without a field get the engine's default. */
+export interface EngineConfig {
+  dry_run: boolean;
+  dry_run_mode?: 'execute' | 'read_only';
+  details_limit: number;
+  details_max_bytes?: number;
+  batch_size?: number;
+  max_rows_per_run?: number | null;
+  max_fraction?: number;
+  sql?: { lock_timeout: number; statement_timeout: number };
+}
+
+/** A task's run on its target database: the connection holding the task lock, and where its ledger lives. */
+export interface TaskSession<C extends EngineConfig = EngineConfig> {
+  client: PoolClient;
+  input: TaskInput<C>;
+  ledgerSchema: string;
+}

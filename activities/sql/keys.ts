@@ -1,0 +1,88 @@
+import type { PoolClient } from 'pg';
+import { configError } from '../errors';
+import type { SqlParams } from './params';
+import { col, colType, type ResolvedTable } from './identifiers';
+
+/**
+ * The columns that identify one row of a table: the primary key, a unique index's columns, or a
+ * superset of them, all NOT NULL. Every batch picks rows by this key and acts on exactly those
+ * keys, so a key that is not unique (or can be NULL) would change rows nobody picked.
+ */
+export interface RowKey {
+  table: ResolvedTable;
+  columns: string[];
+}
+
+/** A key's values, as text in column order (cast back to each column's type in SQL). */
+export type KeyValue = string[];
+
+const UNIQUE_INDEXES = `
+  select i.indisprimary as "primary",
+         array(select a.attname::text from unnest(i.indkey) with ordinality k(attnum, n)
+               join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum order by k.n) as columns
+  from pg_index i
+  where i.indrelid = $1 and i.indisunique and i.indpred is null and i.indexprs is null
+  order by i.indisprimary desc, i.indexrelid`;
+
+/**
+ * Checks in the catalog that `columns` identify rows of `table` uniquely: a non-partial unique
+ * index (or the primary key) covers a subset of them, and none can be NULL. Otherwise a config
+ * error names the keys the table does have.
+ */
+export async function resolveKey(client: PoolClient, table: ResolvedTable, columns: readonly string[], where: string): Promise<RowKey> {
+  const { rows } = await client.query<{ primary: boolean; columns: string[] }>(UNIQUE_INDEXES, [table.oid]);
+  const named = new Set(columns);
+  const shown = `id_column ${columns.length === 1 ? `"${columns[0]}"` : `[${columns.join(', ')}]`}`;
+  if (!rows.some((r) => r.columns.every((c) => named.has(c)))) {
+    const keys = rows.map((r) => `${r.primary ? 'primary key' : 'unique'} (${r.columns.join(', ')})`);
+    throw configError(
+      `${where}: ${shown} is not a unique key of ${table.name}; ` +
+        (keys.length > 0
+          ? `its keys are ${keys.join('; ')}: name one of them (a list for several columns, e.g. id_column: [${rows[0]!.columns.join(', ')}])`
+          : 'it has no primary key or unique index: add one (or a unique index on NOT NULL columns) and name its columns'),
+    );
+  }
+  const nullable = columns.filter((c) => !table.columns.get(c)?.notNull);
+  if (nullable.length > 0) {
+    throw configError(`${where}: ${shown}: column ${nullable.map((c) => `"${c}"`).join(', ')} of ${table.name} allows NULL; a key column must be NOT NULL`);
+  }
+  return { table, columns: [...columns] };
+}
+
+/** `t."a"::text as k0, t."b"::text as k1` */
+export function keySelect(key: RowKey, alias = 't'): string {
+  return key.columns.map((c, i) => `${alias}.${col(key.table, c)}::text as k${i}`).join(', ');
+}
+
+/** `t."a", t."b"`: the order batches are taken in. */
+export function keyOrder(key: RowKey, alias = 't'): string {
+  return key.columns.map((c) => `${alias}.${col(key.table, c)}`).join(', ');
+}
+
+/** Rows after `cursor` in key order: a row comparison, so the cursor strictly advances. */
+export function keyAfter(key: RowKey, cursor: KeyValue, p: SqlParams, alias = 't'): string {
+  const values = key.columns.map((c, i) => p.add(cursor[i], colType(key.table, c)));
+  return key.columns.length === 1 ? `${keyOrder(key, alias)} > ${values[0]}` : `(${keyOrder(key, alias)}) > (${values.join(', ')})`;
+}
+
+/** Rows whose key is one of `keys`. */
+export function keyIn(key: RowKey, keys: readonly KeyValue[], p: SqlParams, alias = 't'): string {
+  const arrays = key.columns.map((c, i) => p.add(keys.map((k) => k[i]), `${colType(key.table, c)}[]`));
+  if (key.columns.length === 1) return `${keyOrder(key, alias)} = any(${arrays[0]})`;
+  return `(${keyOrder(key, alias)}) in (select * from unnest(${arrays.join(', ')}))`;
+}
+
+/** The key of a row selected with `keySelect`. */
+export function keyOf(row: Record<string, unknown>, key: RowKey): KeyValue {
+  return key.columns.map((_, i) => row[`k${i}`] as string);
+}
+
+/** A key as it appears in details: the value itself, or the list for a composite key. */
+export function keyLabel(value: KeyValue): string | string[] {
+  return value.length === 1 ? value[0]! : value;
+}
+
+/** Config's `id_column: a` or `id_column: [a, b]` as a list. */
+export function keyColumns(value: string | readonly string[]): string[] {
+  return typeof value === 'string' ? [value] : [...value];
+}
