@@ -62,26 +62,54 @@ export async function planSync(client: Client, cfg: CaretakerConfig, opts: { pru
   return plan.sort((a, b) => a.id.localeCompare(b.id));
 }
 
-export async function applySync(client: Client, cfg: CaretakerConfig, plan: readonly SyncAction[]): Promise<void> {
+/** A change Temporal refused; the steps after it were still tried. */
+export interface SyncFailure {
+  id: string;
+  action: SyncActionKind;
+  error: string;
+}
+
+/** The server's reason: the SDK puts it in the gRPC cause ("Failed to create schedule" alone says little). */
+function failureMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as (Error & { details?: string }) | undefined;
+  const reason = cause?.details || cause?.message;
+  return reason && !err.message.includes(reason) ? `${err.message}: ${reason}` : err.message;
+}
+
+/**
+ * Applies the plan step by step. A step Temporal refuses does not stop the others: every task that
+ * can have its schedule gets it, and the refusals come back for the caller to report.
+ */
+export async function applySync(client: Client, cfg: CaretakerConfig, plan: readonly SyncAction[]): Promise<SyncFailure[]> {
   const tasks = new Map(cfg.tasks.map((t) => [t.id, t]));
+  const failures: SyncFailure[] = [];
   for (const step of plan) {
-    const handle = client.schedule.getHandle(step.id);
-    const task = tasks.get(step.id);
-    if (step.action === 'create' && task) {
-      await client.schedule.create(scheduleOptionsFor(task, cfg.task_queue));
-    } else if (step.action === 'update' && task) {
-      const desired = scheduleOptionsFor(task, cfg.task_queue);
-      await handle.update((prev) => ({
-        spec: desired.spec,
-        action: desired.action,
-        policies: desired.policies,
-        state:
-          task.paused === undefined
-            ? { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions }
-            : { paused: task.paused, note: desired.state?.note, remainingActions: prev.state.remainingActions },
-      }));
-    } else if (step.action === 'delete') {
-      await handle.delete();
+    try {
+      await applyStep(client, cfg.task_queue, step, tasks.get(step.id));
+    } catch (err) {
+      failures.push({ id: step.id, action: step.action, error: failureMessage(err) });
     }
+  }
+  return failures;
+}
+
+async function applyStep(client: Client, taskQueue: string, step: SyncAction, task: TaskConfig | undefined): Promise<void> {
+  const handle = client.schedule.getHandle(step.id);
+  if (step.action === 'create' && task) {
+    await client.schedule.create(scheduleOptionsFor(task, taskQueue));
+  } else if (step.action === 'update' && task) {
+    const desired = scheduleOptionsFor(task, taskQueue);
+    await handle.update((prev) => ({
+      spec: desired.spec,
+      action: desired.action,
+      policies: desired.policies,
+      state:
+        task.paused === undefined
+          ? { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions }
+          : { paused: task.paused, note: desired.state?.note, remainingActions: prev.state.remainingActions },
+    }));
+  } else if (step.action === 'delete') {
+    await handle.delete();
   }
 }

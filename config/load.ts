@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { type Document, LineCounter, parseDocument, isNode } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type CaretakerConfig } from './schema';
 import { interpolateEnv, InterpolationError } from './interpolate';
@@ -35,17 +35,38 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: invalid YAML: ${e.message.split('\n')[0]}`));
   }
+  if (doc.contents === null) throw new ConfigError([`${file}:1: file is empty: expected a mapping with tasks: [...]`]);
   const raw: unknown = doc.toJS();
-  const result = configSchema.safeParse(raw ?? {});
+  const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
-      const path = issue.path as (string | number)[];
-      const node = doc.getIn(path, true);
-      const line = isNode(node) && node.range ? `:${lines.linePos(node.range[0]).line}` : '';
-      return `${file}${line}: ${formatPath(path)}: ${describeIssue(issue, valueAt(raw, path))}`;
-    }),
-  );
+  const located = explainIssues(result.error.issues, raw).map((problem) => ({ ...problem, line: lineOf(doc, lines, problem.path) }));
+  // In file order: zod reports a field's own checks before its mapping's cross-field checks.
+  located.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+  throw new ConfigError(located.map(({ path, message, line }) => `${file}${line ? `:${line}` : ''}: ${formatPath(path)}: ${message}`));
+}
+
+/**
+ * The line of the node at `path`, or of the nearest enclosing node that is in the file: a missing
+ * key is reported at the mapping that should hold it (the task item's line for `tasks[0].type`).
+ */
+function lineOf(doc: Document, lines: LineCounter, path: readonly (string | number)[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** Each problem as its config path and "expected ..., got ..." (unions reported by the branch that got furthest). */
+export function explainIssues(issues: readonly z.core.$ZodIssue[], root: unknown): { path: (string | number)[]; message: string }[] {
+  return issues.flatMap((issue) => {
+    const path = issue.path as (string | number)[];
+    if (issue.code === 'invalid_union') {
+      const branch = issue.errors.find((inner) => inner.some((i) => i.code !== 'invalid_type' || i.path.length > 0));
+      if (branch) return explainIssues(branch.map((i) => ({ ...i, path: [...path, ...i.path] })), root);
+    }
+    return [{ path, message: describeIssue(issue, valueAt(root, path)) }];
+  });
 }
 
 /** `tasks[2].config.retention_days` */
@@ -93,7 +114,9 @@ export function describeIssue(issue: z.core.$ZodIssue, received: unknown): strin
       // Report the branch that got furthest: the first one failing for a reason other than its type.
       const branch = issue.errors.find((issues) => issues.some((i) => i.code !== 'invalid_type'));
       const inner = branch?.find((i) => i.code !== 'invalid_type');
-      return inner ? describeIssue(inner, received) : `expected ${issue.message}, got ${show(received)}`;
+      if (inner) return describeIssue(inner, received);
+      const expected = issue.errors.flatMap((issues) => issues.flatMap((i) => (i.code === 'invalid_type' ? [i.expected] : [])));
+      return `expected ${[...new Set(expected)].join(' or ') || issue.message}, got ${show(received)}`;
     }
     case 'invalid_format':
       return `${issue.message}, got ${show(received)}`;

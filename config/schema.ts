@@ -1,68 +1,43 @@
 import { z } from 'zod';
-import { duration } from './duration';
+import { duration, formatDuration } from './duration';
+import { scheduleSchema } from './schedule';
 import { findTaskType, knownTaskTypeNames } from '../tasks';
 
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
 export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
 
-const rangeValue = z.union([
-  z.number().int(),
-  z.string().min(1),
-  z.object({ start: z.union([z.number().int(), z.string()]), end: z.union([z.number().int(), z.string()]).optional(), step: z.number().int().min(1).optional() }).strict(),
-]);
-const calendarField = z.union([rangeValue, z.array(rangeValue).min(1)]).optional();
-
-/** Temporal CalendarSpec in snake_case; omitted fields follow Temporal's defaults (second 0, minute 0, hour 0, every day). */
-const calendar = z
-  .object({
-    second: calendarField,
-    minute: calendarField,
-    hour: calendarField,
-    day_of_month: calendarField,
-    month: calendarField,
-    year: calendarField,
-    day_of_week: calendarField,
-    comment: z.string().optional(),
-  })
-  .strict();
-
-const interval = z.union([
-  duration({ min: 1_000 }).transform((every) => ({ every, offset: 0 })),
-  z.object({ every: duration({ min: 1_000 }), offset: duration().prefault('0s') }).strict(),
-]);
-
-const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]) as z.output<T>[]);
-
-export const scheduleSchema = z
-  .object({
-    cron: oneOrMany(z.string().min(1)).optional(),
-    every: oneOrMany(interval).optional(),
-    calendars: z.array(calendar).min(1).optional(),
-    timezone: z.string().min(1).default('UTC'),
-    jitter: duration().prefault('0s'),
-  })
-  .strict()
-  .refine((s) => s.cron || s.every || s.calendars, { message: 'expected at least one of cron, every or calendars' })
-  .refine((s) => isKnownTimeZone(s.timezone), { path: ['timezone'], message: 'expected an IANA time zone such as "UTC" or "Europe/Berlin"' });
-
-function isKnownTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Temporal's retry policy for the task's activity; the defaults apply to keys the file leaves out. */
+const RETRY_DEFAULTS = { maximum_attempts: 5, initial_interval: 1_000, backoff_coefficient: 2, maximum_interval: 60_000 };
 
 const retrySchema = z
   .object({
-    maximum_attempts: z.number().int().min(1).default(5),
-    initial_interval: duration({ min: 1 }).prefault('1s'),
-    backoff_coefficient: z.number().min(1).default(2),
-    maximum_interval: duration({ min: 1 }).prefault('1m'),
+    maximum_attempts: z.number().int().min(1).optional(),
+    initial_interval: duration({ min: 1 }).optional(),
+    backoff_coefficient: z.number().min(1).optional(),
+    maximum_interval: duration({ min: 1 }).optional(),
   })
   .strict()
-  .prefault({});
+  .prefault({})
+  .transform((given, ctx) => {
+    const retry = {
+      maximum_attempts: given.maximum_attempts ?? RETRY_DEFAULTS.maximum_attempts,
+      initial_interval: given.initial_interval ?? RETRY_DEFAULTS.initial_interval,
+      backoff_coefficient: given.backoff_coefficient ?? RETRY_DEFAULTS.backoff_coefficient,
+      maximum_interval: given.maximum_interval ?? RETRY_DEFAULTS.maximum_interval,
+    };
+    // Temporal refuses such a policy when the workflow schedules the activity (unless there is only one
+    // attempt), so every run would fail its workflow task until the run timeout.
+    if (retry.maximum_attempts !== 1 && retry.maximum_interval < retry.initial_interval) {
+      const [initial, maximum] = [formatDuration(retry.initial_interval), formatDuration(retry.maximum_interval)];
+      ctx.addIssue(
+        given.maximum_interval === undefined
+          ? { code: 'custom', path: ['initial_interval'], message: `expected at most maximum_interval (${maximum}, the default; set it too), got ${initial}` }
+          : { code: 'custom', path: ['maximum_interval'], message: `expected at least initial_interval (${initial}), got ${maximum}` },
+      );
+      return z.NEVER;
+    }
+    return retry;
+  });
 
 const timeoutsSchema = z
   .object({

@@ -67,7 +67,7 @@ const stuckPending = z
     pending_status: statusValue().default('pending'),
     failed_status: statusValue().default('failed'),
     older_than: duration({ min: 1_000 }).prefault('1h'),
-    /** Seed 000: re-queued up to 3 times, then failed. */
+    /** Re-queued up to this many times, then failed. */
     max_retries: z.number().int().min(0).default(3),
     error_column: column().nullable().default(null),
   })

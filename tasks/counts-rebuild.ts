@@ -29,7 +29,7 @@ export type CountsRebuildConfig = z.output<typeof countsRebuildConfig>;
 export const countsRebuild = defineTask({
   type: 'counts.rebuild',
   aliases: [],
-  description: 'Verifies denormalised counters (parent.count_column = number of child rows), reports the drift and fixes it unless dry run (seed 003).',
+  description: 'Verifies denormalised counters (parent.count_column = number of child rows), reports the drift and fixes it unless dry run.',
   workflow: 'countsRebuildWorkflow',
   destructive: true,
   configSchema: countsRebuildConfig,

@@ -32,7 +32,7 @@ export type DbVacuumConfig = z.output<typeof dbVacuumConfig>;
 export const dbVacuum = defineTask({
   type: 'db.vacuum',
   aliases: [],
-  description: 'VACUUM (ANALYZE) of the listed tables or all; optionally REINDEX CONCURRENTLY of b-tree indexes above a bloat threshold (seeds 003, 004).',
+  description: 'VACUUM (ANALYZE) of the listed tables or all; optionally REINDEX CONCURRENTLY of b-tree indexes above a bloat threshold.',
   workflow: 'dbVacuumWorkflow',
   destructive: false,
   configSchema: dbVacuumConfig,

@@ -26,7 +26,7 @@ export type ExtractionQueueOrphansConfig = z.output<typeof extractionQueueOrphan
 export const extractionQueueOrphans = defineTask({
   type: 'extraction.queue_orphans',
   aliases: ['extraction.queue_pending'],
-  description: "Seed 000's safety net: rows pending past a threshold are re-queued, by a status change or by starting a configured workflow per row.",
+  description: "A safety net for work queues: rows pending past a threshold are re-queued, by a status change or by starting a configured workflow per row.",
   workflow: 'extractionQueueOrphansWorkflow',
   destructive: true,
   configSchema: extractionQueueOrphansConfig,

@@ -16,7 +16,7 @@ const directory = z
     keep_newest: z.number().int().min(0).optional(),
     /** Delete oldest first until the matching files total at most this (cache cap). */
     max_total_size: size().optional(),
-    /** Rename kept files larger than this to `<name><archive_suffix>` (seed 003: oversized logs). */
+    /** Rename kept files larger than this to `<name><archive_suffix>`. */
     archive_larger_than: size().optional(),
     archive_suffix: z.string().min(1).default('.old'),
   })
@@ -52,7 +52,7 @@ export type DirectoryRule = FilesCleanupConfig['directories'][number];
 export const filesCleanup = defineTask({
   type: 'files.cleanup',
   aliases: [],
-  description: 'Cache and log directories: delete by age, keep the newest N, cap total size (oldest first), archive oversized files (seeds 003, 004).',
+  description: 'Cache and log directories: delete by age, keep the newest N, cap total size (oldest first), archive oversized files.',
   workflow: 'filesCleanupWorkflow',
   destructive: true,
   configSchema: filesCleanupConfig,

@@ -71,7 +71,7 @@ export const healthReportConfig = z.preprocess(
   z.object({
     /** Round-trip of `select 1`, in milliseconds. */
     database_latency_ms: limits(100, 1000),
-    /** Redis to PING (seed 000): `{ url_env: REDIS_URL }` or `{ url }` without a password; omitted: no Redis check. */
+    /** Redis to PING: `{ url_env: REDIS_URL }` or `{ url }` without a password; omitted: no Redis check. */
     redis: redis.optional(),
     /** Paths whose free space to check, as a percentage of the file system. */
     disk: z.array(z.object({ path: z.string().min(1), min_free_percent: limits(20, 10) }).strict()).default([]),

@@ -12,7 +12,7 @@ const policy = z
     /** Rows whose timestamp_column is older than older_than ... */
     timestamp_column: column().optional(),
     older_than: duration().optional(),
-    /** ... or rows whose expiry column is in the past (seed 004's `expires_at < now()`). */
+    /** ... or rows whose expiry column is in the past (`expires_at < now()`). */
     expires_column: column().optional(),
     /** Extra equality filters, e.g. `{ handled: true }`. */
     where: rowFilter(),

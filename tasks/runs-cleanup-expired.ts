@@ -14,7 +14,7 @@ export const runsCleanupExpiredConfig = z
       })
       .strict()
       .prefault({}),
-    /** Only runs in these statuses are ever deleted (seed 000). */
+    /** Only runs in these statuses are ever deleted. */
     terminal_statuses: z.array(statusValue()).min(1).default(['completed', 'failed', 'cancelled', 'timed_out']),
     retention_days: z.number().gt(0).default(30),
     /** Child rows (e.g. log events) deleted in the same transaction as their run. */

@@ -20,18 +20,18 @@ export const runsCleanupStaleConfig = z
         retry_count: column().nullable().default(null),
         /** Receives the reason when a run is failed or cancelled; null to leave messages alone. */
         error: column().nullable().default(null),
-        /** Job type, to apply `job_type_thresholds` (seed 002). */
+        /** Job type, to apply `job_type_thresholds`. */
         job_type: column().nullable().default(null),
         /** Liveness: a run whose heartbeat is younger than `heartbeat_timeout` is never stale. */
         heartbeat: column().nullable().default(null),
       })
       .strict()
       .prefault({}),
-    /** Status value -> age after which a run in that status is stale (seed 000 defaults). */
+    /** Status value -> age after which a run in that status is stale. */
     thresholds: z.record(statusValue(), duration({ min: 1_000 })).prefault({ submitted: '30m', pending: '1h', running: '2h' }),
-    /** Per job type overrides of the threshold, whatever the status (seed 002). */
+    /** Per job type overrides of the threshold, whatever the status. */
     job_type_thresholds: z.record(z.string(), duration({ min: 1_000 })).prefault({}),
-    /** Status value -> final status once retries are exhausted (seed 001: running fails, pending is cancelled). */
+    /** Status value -> final status once retries are exhausted (by default running fails, pending is cancelled). */
     final_status: z.record(statusValue(), statusValue()).default({ submitted: 'failed', pending: 'cancelled', running: 'failed' }),
     /** Status a re-queued run is put back to. */
     requeue_status: statusValue().default('pending'),

@@ -5,7 +5,7 @@ import { column, keyColumn, safetyFields, sqlTaskFields, statusValue, table } fr
 
 export const statusResetConfig = z
   .object({
-    /** The table whose rows get stuck, e.g. seed 002's analysis plans. */
+    /** The table whose rows get stuck, e.g. plans that wait for an analysis job. */
     table: table(),
     columns: z
       .object({
@@ -42,7 +42,7 @@ export type StatusResetConfig = z.output<typeof statusResetConfig>;
 export const statusReset = defineTask({
   type: 'status.reset',
   aliases: [],
-  description: 'Rows in from_status whose linked job is missing or not running go back to to_status (seed 002: pending plans back to draft).',
+  description: 'Rows in from_status whose linked job is missing or not running go back to to_status (e.g. pending plans back to draft).',
   workflow: 'statusResetWorkflow',
   destructive: true,
   configSchema: statusResetConfig,

@@ -17,10 +17,10 @@ export const workflowTarget = () =>
 
 export const syncTriggerConfig = z
   .object({
-    /** The table of sync configurations (seed 000: SharePoint configs, SAM searches, forecast syncs). */
+    /** The table of sync configurations (e.g. one row per data source to sync). */
     table: table(),
     id_column: keyColumn().default('id'),
-    /** Rows with this frequency get a run, e.g. "hourly" (seed 000's config). */
+    /** Rows with this frequency get a run, e.g. "hourly". */
     frequency: z.string().min(1).optional(),
     frequency_column: column().default('frequency'),
     /** More equality filters, e.g. `{ enabled: true, archived: false }`. */

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 /**
  * One entry of the maintenance catalog. Everything Caretaker knows about a task type that is not
  * workflow or activity code lives here: the name operators write in config, the legacy names that
- * resolve to it, the zod schema of its `config` block (with the seeds' defaults), and the name of
+ * resolve to it, the zod schema of its `config` block (with the defaults users expect), and the name of
  * the workflow that runs it.
  */
 export interface TaskType<S extends z.ZodType = z.ZodType> {

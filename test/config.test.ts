@@ -90,6 +90,68 @@ tasks:
     expect(interpolateEnv('cost: $$5 ${A:-x}', { A: 'y' }, 'f')).toBe('cost: $5 y');
   });
 
+  it('checks cron strings and calendar values, with the line, path, expected and received', () => {
+    const text = `
+tasks:
+  - id: a
+    type: db.vacuum
+    schedule:
+      cron:
+        - "0 3 * * MON-FRI"
+        - "75 3 * * *"
+      calendars:
+        - { hour: "1-30", month: 1, day_of_week: [mon, 8] }
+        - { minute: { start: 0, step: 15 }, year: 1999, comment: nightly }
+  - { id: b, type: db.vacuum, schedule: { cron: "0 3 * *" } }
+`;
+    expect(problems(text)).toEqual([
+      'maintenance.yaml:8: tasks[0].schedule.cron[1]: expected a minute 0-59, got "75" in "75 3 * * *"',
+      'maintenance.yaml:10: tasks[0].schedule.calendars[0].hour: expected a range whose end is an hour 0-23 and not before its start, got "1-30"',
+      'maintenance.yaml:10: tasks[0].schedule.calendars[0].day_of_week[1]: expected a day of week 0-6 (7 is also Sunday) or a name like "mon", got 8',
+      'maintenance.yaml:11: tasks[0].schedule.calendars[1].minute: expected end with step (e.g. { start: 0, end: 59, step: 15 }), got no end',
+      'maintenance.yaml:11: tasks[0].schedule.calendars[1].year: expected a year 2000-2100, got 1999',
+      expect.stringMatching(/^maintenance.yaml:12: tasks\[1\]\.schedule\.cron: expected a cron string of 5 fields .*, got "0 3 \* \*"$/),
+    ]);
+  });
+
+  it('refuses what Temporal refuses at runtime: retry intervals, interval offsets, time zones', () => {
+    const text = `
+tasks:
+  - id: a
+    type: db.vacuum
+    retry: { initial_interval: 2m, maximum_interval: 30s }
+    schedule: { every: { every: 1h, offset: 1h }, timezone: europe/berlin }
+  - id: b
+    type: db.vacuum
+    retry: { initial_interval: 5m }
+    schedule: { cron: "TZ=Europe/Berlin 0 3 * * *" }
+  - id: c
+    type: db.vacuum
+    retry: { maximum_attempts: 1, initial_interval: 5m }
+    schedule: { cron: ["TZ=Asia/Tokyo 0 3 * * *", "0 4 * * *"], timezone: Asia/Tokyo }
+`;
+    expect(problems(text)).toEqual([
+      'maintenance.yaml:5: tasks[0].retry.maximum_interval: expected at least initial_interval (2m), got 30s',
+      'maintenance.yaml:6: tasks[0].schedule.every.offset: expected an offset below every (1h), got 1h',
+      'maintenance.yaml:6: tasks[0].schedule.timezone: expected an IANA time zone such as "UTC" or "Europe/Berlin", got "europe/berlin" (names are case-sensitive: "Europe/Berlin")',
+      'maintenance.yaml:9: tasks[1].retry.initial_interval: expected at most maximum_interval (1m, the default; set it too), got 5m',
+      'maintenance.yaml:10: tasks[1].schedule.cron: expected no TZ= or TZ=UTC (set schedule.timezone instead), got "TZ=Europe/Berlin 0 3 * * *"',
+      'maintenance.yaml:14: tasks[2].schedule.cron: expected TZ=Asia/Tokyo on every cron string or on none, got "0 4 * * *" without it',
+    ]);
+    const ok = parseConfigText(text.replace('"0 4 * * *"', '"TZ=Asia/Tokyo 0 4 * * *"').replace(/^ {2}- id: [ab]\n(?: {4}.*\n)*/gm, ''), 'm.yaml', {});
+    expect(ok.tasks[0]!.retry).toEqual({ maximum_attempts: 1, initial_interval: 300_000, backoff_coefficient: 2, maximum_interval: 60_000 });
+  });
+
+  it('points a missing key at the mapping that should hold it, and an empty file at line 1', () => {
+    expect(problems('tasks:\n  - id: a\n    config: {}\n  - type: db.vacuum\n')).toEqual([
+      'maintenance.yaml:2: tasks[0].type: required: expected string',
+      'maintenance.yaml:4: tasks[1].id: required: expected string',
+    ]);
+    expect(problems('version: 1\n')).toEqual(['maintenance.yaml:1: tasks: required: expected array']);
+    expect(problems('')).toEqual(['maintenance.yaml:1: file is empty: expected a mapping with tasks: [...]']);
+    expect(problems('# nothing yet\n\n')).toEqual(['maintenance.yaml:1: file is empty: expected a mapping with tasks: [...]']);
+  });
+
   it('reports invalid YAML with its line', () => {
     expect(problems('tasks:\n  - id: [unclosed\n')[0]).toMatch(/^maintenance.yaml:\d+: invalid YAML: /);
   });

@@ -52,11 +52,13 @@ describe('runs.cleanup_expired', () => {
     const before = { runs: await snapshot(env.db.pool, 'ops.task_history', 'task_id'), events: await snapshot(env.db.pool, 'ops.task_events', 'event_id') };
     const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
     expect({ runs: await snapshot(env.db.pool, 'ops.task_history', 'task_id'), events: await snapshot(env.db.pool, 'ops.task_events', 'event_id') }).toEqual(before);
-    expect(preview.counts).toMatchObject({ matched: 4, deleted: 4 });
+    expect(preview.counts).toEqual({ matched: 4, would_delete: 4, would_delete_children: 8 });
+    expect(preview.tables).toEqual({ 'ops.task_history': { would_delete: 4 }, 'ops.task_events': { would_delete: 8 } });
     expect(preview.details.map((d) => d.id).sort()).toEqual([...expired].sort());
 
     const real = await runTaskWorkflow(env.temporal, task());
     expect(real.counts).toEqual({ matched: 4, deleted: 4, children_deleted: 8 });
+    expect(real.tables).toEqual({ 'ops.task_history': { deleted: 4 }, 'ops.task_events': { deleted: 8 } });
     expect(real.details.map((d) => d.id)).toEqual(preview.details.map((d) => d.id));
   });
 
@@ -77,13 +79,17 @@ describe('runs.cleanup_expired', () => {
     const before = await snapshot(env.db.pool, 'ops.task_history', 'task_id');
     const failure = await taskFailure(runTaskWorkflow(env.temporal, task()));
     expect(failure.type).toBe('SafetyLimitExceeded');
+    // Child rows count too: the events of those runs are 80% of the event table.
     expect(failure.message).toBe(
-      "expired runs: would delete 4 of 5 rows of ops.task_history (80%), more than max_fraction 0.5; if that is intended, set max_fraction: 0.8 (or higher) in this task's config",
+      [
+        "expired runs: would delete 4 of 5 rows of ops.task_history (80%), more than max_fraction 0.5; if that is intended, set max_fraction: 0.8 (or higher) in this task's config",
+        "expired runs: would delete 8 of 10 rows of ops.task_events (80%), more than max_fraction 0.5; if that is intended, set max_fraction: 0.8 (or higher) in this task's config",
+      ].join('\n'),
     );
     expect(await snapshot(env.db.pool, 'ops.task_history', 'task_id')).toEqual(before);
 
     const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
-    expect(preview.status).toBe('completed_with_errors');
+    expect(preview.status).toBe('refused');
     expect(preview.errors[0]).toContain('would delete 4 of 5 rows');
 
     const allowed = await runTaskWorkflow(env.temporal, task({ max_fraction: 0.8 }));

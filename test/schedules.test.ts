@@ -147,6 +147,27 @@ describe('schedules sync', () => {
     const described = await caretaker('describe', `${prefix}-stale`, '--json');
     expect(JSON.parse(described.out).recentRuns[0]).toMatchObject({ workflowId, status: 'COMPLETED', summary: 'completed: stale=1 requeued=0 finalized=1' });
   });
+
+  it('applies every change it can, reports each one Temporal refused, and exits 1', async () => {
+    // Temporal refuses a schedule whose action is over its 2 MB payload limit (limit.blobSize.error):
+    // a server setting that validation cannot know. The schedules sorted before and after it still get made.
+    const oversized = { ...hourlyTask(), id: `${prefix}-b-oversized`, config: { ...PIPELINE_TASK_CONFIG, requeue_status: 'q'.repeat(2_100_000) } };
+    writeConfig([staleTask({ paused: false }), { ...hourlyTask(), id: `${prefix}-a-first` }, oversized, { ...hourlyTask(), id: `${prefix}-c-last` }]);
+    const synced = await caretaker('schedules', 'sync', '--json', '-f', file);
+    expect(synced.code).toBe(1);
+    expect(JSON.parse(synced.out).failures).toEqual([
+      { id: `${prefix}-b-oversized`, action: 'create', error: expect.stringContaining('Blob data size exceeds limit') },
+    ]);
+    expect(synced.err).toContain(`1 change(s) failed: create ${prefix}-b-oversized`);
+    for (const id of [`${prefix}-a-first`, `${prefix}-c-last`]) {
+      expect(temporalDescribe(id).schedule.action.startWorkflow.workflowType.name).toBe('runsCleanupStaleWorkflow');
+    }
+
+    const again = await caretaker('schedules', 'sync', '-f', file);
+    expect(again.code).toBe(1);
+    expect(again.out).toMatch(new RegExp(`unchanged\\s+${prefix}-c-last`));
+    expect(again.out).toMatch(new RegExp(`failed \\(1 of \\d+\\):\\n\\s+create\\s+${prefix}-b-oversized\\s+.*Blob data size exceeds limit`));
+  });
 });
 
 describe('CLI input errors', () => {
@@ -157,14 +178,22 @@ describe('CLI input errors', () => {
       code: 2,
       err: expect.stringContaining('--from: expected an ISO date/time'),
     });
-    expect(await caretaker('run', `${prefix}-stale`, '--config', '{"max_retries": -1}', '-f', file)).toMatchObject({
-      code: 2,
-      err: expect.stringContaining('config.max_retries: expected a number >= 0'),
-    });
+    const badRun = await caretaker('run', `${prefix}-stale`, '--config', '{"max_retries": -1, "batch_size": "ten"}', '-f', file);
+    expect(badRun.code).toBe(2);
+    expect(badRun.err).toContain('config.max_retries: expected a number >= 0, got -1');
+    expect(badRun.err).toContain('config.batch_size: expected number, got "ten"');
+    expect((await caretaker('run', `${prefix}-stale`, '--config', 'max_retries=5', '-f', file)).err).toContain(
+      `--config: expected a JSON object, got "max_retries=5" (keys as JSON, e.g. --config '{"max_retries": ...}')`,
+    );
     writeFileSync(join(dir, 'bad.yaml'), 'tasks:\n  - id: x\n    type: runs.cleanup_stale\n    config: { table: t, batch_size: 0, max_retries: 0 }\n');
     expect(await caretaker('validate', '-f', join(dir, 'bad.yaml'))).toMatchObject({
       code: 2,
       err: expect.stringContaining('bad.yaml:4: tasks[0].config.batch_size: expected a number >= 1, got 0'),
+    });
+    writeFileSync(join(dir, 'cron.yaml'), 'tasks:\n  - id: x\n    type: db.vacuum\n    schedule: { cron: "0 3 * * 8" }\n');
+    expect(await caretaker('validate', '-f', join(dir, 'cron.yaml'))).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('cron.yaml:4: tasks[0].schedule.cron: expected a day of week 0-6 (7 is also Sunday) or a name like "mon", got "8" in "0 3 * * 8"'),
     });
   });
 });

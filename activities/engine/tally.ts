@@ -52,8 +52,9 @@ export class Tally {
     const details: Record<string, unknown>[] = [];
     let bytes = this.detailsBytes;
     for (const d of effect.details) {
-      const size = JSON.stringify(d).length + 1;
-      if (this.details.length + details.length >= this.limits.details || bytes + size > this.limits.bytes) break;
+      const size = detailBytes(d);
+      // The list's brackets take 2 bytes; each entry its JSON and a comma.
+      if (this.details.length + details.length >= this.limits.details || bytes + size > this.limits.bytes - 2) break;
       details.push(d);
       bytes += size;
     }
@@ -73,7 +74,7 @@ export class Tally {
     this.sets[e.set] ??= {};
     addCounts(this.sets[e.set]!, e.counts);
     for (const [table, counts] of Object.entries(e.tables)) addCounts((this.tables[table] ??= {}), counts);
-    for (const d of e.details) this.detailsBytes += JSON.stringify(d).length + 1;
+    for (const d of e.details) this.detailsBytes += detailBytes(d);
     this.details.push(...e.details);
     this.omitted += e.omitted;
     this.capped += e.capped;
@@ -115,6 +116,10 @@ export class Tally {
       finishedAt: new Date().toISOString(),
     };
   }
+}
+
+function detailBytes(detail: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(detail)) + 1;
 }
 
 function namedTables(byName: Record<string, Counts>, dryRun: boolean): Record<string, Counts> {

@@ -1,9 +1,10 @@
-import { WorkflowNotFoundError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { taskSchema, type TaskConfig } from '../../config/schema';
-import { describeIssue, formatPath } from '../../config/load';
+import { explainIssues, formatPath } from '../../config/load';
 import { findTaskType } from '../../tasks';
 import type { BatchCheckpoint, TaskProgress, TaskResult } from '../../workflows/types';
+import { OUTCOME_MEMO } from '../../workflows/run-task';
 import { buildTaskInput, workflowTypeFor } from '../task-input';
 import { type CliContext, UsageError, webUiLink } from '../context';
 
@@ -35,7 +36,8 @@ function resolveRunTarget(ctx: CliContext, name: string, tasks: readonly TaskCon
     try {
       override = JSON.parse(text) as Record<string, unknown>;
     } catch (err) {
-      throw new UsageError(`--config: expected a JSON object, got ${JSON.stringify(text)} (${(err as Error).message})`);
+      const hint = /^[\w.]+=/.test(text) ? ` (keys as JSON, e.g. --config '{"${text.split('=')[0]}": ...}')` : ` (${(err as Error).message})`;
+      throw new UsageError(`--config: expected a JSON object, got ${JSON.stringify(text)}${hint}`);
     }
     if (override === null || typeof override !== 'object' || Array.isArray(override)) throw new UsageError(`--config: expected a JSON object, got ${text}`);
   }
@@ -44,8 +46,9 @@ function resolveRunTarget(ctx: CliContext, name: string, tasks: readonly TaskCon
     : { id: name.replace(/[^a-z0-9_-]+/g, '-'), type: name, config: override };
   const parsed = taskSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${formatPath(i.path as (string | number)[])}: ${describeIssue(i, undefined)}`);
-    throw new UsageError(`invalid task for ${raw.type}:\n  ${problems.join('\n  ')}`);
+    // Name the key, the value it was given (from --config or the file) and what it takes.
+    const problems = explainIssues(parsed.error.issues, raw).map((p) => `${formatPath(p.path)}: ${p.message}`);
+    throw new UsageError(`invalid task for ${raw.type}${text === undefined ? '' : ` with --config ${text}`}:\n  ${problems.join('\n  ')}`);
   }
   // Timeouts and retry stay as configured; only the config block comes from the override.
   return configured ? { ...configured, config: parsed.data.config } : parsed.data;
@@ -68,9 +71,30 @@ export async function run(ctx: CliContext): Promise<number> {
     ctx.print({ workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId) }, () => `started ${workflowId}\n  ${webUiLink(workflowId)}`);
     return 0;
   }
-  const result = (await handle.result()) as TaskResult;
+  let result: TaskResult;
+  try {
+    result = (await handle.result()) as TaskResult;
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+    // A dry run fails exactly where the real run would (a type error, a constraint, a refusal).
+    const cause = rootCause(err);
+    ctx.print({ workflowId, failed: true, cause }, () => `${workflowId}: failed: ${cause}\n  ${webUiLink(workflowId)}`);
+    return 1;
+  }
   ctx.print({ workflowId, result }, () => `${workflowId}: ${summarizeResult(result)}\n${JSON.stringify(result, null, 2)}`);
-  return 0;
+  // A dry run that finds the real run would be refused by a safety limit says so with its exit code.
+  return result.status === 'refused' ? 1 : 0;
+}
+
+/** The innermost message of a failure chain: what actually went wrong. */
+function rootCause(err: Error): string {
+  let e: Error | undefined = err;
+  let message = err.message;
+  while (e) {
+    message = e.message || message;
+    e = e.cause as Error | undefined;
+  }
+  return message;
 }
 
 /** `caretaker status <workflowId>`: state, progress (workflow query) and the running batch's checkpoint. */
@@ -90,10 +114,17 @@ export async function status(ctx: CliContext): Promise<number> {
     attempt: a.attempt,
     checkpoint: a.heartbeatDetails?.payloads?.[0] ? defaultPayloadConverter.fromPayload<BatchCheckpoint>(a.heartbeatDetails.payloads[0]) : undefined,
   }));
-  const data = { workflowId, runId: desc.runId, status: desc.status.name, progress, activities: checkpoints, url: webUiLink(workflowId, desc.runId) };
+  // A finished run's outcome is in its memo, readable without a worker; a failed or cancelled one's
+  // counts there are what it changed before it stopped.
+  const outcome = desc.memo?.[OUTCOME_MEMO] as { outcome: string; failure?: string; counts: Record<string, number> } | undefined;
+  const data = { workflowId, runId: desc.runId, status: desc.status.name, progress, outcome, activities: checkpoints, url: webUiLink(workflowId, desc.runId) };
   ctx.print(data, () => {
     const lines = [`${workflowId}: ${desc.status.name}`, `  ${data.url}`];
     if ('phase' in progress) lines.push(`  phase: ${progress.phase}${progress.result ? `; ${summarizeResult(progress.result)}` : ''}`);
+    if (outcome && outcome.outcome !== 'completed') {
+      lines.push(`  outcome: ${outcome.outcome}${outcome.failure ? ` (${outcome.failure})` : ''}`);
+      lines.push(`  changed before it stopped: ${Object.entries(outcome.counts).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing'}`);
+    }
     for (const a of checkpoints) {
       const c = a.checkpoint;
       lines.push(`  ${a.activity} attempt ${a.attempt}${c ? `: ${c.batches} batch(es) done, ${Object.entries(c.counts).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`);

@@ -5,19 +5,24 @@ import { isOwnedBy } from '../../config/ownership';
 import { type CliContext, table, UsageError, webUiLink } from '../context';
 import { describeRecentRun } from './runs';
 
-/** `caretaker schedules sync [--dry-run] [--prune]` */
+/** `caretaker schedules sync [--dry-run] [--prune]`: exit 1 when a step failed or a schedule is someone else's. */
 export async function sync(ctx: CliContext): Promise<number> {
   const cfg = await ctx.config();
   const client = await ctx.client();
   const plan = await planSync(client, cfg, { prune: Boolean(ctx.flags.prune) });
   const dryRun = Boolean(ctx.flags['dry-run']);
-  if (!dryRun) await applySync(client, cfg, plan);
-  ctx.print({ dryRun, plan }, () => {
+  const failures = dryRun ? [] : await applySync(client, cfg, plan);
+  const failed = new Set(failures.map((f) => f.id));
+  ctx.print({ dryRun, plan, failures }, () => {
     if (plan.length === 0) return 'nothing to sync: no scheduled tasks in config and no Caretaker schedules in Temporal';
     const head = dryRun ? 'sync plan (dry run, nothing changed):' : 'synced:';
-    return `${head}\n${table(plan.map((p) => [p.action, p.id, p.detail]))}`;
+    const done = plan.filter((p) => !failed.has(p.id));
+    const lines = [head, ...(done.length ? [table(done.map((p) => [p.action, p.id, p.detail]))] : ['(nothing)'])];
+    if (failures.length) lines.push(`failed (${failures.length} of ${plan.length}):`, table(failures.map((f) => [`  ${f.action}`, f.id, f.error])));
+    return lines.join('\n');
   });
-  return plan.some((p) => p.action === 'conflict') ? 1 : 0;
+  if (failures.length) console.error(`caretaker schedules sync: ${failures.length} change(s) failed: ${failures.map((f) => `${f.action} ${f.id}`).join(', ')}`);
+  return failures.length > 0 || plan.some((p) => p.action === 'conflict') ? 1 : 0;
 }
 
 /** `caretaker schedules list` */
