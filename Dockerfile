@@ -8,4 +8,4 @@ COPY . .
 RUN npm run build:bundle -- dist/workflow-bundle.js
 ENV CARETAKER_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 USER node
-CMD ["npx", "tsx", "worker/main.ts"]
+CMD ["node", "--import", "tsx", "worker/main.ts"]

@@ -8,7 +8,7 @@ import { filterConditions } from './row-sets';
 import { resolveKeyed } from './retention';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { keyAfter, keyColumns, keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
+import { keyAfter, keyColumns, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
 import { exclusive } from './task-lock';
 
 type Counter = CountsRebuildConfig['counters'][number];
@@ -55,14 +55,17 @@ async function countBatch(tx: PoolClient, c: ResolvedCounter, cursor: KeyValue |
   return rows.map((r) => ({ key: keyOf(r, key), recorded: r.recorded, actual: r.actual }));
 }
 
+/** Sets each drifted parent's counter to its actual count, joined by key. */
 async function fix(tx: PoolClient, c: ResolvedCounter, drifted: ParentCount[]): Promise<number> {
   const p = new SqlParams();
   const { key, spec } = c;
-  const cond = keyIn(key, drifted.map((d) => d.key), p);
-  const counts = p.add(drifted.map((d) => d.actual), 'bigint[]');
-  const position = `array_position(${p.add(drifted.map((d) => JSON.stringify(d.key)), 'text[]')}, jsonb_build_array(${key.columns.map((k) => `t.${col(key.table, k)}::text`).join(', ')})::text)`;
+  const t = key.table;
+  const keys = key.columns.map((k, i) => p.add(drifted.map((d) => d.key[i]), `${colType(t, k)}[]`));
+  const names = key.columns.map((_, i) => `k${i}`);
   const res = await tx.query(
-    `update ${key.table.sql} t set ${col(key.table, spec.count_column)} = (${counts})[${position}]::${colType(key.table, spec.count_column)} where ${cond}`,
+    `update ${t.sql} t set ${col(t, spec.count_column)} = u.n::${colType(t, spec.count_column)}
+     from unnest(${keys.join(', ')}, ${p.add(drifted.map((d) => d.actual), 'bigint[]')}) as u(${names.join(', ')}, n)
+     where ${key.columns.map((k, i) => `t.${col(t, k)} = u.${names[i]}`).join(' and ')}`,
     p.values,
   );
   return res.rowCount ?? 0;

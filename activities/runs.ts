@@ -72,7 +72,8 @@ function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, p: SqlParams)
   const byJob = c.job_type
     ? `(select ms from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(jobTypes.map((j) => cfg.job_type_thresholds[j]), 'float8[]')}) jt(job_type, ms) where jt.job_type = t.${col(t, c.job_type)}::text)`
     : 'null';
-  const conds = [`${status} = any(${p.add(statuses, 'text[]')})`, `t.${col(t, c.timestamp)} < now() - coalesce(${byJob}, ${own}) * interval '1 millisecond'`];
+  // Cast to the column's type: a status an ENUM does not have fails loudly instead of matching nothing.
+  const conds = [`t.${col(t, c.status)} = any(${p.add(statuses, `${colType(t, c.status)}[]`)})`, `t.${col(t, c.timestamp)} < now() - coalesce(${byJob}, ${own}) * interval '1 millisecond'`];
   if (c.heartbeat) {
     const hb = `t.${col(t, c.heartbeat)}`;
     conds.push(`(${hb} is null or ${hb} < now() - ${p.add(cfg.heartbeat_timeout, 'float8')} * interval '1 millisecond')`);
@@ -184,7 +185,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
             key,
             action: { kind: 'delete', children },
             where: (params) => [
-              `t.${col(table, c.status)}::text = any(${params.add(cfg.terminal_statuses, 'text[]')})`,
+              `t.${col(table, c.status)} = any(${params.add(cfg.terminal_statuses, `${colType(table, c.status)}[]`)})`,
               `t.${col(table, c.timestamp)} < now() - ${params.add(cfg.retention_days, 'float8')} * interval '1 day'`,
             ],
           },
