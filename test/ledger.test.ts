@@ -131,6 +131,17 @@ describe('the run ledger', () => {
     expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
   });
 
+  it('lives in the schema the worker names for that database', async () => {
+    const worker = await startTestWorker({ default: db.url }, { settings: { idleInTransactionTimeout: 60_000, ledgerSchemas: { byName: new Map([['default', 'ops_ledger']]) } } });
+    workers.push(worker);
+    const result = (await (await start(worker.taskQueue, task({ batch_size: 200 }, 'named'))).result()) as TaskResult;
+    expect(result.counts.deleted).toBe(600);
+    // Three full batches, then the empty one that finds the policy exhausted.
+    expect(await count(`select count(*) as n from ops_ledger.ledger`)).toBe(4);
+    expect(await count(`select count(*) as n from pg_namespace where nspname = 'caretaker'`)).toBe(0);
+    await db.pool.query('drop schema ops_ledger cascade');
+  });
+
   it('a cancelled run reports what it changed, in its memo and through `caretaker status`', async () => {
     const worker = await startTestWorker({ default: db.url });
     workers.push(worker);

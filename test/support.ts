@@ -4,7 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { Client as PgClient, Pool } from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createCaretakerWorker } from '../worker/create-worker';
-import { PoolRegistry } from '../worker/databases';
+import { PoolRegistry, type PoolSettings } from '../worker/databases';
 import { quoteIdent } from '../activities/sql/identifiers';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -53,11 +53,11 @@ export interface TestTemporal {
 }
 
 /** A Caretaker worker on its own task queue against the shared dev server, running until `stop()`. */
-export async function startTestWorker(databases: Record<string, string>, opts: { taskQueue?: string } = {}): Promise<TestTemporal> {
+export async function startTestWorker(databases: Record<string, string>, opts: { taskQueue?: string; settings?: PoolSettings } = {}): Promise<TestTemporal> {
   const address = inject('temporalAddress');
   const taskQueue = opts.taskQueue ?? `test-${randomBytes(6).toString('hex')}`;
   const nativeConnection = await NativeConnection.connect({ address });
-  const pools = new PoolRegistry(new Map(Object.entries(databases)));
+  const pools = new PoolRegistry(new Map(Object.entries(databases)), opts.settings);
   const worker = await createCaretakerWorker({
     connection: nativeConnection,
     namespace: 'default',

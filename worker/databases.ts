@@ -1,6 +1,7 @@
 import { Pool } from 'pg';
 import { configError } from '../activities/errors';
 import type { DatabasePools } from '../activities/deps';
+import { DEFAULT_LEDGER_SCHEMA } from '../activities/engine/ledger';
 import { formatDuration, parseDuration } from '../config/duration';
 
 /**
@@ -17,16 +18,35 @@ export const DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT = 5 * 60_000;
 export interface PoolSettings {
   /** Milliseconds; 0 sends nothing (the server's setting applies). */
   idleInTransactionTimeout: number;
+  /** Schema of the run ledger per database name (CARETAKER_LEDGER_SCHEMA_<NAME>, else CARETAKER_LEDGER_SCHEMA). */
+  ledgerSchemas?: { byName: Map<string, string>; fallback?: string };
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Ledger schema names from the environment, checked to be plain lower-case identifiers. */
+export function ledgerSchemasFromEnv(env: NodeJS.ProcessEnv = process.env): NonNullable<PoolSettings['ledgerSchemas']> {
+  const checked = (key: string, value: string) => {
+    if (!SCHEMA_NAME.test(value)) throw new Error(`${key}: expected a schema name of lower-case letters, digits and "_", got ${JSON.stringify(value)}`);
+    return value;
+  };
+  const byName = new Map<string, string>();
+  for (const [key, value] of Object.entries(env)) {
+    const match = /^CARETAKER_LEDGER_SCHEMA_([A-Z][A-Z0-9_]*)$/.exec(key);
+    if (match && value) byName.set(match[1]!.toLowerCase(), checked(key, value));
+  }
+  const fallback = env.CARETAKER_LEDGER_SCHEMA ? checked('CARETAKER_LEDGER_SCHEMA', env.CARETAKER_LEDGER_SCHEMA) : undefined;
+  return { byName, fallback };
 }
 
 export function poolSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): PoolSettings {
   const text = env.CARETAKER_IDLE_IN_TRANSACTION_TIMEOUT;
-  if (!text) return { idleInTransactionTimeout: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT };
+  if (!text) return { idleInTransactionTimeout: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT, ledgerSchemas: ledgerSchemasFromEnv(env) };
   const ms = text.trim() === '0' ? 0 : parseDuration(text);
   if (ms === undefined || (ms > 0 && ms < 1_000)) {
     throw new Error(`CARETAKER_IDLE_IN_TRANSACTION_TIMEOUT: expected a duration of at least 1s like "5m" or "90s", or 0 for the server's setting, got ${JSON.stringify(text)}`);
   }
-  return { idleInTransactionTimeout: ms };
+  return { idleInTransactionTimeout: ms, ledgerSchemas: ledgerSchemasFromEnv(env) };
 }
 
 export function databaseUrlsFromEnv(env: NodeJS.ProcessEnv = process.env): Map<string, string> {
@@ -46,6 +66,11 @@ export class PoolRegistry implements DatabasePools {
     private readonly urls: Map<string, string>,
     private readonly settings: PoolSettings = { idleInTransactionTimeout: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT },
   ) {}
+
+  ledgerSchema(name: string): string {
+    const schemas = this.settings.ledgerSchemas;
+    return schemas?.byName.get(name) ?? schemas?.fallback ?? DEFAULT_LEDGER_SCHEMA;
+  }
 
   get(name: string): Pool {
     let pool = this.pools.get(name);
