@@ -89,7 +89,9 @@ describe('worker database pools', () => {
         await pools.close();
       }
     };
-    expect(poolSettingsFromEnv({})).toEqual({ idleInTransactionTimeout: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT });
+    expect(poolSettingsFromEnv({})).toMatchObject({ idleInTransactionTimeout: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT });
+    expect(poolSettingsFromEnv({ CARETAKER_LEDGER_SCHEMA_REPORTS: 'ops_ledger' }).ledgerSchemas?.byName.get('reports')).toBe('ops_ledger');
+    expect(() => poolSettingsFromEnv({ CARETAKER_LEDGER_SCHEMA: 'Bad-Name' })).toThrow('CARETAKER_LEDGER_SCHEMA: expected a schema name of lower-case letters, digits and "_", got "Bad-Name"');
     expect(await show()).toBe('5min');
     expect(await show(poolSettingsFromEnv({}))).toBe('5min');
     expect(await show(poolSettingsFromEnv({ CARETAKER_IDLE_IN_TRANSACTION_TIMEOUT: '90s' }))).toBe('90s');
