@@ -5,10 +5,9 @@ import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
 import { filterConditions } from './row-sets';
-import { resolveKeyed } from './retention';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { keyAfter, keyColumns, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
+import { keyAfter, keyColumns, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
 import { exclusive } from './task-lock';
 
 type Counter = CountsRebuildConfig['counters'][number];

@@ -3,8 +3,8 @@ import type { SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { filterConditions, processRowSets, type RowAction } from './row-sets';
-import { resolveKeyed } from './retention';
 import { col, colType } from './sql/identifiers';
+import { resolveKeyed } from './sql/keys';
 import { exclusive } from './task-lock';
 
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */

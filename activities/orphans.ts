@@ -4,16 +4,16 @@ import type { PoolClient } from 'pg';
 import type { AssetsDetectOrphansConfig, OrphanRule } from '../tasks/assets-detect-orphans';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import { runUnits } from './engine/engine';
-import type { WorkUnit } from './engine/work-unit';
+import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
 import { overFraction } from './errors';
 import { listFiles } from './files';
 import { comparePaths, type FileEntry } from './file-plan';
-import { resolveChildren, resolveKeyed } from './retention';
-import { actOnKeys, filterConditions, rowSetCounters, rowSetUnit, type RowAction, type RowSet } from './row-sets';
+import { resolveChildren } from './retention';
+import { actOnKeys, filterConditions, rowSetCounters, rowSetUnit, selectRows, type RowAction, type RowSet } from './row-sets';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { keyAfter, keyOf, keyOrder, keySelect, type KeyValue } from './sql/keys';
+import { resolveKeyed, type KeyValue } from './sql/keys';
 import { exclusive } from './task-lock';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;
@@ -42,21 +42,13 @@ function rowAction(rule: Rule<'missing_file'> | Rule<'missing_parent'>, children
 
 /** Rows whose stored path names a file that is missing (or lies outside base_dir). */
 function missingFileUnit(set: RowSet, pathColumn: string, baseDir: string, maxFraction: number): WorkUnit<{ key: KeyValue; path: string }, KeyValue> {
-  const table = set.key.table;
-  const select = (cursor: KeyValue | null, limit: number | null, lock: boolean) => {
-    const p = new SqlParams();
-    const conds = set.where(p);
-    if (cursor !== null) conds.push(keyAfter(set.key, cursor, p));
-    const text = `select ${keySelect(set.key)}, t.${col(table, pathColumn)}::text as path from ${table.sql} t where ${conds.join(' and ')}
-      order by ${keyOrder(set.key)} ${limit === null ? '' : `limit ${p.add(limit, 'int')}`} ${lock ? 'for update of t skip locked' : ''}`;
-    return { text, values: p.values };
-  };
-  const rowsOf = async (client: PoolClient, q: { text: string; values: unknown[] }) =>
-    (await client.query<Record<string, unknown> & { path: string }>(q.text, q.values)).rows.map((r) => ({ key: keyOf(r, set.key), path: r.path }));
+  const path = `t.${col(set.key.table, pathColumn)}::text as path`;
+  const rowsOf = async (client: PoolClient, cursor: KeyValue | null, limit: number | null, mode: ActMode) =>
+    (await selectRows<{ path: string }>(client, set, cursor, limit, mode, path)).map((r) => ({ key: r.key, path: r.row.path }));
   return {
     label: set.label,
     transactional: true,
-    nextBatch: async (tx, cursor, limit, mode) => rowsOf(tx, select(cursor, limit, mode !== 'predict')),
+    nextBatch: (tx, cursor, limit, mode) => rowsOf(tx, cursor, limit, mode),
     cursorOf: (row) => row.key,
     act: async (tx, rows, mode) => actOnKeys(tx, set, await missingOf(rows, baseDir), mode),
     // An unmounted volume makes every file look missing: refuse, and apply max_fraction to the rows.
@@ -65,7 +57,7 @@ function missingFileUnit(set: RowSet, pathColumn: string, baseDir: string, maxFr
       if ((await readdir(baseDir).catch(() => [])).length === 0) {
         return [`${set.label}: base_dir ${baseDir} is missing or empty; refusing to treat every file as missing (is the volume mounted?)`];
       }
-      const rows = await rowsOf(client, select(null, null, false));
+      const rows = await rowsOf(client, null, null, 'predict');
       const problem = overFraction(`${set.label}:`, (await missingOf(rows, baseDir)).length, rows.length, 'rows point at missing files', maxFraction);
       return problem ? [problem] : [];
     },

@@ -5,8 +5,8 @@ import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
 import { filterConditions, processRowSets, type ChildTable, type RowAction, type RowSet } from './row-sets';
-import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { keyColumns, resolveKey, type RowKey } from './sql/keys';
+import { col, colType, resolveTable } from './sql/identifiers';
+import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { exclusive } from './task-lock';
 
@@ -47,12 +47,6 @@ export async function resolveChildren(
     resolved.push({ table, columns });
   }
   return resolved;
-}
-
-/** A table and its row key, every name checked against the catalog. */
-export async function resolveKeyed(client: PoolClient, tableName: string, key: KeyColumn, columns: readonly (string | null | undefined)[], where: string): Promise<RowKey> {
-  const table: ResolvedTable = await resolveTable(client, tableName, [...keyColumns(key), ...columns], where);
-  return resolveKey(client, table, keyColumns(key), where);
 }
 
 /** One retention policy as a row set, every name checked against the catalog first. */

@@ -120,14 +120,29 @@ function fractionTargets(set: RowSet): FractionTarget[] {
   return targets;
 }
 
-/** Up to `limit` keys of the set after `cursor`, in key order; row-locked (skip locked) unless predicting. */
-export async function selectKeys(tx: PoolClient, set: RowSet, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<KeyValue[]> {
+/**
+ * Up to `limit` rows of the set after `cursor` (all of them when null), in key order, with their
+ * key and any `extra` columns; row-locked (skip locked) unless predicting.
+ */
+export async function selectRows<R extends Record<string, unknown>>(
+  tx: PoolClient,
+  set: RowSet,
+  cursor: KeyValue | null,
+  limit: number | null,
+  mode: ActMode,
+  extra = '',
+): Promise<{ key: KeyValue; row: R }[]> {
   const p = new SqlParams();
   const conds = set.where(p);
   if (cursor !== null) conds.push(keyAfter(set.key, cursor, p));
-  const text = `select ${keySelect(set.key)} from ${set.key.table.sql} t where ${all(conds)}
-    order by ${keyOrder(set.key)} limit ${p.add(limit, 'int')} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
-  return (await tx.query(text, p.values)).rows.map((r: Record<string, unknown>) => keyOf(r, set.key));
+  const text = `select ${keySelect(set.key)}${extra ? `, ${extra}` : ''} from ${set.key.table.sql} t where ${all(conds)}
+    order by ${keyOrder(set.key)} ${limit === null ? '' : `limit ${p.add(limit, 'int')}`} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
+  return (await tx.query<R>(text, p.values)).rows.map((row) => ({ key: keyOf(row, set.key), row }));
+}
+
+/** Up to `limit` keys of the set after `cursor`, in key order. */
+export async function selectKeys(tx: PoolClient, set: RowSet, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<KeyValue[]> {
+  return (await selectRows(tx, set, cursor, limit, mode)).map((r) => r.key);
 }
 
 /** The effect of acting on `keys`: counts (matched, the set's counter, child rows) and one detail per key. */

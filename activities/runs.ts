@@ -6,10 +6,10 @@ import type { TaskInput, TaskResult } from '../workflows/types';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import { processRowSets } from './row-sets';
-import { resolveChildren, resolveKeyed } from './retention';
+import { resolveChildren } from './retention';
 import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
-import { keyAfter, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
+import { keyAfter, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
 import { SqlParams } from './sql/params';
 import { exclusive } from './task-lock';
 

@@ -2,8 +2,8 @@ import type { StatusResetConfig } from '../tasks/status-reset';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { processRowSets } from './row-sets';
-import { resolveKeyed } from './retention';
 import { col, colType, resolveTable } from './sql/identifiers';
+import { resolveKeyed } from './sql/keys';
 import { exclusive } from './task-lock';
 
 export function createStatusActivities({ databases }: ActivityDeps) {

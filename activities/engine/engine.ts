@@ -63,6 +63,8 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       refusal.forEach((r) => tally.warn(r));
     }
 
+    // Small and of fixed size, for `caretaker status`; also how a cancel reaches this attempt.
+    const beat = () => ctx.heartbeat({ unit: position.unit, batches: tally.batches, counts: named(tally.counts, cfg.dry_run), at: new Date().toISOString() } satisfies BatchCheckpoint);
     let stoppedAtCap = false;
     while (position.unit < units.length) {
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
@@ -72,10 +74,9 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
         break;
       }
       const unit = units[position.unit]!;
-      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema };
+      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat };
       position = unit.transactional ? await transactionalBatch(step, cfg) : await itemBatch(step, ctx.cancellationSignal);
-      const checkpoint: BatchCheckpoint = { unit: position.unit, batches: tally.batches, counts: named(tally.counts, cfg.dry_run), at: new Date().toISOString() };
-      ctx.heartbeat(checkpoint);
+      beat();
     }
     const result = tally.result(input, startedAt, refusal.length > 0 ? 'refused' : undefined, refusal.length > 0 ? refusal.join('\n') : undefined);
     if (stoppedAtCap) result.counts.stopped_at_max_rows_per_run = 1;
@@ -94,6 +95,8 @@ interface Step {
   tally: Tally;
   ledger: RunLedger | undefined;
   ledgerSchema: string;
+  /** Heartbeats; items outside a transaction (a VACUUM, a procedure) can each take long. */
+  beat: () => void;
 }
 
 /** One batch in one transaction: fetch, act, measure, record; commit a real run, roll back a dry run. */
@@ -126,6 +129,7 @@ async function itemBatch(s: Step, cancelled: AbortSignal): Promise<Position> {
     if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
     s.tally.apply(record);
     position = next;
+    s.beat();
   }
   return items.length === 0 ? end : position;
 }

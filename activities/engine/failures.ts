@@ -40,10 +40,3 @@ export function withPartial(err: unknown, partial: PartialResult): Error {
   const message = err instanceof Error ? err.message : String(err);
   return ApplicationFailure.create({ message, type: err instanceof Error ? err.name : 'Error', nonRetryable: false, details: [partial] });
 }
-
-/** The partial result a failure from `withPartial` carries, if any. */
-export function partialOf(err: unknown): PartialResult | undefined {
-  const details = (err as { details?: unknown[] } | undefined)?.details;
-  const first = Array.isArray(details) ? details[0] : undefined;
-  return first && typeof first === 'object' && 'counts' in first ? (first as PartialResult) : undefined;
-}

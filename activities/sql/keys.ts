@@ -1,7 +1,8 @@
 import type { PoolClient } from 'pg';
 import { configError } from '../errors';
 import type { SqlParams } from './params';
-import { col, colType, type ResolvedTable } from './identifiers';
+import type { KeyColumn } from '../../tasks/fields';
+import { col, colType, resolveTable, type ResolvedTable } from './identifiers';
 
 /**
  * The columns that identify one row of a table: the primary key, a unique index's columns, or a
@@ -47,6 +48,12 @@ export async function resolveKey(client: PoolClient, table: ResolvedTable, colum
     throw configError(`${where}: ${shown}: column ${nullable.map((c) => `"${c}"`).join(', ')} of ${table.name} allows NULL; a key column must be NOT NULL`);
   }
   return { table, columns: [...columns] };
+}
+
+/** A table and its row key, every name checked against the catalog. */
+export async function resolveKeyed(client: PoolClient, tableName: string, key: KeyColumn, columns: readonly (string | null | undefined)[], where: string): Promise<RowKey> {
+  const table = await resolveTable(client, tableName, [...keyColumns(key), ...columns], where);
+  return resolveKey(client, table, keyColumns(key), where);
 }
 
 /** `t."a"::text as k0, t."b"::text as k1` */

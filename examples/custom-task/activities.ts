@@ -1,6 +1,6 @@
 import type { ActivityDeps } from '../../activities/deps';
 import { processRowSets } from '../../activities/row-sets';
-import { resolveKeyed } from '../../activities/retention';
+import { resolveKeyed } from '../../activities/sql/keys';
 import { col } from '../../activities/sql/identifiers';
 import { exclusive } from '../../activities/task-lock';
 import type { TaskInput, TaskResult } from '../../workflows/types';
