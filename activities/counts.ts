@@ -4,7 +4,9 @@ import type { TaskInput, TaskResult } from '../workflows/types';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
-import { filterConditions } from './row-sets';
+import { filterColumns, filterConditions } from './row-sets';
+import { assignmentList, readAs } from './sql/expressions';
+import { ref } from '../tasks/column-refs';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyAfter, keyColumns, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
@@ -13,6 +15,7 @@ import { exclusive } from './task-lock';
 type Counter = CountsRebuildConfig['counters'][number];
 
 interface ResolvedCounter {
+  label: string;
   spec: Counter;
   key: RowKey;
   child: ResolvedTable;
@@ -34,14 +37,14 @@ async function countBatch(tx: PoolClient, c: ResolvedCounter, cursor: KeyValue |
   const { spec, key, child } = c;
   const parent = key.table;
   const childConds = filterConditions(child, spec.child_where, p, 'ch');
-  const after = cursor === null ? 'true' : keyAfter(key, cursor, p, 'p');
+  const parentConds = [...filterConditions(parent, spec.where, p, 'p'), ...(cursor === null ? [] : [keyAfter(key, cursor, p, 'p')])];
   const refs = keyColumns(spec.child_column).map((c) => `ch.${col(child, c)}`);
   const raw = key.columns.map((k, i) => `p.${col(parent, k)} as o${i}`).join(', ');
   const rawNames = key.columns.map((_, i) => `o${i}`).join(', ');
   const { rows } = await tx.query<Record<string, unknown> & { recorded: string | null; actual: string }>(
     `with batch as (
-       select ${keySelect(key, 'p')}, ${raw}, p.${col(parent, spec.count_column)}::bigint as recorded
-       from ${parent.sql} p where ${after} order by ${keyOrder(key, 'p')} limit ${p.add(limit, 'int')}
+       select ${keySelect(key, 'p')}, ${raw}, ${readAs(parent, ref(spec.count_column), 'bigint', p, 'p')} as recorded
+       from ${parent.sql} p where ${parentConds.join(' and ') || 'true'} order by ${keyOrder(key, 'p')} limit ${p.add(limit, 'int')}
        ${mode === 'predict' ? '' : 'for update of p skip locked'}),
      actual as (
        select ${refs.map((r, i) => `${r} as o${i}`).join(', ')}, count(*)::bigint as n from ${child.sql} ch
@@ -54,7 +57,7 @@ async function countBatch(tx: PoolClient, c: ResolvedCounter, cursor: KeyValue |
   return rows.map((r) => ({ key: keyOf(r, key), recorded: r.recorded, actual: r.actual }));
 }
 
-/** Sets each drifted parent's counter to its actual count, joined by key. */
+/** Sets each drifted parent's counter (a column, or a value inside JSON) to its actual count, joined by key. */
 async function fix(tx: PoolClient, c: ResolvedCounter, drifted: ParentCount[]): Promise<number> {
   const p = new SqlParams();
   const { key, spec } = c;
@@ -62,7 +65,7 @@ async function fix(tx: PoolClient, c: ResolvedCounter, drifted: ParentCount[]): 
   const keys = key.columns.map((k, i) => p.add(drifted.map((d) => d.key[i]), `${colType(t, k)}[]`));
   const names = key.columns.map((_, i) => `k${i}`);
   const res = await tx.query(
-    `update ${t.sql} t set ${col(t, spec.count_column)} = u.n::${colType(t, spec.count_column)}
+    `update ${t.sql} t set ${assignmentList(t, [[ref(spec.count_column), { sql: 'u.n' }]], p, c.label).join(', ')}
      from unnest(${keys.join(', ')}, ${p.add(drifted.map((d) => d.actual), 'bigint[]')}) as u(${names.join(', ')}, n)
      where ${key.columns.map((k, i) => `t.${col(t, k)} = u.${names[i]}`).join(' and ')}`,
     p.values,
@@ -71,7 +74,7 @@ async function fix(tx: PoolClient, c: ResolvedCounter, drifted: ParentCount[]): 
 }
 
 function counterUnit(c: ResolvedCounter): WorkUnit<ParentCount, KeyValue> {
-  const label = c.spec.name ?? `${c.key.table.name}.${c.spec.count_column}`;
+  const label = c.label;
   return {
     label,
     transactional: true,
@@ -97,9 +100,9 @@ export function createCountsActivities({ databases }: ActivityDeps) {
         const units: WorkUnit[] = [];
         for (const [i, spec] of cfg.counters.entries()) {
           const where = `task ${input.taskId}: config.counters[${i}]`;
-          const key = await resolveKeyed(session.client, spec.table, spec.id_column, [spec.count_column], where);
-          const child = await resolveTable(session.client, spec.child_table, [...keyColumns(spec.child_column), ...Object.keys(spec.child_where)], `${where}: child_table`);
-          units.push(counterUnit({ spec, key, child }) as WorkUnit);
+          const key = await resolveKeyed(session.client, spec.table, spec.id_column, [ref(spec.count_column).column, ...filterColumns(spec.where)], where);
+          const child = await resolveTable(session.client, spec.child_table, [...keyColumns(spec.child_column), ...filterColumns(spec.child_where)], `${where}: child_table`);
+          units.push(counterUnit({ label: spec.name ?? `${key.table.name}.${spec.count_column}`, spec, key, child }) as WorkUnit);
         }
         return runUnits(session, units, { counters: ['checked', 'drifted', 'fixed'] });
       });

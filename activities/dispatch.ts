@@ -2,9 +2,11 @@ import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orp
 import type { SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
-import { filterConditions, processRowSets, type RowAction } from './row-sets';
+import { filterColumns, filterConditions, processRowSets, type RowAction } from './row-sets';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
+import { millis, TimestampZones } from './sql/time';
+import { whole } from '../tasks/column-refs';
 import { exclusive } from './task-lock';
 
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */
@@ -15,7 +17,7 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
       const cfg = input.config;
       return exclusive(databases, { ...input, config: { ...cfg, max_rows_per_run: null, max_fraction: 1 } }, async (session) => {
         const filter = cfg.frequency === undefined ? cfg.where : { ...cfg.where, [cfg.frequency_column]: cfg.frequency };
-        const key = await resolveKeyed(session.client, cfg.table, cfg.id_column, Object.keys(filter), `task ${input.taskId}: config`);
+        const key = await resolveKeyed(session.client, cfg.table, cfg.id_column, filterColumns(filter), `task ${input.taskId}: config`);
         const table = key.table;
         const { type, task_queue, id_prefix, execution_timeout } = cfg.workflow;
         return processRowSets(session, [
@@ -36,14 +38,16 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
       return exclusive(databases, input, async (session) => {
         const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.timestamp], `task ${input.taskId}: config`);
         const table = key.table;
+        const zones = new TimestampZones(cfg.timestamps);
         const action: RowAction = cfg.workflow
           ? { kind: 'start_workflow', workflowType: cfg.workflow.type, taskQueue: cfg.workflow.task_queue, idPrefix: cfg.workflow.id_prefix, executionTimeoutMs: cfg.workflow.execution_timeout }
           : {
               kind: 'update',
-              sets: [
-                { column: c.status, value: { value: cfg.requeue_status ?? cfg.pending_status } },
-                { column: c.timestamp, value: { now: true } },
+              assign: [
+                [whole(c.status), cfg.requeue_status ?? cfg.pending_status],
+                [whole(c.timestamp), { now: true }],
               ],
+              zones,
             };
         return processRowSets(session, [
           {
@@ -53,7 +57,7 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
             counter: cfg.workflow ? 'started' : 'requeued',
             where: (params) => [
               `t.${col(table, c.status)} = ${params.add(cfg.pending_status, colType(table, c.status))}`,
-              `t.${col(table, c.timestamp)} < now() - ${params.add(cfg.older_than, 'float8')} * interval '1 millisecond'`,
+              zones.olderThan(table, c.timestamp, millis(params, cfg.older_than), params),
             ],
           },
         ]);

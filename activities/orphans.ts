@@ -10,10 +10,15 @@ import { overFraction } from './errors';
 import { listFiles } from './files';
 import { comparePaths, type FileEntry } from './file-plan';
 import { resolveChildren } from './retention';
-import { actOnKeys, filterConditions, rowSetCounters, rowSetUnit, selectRows, type RowAction, type RowSet } from './row-sets';
+import { actOnKeys, filterColumns, filterConditions, rowSetCounters, rowSetUnit, selectRows, type RowAction, type RowSet } from './row-sets';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { resolveKeyed, type KeyValue } from './sql/keys';
+import { keyColumns, resolveKeyed, type KeyValue } from './sql/keys';
+import { readAs, templateText } from './sql/expressions';
+import { millis, TimestampZones } from './sql/time';
+import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../tasks/column-refs';
+import type { Assigned } from './sql/expressions';
+import type { TimestampSettings } from '../tasks/fields';
 import { exclusive } from './task-lock';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;
@@ -36,13 +41,13 @@ async function exists(path: string): Promise<boolean> {
 
 function rowAction(rule: Rule<'missing_file'> | Rule<'missing_parent'>, children: RowAction & { kind: 'delete' }): RowAction {
   if (rule.action === 'delete') return children;
-  if (rule.action === 'update') return { kind: 'update', sets: Object.entries(rule.set).map(([column, value]) => ({ column, value: { value } })) };
+  if (rule.action === 'update') return { kind: 'update', assign: Object.entries(rule.set).map(([target, value]) => [ref(target), value]) };
   return { kind: 'report' };
 }
 
 /** Rows whose stored path names a file that is missing (or lies outside base_dir). */
-function missingFileUnit(set: RowSet, pathColumn: string, baseDir: string, maxFraction: number): WorkUnit<{ key: KeyValue; path: string }, KeyValue> {
-  const path = `t.${col(set.key.table, pathColumn)}::text as path`;
+function missingFileUnit(set: RowSet, stored: TextTemplate, baseDir: string, maxFraction: number): WorkUnit<{ key: KeyValue; path: string }, KeyValue> {
+  const path = (p: SqlParams) => `${templateText(set.key.table, stored, p)} as path`;
   const rowsOf = async (client: PoolClient, cursor: KeyValue | null, limit: number | null, mode: ActMode) =>
     (await selectRows<{ path: string }>(client, set, cursor, limit, mode, path)).map((r) => ({ key: r.key, path: r.row.path }));
   return {
@@ -80,8 +85,12 @@ type ListedFile = FileEntry & { orphan: boolean };
 async function markOrphans(client: PoolClient, rule: Rule<'orphan_file'>, table: ResolvedTable, baseDir: string, files: FileEntry[]): Promise<ListedFile[]> {
   const rel = files.map((f) => f.path);
   const abs = rel.map((r) => join(baseDir, r));
-  const c = col(table, rule.path_column);
-  const { rows } = await client.query<{ path: string }>(`select ${c}::text as path from ${table.sql} where ${c}::text = any($1::text[]) or ${c}::text = any($2::text[])`, [rel, abs]);
+  const p = new SqlParams();
+  const stored = templateText(table, template(rule.path_column), p, table.sql);
+  const { rows } = await client.query<{ path: string }>(
+    `select ${stored} as path from ${table.sql} where ${stored} = any(${p.add(rel, 'text[]')}) or ${stored} = any(${p.add(abs, 'text[]')})`,
+    p.values,
+  );
   const known = new Set(rows.map((r) => r.path));
   const cutoff = Date.now() - rule.min_age;
   return files.map((f, i) => ({ ...f, orphan: !known.has(rel[i]!) && !known.has(abs[i]!) && f.mtimeMs < cutoff }));
@@ -119,6 +128,7 @@ function orphanFileUnit(rule: Rule<'orphan_file'>, table: ResolvedTable, baseDir
 }
 
 async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, taskId: string): Promise<{ units: WorkUnit[]; sets: RowSet[]; files: boolean }> {
+  const zones = new TimestampZones(cfg.timestamps as TimestampSettings);
   const units: WorkUnit[] = [];
   const sets: RowSet[] = [];
   let files = false;
@@ -126,51 +136,55 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
     const where = `task ${taskId}: config.rules[${i}]`;
     const label = rule.name ?? `${rule.kind} ${rule.table}`;
     if (rule.kind === 'missing_parent' || rule.kind === 'missing_file') {
-      const ref = rule.kind === 'missing_parent' ? rule.reference_column : rule.path_column;
-      const key = await resolveKeyed(client, rule.table, rule.id_column, [ref, ...Object.keys(rule.where), ...Object.keys(rule.set)], where);
+      const stored = rule.kind === 'missing_file' ? template(rule.path_column) : null;
+      const refs = rule.kind === 'missing_parent' ? keyColumns(rule.reference_column) : refColumns(stored);
+      const key = await resolveKeyed(client, rule.table, rule.id_column, [...refs, ...filterColumns(rule.where), ...Object.keys(rule.set).map((s) => ref(s).column)], where);
       const table = key.table;
       const action = rowAction(rule, { kind: 'delete', children: await resolveChildren(client, key, rule.children, where) });
-      if (rule.kind === 'missing_file') {
-        const set: RowSet = { label, key, action, where: (p) => [...filterConditions(table, rule.where, p), `t.${col(table, ref)} is not null`] };
+      if (rule.kind === 'missing_file' && stored) {
+        const set: RowSet = { label, key, action, where: (p) => [...filterConditions(table, rule.where, p), `${templateText(table, stored, p)} is not null`] };
         sets.push(set);
-        units.push(missingFileUnit(set, ref, resolve(rule.base_dir), cfg.max_fraction) as WorkUnit);
+        units.push(missingFileUnit(set, stored, resolve(rule.base_dir), cfg.max_fraction) as WorkUnit);
         continue;
       }
-      const parent = await resolveTable(client, rule.parent_table, [rule.parent_id_column], `${where}: parent_table`);
+      if (rule.kind !== 'missing_parent') continue; // narrowed: missing_file returned above
+      const parentColumns = keyColumns(rule.parent_id_column);
+      const parent = await resolveTable(client, rule.parent_table, parentColumns, `${where}: parent_table`);
       const set: RowSet = {
         label,
         key,
         action,
         where: (p) => [
           ...filterConditions(table, rule.where, p),
-          `t.${col(table, ref)} is not null`,
-          `not exists (select 1 from ${parent.sql} p where p.${col(parent, rule.parent_id_column)} = t.${col(table, ref)})`,
+          ...refs.map((r) => `t.${col(table, r)} is not null`),
+          `not exists (select 1 from ${parent.sql} p where ${refs.map((r, j) => `p.${col(parent, parentColumns[j]!)} = t.${col(table, r)}`).join(' and ')})`,
         ],
       };
       sets.push(set);
       units.push(rowSetUnit(set) as WorkUnit);
     } else if (rule.kind === 'stuck_pending') {
-      const key = await resolveKeyed(client, rule.table, rule.id_column, [rule.status_column, rule.timestamp_column, rule.retry_column, rule.error_column], where);
+      const retry = ref(rule.retry_column);
+      const key = await resolveKeyed(client, rule.table, rule.id_column, [rule.status_column, rule.timestamp_column, retry.column, rule.error_column], where);
       const table = key.table;
       const stuck = (p: SqlParams, retriesLeft: boolean) => [
         `t.${col(table, rule.status_column)} = ${p.add(rule.pending_status, colType(table, rule.status_column))}`,
-        `t.${col(table, rule.timestamp_column)} < now() - ${p.add(rule.older_than, 'float8')} * interval '1 millisecond'`,
-        `coalesce(t.${col(table, rule.retry_column)}, 0) ${retriesLeft ? '<' : '>='} ${p.add(rule.max_retries, 'int')}`,
+        zones.olderThan(table, rule.timestamp_column, millis(p, rule.older_than), p),
+        `coalesce(${readAs(table, retry, 'int', p)}, 0) ${retriesLeft ? '<' : '>='} ${p.add(rule.max_retries, 'int')}`,
       ];
-      const failSets = [{ column: rule.status_column, value: { value: rule.failed_status } }];
-      if (rule.error_column) failSets.push({ column: rule.error_column, value: { value: `Stuck in ${rule.pending_status} after ${rule.max_retries} re-queues; marked ${rule.failed_status} by Caretaker task ${taskId}` } });
-      const requeue = [
-        { column: rule.retry_column, value: { increment: true as const } },
-        { column: rule.timestamp_column, value: { now: true as const } },
+      const fail: [ColumnRef, Assigned][] = [[whole(rule.status_column), rule.failed_status]];
+      if (rule.error_column) fail.push([whole(rule.error_column), `Stuck in ${rule.pending_status} after ${rule.max_retries} re-queues; marked ${rule.failed_status} by Caretaker task ${taskId}`]);
+      const requeue: [ColumnRef, Assigned][] = [
+        [retry, { increment: 1 }],
+        [whole(rule.timestamp_column), { now: true }],
       ];
       const both: RowSet[] = [
-        { label, key, counter: 'requeued', action: { kind: 'update', sets: requeue }, where: (p) => stuck(p, true) },
-        { label, key, counter: 'failed', action: { kind: 'update', sets: failSets }, where: (p) => stuck(p, false) },
+        { label, key, counter: 'requeued', action: { kind: 'update', assign: requeue, zones }, where: (p) => stuck(p, true) },
+        { label, key, counter: 'failed', action: { kind: 'update', assign: fail, zones }, where: (p) => stuck(p, false) },
       ];
       sets.push(...both);
       units.push(...both.map((s) => rowSetUnit(s) as WorkUnit));
     } else {
-      const table = await resolveTable(client, rule.table, [rule.path_column], where);
+      const table = await resolveTable(client, rule.table, refColumns(template(rule.path_column)), where);
       const baseDir = resolve(rule.base_dir);
       const listing = (await listFiles(baseDir, rule.pattern).catch(() => [])).sort((a, b) => comparePaths(a.path, b.path));
       units.push(orphanFileUnit(rule, table, baseDir, label, listing, cfg.max_fraction) as WorkUnit);

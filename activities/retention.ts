@@ -4,10 +4,11 @@ import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
-import { filterConditions, processRowSets, type ChildTable, type RowAction, type RowSet } from './row-sets';
-import { col, colType, resolveTable } from './sql/identifiers';
+import { filterColumns, filterConditions, processRowSets, type ChildTable, type RowAction, type RowSet } from './row-sets';
+import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
+import { millis, TimestampZones } from './sql/time';
 import { exclusive } from './task-lock';
 
 const FOREIGN_KEYS = `
@@ -49,10 +50,39 @@ export async function resolveChildren(
   return resolved;
 }
 
+/**
+ * A cap as a condition: rows at or before (in timestamp, key order) the newest row that no longer
+ * fits. `keep_newest`: the row at offset N of the newest first. `max_total_size`: the newest row
+ * whose running total of sizes, newest first, exceeds the cap. Rows without a timestamp never
+ * count and are never picked. Evaluated by each statement, so every batch sees the current table.
+ */
+function capCondition(key: RowKey, policy: RetentionPolicy, p: SqlParams): string {
+  const t = key.table;
+  const ts = col(t, policy.timestamp_column!);
+  const order = (a: string) => [`${a}.${ts}`, ...key.columns.map((k) => `${a}.${col(t, k)}`)];
+  const newestFirst = order('s').map((c) => `${c} desc`).join(', ');
+  const cs = order('s').map((_, i) => `x.c${i}`);
+  const scope = ['s.' + ts + ' is not null', ...filterConditions(t, policy.where, p, 's')].join(' and ');
+  const boundary =
+    policy.keep_newest !== undefined
+      ? `select ${order('s').join(', ')} from ${t.sql} s where ${scope} order by ${newestFirst} offset ${p.add(policy.keep_newest, 'bigint')} limit 1`
+      : `select ${cs.join(', ')} from (select ${order('s').map((c, i) => `${c} as c${i}`).join(', ')}, sum(${policy.size_column ? `s.${col(t, policy.size_column)}` : 'pg_column_size(s.*)'}) over (order by ${newestFirst}) as running
+           from ${t.sql} s where ${scope}) x where x.running > ${p.add(policy.max_total_size, 'numeric')} order by ${cs.map((c) => `${c} desc`).join(', ')} limit 1`;
+  return `(${order('t').join(', ')}) <= (${boundary})`;
+}
+
+/** The condition that makes a row due: past its age, its expiry, or beyond a cap. */
+function dueCondition(key: RowKey, policy: RetentionPolicy, zones: TimestampZones, p: SqlParams): string {
+  const t: ResolvedTable = key.table;
+  if (policy.expires_column) return zones.passed(t, policy.expires_column, p);
+  if (policy.older_than !== undefined) return zones.olderThan(t, policy.timestamp_column!, millis(p, policy.older_than), p);
+  return capCondition(key, policy, p);
+}
+
 /** One retention policy as a row set, every name checked against the catalog first. */
-async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: number, taskId: string): Promise<RowSet> {
+async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: number, taskId: string, zones: TimestampZones): Promise<RowSet> {
   const where = `task ${taskId}: config.policies[${index}]`;
-  const key = await resolveKeyed(client, policy.table, policy.id_column, [policy.timestamp_column, policy.expires_column, policy.mark?.column, ...Object.keys(policy.where)], where);
+  const key = await resolveKeyed(client, policy.table, policy.id_column, [policy.timestamp_column, policy.expires_column, policy.size_column, policy.mark?.column, ...filterColumns(policy.where)], where);
   const table = key.table;
   let action: RowAction;
   let guard: ((params: SqlParams) => string) | undefined;
@@ -60,7 +90,7 @@ async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: 
     // Soft delete: set the column to now() (or the value), and never re-mark a marked row.
     const { column, value } = policy.mark!;
     const c = `t.${col(table, column)}`;
-    action = { kind: 'update', sets: [{ column, value: value === undefined ? { now: true } : { value } }] };
+    action = { kind: 'update', assign: [[{ column, path: [] }, value === undefined ? { now: true } : value]], zones };
     guard = (params) => (value === undefined ? `${c} is null` : `${c} is distinct from ${params.add(String(value), colType(table, column))}`);
   } else if (policy.action === 'archive') {
     const archive = await resolveTable(client, policy.archive_table!, table.allColumns, `${where}: archive_table`);
@@ -76,8 +106,7 @@ async function policyRowSet(client: PoolClient, policy: RetentionPolicy, index: 
     where: (params) => {
       const conds = filterConditions(table, policy.where, params);
       if (guard) conds.push(guard(params));
-      if (policy.expires_column) conds.push(`t.${col(table, policy.expires_column)} < now()`);
-      else conds.push(`t.${col(table, policy.timestamp_column!)} < now() - ${params.add(policy.older_than, 'float8')} * interval '1 millisecond'`);
+      conds.push(dueCondition(key, policy, zones, params));
       return conds;
     },
   };
@@ -89,7 +118,8 @@ export function createRetentionActivities({ databases }: ActivityDeps) {
     async enforceRetention(input: TaskInput<RetentionEnforceConfig>): Promise<TaskResult> {
       return exclusive(databases, input, async (session) => {
         const sets: RowSet[] = [];
-        for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(session.client, policy, i, input.taskId));
+        const zones = new TimestampZones(input.config.timestamps);
+        for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(session.client, policy, i, input.taskId, zones));
         return processRowSets(session, sets);
       });
     },

@@ -8,9 +8,9 @@ import { startWorkflowUnit } from './start-workflows';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
 import { keyAfter, keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
-
-/** The new value of a column in an update: a literal (cast to the column's type), now(), or +1. */
-export type SetValue = { now: true } | { increment: true } | { value: string | number | boolean | null };
+import { assignmentList, type Assigned, readText } from './sql/expressions';
+import type { TimestampZones } from './sql/time';
+import { type ColumnRef, ref } from '../tasks/column-refs';
 
 /** A child table whose rows reference the parent's key (checked to be a foreign key unless the config says there is none). */
 export interface ChildTable {
@@ -21,7 +21,8 @@ export interface ChildTable {
 /** What happens to the rows of a set. */
 export type RowAction =
   | { kind: 'delete'; children: ChildTable[] }
-  | { kind: 'update'; sets: { column: string; value: SetValue }[] }
+  /** Assignments to columns or JSON paths (`tasks/column-refs.ts`); `now` in a naive column is written in `zones`' zone. */
+  | { kind: 'update'; assign: [ColumnRef, Assigned][]; zones?: TimestampZones }
   | { kind: 'archive'; archive: ResolvedTable; columns: string[] }
   /** Starts one workflow per row (id `<idPrefix><row id>`) outside any transaction; a row whose workflow is running is skipped. */
   | { kind: 'start_workflow'; workflowType: string; taskQueue: string; idPrefix: string; executionTimeoutMs?: number }
@@ -48,14 +49,25 @@ export interface RowSetConfig extends EngineConfig {
   max_fraction: number;
 }
 
-/** Equality / IN / IS NULL conditions from a config filter on `alias`, cast to each column's catalog type. */
+/**
+ * Equality / IN / IS NULL conditions from a config filter on `alias`, cast to each column's catalog
+ * type; a JSON path compares as text.
+ */
 export function filterConditions(table: ResolvedTable, filter: RowFilter, params: SqlParams, alias = 't'): string[] {
   return Object.entries(filter).map(([name, value]) => {
-    const c = `${alias}.${col(table, name)}`;
+    const r = ref(name);
+    const json = r.path.length > 0;
+    const c = json ? readText(table, r, params, alias) : `${alias}.${col(table, r.column)}`;
+    const type = json ? 'text' : colType(table, r.column);
     if (value === null) return `${c} is null`;
-    if (Array.isArray(value)) return `${c} = any(${params.add(value.map(String), `${colType(table, name)}[]`)})`;
-    return `${c} = ${params.add(String(value), colType(table, name))}`;
+    if (Array.isArray(value)) return `${c} = any(${params.add(value.map(String), `${type}[]`)})`;
+    return `${c} = ${params.add(String(value), type)}`;
   });
+}
+
+/** The columns a filter reads, for the catalog check. */
+export function filterColumns(filter: RowFilter): string[] {
+  return Object.keys(filter).map((name) => ref(name).column);
 }
 
 const all = (conds: string[]) => conds.join(' and ') || 'true';
@@ -94,13 +106,7 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
   if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children };
   if (action.kind === 'delete') return { affected: (await tx.query(`delete from ${table.sql} t where ${cond}`, p.values)).rowCount ?? 0, children };
   if (action.kind === 'update') {
-    const assignments = action.sets.map(({ column, value }) => {
-      const c = col(table, column);
-      if ('now' in value) return `${c} = now()`;
-      if ('increment' in value) return `${c} = coalesce(t.${c}, 0) + 1`;
-      if (value.value === null) return `${c} = null`;
-      return `${c} = ${p.add(String(value.value), colType(table, column))}`;
-    });
+    const assignments = assignmentList(table, action.assign, p, set.label, action.zones);
     return { affected: (await tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values)).rowCount ?? 0, children };
   }
   const cols = action.columns.map((c) => col(table, c)).join(', ');
@@ -130,12 +136,13 @@ export async function selectRows<R extends Record<string, unknown>>(
   cursor: KeyValue | null,
   limit: number | null,
   mode: ActMode,
-  extra = '',
+  extra?: (p: SqlParams) => string,
 ): Promise<{ key: KeyValue; row: R }[]> {
   const p = new SqlParams();
+  const columns = extra ? `, ${extra(p)}` : '';
   const conds = set.where(p);
   if (cursor !== null) conds.push(keyAfter(set.key, cursor, p));
-  const text = `select ${keySelect(set.key)}${extra ? `, ${extra}` : ''} from ${set.key.table.sql} t where ${all(conds)}
+  const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all(conds)}
     order by ${keyOrder(set.key)} ${limit === null ? '' : `limit ${p.add(limit, 'int')}`} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
   return (await tx.query<R>(text, p.values)).rows.map((row) => ({ key: keyOf(row, set.key), row }));
 }

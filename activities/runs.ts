@@ -11,6 +11,9 @@ import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
 import { keyAfter, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
 import { SqlParams } from './sql/params';
+import { assignmentList, type Assigned, readAs, readText } from './sql/expressions';
+import { millis, TimestampZones } from './sql/time';
+import { type ColumnRef, ref, whole } from '../tasks/column-refs';
 import { exclusive } from './task-lock';
 
 /** A run the candidate query found stale. */
@@ -51,49 +54,59 @@ export function decideStaleRun(run: StaleRun, cfg: RunsCleanupStaleConfig, taskI
   };
 }
 
-/** Columns of the run table that the task reads, besides its key. */
+/** Columns of the run table that the task reads or writes, besides its key. */
 function staleColumns(cfg: RunsCleanupStaleConfig): (string | null)[] {
   const c = cfg.columns;
-  return [c.status, c.timestamp, c.retry_count, c.error, c.job_type, c.heartbeat];
+  const assigned = [cfg.requeue_set, ...Object.values(cfg.final_set)].flatMap((a) => Object.keys(a).map((target) => ref(target).column));
+  const refs = [c.retry_count, c.error, c.job_type].map((r) => (r === null ? null : ref(r).column));
+  return [c.status, c.timestamp, c.heartbeat, c.finished_at, ...refs, ...Object.values(cfg.age_columns), ...assigned];
 }
 
+/** The column a run's age is measured from, by status. */
+const ageColumn = (cfg: RunsCleanupStaleConfig, status: string) => cfg.age_columns[status] ?? cfg.columns.timestamp;
+
 /**
- * A run is stale when it is in a status with a threshold and its timestamp is older than the
- * threshold (its job type's, if it has one), and, with a liveness column, its heartbeat is old
- * too. The same conditions pick the batch, guard max_fraction and are re-applied by the update.
+ * A run is stale when it is in a status with a threshold and its age column (per status) is older
+ * than the threshold (its job type's, if it has one), and, with a liveness column, its heartbeat
+ * is old too. The same conditions pick the batch, guard max_fraction and are re-applied by the update.
  */
-function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, p: SqlParams): string[] {
+function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, p: SqlParams): string[] {
   const c = cfg.columns;
   const t = key.table;
   const statuses = Object.keys(cfg.thresholds);
   const jobTypes = Object.keys(cfg.job_type_thresholds);
-  const status = `t.${col(t, c.status)}::text`;
-  const own = `(select ms from unnest(${p.add(statuses, 'text[]')}, ${p.add(statuses.map((s) => cfg.thresholds[s]), 'float8[]')}) st(status, ms) where st.status = ${status})`;
+  const status = `t.${col(t, c.status)}`;
   const byJob = c.job_type
-    ? `(select ms from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(jobTypes.map((j) => cfg.job_type_thresholds[j]), 'float8[]')}) jt(job_type, ms) where jt.job_type = t.${col(t, c.job_type)}::text)`
+    ? `(select ms from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(jobTypes.map((j) => cfg.job_type_thresholds[j]), 'float8[]')}) jt(job_type, ms) where jt.job_type = ${readText(t, ref(c.job_type), p)})`
     : 'null';
   // Cast to the column's type: a status an ENUM does not have fails loudly instead of matching nothing.
-  const conds = [`t.${col(t, c.status)} = any(${p.add(statuses, `${colType(t, c.status)}[]`)})`, `t.${col(t, c.timestamp)} < now() - coalesce(${byJob}, ${own}) * interval '1 millisecond'`];
+  const type = colType(t, c.status);
+  const perStatus = statuses.map(
+    (s) => `(${status} = ${p.add(s, type)} and ${zones.olderThan(t, ageColumn(cfg, s), `coalesce(${byJob}, ${p.add(cfg.thresholds[s], 'float8')}) * interval '1 millisecond'`, p)})`,
+  );
+  const conds = [`${status} = any(${p.add(statuses, `${type}[]`)})`, `(${perStatus.join(' or ')})`];
   if (c.heartbeat) {
     const hb = `t.${col(t, c.heartbeat)}`;
-    conds.push(`(${hb} is null or ${hb} < now() - ${p.add(cfg.heartbeat_timeout, 'float8')} * interval '1 millisecond')`);
+    conds.push(`(${hb} is null or ${zones.olderThan(t, c.heartbeat, millis(p, cfg.heartbeat_timeout), p)})`);
   }
   return conds;
 }
 
 /** Up to `limit` stale runs after `cursor`, in key order; row-locked (skip locked) unless predicting. */
-async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<StaleRun[]> {
+async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<StaleRun[]> {
   const c = cfg.columns;
   const t = key.table;
   const p = new SqlParams();
-  const conds = staleConditions(key, cfg, p);
+  const since = `case ${Object.keys(cfg.thresholds)
+    .map((s) => `when t.${col(t, c.status)}::text = ${p.add(s, 'text')} then ${zones.instant(t, ageColumn(cfg, s), p)}`)
+    .join(' ')} end`;
+  const jobType = c.job_type ? readText(t, ref(c.job_type), p) : 'null::text';
+  const retries = c.retry_count ? readAs(t, ref(c.retry_count), 'int', p) : 'null::int';
+  const conds = staleConditions(key, cfg, zones, p);
   if (cursor !== null) conds.push(keyAfter(key, cursor, p));
   const { rows } = await tx.query<Record<string, unknown> & { status: string; job_type: string | null; retry_count: number | null; elapsed_ms: string }>(
-    `select ${keySelect(key)},
-            t.${col(t, c.status)}::text as status,
-            ${c.job_type ? `t.${col(t, c.job_type)}::text` : 'null::text'} as job_type,
-            ${c.retry_count ? `t.${col(t, c.retry_count)}::int` : 'null::int'} as retry_count,
-            extract(epoch from now() - t.${col(t, c.timestamp)}) * 1000 as elapsed_ms
+    `select ${keySelect(key)}, t.${col(t, c.status)}::text as status, ${jobType} as job_type, ${retries} as retry_count,
+            extract(epoch from now() - ${since}) * 1000 as elapsed_ms
      from ${t.sql} t where ${conds.join(' and ')}
      order by ${keyOrder(key)} limit ${p.add(limit, 'int')} ${mode === 'predict' ? '' : 'for update of t skip locked'}`,
     p.values,
@@ -106,40 +119,54 @@ async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleCon
 }
 
 /**
- * Writes the decisions in one statement: new status (cast to the column's type, so an ENUM gets
- * an ENUM), timestamp reset on re-queue, retry count, message on finalize; only for rows that
- * are still stale.
+ * What a decision writes. Re-queue: status, the requeue status's age column (now), the retry
+ * count, then `requeue_set`. Finalize: status, retry count, error message, `finished_at` (now),
+ * then `final_set[status]`. A column the user assigns overrides the default for it.
  */
-async function applyDecisions(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, runs: StaleRun[], decisions: StaleDecision[]): Promise<void> {
+function decisionAssignments(cfg: RunsCleanupStaleConfig, d: StaleDecision): [ColumnRef, Assigned][] {
   const c = cfg.columns;
+  const list: [ColumnRef, Assigned][] = [[whole(c.status), d.newStatus]];
+  if (d.action === 'requeue') list.push([whole(ageColumn(cfg, cfg.requeue_status)), { now: true }]);
+  if (c.retry_count) list.push([ref(c.retry_count), { sql: 'u.new_retry' }]);
+  if (d.action === 'finalize' && c.error) list.push([ref(c.error), { sql: 'u.message' }]);
+  if (d.action === 'finalize' && c.finished_at) list.push([whole(c.finished_at), { now: true }]);
+  const extra = d.action === 'requeue' ? cfg.requeue_set : (cfg.final_set[d.newStatus] ?? {});
+  return [...list, ...Object.entries(extra).map(([target, value]): [ColumnRef, Assigned] => [ref(target), value])];
+}
+
+/**
+ * Writes the decisions, one statement per outcome (re-queue, each final status): only for rows that
+ * are still stale. A status is cast to the column's type, so an ENUM gets an ENUM.
+ */
+async function applyDecisions(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, runs: StaleRun[], decisions: StaleDecision[]): Promise<void> {
   const t = key.table;
-  const p = new SqlParams();
-  const keyArrays = key.columns.map((k, i) => p.add(runs.map((r) => r.key[i]), `${colType(t, k)}[]`));
-  const u = `unnest(${keyArrays.join(', ')}, ${p.add(decisions.map((d) => d.newStatus), 'text[]')}, ${p.add(
-    decisions.map((d) => d.newRetryCount),
-    'int[]',
-  )}, ${p.add(decisions.map((d) => d.action === 'requeue'), 'bool[]')}, ${p.add(decisions.map((d) => d.message), 'text[]')})
-    as u(${key.columns.map((_, i) => `k${i}`).join(', ')}, new_status, new_retry, requeue, message)`;
-  const ts = col(t, c.timestamp);
-  const sets = [`${col(t, c.status)} = u.new_status::${colType(t, c.status)}`, `${ts} = case when u.requeue then now() else t.${ts} end`];
-  if (c.retry_count) sets.push(`${col(t, c.retry_count)} = u.new_retry`);
-  if (c.error) sets.push(`${col(t, c.error)} = case when u.requeue then t.${col(t, c.error)} else u.message end`);
-  const join = key.columns.map((k, i) => `t.${col(t, k)} = u.k${i}`);
-  await tx.query(`update ${t.sql} t set ${sets.join(', ')} from ${u} where ${[...join, ...staleConditions(key, cfg, p)].join(' and ')}`, p.values);
+  const groups = new Map<string, number[]>();
+  decisions.forEach((d, i) => groups.set(`${d.action}:${d.newStatus}`, [...(groups.get(`${d.action}:${d.newStatus}`) ?? []), i]));
+  for (const indexes of groups.values()) {
+    const p = new SqlParams();
+    const keyArrays = key.columns.map((k, i) => p.add(indexes.map((j) => runs[j]!.key[i]), `${colType(t, k)}[]`));
+    const retries = p.add(indexes.map((j) => decisions[j]!.newRetryCount), 'int[]');
+    const messages = p.add(indexes.map((j) => decisions[j]!.message), 'text[]');
+    const u = `unnest(${keyArrays.join(', ')}, ${retries}, ${messages}) as u(${key.columns.map((_, i) => `k${i}`).join(', ')}, new_retry, message)`;
+    const sets = assignmentList(t, decisionAssignments(cfg, decisions[indexes[0]!]!), p, `config`, zones);
+    const join = key.columns.map((k, i) => `t.${col(t, k)} = u.k${i}`);
+    await tx.query(`update ${t.sql} t set ${sets.join(', ')} from ${u} where ${[...join, ...staleConditions(key, cfg, zones, p)].join(' and ')}`, p.values);
+  }
 }
 
 /** Stale runs as a unit of work: pick a batch, decide per run, write the decisions. */
 function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): WorkUnit<StaleRun, KeyValue> {
+  const zones = new TimestampZones(cfg.timestamps);
   return {
     label: key.table.name,
     transactional: true,
-    fraction: [{ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, p).join(' and ') }],
-    nextBatch: (tx, cursor, limit, mode) => selectStale(tx, key, cfg, cursor, limit, mode),
+    fraction: [{ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, zones, p).join(' and ') }],
+    nextBatch: (tx, cursor, limit, mode) => selectStale(tx, key, cfg, zones, cursor, limit, mode),
     cursorOf: (run) => run.key,
     act: async (tx, runs, mode) => {
       const decisions = runs.map((run) => decideStaleRun(run, cfg, taskId));
       // Rows are locked by the batch's select, so the update changes exactly these runs.
-      if (mode !== 'predict' && runs.length > 0) await applyDecisions(tx, key, cfg, runs, decisions);
+      if (mode !== 'predict' && runs.length > 0) await applyDecisions(tx, key, cfg, zones, runs, decisions);
       const requeued = decisions.filter((d) => d.action === 'requeue').length;
       return {
         counts: { stale: runs.length, requeued, finalized: runs.length - requeued },
@@ -178,6 +205,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
         const c = cfg.columns;
         const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.timestamp], where);
         const table = key.table;
+        const zones = new TimestampZones(cfg.timestamps);
         const children = await resolveChildren(session.client, key, cfg.children, where);
         return processRowSets(session, [
           {
@@ -186,7 +214,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
             action: { kind: 'delete', children },
             where: (params) => [
               `t.${col(table, c.status)} = any(${params.add(cfg.terminal_statuses, `${colType(table, c.status)}[]`)})`,
-              `t.${col(table, c.timestamp)} < now() - ${params.add(cfg.retention_days, 'float8')} * interval '1 day'`,
+              zones.olderThan(table, c.timestamp, `${params.add(cfg.retention_days, 'float8')} * interval '1 day'`, params),
             ],
           },
         ]);

@@ -4,6 +4,8 @@ import type { ActivityDeps } from './deps';
 import { processRowSets } from './row-sets';
 import { col, colType, resolveTable } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
+import { millis, TimestampZones } from './sql/time';
+import { whole } from '../tasks/column-refs';
 import { exclusive } from './task-lock';
 
 export function createStatusActivities({ databases }: ActivityDeps) {
@@ -15,12 +17,13 @@ export function createStatusActivities({ databases }: ActivityDeps) {
         const c = cfg.columns;
         const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.job, c.timestamp], `task ${input.taskId}: config`);
         const table = key.table;
+        const zones = new TimestampZones(cfg.timestamps);
         const jobs = await resolveTable(session.client, cfg.jobs.table, [cfg.jobs.id_column, cfg.jobs.status_column], `task ${input.taskId}: config.jobs`);
         return processRowSets(session, [
           {
             label: `${cfg.from_status} -> ${cfg.to_status}`,
             key,
-            action: { kind: 'update', sets: [{ column: c.status, value: { value: cfg.to_status } }] },
+            action: { kind: 'update', assign: [[whole(c.status), cfg.to_status]] },
             counter: 'reset',
             where: (params) => {
               const conds = [
@@ -29,7 +32,7 @@ export function createStatusActivities({ databases }: ActivityDeps) {
                    where j.${col(jobs, cfg.jobs.id_column)} = t.${col(table, c.job)}
                      and j.${col(jobs, cfg.jobs.status_column)}::text = any(${params.add(cfg.jobs.running_statuses, 'text[]')}))`,
               ];
-              if (c.timestamp) conds.push(`t.${col(table, c.timestamp)} < now() - ${params.add(cfg.min_age, 'float8')} * interval '1 millisecond'`);
+              if (c.timestamp) conds.push(zones.olderThan(table, c.timestamp, millis(params, cfg.min_age), params));
               return conds;
             },
           },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration, formatDuration } from './duration';
 import { scheduleSchema } from './schedule';
 import { findTaskType, knownTaskTypeNames } from '../tasks';
+import { timeZone } from '../tasks/fields';
 
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
 export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
@@ -91,11 +92,40 @@ export const taskSchema = z
     return { ...task, type: taskType.type, config: parsed.data as Record<string, unknown>, rawConfig: task.config };
   });
 
-export const configSchema = z
+const DATABASE_NAME = /^[a-z][a-z0-9_]*$/;
+
+/** Settings per named database that its tasks inherit: `databases: { default: { timestamps: { zone: UTC } } }`. */
+const databasesSchema = z
+  .record(z.string().regex(DATABASE_NAME, 'expected a database name of lower-case letters, digits and "_"'), z.object({ timestamps: z.object({ zone: timeZone() }).strict().optional() }).strict())
+  .default({});
+
+type RawTask = { type?: unknown; database?: unknown; config?: unknown };
+
+/**
+ * Before validation: a task of a type with `timestamps` whose config names no zone inherits its
+ * database's. Done on the raw file, so the task's config (and `run --config` overrides of it)
+ * carries the zone like any key the file wrote.
+ */
+function inheritDatabaseZones(input: unknown): unknown {
+  const file = input as { databases?: Record<string, { timestamps?: { zone?: unknown } }>; tasks?: unknown };
+  if (!file || typeof file !== 'object' || !Array.isArray(file.tasks) || !file.databases || typeof file.databases !== 'object') return input;
+  const tasks = (file.tasks as RawTask[]).map((task) => {
+    const zone = file.databases?.[typeof task?.database === 'string' ? task.database : 'default']?.timestamps?.zone;
+    const schema = typeof task?.type === 'string' ? findTaskType(task.type)?.configSchema : undefined;
+    const takesZone = schema instanceof z.ZodObject && 'timestamps' in schema.shape;
+    const config = (task?.config ?? {}) as { timestamps?: { zone?: unknown } };
+    if (zone === undefined || !takesZone || typeof config !== 'object' || config.timestamps?.zone !== undefined) return task;
+    return { ...task, config: { ...config, timestamps: { ...config.timestamps, zone } } };
+  });
+  return { ...file, tasks };
+}
+
+export const configSchema = z.preprocess(inheritDatabaseZones, z
   .object({
     version: z.literal(1).default(1),
     /** Temporal task queue the worker polls and schedules start workflows on. */
     task_queue: z.string().min(1).default('caretaker'),
+    databases: databasesSchema,
     tasks: z.array(taskSchema),
   })
   .strict()
@@ -108,7 +138,7 @@ export const configSchema = z
       }
       seen.set(task.id, index);
     });
-  });
+  }));
 
 export type CaretakerConfig = z.output<typeof configSchema>;
 export type TaskConfig = CaretakerConfig['tasks'][number];

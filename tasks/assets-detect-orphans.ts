@@ -2,14 +2,15 @@ import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
 import { childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, statusValue, table } from './fields';
+import { columnRef, textTemplate } from './column-refs';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /** What to do with an orphaned row: list it, delete it (and its children), or set columns. */
 const rowAction = {
   action: z.enum(['report', 'delete', 'update']).default('report'),
-  /** For `update`: column -> value, e.g. `{ status: cancelled, error_message: "Target app no longer exists" }`. */
-  set: z.record(column(), scalar).default({}),
+  /** For `update`: column (or JSON path) -> value, e.g. `{ status: cancelled, error_message: "Target app no longer exists" }`. */
+  set: z.record(columnRef(), scalar).default({}),
   children: childTables(),
 };
 
@@ -19,7 +20,8 @@ const missingFile = z
     name: z.string().optional(),
     table: table(),
     id_column: keyColumn().default('id'),
-    path_column: column(),
+    /** The stored path: a column, a JSON path, or a template over columns (`apps/{model_slug}/app{app_number}`). */
+    path_column: textTemplate(),
     /** Stored paths are relative to this directory (absolute stored paths must lie inside it). */
     base_dir: z.string().min(1),
     where: rowFilter(),
@@ -33,9 +35,11 @@ const missingParent = z
     name: z.string().optional(),
     table: table(),
     id_column: keyColumn().default('id'),
-    reference_column: column(),
+    /** The reference to the parent: a column, or a list for a composite key (`[target_model, target_app_number]`). */
+    reference_column: keyColumn(),
     parent_table: table(),
-    parent_id_column: column().default('id'),
+    /** The parent's referenced columns, in the same order. */
+    parent_id_column: keyColumn().default('id'),
     where: rowFilter(),
     ...rowAction,
   })
@@ -48,7 +52,8 @@ const orphanFile = z
     base_dir: z.string().min(1),
     pattern: z.string().min(1).default('**/*'),
     table: table(),
-    path_column: column(),
+    /** What rows store: a column, a JSON path, or a template over columns; a file is an orphan when no row's value names it. */
+    path_column: textTemplate(),
     /** Files younger than this are never touched: their row may not be committed yet. */
     min_age: duration({ min: 60_000 }).prefault('1d'),
     action: z.enum(['report', 'delete']).default('report'),
@@ -63,7 +68,8 @@ const stuckPending = z
     id_column: keyColumn().default('id'),
     status_column: column().default('status'),
     timestamp_column: column().default('updated_at'),
-    retry_column: column().default('retry_count'),
+    /** The re-queue counter: a column or a JSON path (`meta->>'retries'`). */
+    retry_column: columnRef().default('retry_count'),
     pending_status: statusValue().default('pending'),
     failed_status: statusValue().default('failed'),
     older_than: duration({ min: 1_000 }).prefault('1h'),
@@ -85,6 +91,9 @@ export const assetsDetectOrphansConfig = z
     cfg.rules.forEach((rule, i) => {
       if ('set' in rule && rule.action === 'update' && Object.keys(rule.set).length === 0) {
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'set'], message: 'expected at least one column to set for action update' });
+      }
+      if (rule.kind === 'missing_parent' && [rule.reference_column].flat().length !== [rule.parent_id_column].flat().length) {
+        ctx.addIssue({ code: 'custom', path: ['rules', i, 'parent_id_column'], message: `expected as many parent_id_column columns as reference_column columns (${[rule.reference_column].flat().length})` });
       }
       if ('children' in rule && rule.action !== 'delete' && rule.children.length > 0) {
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'children'], message: 'expected children only with action delete' });

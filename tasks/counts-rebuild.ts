@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { column, keyColumn, rowFilter, sqlTaskFields, table } from './fields';
+import { keyColumn, rowFilter, sqlTaskFields, table } from './fields';
+import { columnRef } from './column-refs';
 
 const counter = z
   .object({
@@ -8,7 +9,10 @@ const counter = z
     /** The parent table holding the denormalised counter, e.g. `albums`. */
     table: table(),
     id_column: keyColumn().default('id'),
-    count_column: column(),
+    /** The counter: a column, or a JSON path (`stats->>'file_count'`). */
+    count_column: columnRef(),
+    /** Only parents matching these equality filters are checked (e.g. `{ kind: manual }`: a smart collection counts differently). */
+    where: rowFilter(),
     /** The rows being counted, e.g. `album_files`, and their reference to the parent. */
     child_table: table(),
     child_column: keyColumn(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { size } from '../config/size';
+import { columnRef } from './column-refs';
 
 /** Field builders shared by the catalog's config schemas. */
 
@@ -71,8 +72,11 @@ export const safetyFields = {
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
-/** Equality filters: `{ status: [completed, failed], archived: false, deleted_at: null }`. */
-export const rowFilter = () => z.record(column(), z.union([scalar, z.array(scalar).min(1), z.null()])).default({});
+/**
+ * Equality filters: `{ status: [completed, failed], archived: false, deleted_at: null }`. A key may
+ * be a JSON path (`"settings->>'smart'": "false"`), compared as text.
+ */
+export const rowFilter = () => z.record(columnRef(), z.union([scalar, z.array(scalar).min(1), z.null()])).default({});
 export type RowFilter = z.output<ReturnType<typeof rowFilter>>;
 
 /**
@@ -85,6 +89,29 @@ export const childTables = () =>
 
 export const ONE_DAY_MS = 86_400_000;
 
+/** An IANA time zone name PostgreSQL and Node both know, e.g. `UTC`, `Europe/Berlin`. */
+export const timeZone = () =>
+  z.string().refine(
+    (zone) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: (i) => `expected an IANA time zone like UTC or Europe/Berlin; got ${JSON.stringify(i.input)}` },
+  );
+
+/**
+ * The zone that `timestamp without time zone` columns hold wall times of: every age comparison
+ * reads them in it. Null: the database session's TimeZone (PostgreSQL's own rule). `columns`
+ * overrides it per column. A task's zone falls back to its database's (`databases.<name>.timestamps`).
+ */
+export const timestamps = () =>
+  z.object({ zone: timeZone().nullable().default(null), columns: z.record(column(), timeZone()).default({}) }).strict().prefault({});
+export type TimestampSettings = z.output<ReturnType<typeof timestamps>>;
+
 /** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */
 export const sqlTaskFields = (defaultBatchSize: number) => ({
   batch_size: batchSize(defaultBatchSize),
@@ -93,4 +120,5 @@ export const sqlTaskFields = (defaultBatchSize: number) => ({
   dry_run: dryRun(),
   dry_run_mode: dryRunMode(),
   sql: sqlLimits(),
+  timestamps: timestamps(),
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, formatDuration } from '../config/duration';
+import { size } from '../config/size';
 import { defineTask } from './types';
 import { ONE_DAY_MS, childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, table } from './fields';
 
@@ -12,8 +13,16 @@ const policy = z
     /** Rows whose timestamp_column is older than older_than ... */
     timestamp_column: column().optional(),
     older_than: duration().optional(),
-    /** ... or rows whose expiry column is in the past (`expires_at < now()`). */
+    /** ... or rows whose expiry column is in the past (`expires_at < now()`) ... */
     expires_column: column().optional(),
+    /** ... or all but the newest N rows by timestamp_column (a count cap) ... */
+    keep_newest: z.number().int().min(0).optional(),
+    /**
+     * ... or the oldest rows by timestamp_column (a last-used column: least recently used) until
+     * the rest totals at most this size: the sum of size_column, else each row's data size.
+     */
+    max_total_size: size().optional(),
+    size_column: column().optional(),
     /** Extra equality filters, e.g. `{ handled: true }`. */
     where: rowFilter(),
     action: z.enum(['delete', 'mark', 'archive']).default('delete'),
@@ -35,9 +44,15 @@ export const retentionEnforceConfig = z
   .superRefine((cfg, ctx) => {
     cfg.policies.forEach((p, i) => {
       const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: ['policies', i, path], message });
-      const byAge = p.timestamp_column !== undefined || p.older_than !== undefined;
-      if (byAge === (p.expires_column !== undefined)) issue('timestamp_column', 'expected either timestamp_column with older_than, or expires_column');
-      else if (byAge && (p.timestamp_column === undefined || p.older_than === undefined)) issue(p.older_than === undefined ? 'older_than' : 'timestamp_column', 'expected timestamp_column and older_than together');
+      const rules = (['older_than', 'expires_column', 'keep_newest', 'max_total_size'] as const).filter((k) => p[k] !== undefined);
+      if (rules.length !== 1) {
+        issue(rules[1] ?? 'older_than', `expected exactly one of older_than, expires_column, keep_newest, max_total_size; got ${rules.length === 0 ? 'none' : rules.join(' and ')}`);
+      } else if (rules[0] !== 'expires_column' && p.timestamp_column === undefined) {
+        issue('timestamp_column', `expected timestamp_column with ${rules[0]} (${rules[0] === 'older_than' ? 'the age of a row' : 'which rows are newest; a last-used column evicts the least recently used'})`);
+      } else if (rules[0] === 'expires_column' && p.timestamp_column !== undefined) {
+        issue('timestamp_column', 'expected no timestamp_column with expires_column (the expiry is the timestamp)');
+      }
+      if (p.size_column !== undefined && p.max_total_size === undefined) issue('size_column', 'expected size_column only with max_total_size');
       if (p.older_than !== undefined && p.older_than < ONE_DAY_MS && !cfg.allow_short_retention) {
         issue('older_than', `expected at least 1d (retention below one day needs allow_short_retention: true), got ${formatDuration(p.older_than)}`);
       }
@@ -54,7 +69,7 @@ export const retentionEnforce = defineTask({
   type: 'retention.enforce',
   aliases: [],
   description:
-    'Applies retention policies: rows older than a age (or past their expiry) are deleted, marked (soft delete) or moved to an archive table, in batches.',
+    'Applies retention policies: rows older than an age, past their expiry, beyond the newest N, or beyond a total size (oldest or least recently used first) are deleted, marked (soft delete) or moved to an archive table, in batches.',
   workflow: 'retentionEnforceWorkflow',
   destructive: true,
   configSchema: retentionEnforceConfig,

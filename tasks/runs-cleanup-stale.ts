@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration, formatDuration } from '../config/duration';
 import { defineTask } from './types';
 import { column, keyColumn, sqlTaskFields, statusValue, table } from './fields';
+import { assignments, columnRef } from './column-refs';
 
 /** The shortest stale threshold accepted without allow_short_thresholds. */
 export const STALE_FLOOR_MS = 5 * 60_000;
@@ -16,17 +17,21 @@ export const runsCleanupStaleConfig = z
         status: column().default('status'),
         /** Staleness is measured from this timestamp (and it is reset when a run is re-queued). */
         timestamp: column().default('updated_at'),
-        /** Retry counter; null disables re-queueing (stale runs go straight to their final status). */
-        retry_count: column().nullable().default(null),
-        /** Receives the reason when a run is failed or cancelled; null to leave messages alone. */
-        error: column().nullable().default(null),
-        /** Job type, to apply `job_type_thresholds`. */
-        job_type: column().nullable().default(null),
+        /** Retry counter (a column or a JSON path like `config->>'retry_count'`); null disables re-queueing (stale runs go straight to their final status). */
+        retry_count: columnRef().nullable().default(null),
+        /** Receives the reason when a run is failed or cancelled (a column or JSON path); null to leave messages alone. */
+        error: columnRef().nullable().default(null),
+        /** Set to now() when a run is put in its final status (e.g. `completed_at`), so retention by finish time sees it. */
+        finished_at: column().nullable().default(null),
+        /** Job type (a column or JSON path), to apply `job_type_thresholds`. */
+        job_type: columnRef().nullable().default(null),
         /** Liveness: a run whose heartbeat is younger than `heartbeat_timeout` is never stale. */
         heartbeat: column().nullable().default(null),
       })
       .strict()
       .prefault({}),
+    /** Status value -> the column its age is measured from, when not `columns.timestamp` (e.g. `{ pending: created_at }`). */
+    age_columns: z.record(statusValue(), column()).default({}),
     /** Status value -> age after which a run in that status is stale. */
     thresholds: z.record(statusValue(), duration({ min: 1_000 })).prefault({ submitted: '30m', pending: '1h', running: '2h' }),
     /** Per job type overrides of the threshold, whatever the status. */
@@ -35,6 +40,13 @@ export const runsCleanupStaleConfig = z
     final_status: z.record(statusValue(), statusValue()).default({ submitted: 'failed', pending: 'cancelled', running: 'failed' }),
     /** Status a re-queued run is put back to. */
     requeue_status: statusValue().default('pending'),
+    /**
+     * What a re-queue also writes, besides status, the age column (now) and the retry count:
+     * `{ started_at: null, broker_task_id: null }`; values: a literal, null, `{ now: true }`, `{ increment: N }`.
+     */
+    requeue_set: assignments(),
+    /** Final status -> what finalizing also writes, besides status, error and finished_at: `{ failed: { exit_code: -1 } }`. */
+    final_set: z.record(statusValue(), assignments()).default({}),
     max_retries: z.number().int().min(0).max(100).default(3),
     heartbeat_timeout: duration({ min: 1_000 }).prefault('5m'),
     /** Stop after this many runs in one run of the task; the rest waits for the next. */
@@ -66,6 +78,17 @@ export const runsCleanupStaleConfig = z
           path: ['final_status'],
           message: `expected a final status for "${status}" (it has a threshold), got none`,
         });
+      }
+    }
+    for (const status of Object.keys(cfg.age_columns)) {
+      if (!(status in cfg.thresholds)) {
+        ctx.addIssue({ code: 'custom', path: ['age_columns', status], message: `expected a status with a threshold (${Object.keys(cfg.thresholds).join(', ')}), got "${status}"` });
+      }
+    }
+    const finals = new Set(Object.values(cfg.final_status));
+    for (const status of Object.keys(cfg.final_set)) {
+      if (!finals.has(status)) {
+        ctx.addIssue({ code: 'custom', path: ['final_set', status], message: `expected a final status (${[...finals].join(', ')}), got "${status}"` });
       }
     }
     if (cfg.max_retries > 0 && cfg.columns.retry_count === null) {

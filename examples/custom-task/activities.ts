@@ -2,6 +2,7 @@ import type { ActivityDeps } from '../../activities/deps';
 import { processRowSets } from '../../activities/row-sets';
 import { resolveKeyed } from '../../activities/sql/keys';
 import { col } from '../../activities/sql/identifiers';
+import { whole } from '../../tasks/column-refs';
 import { exclusive } from '../../activities/task-lock';
 import type { TaskInput, TaskResult } from '../../workflows/types';
 import type { QueueReleaseLeasesConfig } from './task';
@@ -24,7 +25,7 @@ export function createQueueActivities({ databases }: ActivityDeps) {
             label: 'expired leases',
             key,
             counter: 'released',
-            action: { kind: 'update', sets: [{ column: c.locked_by, value: { value: null } }, { column: c.locked_at, value: { value: null } }] },
+            action: { kind: 'update', assign: [[whole(c.locked_by), null], [whole(c.locked_at), null]] },
             where: (params) => [`t.${col(table, c.locked_at)} < now() - ${params.add(cfg.lease, 'float8')} * interval '1 millisecond'`],
           },
         ]);

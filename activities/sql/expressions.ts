@@ -1,0 +1,80 @@
+import { type AssignedValue, type ColumnRef, formatRef, type TextTemplate } from '../../tasks/column-refs';
+import { configError } from '../errors';
+import { col, colType, type ResolvedTable } from './identifiers';
+import type { SqlParams } from './params';
+import type { TimestampZones } from './time';
+
+/**
+ * SQL for the column references of `tasks/column-refs.ts`: columns quoted from the catalog,
+ * JSON paths and literal text as parameters.
+ */
+
+/** A JSON path must point into a json or jsonb column; anything else is a config error naming it. */
+function jsonColumn(table: ResolvedTable, ref: ColumnRef): string {
+  if (!['json', 'jsonb'].includes(colType(table, ref.column))) {
+    throw configError(`config: ${formatRef(ref)} reads a JSON path, but ${table.name}.${ref.column} is ${colType(table, ref.column)}, not json or jsonb`);
+  }
+  return col(table, ref.column);
+}
+
+/** The reference as text: `t."c"::text`, or `t."c" #>> $1::text[]`. */
+export function readText(table: ResolvedTable, ref: ColumnRef, p: SqlParams, alias = 't'): string {
+  if (ref.path.length === 0) return `${alias}.${col(table, ref.column)}::text`;
+  return `(${alias}.${jsonColumn(table, ref)} #>> ${p.add(ref.path, 'text[]')})`;
+}
+
+/** The reference as a value of `type` (a JSON value is read as text, then cast). */
+export function readAs(table: ResolvedTable, ref: ColumnRef, type: string, p: SqlParams, alias = 't'): string {
+  return ref.path.length === 0 ? `${alias}.${col(table, ref.column)}::${type}` : `${readText(table, ref, p, alias)}::${type}`;
+}
+
+/** A text template: `($1::text || t."a"::text || ...)`; NULL when any reference is NULL. */
+export function templateText(table: ResolvedTable, tpl: TextTemplate, p: SqlParams, alias = 't'): string {
+  return `(${tpl.map((part) => (typeof part === 'string' ? p.add(part, 'text') : readText(table, part, p, alias))).join(' || ')})`;
+}
+
+/** An expression with a known SQL type, computed by the task (e.g. `u.new_retry` from an unnest). */
+export interface Computed {
+  sql: string;
+}
+export type Assigned = AssignedValue | Computed;
+const isComputed = (v: Assigned): v is Computed => typeof v === 'object' && v !== null && 'sql' in v;
+
+function plainValue(table: ResolvedTable, column: string, value: Assigned, p: SqlParams, zones: TimestampZones | undefined): string {
+  const c = col(table, column);
+  const type = colType(table, column);
+  if (value === null) return 'null';
+  if (isComputed(value)) return `(${value.sql})::${type}`;
+  if (typeof value === 'object' && 'now' in value) return zones ? zones.now(table, column, p) : 'now()';
+  if (typeof value === 'object') return `coalesce(t.${c}, 0) + ${p.add(value.increment, 'int')}`;
+  return p.add(String(value), type);
+}
+
+function jsonValue(table: ResolvedTable, ref: ColumnRef, value: Assigned, p: SqlParams): string {
+  if (value === null) return `'null'::jsonb`;
+  if (isComputed(value)) return `to_jsonb(${value.sql})`;
+  if (typeof value === 'object' && 'now' in value) return 'to_jsonb(now())';
+  if (typeof value === 'object') return `to_jsonb(coalesce(${readAs(table, ref, 'numeric', p)}, 0) + ${p.add(value.increment, 'int')})`;
+  return `to_jsonb(${p.add(value, typeof value === 'string' ? 'text' : typeof value === 'number' ? 'numeric' : 'boolean')})`;
+}
+
+/**
+ * The SET list of an update (alias `t` is the row before it): later entries for the same reference
+ * win; several JSON paths in one column nest `jsonb_set`, creating missing keys.
+ */
+export function assignmentList(table: ResolvedTable, entries: readonly [ColumnRef, Assigned][], p: SqlParams, where: string, zones?: TimestampZones): string[] {
+  const byRef = new Map(entries.map(([r, v]) => [formatRef(r), [r, v] as const]));
+  const byColumn = new Map<string, (readonly [ColumnRef, Assigned])[]>();
+  for (const entry of byRef.values()) byColumn.set(entry[0].column, [...(byColumn.get(entry[0].column) ?? []), entry]);
+  return [...byColumn.entries()].map(([column, list]) => {
+    const c = col(table, column);
+    const plain = list.filter(([r]) => r.path.length === 0);
+    if (plain.length > 0 && list.length > 1) {
+      throw configError(`${where}: ${column} is assigned both as a whole and inside (${list.map(([r]) => formatRef(r)).join(', ')}); assign one or the other`);
+    }
+    if (plain.length > 0) return `${c} = ${plainValue(table, column, plain[0]![1], p, zones)}`;
+    jsonColumn(table, list[0]![0]);
+    const json = list.reduce((acc, [r, v]) => `jsonb_set(${acc}, ${p.add(r.path, 'text[]')}, ${jsonValue(table, r, v, p)}, true)`, `coalesce(t.${c}::jsonb, '{}'::jsonb)`);
+    return `${c} = (${json})::${colType(table, column)}`;
+  });
+}
