@@ -10,10 +10,13 @@ import { configError, overFraction } from './errors';
 import { comparePaths, planDirectory, type FileAction, type FileEntry } from './file-plan';
 import { exclusive } from './task-lock';
 
-/** Regular files under `dir` matching `pattern` (relative paths). Symlinks are never followed. */
-export async function listFiles(dir: string, pattern: string): Promise<FileEntry[]> {
+/**
+ * Regular files under `dir` matching `pattern` (relative paths). Symlinks are never followed.
+ * Dotfiles match only with `dot` (or a pattern that names them, like `.cache/*`).
+ */
+export async function listFiles(dir: string, pattern: string, dot: boolean): Promise<FileEntry[]> {
   const root = resolve(dir);
-  const matches = picomatch(pattern, { dot: true });
+  const matches = picomatch(pattern, { dot });
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   const files: FileEntry[] = [];
   for (const entry of entries) {
@@ -35,7 +38,7 @@ function directoryUnit(rule: DirectoryRule, index: number, cfg: FilesCleanupConf
   const root = resolve(rule.path);
   let planned: Promise<{ files: number; actions: FileAction[] }> | undefined;
   const plan = () =>
-    (planned ??= listFiles(root, rule.pattern).then(
+    (planned ??= listFiles(root, rule.pattern, rule.include_dotfiles).then(
       (files) => ({ files: files.length, actions: planDirectory(files, rule, Date.now()).sort((a, b) => comparePaths(a.path, b.path)) }),
       (err: NodeJS.ErrnoException) => {
         throw configError(`task ${taskId}: config.directories[${index}].path: cannot read ${root} (${err.code ?? err.message})`);

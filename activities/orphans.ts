@@ -186,7 +186,7 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
     } else {
       const table = await resolveTable(client, rule.table, refColumns(template(rule.path_column)), where);
       const baseDir = resolve(rule.base_dir);
-      const listing = (await listFiles(baseDir, rule.pattern).catch(() => [])).sort((a, b) => comparePaths(a.path, b.path));
+      const listing = (await listFiles(baseDir, rule.pattern, rule.include_dotfiles).catch(() => [])).sort((a, b) => comparePaths(a.path, b.path));
       units.push(orphanFileUnit(rule, table, baseDir, label, listing, cfg.max_fraction) as WorkUnit);
       files = true;
     }

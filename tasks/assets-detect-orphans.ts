@@ -51,6 +51,8 @@ const orphanFile = z
     name: z.string().optional(),
     base_dir: z.string().min(1),
     pattern: z.string().min(1).default('**/*'),
+    /** Dotfiles (`.gitkeep`) match only when this is true. */
+    include_dotfiles: z.boolean().default(false),
     table: table(),
     /** What rows store: a column, a JSON path, or a template over columns; a file is an orphan when no row's value names it. */
     path_column: textTemplate(),

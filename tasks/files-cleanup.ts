@@ -8,8 +8,10 @@ const directory = z
   .object({
     /** The directory (absolute, or relative to the worker's working directory). */
     path: z.string().min(1),
-    /** Which files count, relative to `path` (picomatch glob), e.g. "*.log" or "**\/*.png". */
+    /** Which files count, relative to `path` (picomatch glob), e.g. "*.log" or "**\/*.png". Name it: `validate` warns when it is left out. */
     pattern: z.string().min(1).default('**/*'),
+    /** Dotfiles (`.gitkeep`, `.env`) match only when this is true. */
+    include_dotfiles: z.boolean().default(false),
     /** Delete files older than this (by modification time). */
     max_age: duration({ min: 1_000 }).optional(),
     /** Keep only the newest N files (log retention). */

@@ -39,7 +39,7 @@ describe('examples/', () => {
 
   it('UCore and Housekeeper: calendars, time zones, sizes', async () => {
     const ucore = await load('ucore.yaml');
-    expect((ucore.tasks.find((t) => t.id === 'cache-cleanup')!.config.directories as { max_total_size: number }[])[0]!.max_total_size).toBe(10e9);
+    expect((ucore.tasks.find((t) => t.id === 'cache-cleanup')!.config.directories as { max_total_size: number }[])[0]!.max_total_size).toBe(10 * 2 ** 30);
     const hk = await load('housekeeper.yaml');
     expect(hk.tasks[0]!.schedule).toMatchObject({ timezone: 'America/New_York', jitter: 59 * 60_000 });
   });

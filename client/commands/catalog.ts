@@ -1,14 +1,17 @@
 import { z } from 'zod';
 import { catalog } from '../../tasks';
 import { formatDuration } from '../../config/duration';
+import { configWarnings } from '../../config/warnings';
 import { type CliContext, table } from '../context';
 
 /** `caretaker validate`: parse and check the config file without touching Temporal. */
 export async function validate(ctx: CliContext): Promise<number> {
   const cfg = await ctx.config();
-  ctx.print({ ok: true, file: ctx.configFile, tasks: cfg.tasks }, () => {
+  const warnings = configWarnings(cfg);
+  ctx.print({ ok: true, file: ctx.configFile, tasks: cfg.tasks, warnings }, () => {
     const rows = cfg.tasks.map((t) => [t.id, t.type, t.enabled ? describeSchedule(t.schedule) : 'disabled', t.database]);
-    return `${ctx.configFile}: ok, ${cfg.tasks.length} task(s)\n${table([['ID', 'TYPE', 'SCHEDULE', 'DATABASE'], ...rows])}`;
+    const warned = warnings.map((w) => `warning: ${w}`).join('\n');
+    return `${ctx.configFile}: ok, ${cfg.tasks.length} task(s)${warnings.length ? `, ${warnings.length} warning(s)` : ''}\n${table([['ID', 'TYPE', 'SCHEDULE', 'DATABASE'], ...rows])}${warned ? `\n${warned}` : ''}`;
   });
   return 0;
 }

@@ -1,0 +1,43 @@
+import type { CaretakerConfig } from './schema';
+
+/**
+ * Config that is valid but likely not what was meant: `caretaker validate` prints these. Each says
+ * where, what Caretaker will do, and what to write instead.
+ */
+export function configWarnings(cfg: CaretakerConfig): string[] {
+  return cfg.tasks.flatMap((task, i) => {
+    const at = `tasks[${i}] (${task.id})`;
+    const raw = (task.rawConfig ?? {}) as Record<string, unknown>;
+    return [...unitWarnings(raw, `${at}.config`), ...typeWarnings(task.type, raw, at)];
+  });
+}
+
+const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? (value as Record<string, unknown>[]) : []);
+
+function typeWarnings(type: string, raw: Record<string, unknown>, at: string): string[] {
+  const warnings: string[] = [];
+  const noPattern = (path: string, dir: unknown) =>
+    `${path}: no pattern, so every file under ${String(dir)} counts (dotfiles excepted); name the files it may touch, e.g. pattern: "**/*.log"`;
+  if (type === 'files.cleanup') {
+    list(raw.directories).forEach((d, j) => d.pattern === undefined && warnings.push(noPattern(`${at}.config.directories[${j}]`, d.path)));
+  }
+  if (type === 'assets.detect_orphans') {
+    list(raw.rules).forEach((r, j) => r.kind === 'orphan_file' && r.pattern === undefined && warnings.push(noPattern(`${at}.config.rules[${j}]`, r.base_dir)));
+  }
+  if (type === 'db.vacuum' && list(raw.tables).length === 0) {
+    warnings.push(`${at}.config: no tables, so it vacuums every table in every schema; list the tables it should look after (tables: [runs, events])`);
+  }
+  return warnings;
+}
+
+const DECIMAL = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB)$/i;
+
+/** "100MB" is 10^8 bytes; most systems that say MB count in 1024s. */
+function unitWarnings(value: unknown, path: string): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => unitWarnings(v, `${path}[${i}]`));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => unitWarnings(v, `${path}.${k}`));
+  const m = typeof value === 'string' ? DECIMAL.exec(value.trim()) : null;
+  if (!m) return [];
+  const binary = `${m[1]}${m[2]!.slice(0, 1).toUpperCase()}iB`;
+  return [`${path}: "${value as string}" is decimal (${m[2]!.toUpperCase()} = 1000^n bytes); if the system counts in 1024s, as du, ls -h and most code do, write "${binary}"`];
+}
