@@ -5,6 +5,8 @@ import type { PoolClient } from 'pg';
 import type { HealthReportConfig } from '../tasks/health-report';
 import { isOwnedBy } from '../config/ownership';
 import { col, resolveTable } from './sql/identifiers';
+import { SqlParams } from './sql/params';
+import { millis, type TimestampZones } from './sql/time';
 
 export type HealthStatus = 'ok' | 'warn' | 'critical';
 
@@ -73,12 +75,13 @@ export async function queueDepth(client: PoolClient, q: HealthReportConfig['queu
   return { check: 'queue_depth', target: t.name, status: above(total, q.depth), value: total, message: Object.entries(per).map(([s, n]) => `${s}=${n}`).join(' ') };
 }
 
-export async function recentErrors(client: PoolClient, e: HealthReportConfig['errors'][number], where: string): Promise<HealthCheck> {
+export async function recentErrors(client: PoolClient, e: HealthReportConfig['errors'][number], zones: TimestampZones, where: string): Promise<HealthCheck> {
   const t = await resolveTable(client, e.table, [e.status_column, e.timestamp_column], where);
+  const p = new SqlParams();
   const { rows } = await client.query<{ n: string }>(
-    `select count(*) as n from ${t.sql} t where t.${col(t, e.status_column)}::text = any($1::text[])
-       and t.${col(t, e.timestamp_column)} > now() - $2::float8 * interval '1 millisecond'`,
-    [e.statuses, e.window],
+    `select count(*) as n from ${t.sql} t where t.${col(t, e.status_column)}::text = any(${p.add(e.statuses, 'text[]')})
+       and not ${zones.olderThan(t, e.timestamp_column, millis(p, e.window), p)}`,
+    p.values,
   );
   const n = Number(rows[0]?.n ?? 0);
   return { check: 'recent_errors', target: t.name, status: above(n, e.count), value: n, message: `${n} row(s) in ${e.statuses.join('/')} within ${e.window / 60_000} min` };

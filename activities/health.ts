@@ -5,6 +5,7 @@ import { taskResult } from './results';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
 import { WorkerSecrets } from './secrets';
+import { TimestampZones } from './sql/time';
 import {
   databaseLatency,
   deadTuples,
@@ -70,7 +71,7 @@ export function createHealthActivities({ databases }: ActivityDeps) {
         try {
           checks.push(await databaseLatency(client, cfg, input.database));
           for (const [i, q] of cfg.queues.entries()) checks.push(await queueDepth(client, q, `${where}.queues[${i}]`));
-          for (const [i, e] of cfg.errors.entries()) checks.push(await recentErrors(client, e, `${where}.errors[${i}]`));
+          for (const [i, e] of cfg.errors.entries()) checks.push(await recentErrors(client, e, new TimestampZones(cfg.timestamps), `${where}.errors[${i}]`));
           checks.push(await longQueries(client, cfg.long_queries_seconds));
           checks.push(...(await deadTuples(client, cfg.dead_tuple_ratio, cfg.dead_tuples_min_rows)));
         } finally {

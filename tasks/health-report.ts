@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
-import { column, detailsLimit, dryRun, statusValue, table } from './fields';
+import { column, detailsLimit, dryRun, statusValue, table, timestamps } from './fields';
 
 /** `warn` and `critical` limits; a reading past one sets the check's status. */
 const limits = (warn: number, critical: number) =>
@@ -98,6 +98,8 @@ export const healthReportConfig = z.preprocess(
     /** Alert when the report is at least `notify_on`: `{ url_env: ALERT_WEBHOOK_URL }`. */
     webhook: webhook.optional(),
     details_limit: detailsLimit(),
+    /** The zone of naive timestamps (the `errors` windows); see README "Real schemas". */
+    timestamps: timestamps(),
     /** A dry run checks everything but sends no webhook. */
     dry_run: dryRun(),
   })
