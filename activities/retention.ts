@@ -59,15 +59,18 @@ export async function resolveChildren(
 function capCondition(key: RowKey, policy: RetentionPolicy, p: SqlParams): string {
   const t = key.table;
   const ts = col(t, policy.timestamp_column!);
-  const order = (a: string) => [`${a}.${ts}`, ...key.columns.map((k) => `${a}.${col(t, k)}`)];
-  const newestFirst = order('s').map((c) => `${c} desc`).join(', ');
-  const cs = order('s').map((_, i) => `x.c${i}`);
-  const scope = ['s.' + ts + ' is not null', ...filterConditions(t, policy.where, p, 's')].join(' and ');
-  const boundary =
-    policy.keep_newest !== undefined
-      ? `select ${order('s').join(', ')} from ${t.sql} s where ${scope} order by ${newestFirst} offset ${p.add(policy.keep_newest, 'bigint')} limit 1`
-      : `select ${cs.join(', ')} from (select ${order('s').map((c, i) => `${c} as c${i}`).join(', ')}, sum(${policy.size_column ? `s.${col(t, policy.size_column)}` : 'pg_column_size(s.*)'}) over (order by ${newestFirst}) as running
-           from ${t.sql} s where ${scope}) x where x.running > ${p.add(policy.max_total_size, 'numeric')} order by ${cs.map((c) => `${c} desc`).join(', ')} limit 1`;
+  const order = (alias: string) => [`${alias}.${ts}`, ...key.columns.map((k) => `${alias}.${col(t, k)}`)];
+  const desc = (columns: string[]) => columns.map((c) => `${c} desc`).join(', ');
+  const scope = [`s.${ts} is not null`, ...filterConditions(t, policy.where, p, 's')].join(' and ');
+  let boundary: string;
+  if (policy.keep_newest !== undefined) {
+    boundary = `select ${order('s').join(', ')} from ${t.sql} s where ${scope} order by ${desc(order('s'))} offset ${p.add(policy.keep_newest, 'bigint')} limit 1`;
+  } else {
+    const size = policy.size_column ? `s.${col(t, policy.size_column)}` : 'pg_column_size(s.*)';
+    const named = order('s').map((_, i) => `x.c${i}`);
+    const running = `select ${order('s').map((c, i) => `${c} as c${i}`).join(', ')}, sum(${size}) over (order by ${desc(order('s'))}) as running from ${t.sql} s where ${scope}`;
+    boundary = `select ${named.join(', ')} from (${running}) x where x.running > ${p.add(policy.max_total_size, 'numeric')} order by ${desc(named)} limit 1`;
+  }
   return `(${order('t').join(', ')}) <= (${boundary})`;
 }
 
