@@ -35,10 +35,12 @@ insert into jobs (id, job_type, status, created_at, started_at, completed_at) va
   ('j01', 'SYNC',     'RUNNING', now() - interval '50 minutes', now() - interval '45 minutes', null),
   ('j02', 'ANALYSIS', 'RUNNING', now() - interval '95 minutes', now() - interval '90 minutes', null),
   ('j03', 'CLEANUP',  'RUNNING', now() - interval '11 minutes', now() - interval '10 minutes', null),
-  -- stale-jobs: left alone (under their type's limit; a PENDING job has no started_at)
+  -- stale-jobs: a PENDING job has no started_at; its age counts from created_at (age_columns)
+  ('j06', 'SYNC',     'PENDING', now() - interval '2 hours', null, null),
+  -- stale-jobs: left alone (under their type's limit)
   ('j04', 'ANALYSIS', 'RUNNING', now() - interval '46 minutes', now() - interval '45 minutes', null),
   ('j05', 'EXPORT',   'RUNNING', now() - interval '11 minutes', now() - interval '10 minutes', null),
-  ('j06', 'SYNC',     'PENDING', now() - interval '2 hours', null, null),
+  ('j11', 'SYNC',     'PENDING', now() - interval '5 minutes', null, null),
   -- history: older than 30 days by completed_at
   ('j07', 'SYNC',     'COMPLETED', now() - interval '41 days', now() - interval '41 days', now() - interval '40 days'),
   ('j08', 'EXPORT',   'FAILED',    now() - interval '32 days', now() - interval '32 days', now() - interval '31 days'),
