@@ -10,16 +10,18 @@ const webhookSchema = z
     format: z.enum(['slack', 'json']).default('json'),
     url_env: z.string().refine((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name), {
       message: 'expected the name of an environment variable on the worker, such as SLACK_WEBHOOK_URL, got text that is not a name (write the name itself, not ${...})',
-    }),
+    }).optional(),
     url: z.unknown().optional(),
   })
   .strict()
   .superRefine((hook, ctx) => {
     if (hook.url !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: `expected url_env naming the environment variable on the worker that holds the webhook URL, got url; a webhook URL is a credential (${STORED})` });
+    } else if (hook.url_env === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'required: expected the name of the environment variable on the worker that holds the webhook URL, such as SLACK_WEBHOOK_URL' });
     }
   })
-  .transform(({ name, format, url_env }) => ({ name, format, url_env }));
+  .transform(({ name, format, url_env }) => ({ name, format, url_env: url_env! }));
 
 /** The `alerts:` block, at the top of the file and in a task; every key is optional here. */
 export const alertsBlockSchema = z
