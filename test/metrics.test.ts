@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildTaskInput, workflowTypeFor } from '../client/task-input';
@@ -93,5 +95,13 @@ describe('the worker metrics endpoint', () => {
     // The SDK's own runtime metrics come through the same endpoint.
     expect(sample(metrics, 'temporal_workflow_completed_total', { task_queue: worker.taskQueue })).toBe(2);
     expect(metrics).toMatch(/^temporal_activity_execution_latency_count\{/m);
+
+    // Every series the Grafana dashboard queries exists under that name (those that need a failure or an alert aside).
+    const dashboard = readFileSync(join(__dirname, '..', 'deploy', 'grafana', 'caretaker.json'), 'utf8');
+    const queried = new Set([...dashboard.matchAll(/\b((?:caretaker|temporal)_[a-z_]+)\b/g)].map((m) => m[1]!));
+    const onlyAfterAFailureOrAlert = ['caretaker_alerts_sent_total', 'temporal_activity_execution_failed_total', 'temporal_workflow_task_execution_failed_total'];
+    const exported = new Set([...metrics.matchAll(/^([a-z_]+)[{ ]/gm)].map((m) => m[1]!));
+    expect([...queried].filter((name) => !exported.has(name) && !onlyAfterAFailureOrAlert.includes(name))).toEqual([]);
+    expect(queried.size).toBeGreaterThan(8);
   });
 });
