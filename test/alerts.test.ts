@@ -9,7 +9,7 @@ import { useTaskEnvironment } from './support';
 const env = useTaskEnvironment('alerts');
 
 /** A webhook receiver: records each JSON body, answers with the next queued status (then 200). */
-const received: { body: Record<string, unknown>; status: number }[] = [];
+const received: { body: Record<string, unknown>; status: number; path: string }[] = [];
 const answers: number[] = [];
 let server: Server;
 let url: string;
@@ -19,13 +19,14 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
       const status = answers.shift() ?? 200;
-      received.push({ body: JSON.parse(text) as Record<string, unknown>, status });
+      received.push({ body: JSON.parse(text) as Record<string, unknown>, status, path: req.url ?? '' });
       res.writeHead(status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hooks/secret-token`;
   process.env.CARETAKER_TEST_ALERT_URL = url;
+  process.env.CARETAKER_TEST_PAGER_URL = url.replace('/hooks/', '/pager/');
   await env.db.pool.query(`
     create table sessions (id bigserial primary key, seen_at timestamptz not null);
     create function slow_down() returns trigger language plpgsql as $$ begin perform pg_sleep(0.02); return old; end $$;`);
@@ -138,6 +139,19 @@ describe('alerts', () => {
     expect(received[1]!.body.cause).toBe('changed no rows in 2 completed runs in a row (zero_rows_runs 2)');
     // The streak is kept in the ledger schema of the task's database, one row per run.
     expect((await env.db.pool.query('select rows_changed::int from caretaker.run_outcomes order by finished_at')).rows.map((r) => r.rows_changed)).toEqual([3, 0, 0, 0]);
+  });
+
+  it('a retry sends only to the webhooks that have not taken the alert yet', async () => {
+    answers.push(200, 500);
+    const t = task({ webhooks: [...WEBHOOKS, { name: 'pager', format: 'json', url_env: 'CARETAKER_TEST_PAGER_URL' }] }, { policies: [{ table: 'no_such_table', timestamp_column: 'seen_at', older_than: '7d' }] });
+    await expect((await start(t)).result()).rejects.toThrow();
+    expect(received.map((r) => [r.path.split('/')[1], r.status])).toEqual([
+      ['hooks', 200],
+      ['pager', 500],
+      ['pager', 200],
+    ]);
+    expect(received[2]!.body).not.toHaveProperty('text');
+    expect(received[0]!.body.text).toEqual(expect.any(String));
   });
 
   it('a task can mute alerts (alerts: false) or replace global keys; a run that trips nothing sends nothing', async () => {
