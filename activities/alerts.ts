@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { AlertRequest, RunOutcome } from '../workflows/alert-types';
+import { METRICS } from '../workflows/metric-names';
 import { alertCauses, alertPayload, countsForZeroRows, DEFAULT_UI_URL, runLink, type AlertCause } from './alert-rules';
 import type { ActivityDeps } from './deps';
 import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';
@@ -70,7 +71,7 @@ export function createAlertActivities({ databases }: ActivityDeps) {
           if (!res.ok) throw new Error(`answered ${res.status} ${res.statusText}`);
           delivered.add(hook.name);
           ctx.heartbeat([...delivered]);
-          ctx.metricMeter.createCounter('caretaker_alerts_sent', 'alerts', 'Alerts a webhook accepted').withTags({ task_id: run.taskId, webhook: hook.name }).add(1);
+          ctx.metricMeter.createCounter(METRICS.alertsSent, 'alerts', 'Alerts a webhook accepted').withTags({ task_id: run.taskId, webhook: hook.name }).add(1);
         } catch (err) {
           problems.push(secrets.scrub(`webhook ${hook.name}: ${(err as Error).message}`));
         }

@@ -8,15 +8,20 @@ const webhookSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a webhook name of lower-case letters, digits, "-" and "_"'),
     format: z.enum(['slack', 'json']).default('json'),
-    url_env: z.string().refine((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name), {
-      message: 'expected the name of an environment variable on the worker, such as SLACK_WEBHOOK_URL, got text that is not a name (write the name itself, not ${...})',
-    }).optional(),
+    url_env: z
+      .string()
+      .refine((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name), {
+        message:
+          'expected the name of an environment variable on the worker, such as SLACK_WEBHOOK_URL, got text that is not a name (write the name itself, not ${...})',
+      })
+      .optional(),
     url: z.unknown().optional(),
   })
   .strict()
   .superRefine((hook, ctx) => {
     if (hook.url !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: `expected url_env naming the environment variable on the worker that holds the webhook URL, got url; a webhook URL is a credential (${STORED})` });
+      const message = `expected url_env naming the environment variable on the worker that holds the webhook URL, got url; a webhook URL is a credential (${STORED})`;
+      ctx.addIssue({ code: 'custom', path: ['url'], message });
     } else if (hook.url_env === undefined) {
       ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'required: expected the name of the environment variable on the worker that holds the webhook URL, such as SLACK_WEBHOOK_URL' });
     }
@@ -38,7 +43,8 @@ export const alertsBlockSchema = z
     const names = new Map<string, number>();
     block.webhooks?.forEach((hook, i) => {
       const first = names.get(hook.name);
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['webhooks', i, 'name'], message: `expected a unique webhook name; "${hook.name}" is also webhooks[${first}].name` });
+      const message = `expected a unique webhook name; "${hook.name}" is also webhooks[${first}].name`;
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['webhooks', i, 'name'], message });
       names.set(hook.name, i);
     });
   });

@@ -32,7 +32,10 @@ async function main(): Promise<void> {
   const taskQueue = process.env.CARETAKER_TASK_QUEUE || 'caretaker';
   const worker = await createCaretakerWorker({ connection, namespace: env.namespace, taskQueue, databases, workflowBundle, plugins, shutdownGraceTime });
   const http = await observability.serve({ worker, connection, databases });
-  console.log(`caretaker worker: polling task queue "${taskQueue}" on ${env.address} (namespace ${env.namespace}); databases: ${databases.names().join(', ')} (${databases.describeSettings()}); ${http.describe}; shutdown grace ${shutdownGraceTime}`);
+  console.log(
+    `caretaker worker: polling task queue "${taskQueue}" on ${env.address} (namespace ${env.namespace}); ` +
+      `databases: ${databases.names().join(', ')} (${databases.describeSettings()}); ${http.describe}; shutdown grace ${shutdownGraceTime}`,
+  );
   try {
     await worker.run();
   } finally {

@@ -10,14 +10,25 @@ import { readiness } from './readiness';
  * SDK's exporter) must be installed before any connection: `plan()` before Runtime.install,
  * `serve()` once the worker exists. Without CARETAKER_METRICS_PORT both do nothing.
  */
-export async function planObservability(env: NodeJS.ProcessEnv = process.env): Promise<{ telemetryOptions?: TelemetryOptions; serve: (s: { worker: Worker; connection: NativeConnection; databases: DatabasePools }) => Promise<{ describe: string; close: () => Promise<void> }> }> {
+export interface Observability {
+  /** For Runtime.install; undefined without a metrics port. */
+  telemetryOptions?: TelemetryOptions;
+  /** Starts the HTTP server; `describe` is for the worker's start-up line. */
+  serve: (s: { worker: Worker; connection: NativeConnection; databases: DatabasePools }) => Promise<{ describe: string; close: () => Promise<void> }>;
+}
+
+export async function planObservability(env: NodeJS.ProcessEnv = process.env): Promise<Observability> {
   const port = metricsPortFromEnv(env);
   if (port === undefined) return { serve: async () => ({ describe: 'no metrics port (CARETAKER_METRICS_PORT unset)', close: async () => undefined }) };
   const sdkAddress = `127.0.0.1:${await freeLoopbackPort()}`;
   return {
     telemetryOptions: prometheusTelemetry(sdkAddress),
     serve: async ({ worker, connection, databases }) => {
-      const http = await startWorkerHttp({ port, sdkMetricsUrl: `http://${sdkAddress}/metrics`, readiness: () => readiness({ worker, connection, databases }) });
+      const http = await startWorkerHttp({
+        port,
+        sdkMetricsUrl: `http://${sdkAddress}/metrics`,
+        readiness: () => readiness({ worker, connection, databases }),
+      });
       return {
         describe: `/metrics, /healthz, /readyz on port ${http.port}`,
         close: async () => {

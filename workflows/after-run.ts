@@ -1,13 +1,8 @@
 import { ApplicationFailure, CancellationScope, isCancellation, log, metricMeter, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RunOutcome } from './alert-types';
+import { METRICS } from './metric-names';
 import type { Counts, TaskInput, TaskProgress } from './types';
-
-/** Names as in worker/metrics.ts METRICS (that module is not part of the workflow bundle). */
-const RUNS = 'caretaker_runs';
-const RUN_DURATION = 'caretaker_run_duration_seconds';
-const ROWS_CHANGED = 'caretaker_rows_changed';
-const LAST_SUCCESS = 'caretaker_last_success_timestamp_seconds';
 
 /**
  * Delivery is retried with backoff for about ten minutes (a receiver that answers 5xx or times
@@ -54,14 +49,14 @@ export function runOutcomeOf(input: TaskInput<{ dry_run: boolean }>, progress: T
 /** Caretaker's run metrics, through the SDK's meter (not emitted again when a history is replayed). */
 function recordMetrics(run: RunOutcome): void {
   const tags = { task_id: run.taskId, task_type: run.type, outcome: run.outcome, dry_run: String(run.dryRun) };
-  metricMeter.createCounter(RUNS, 'runs', 'Caretaker runs that ended, by outcome').withTags(tags).add(1);
-  metricMeter.createHistogram(RUN_DURATION, 'float', 's', 'Caretaker run duration').withTags(tags).record(run.durationMs / 1000);
-  const rows = metricMeter.createCounter(ROWS_CHANGED, 'rows', 'Rows changed by real runs, per table and action');
+  metricMeter.createCounter(METRICS.runs, 'runs', 'Caretaker runs that ended, by outcome').withTags(tags).add(1);
+  metricMeter.createHistogram(METRICS.runDuration, 'float', 's', 'Caretaker run duration').withTags(tags).record(run.durationMs / 1000);
+  const rows = metricMeter.createCounter(METRICS.rowsChanged, 'rows', 'Rows changed by real runs, per table and action');
   for (const [table, counts] of Object.entries(run.tables)) {
     for (const [action, n] of Object.entries(counts)) if (n > 0) rows.withTags({ task_id: run.taskId, table, action }).add(n);
   }
   if (!run.dryRun && (run.outcome === 'completed' || run.outcome === 'completed_with_errors')) {
-    metricMeter.createGauge(LAST_SUCCESS, 'float', 's', 'Unix time of the last real run that completed').withTags({ task_id: run.taskId }).set(Date.now() / 1000);
+    metricMeter.createGauge(METRICS.lastSuccess, 'float', 's', 'Unix time of the last real run that completed').withTags({ task_id: run.taskId }).set(Date.now() / 1000);
   }
 }
 
