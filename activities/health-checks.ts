@@ -7,6 +7,7 @@ import { isOwnedBy } from '../config/ownership';
 import { col, resolveTable } from './sql/identifiers';
 import { SqlParams } from './sql/params';
 import { millis, type TimestampZones } from './sql/time';
+import { lastRunOutcome } from './schedule-outcome';
 
 export type HealthStatus = 'ok' | 'warn' | 'critical';
 
@@ -115,7 +116,8 @@ export async function deadTuples(client: PoolClient, l: Limits, minRows: number)
 
 /**
  * A schedule can stop firing silently (paused by pause-on-failure, a server problem): every
- * unpaused Caretaker schedule must have acted within `missed` expected intervals.
+ * unpaused Caretaker schedule must have acted within `missed` expected intervals, and its last run
+ * must not have failed (schedule-outcome.ts).
  */
 export async function scheduleLiveness(client: Client, missed: number, now = Date.now()): Promise<HealthCheck[]> {
   const checks: HealthCheck[] = [];
@@ -127,12 +129,15 @@ export async function scheduleLiveness(client: Client, missed: number, now = Dat
     const interval = after.getTime() - next.getTime();
     const lastAction = d.info.recentActions.at(-1)?.takenAt ?? d.info.createdAt;
     const late = now - lastAction.getTime() > missed * interval + (d.spec.jitter ?? 0) + 60_000;
+    // Firing is not enough: a schedule whose runs fail is not healthy either.
+    const last = await lastRunOutcome(client, d.info.recentActions.at(-1)?.action.workflow);
+    const fired = late ? `has not fired since ${lastAction.toISOString()} (expected every ${Math.round(interval / 1000)}s)` : `last fired ${lastAction.toISOString()}`;
     checks.push({
       check: 'schedule',
       target: s.scheduleId,
-      status: late ? 'warn' : 'ok',
+      status: [late ? 'warn' : 'ok', last?.status ?? 'ok'].includes('critical') ? 'critical' : late || last?.status === 'warn' ? 'warn' : 'ok',
       value: lastAction.toISOString(),
-      message: late ? `has not fired since ${lastAction.toISOString()} (expected every ${Math.round(interval / 1000)}s)` : `last fired ${lastAction.toISOString()}`,
+      message: last ? `${fired}; ${last.message}` : fired,
     });
   }
   return checks;

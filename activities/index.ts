@@ -9,6 +9,7 @@ import { createDispatchActivities } from './dispatch';
 import { createFilesActivities } from './files';
 import { createOrphansActivities } from './orphans';
 import { createLedgerActivities } from './ledger';
+import { createAlertActivities } from './alerts';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFilesActivities(deps),
     ...createOrphansActivities(deps),
     ...createLedgerActivities(deps),
+    ...createAlertActivities(deps),
   };
 }
 

@@ -11,6 +11,7 @@ export function buildTaskInput(task: TaskConfig, overrides: { dryRun?: boolean; 
     type: task.type,
     database: task.database,
     config,
+    ...(task.alerts && { alerts: task.alerts }),
     activity: {
       startToCloseMs: task.timeouts.activity,
       heartbeatMs: task.timeouts.heartbeat,

@@ -3,6 +3,7 @@ import { duration, formatDuration } from './duration';
 import { scheduleSchema } from './schedule';
 import { findTaskType, knownTaskTypeNames } from '../tasks';
 import { timeZone } from '../tasks/fields';
+import { alertsBlockSchema, effectiveAlerts } from './alerts';
 
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
 export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
@@ -79,6 +80,8 @@ export const taskSchema = z
     timeouts: timeoutsSchema,
     retry: retrySchema,
     config: z.record(z.string(), z.unknown()).default({}),
+    /** Replaces the global `alerts:` keys for this task; false mutes it (config/alerts.ts). */
+    alerts: z.union([z.literal(false), alertsBlockSchema]).optional(),
   })
   .strict()
   .transform((task, ctx) => {
@@ -89,7 +92,8 @@ export const taskSchema = z
       return z.NEVER;
     }
     // rawConfig keeps what the file said, so `caretaker run --config` can override single keys.
-    return { ...task, type: taskType.type, config: parsed.data as Record<string, unknown>, rawConfig: task.config };
+    // alerts: the task's own rules here; the file's transform below merges the global ones in.
+    return { ...task, type: taskType.type, config: parsed.data as Record<string, unknown>, rawConfig: task.config, alerts: effectiveAlerts(undefined, task.alerts), ownAlerts: task.alerts };
   });
 
 const DATABASE_NAME = /^[a-z][a-z0-9_]*$/;
@@ -126,6 +130,8 @@ export const configSchema = z.preprocess(inheritDatabaseZones, z
     /** Temporal task queue the worker polls and schedules start workflows on. */
     task_queue: z.string().min(1).default('caretaker'),
     databases: databasesSchema,
+    /** Webhooks and rules for every task (config/alerts.ts). */
+    alerts: alertsBlockSchema.optional(),
     tasks: z.array(taskSchema),
   })
   .strict()
@@ -138,7 +144,9 @@ export const configSchema = z.preprocess(inheritDatabaseZones, z
       }
       seen.set(task.id, index);
     });
-  }));
+  })
+  // Each task carries its effective alert rules (global merged with its own) into its run input.
+  .transform((cfg) => ({ ...cfg, tasks: cfg.tasks.map((task) => ({ ...task, alerts: effectiveAlerts(cfg.alerts, task.ownAlerts) })) })));
 
 export type CaretakerConfig = z.output<typeof configSchema>;
 export type TaskConfig = CaretakerConfig['tasks'][number];

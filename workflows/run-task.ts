@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PartialResult, TaskInput, TaskProgress, TaskResult } from './types';
+import { afterRun } from './after-run';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
 export const progressQuery = defineQuery<TaskProgress>('progress');
@@ -98,10 +99,12 @@ export async function runTask<C, A extends object = Activities>(
     }
     if (cancelled) progress.phase = 'cancelled';
     upsertMemo({ [OUTCOME_MEMO]: { outcome: progress.phase, dryRun: progress.dryRun, failure: progress.failure, counts: progress.partial?.counts ?? {}, tables: progress.partial?.tables ?? {} } });
+    await afterRun(input, progress, err); // metrics and alerts (workflows/after-run.ts)
     throw err;
   }
   progress.phase = 'done';
   progress.result = result;
   upsertMemo({ [OUTCOME_MEMO]: { outcome: result.status, dryRun: result.dryRun, counts: result.counts, tables: result.tables } });
+  await afterRun(input, progress); // metrics and alerts (workflows/after-run.ts)
   return result;
 }

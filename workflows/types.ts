@@ -4,6 +4,8 @@
  * never carries credentials (a task names its database; the worker maps the name to a pool).
  */
 
+import type { AlertSpec } from './alert-types';
+
 export interface RetrySpec {
   maximumAttempts: number;
   initialIntervalMs: number;
@@ -20,6 +22,8 @@ export interface TaskInput<C = Record<string, unknown>> {
   database: string;
   /** The task's `config` block with defaults applied (and `dry_run` folded in). */
   config: C;
+  /** Where and when to alert at the end of the run (config `alerts:`); absent: no alerts. */
+  alerts?: AlertSpec;
   activity: {
     startToCloseMs: number;
     heartbeatMs: number;

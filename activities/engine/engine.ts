@@ -11,6 +11,7 @@ import { changesBetween, readTableChanges } from './table-changes';
 import { DEFAULT_DETAILS_MAX_BYTES, Tally } from './tally';
 import type { ActMode, EngineConfig, TaskSession, WorkUnit } from './work-unit';
 import { named } from './counters';
+import { batchTimer } from './batch-metrics';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -66,6 +67,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     // Small and of fixed size, for `caretaker status`; also how a cancel reaches this attempt.
     const beat = () => ctx.heartbeat({ unit: position.unit, batches: tally.batches, counts: named(tally.counts, cfg.dry_run), at: new Date().toISOString() } satisfies BatchCheckpoint);
     let stoppedAtCap = false;
+    const timeBatch = batchTimer(ctx.metricMeter, input.taskId, cfg.dry_run);
     while (position.unit < units.length) {
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
       const room = cap === null ? batchSize : Math.min(batchSize, cap - tally.capped);
@@ -75,7 +77,9 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       }
       const unit = units[position.unit]!;
       const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat };
+      const batchDone = timeBatch();
       position = unit.transactional ? await transactionalBatch(step, cfg) : await itemBatch(step, ctx.cancellationSignal);
+      batchDone();
       beat();
     }
     const result = tally.result(input, startedAt, refusal.length > 0 ? 'refused' : undefined, refusal.length > 0 ? refusal.join('\n') : undefined);

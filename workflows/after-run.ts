@@ -1,0 +1,76 @@
+import { ApplicationFailure, CancellationScope, isCancellation, log, metricMeter, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { RunOutcome } from './alert-types';
+import { METRICS } from './metric-names';
+import type { Counts, TaskInput, TaskProgress } from './types';
+
+/**
+ * Delivery is retried with backoff for about ten minutes (a receiver that answers 5xx or times
+ * out); a webhook that still refuses does not change the run's outcome.
+ */
+const alerts = proxyActivities<Pick<Activities, 'deliverRunAlerts'>>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10, nonRetryableErrorTypes: ['ConfigError'] },
+});
+
+/** The ApplicationFailure type in a failure chain, e.g. SafetyLimitExceeded. */
+function failureTypeOf(err: unknown): string | undefined {
+  for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e instanceof ApplicationFailure && e.type) return e.type;
+  return undefined;
+}
+
+/** The run as the workflow saw it end: `progress` after runTask recorded the result or the failure. */
+export function runOutcomeOf(input: TaskInput<{ dry_run: boolean }>, progress: TaskProgress, err?: unknown): RunOutcome {
+  const info = workflowInfo();
+  const failureType = err === undefined ? undefined : failureTypeOf(err);
+  const outcome =
+    err === undefined ? (progress.result?.status ?? 'completed') : isCancellation(err) ? 'cancelled' : failureType === 'SafetyLimitExceeded' ? 'refused' : 'failed';
+  const dryRun = input.config.dry_run;
+  const tables: Record<string, Counts> = dryRun ? {} : ((err === undefined ? progress.result?.tables : progress.partial?.tables) ?? {});
+  const rowsChanged = Object.values(tables).reduce((sum, counts) => sum + Object.values(counts).reduce((a, b) => a + b, 0), 0);
+  const cause = err === undefined ? (progress.result?.reason ?? progress.result?.errors[0]) : progress.failure;
+  return {
+    taskId: input.taskId,
+    type: input.type,
+    database: input.database,
+    dryRun,
+    outcome,
+    ...(cause !== undefined && { cause }),
+    ...(failureType !== undefined && { failureType }),
+    tables,
+    rowsChanged,
+    durationMs: Date.now() - info.runStartTime.getTime(),
+    namespace: info.namespace,
+    workflowId: info.workflowId,
+    runId: info.runId,
+  };
+}
+
+/** Caretaker's run metrics, through the SDK's meter (not emitted again when a history is replayed). */
+function recordMetrics(run: RunOutcome): void {
+  const tags = { task_id: run.taskId, task_type: run.type, outcome: run.outcome, dry_run: String(run.dryRun) };
+  metricMeter.createCounter(METRICS.runs, 'runs', 'Caretaker runs that ended, by outcome').withTags(tags).add(1);
+  metricMeter.createHistogram(METRICS.runDuration, 'float', 's', 'Caretaker run duration').withTags(tags).record(run.durationMs / 1000);
+  const rows = metricMeter.createCounter(METRICS.rowsChanged, 'rows', 'Rows changed by real runs, per table and action');
+  for (const [table, counts] of Object.entries(run.tables)) {
+    for (const [action, n] of Object.entries(counts)) if (n > 0) rows.withTags({ task_id: run.taskId, table, action }).add(n);
+  }
+  if (!run.dryRun && (run.outcome === 'completed' || run.outcome === 'completed_with_errors')) {
+    metricMeter.createGauge(METRICS.lastSuccess, 'float', 's', 'Unix time of the last real run that completed').withTags({ task_id: run.taskId }).set(Date.now() / 1000);
+  }
+}
+
+/**
+ * Called by runTask once, at the end of every run whatever its outcome: records the run's metrics
+ * and, when the task has alert webhooks, hands the outcome to `deliverRunAlerts`, which decides
+ * whether a rule fires. Not cancellable, so a cancelled run still alerts; never throws.
+ */
+export async function afterRun(input: TaskInput<{ dry_run: boolean }>, progress: TaskProgress, err?: unknown): Promise<void> {
+  const run = runOutcomeOf(input, progress, err);
+  recordMetrics(run);
+  if (!input.alerts) return;
+  const spec = input.alerts;
+  await CancellationScope.nonCancellable(() => alerts.deliverRunAlerts({ spec, run })).catch((failure: unknown) => {
+    log.warn('alert delivery failed after retries', { taskId: run.taskId, error: (failure as Error).message });
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Alert rules as they travel in a run's input (config `alerts:`, global merged with the task's).
+ * Plain data: webhook URLs are named (`url_env`), never written, because the input is stored in
+ * Temporal's history; the worker reads the variable when it delivers.
+ */
+export type AlertEvent = 'failure' | 'refusal' | 'cancellation';
+
+export interface AlertWebhook {
+  /** Names the webhook in results and metrics. */
+  name: string;
+  /** `slack`: `{ text }` plus the fields below; `json`: the fields only. */
+  format: 'slack' | 'json';
+  /** Environment variable on the worker that holds the URL. */
+  url_env: string;
+}
+
+export interface AlertSpec {
+  webhooks: AlertWebhook[];
+  on: AlertEvent[];
+  /** Temporal Web base for links; unset: the worker's CARETAKER_UI_URL, else http://localhost:8233. */
+  ui_url?: string;
+  /** A real run that changed more rows than this (summed over tables). */
+  rows_changed_above?: number;
+  /** This many completed real runs in a row that changed no rows. */
+  zero_rows_runs?: number;
+  /** A run that took longer than this (milliseconds). */
+  duration_above?: number;
+}
+
+/** What the workflow knows about a run when it ends, for metrics and alerts. */
+export interface RunOutcome {
+  taskId: string;
+  type: string;
+  database: string;
+  dryRun: boolean;
+  /** completed, completed_with_errors, skipped, refused, failed, cancelled. */
+  outcome: string;
+  /** The failure's or refusal's message, or a skipped run's reason. */
+  cause?: string;
+  /** The ApplicationFailure type, e.g. SafetyLimitExceeded. */
+  failureType?: string;
+  /** Rows a real run changed, per table and action (from its result or, when it failed, its ledger). */
+  tables: Record<string, Record<string, number>>;
+  rowsChanged: number;
+  durationMs: number;
+  namespace: string;
+  workflowId: string;
+  runId: string;
+}
+
+/** The alert activity's argument. */
+export interface AlertRequest {
+  spec: AlertSpec;
+  run: RunOutcome;
+}
