@@ -1,9 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import { builtinTaskTypes } from '../tasks';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const DIR = join(__dirname, 'histories');
 

@@ -5,11 +5,11 @@
  * test/replay.test.ts replays them. Run it after a deliberate, versioned workflow change (see
  * README "Upgrades"), never to make a failing replay test pass.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
@@ -53,9 +53,10 @@ async function main(): Promise<void> {
     for (const file of readdirSync(HERE).filter((f) => f.endsWith('.json'))) rmSync(join(HERE, file));
     await worker.runUntil(async () => {
       const save = async (name: string, workflowId: string) => {
-        const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-        writeFileSync(join(HERE, `${name}.json`), `${historyToJSON(history)}\n`);
-        console.log(`saved test/histories/${name}.json (${history.events?.length} events)`);
+        // The Temporal CLI's JSON export, the format `historyFromJSON` (and `temporal workflow show`) uses.
+        const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', workflowId, '--address', env.address, '--output', 'json'], { encoding: 'utf8' });
+        writeFileSync(join(HERE, `${name}.json`), json);
+        console.log(`saved test/histories/${name}.json (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
       };
       for (const task of config.tasks) {
         const handle = await env.client.workflow.start(workflowTypeFor(task), { taskQueue, workflowId: `history-${task.id}`, args: [buildTaskInput(task)] });
