@@ -5,6 +5,9 @@ import { clusterPorts, type ClusterSettings } from './settings';
 /** The server reads `<dir>/config/<ENVIRONMENT>.yaml` (`--env cluster`). */
 export const ENVIRONMENT = 'cluster';
 
+/** Fixed for the life of a cluster's databases; docker-compose.yml sets the same. */
+export const NUM_HISTORY_SHARDS = 4;
+
 /** The dynamic config docker-compose.yml mounts too: one file, so both run with the same settings. */
 export const DYNAMIC_CONFIG = join(__dirname, '..', '..', 'deploy', 'dynamicconfig', 'development-sql.yaml');
 
@@ -57,7 +60,7 @@ log:
 persistence:
   defaultStore: postgres-default
   visibilityStore: postgres-visibility
-  numHistoryShards: 4
+  numHistoryShards: ${NUM_HISTORY_SHARDS}
   datastores:
     postgres-default:
 ${datastore(settings, settings.databases.persistence, 20)}
