@@ -15,6 +15,8 @@ declare module 'vitest' {
     /** POST /stop, /start, /restart: the test files' handle on the server this setup owns. */
     clusterControlUrl: string;
     workflowBundlePath: string;
+    /** The server's persistence database (the codec test reads it). */
+    clusterPersistenceUrl: string;
   }
 }
 
@@ -70,6 +72,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('clusterNamespace', settings.namespace);
   project.provide('clusterControlUrl', `http://127.0.0.1:${port}`);
   project.provide('workflowBundlePath', bundlePath);
+  const persistence = new URL(settings.postgresUrl);
+  persistence.pathname = `/${settings.databases.persistence}`;
+  project.provide('clusterPersistenceUrl', persistence.toString());
   return async () => {
     await new Promise((resolve) => control.close(resolve));
     await server.stop();
