@@ -14,7 +14,7 @@ workers. State: databases caretaker_temporal and caretaker_temporal_visibility; 
 log in .caretaker/cluster/. Ctrl-C stops the workers (running batches finish), then the server.
 
   --workers N    worker processes (default 2)
-  --port PORT    the frontend's gRPC port (default $CARETAKER_CLUSTER_PORT or 7333); the
+  --port PORT    the frontend's gRPC port (default $CARETAKER_CLUSTER_PORT or 7333, at most 32747); the
                  server also uses PORT+1..3, PORT+10..13 and PORT+20 (HTTP API)
 The workers get this environment plus TEMPORAL_ADDRESS; DATABASE_URL etc. as for \`npm run worker\`.`;
 

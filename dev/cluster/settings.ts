@@ -17,6 +17,8 @@ export interface ClusterSettings {
 }
 
 export const DEFAULT_CLUSTER_PORT = 7333;
+/** Membership ports go into a smallint column (cluster_membership.rpc_port): PORT+20 < 32768. */
+export const MAX_CLUSTER_PORT = 32_747;
 
 export function defaultClusterSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClusterSettings {
   return {
@@ -31,7 +33,8 @@ export function defaultClusterSettings(env: NodeJS.ProcessEnv = process.env, cwd
 export function parsePort(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 1024 || port > 65_000) throw new Error(`${name}: expected a port number from 1024 to 65000, got "${value}"`);
+  // The server stores membership ports in a smallint column: the whole block must stay below 32768.
+  if (!Number.isInteger(port) || port < 1024 || port > MAX_CLUSTER_PORT) throw new Error(`${name}: expected a port number from 1024 to ${MAX_CLUSTER_PORT}, got "${value}"`);
   return port;
 }
 

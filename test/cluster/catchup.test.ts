@@ -6,14 +6,13 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskResult } from '../../workflows/types';
 import { caretaker } from '../cli';
-import { createTestDatabase, type TestDatabase } from '../support';
-import { clusterClient, controlServer, startWorkers, stopWorkers, uniqueTaskQueue, type ClusterWorker } from './support';
+import { clusterClient, createTestDatabase, type ClusterTestDatabase, controlServer, startWorkers, stopWorkers, uniqueTaskQueue, type ClusterWorker } from './support';
 
 const SCHEMA = `
   create table fired (task text not null, at timestamptz not null default clock_timestamp());
   create function log_run(t text) returns int language sql as $$ insert into fired (task) values (t) returning 1 $$;`;
 
-let db: TestDatabase;
+let db: ClusterTestDatabase;
 let client: Client;
 let workers: ClusterWorker[] = [];
 let dir: string;
@@ -54,6 +53,11 @@ describe('the server down across a fire time', () => {
     writeFileSync(file, JSON.stringify({ task_queue: taskQueue, tasks: [task(within, '10m'), task(outside, '10s')] }));
     const sync = await caretaker('schedules', 'sync', '-f', file);
     expect(sync.code, sync.err).toBe(0);
+    // A schedule starts counting at its scheduler's first workflow task: wait until both have
+    // planned the fire time, so the downtime falls after that (else there is nothing to catch up).
+    for (const id of [within, outside]) {
+      await expect.poll(async () => (await client.schedule.getHandle(id).describe()).info.nextActionTimes[0]?.getTime(), { timeout: 30_000 }).toBe(fireAt);
+    }
 
     await controlServer('stop');
     expect(Date.now(), 'the server stopped before the fire time').toBeLessThan(fireAt);

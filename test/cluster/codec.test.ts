@@ -6,14 +6,13 @@ import { buildTaskInput, workflowTypeFor } from '../../client/task-input';
 import { dataConverterFromEnv } from '../../config/codec';
 import type { TaskResult } from '../../workflows/types';
 import { parseTask } from '../fixtures';
-import { createTestDatabase, type TestDatabase } from '../support';
-import { clusterClient, startWorkers, stopWorkers, uniqueTaskQueue, type ClusterWorker } from './support';
+import { clusterClient, createTestDatabase, type ClusterTestDatabase, startWorkers, stopWorkers, uniqueTaskQueue, type ClusterWorker } from './support';
 
 // The result carries md5(seed), computed in the database: the input holds only the seed.
 const SCHEMA = `create function secret_of(seed text) returns text language sql as $$ select 'secret-' || md5(seed) $$;`;
 const CODEC_ENV = { CARETAKER_CODEC_KEYS: `old:${randomBytes(32).toString('base64')},current:${randomBytes(32).toString('base64')}`, CARETAKER_CODEC_KEY_ID: 'current' };
 
-let db: TestDatabase;
+let db: ClusterTestDatabase;
 let plainClient: Client;
 let codecClient: Client;
 let workers: ClusterWorker[] = [];

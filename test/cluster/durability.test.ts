@@ -4,8 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTaskInput, workflowTypeFor } from '../../client/task-input';
 import type { TaskResult } from '../../workflows/types';
 import { parseTask } from '../fixtures';
-import { createTestDatabase, type TestDatabase } from '../support';
-import { clusterClient, controlServer, startWorkers, stopWorkers, uniqueTaskQueue, workerByIdentity, type ClusterWorker } from './support';
+import { clusterClient, createTestDatabase, type ClusterTestDatabase, controlServer, startWorkers, stopWorkers, uniqueTaskQueue, workerByIdentity, type ClusterWorker } from './support';
 
 // As test/ledger.test.ts: deletes are slowed by a statement trigger, so a run is caught mid-way;
 // events reference runs (children go first, in the batch).
@@ -21,7 +20,7 @@ const SCHEMA = `
   insert into crash.runs select g, 'completed', now() - interval '1 day' from generate_series(601, 800) g;
   insert into crash.events (run_id, body) select r, 'e' from generate_series(1, 800) r, generate_series(1, 3);`;
 
-let db: TestDatabase;
+let db: ClusterTestDatabase;
 let client: Client;
 let workers: ClusterWorker[] = [];
 const taskQueue = uniqueTaskQueue('durability');

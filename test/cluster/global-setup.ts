@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
-import { dropClusterDatabases, portsInUse, startCluster, type ClusterSettings } from '../../dev/cluster/index';
+import { dropClusterDatabases, MAX_CLUSTER_PORT, portsInUse, startCluster, type ClusterSettings } from '../../dev/cluster/index';
 import { resolveTemporalServer } from '../../dev/temporal-server';
 import { buildWorkflowBundle } from '../../worker/bundle';
 
@@ -23,7 +23,7 @@ declare module 'vitest' {
 /** A base port whose whole block (dev/cluster/settings.ts `allPorts`) is free. */
 async function freeBasePort(): Promise<number> {
   for (;;) {
-    const port = randomInt(20_000, 40_000);
+    const port = randomInt(20_000, MAX_CLUSTER_PORT);
     if ((await portsInUse(port)).length === 0) return port;
   }
 }

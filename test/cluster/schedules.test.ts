@@ -6,8 +6,7 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskResult } from '../../workflows/types';
 import { caretaker } from '../cli';
-import { createTestDatabase, type TestDatabase } from '../support';
-import { clusterClient, startWorkers, stopWorkers, uniqueTaskQueue, workerByIdentity, type ClusterWorker } from './support';
+import { clusterClient, createTestDatabase, type ClusterTestDatabase, startWorkers, stopWorkers, uniqueTaskQueue, workerByIdentity, type ClusterWorker } from './support';
 
 // Every run of a task inserts one row, and holds the task for 300 ms while it does.
 const SCHEMA = `
@@ -22,7 +21,7 @@ const SCHEMA = `
     end $$;`;
 
 const TASKS = 30;
-let db: TestDatabase;
+let db: ClusterTestDatabase;
 let client: Client;
 let workers: ClusterWorker[] = [];
 let dir: string;

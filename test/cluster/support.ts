@@ -1,8 +1,44 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { expect, inject } from 'vitest';
+import { Client as PgClient, Pool } from 'pg';
+import { inject } from 'vitest';
+import { quoteIdent } from '../../activities/sql/identifiers';
 import { spawnWorker, stopWorker } from '../../dev/cluster/index';
+
+// The cluster project runs its files in one process (singleFork), so nothing here may install
+// the Temporal Runtime (test/support.ts does, once per process): clients only, workers are processes.
+
+const ADMIN_URL = process.env.CARETAKER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function admin(sql: string): Promise<void> {
+  const client = new PgClient({ connectionString: ADMIN_URL });
+  await client.connect();
+  await client.query(sql).finally(() => client.end());
+}
+
+export interface ClusterTestDatabase {
+  url: string;
+  pool: Pool;
+  drop: () => Promise<void>;
+}
+
+/** A fresh database for one test file, as test/support.ts makes them. */
+export async function createTestDatabase(label: string): Promise<ClusterTestDatabase> {
+  const name = `caretaker_test_${label}_${randomBytes(4).toString('hex')}`;
+  await admin(`create database ${quoteIdent(name)}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const pool = new Pool({ connectionString: url.toString(), max: 4 });
+  return {
+    url: url.toString(),
+    pool,
+    drop: async () => {
+      await pool.end();
+      await admin(`drop database if exists ${quoteIdent(name)} with (force)`);
+    },
+  };
+}
 
 /** Stops, starts or restarts the cluster's Temporal server (owned by test/cluster/global-setup.ts). */
 export async function controlServer(action: 'stop' | 'start' | 'restart'): Promise<void> {
@@ -42,7 +78,13 @@ export async function startWorkers(count: number, taskQueue: string, env: Record
     );
     return { child, output: () => output };
   });
-  for (const w of workers) await expect.poll(w.output, { timeout: 120_000 }).toContain(`polling task queue "${taskQueue}"`);
+  // Polling for their line, not a timer: hooks cannot use expect.poll.
+  for (const w of workers) {
+    while (!w.output().includes(`polling task queue "${taskQueue}"`)) {
+      if (w.child.exitCode !== null) throw new Error(`worker exited with ${w.child.exitCode} before polling:\n${w.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   return workers;
 }
 
