@@ -3,6 +3,7 @@ import { ConfigError } from '../config/load';
 import { loadPlugins } from '../config/plugins';
 import { CliContext, UsageError } from './context';
 import * as catalog from './commands/catalog';
+import * as codec from './commands/codec';
 import * as runs from './commands/runs';
 import * as schedules from './commands/schedules';
 
@@ -28,6 +29,9 @@ runs
                                     start a run now, outside the schedule (<task>: a task id or a task type)
   status <workflowId>               progress of a run
   cancel <workflowId>               cancel a run at its next batch boundary
+encryption
+  codec-server [--port 8089] [--cors-origin URL,...]
+                                    Temporal's codec endpoint for the Web UI (needs the codec keys)
 
 options
   -f, --file PATH    config file (default: $CARETAKER_CONFIG or ./maintenance.yaml)
@@ -53,6 +57,7 @@ const COMMANDS: Record<string, Command> = {
   run: runs.run,
   status: runs.status,
   cancel: runs.cancel,
+  'codec-server': codec.serve,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -72,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string' },
         from: { type: 'string' },
         to: { type: 'string' },
+        port: { type: 'string' },
+        'cors-origin': { type: 'string' },
       },
     });
   } catch (err) {

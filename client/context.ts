@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfigFile } from '../config/load';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { temporalEnv } from '../config/temporal-env';
+import { dataConverterFromEnv } from '../config/codec';
 
 /** Wrong use of the command line or an unknown name: exit code 2. */
 export class UsageError extends Error {
@@ -37,7 +38,7 @@ export class CliContext {
     this.cachedClient ??= (async () => {
       const env = temporalEnv();
       this.connection = await Connection.connect({ address: env.address, tls: env.tls, apiKey: env.apiKey });
-      return new Client({ connection: this.connection, namespace: env.namespace });
+      return new Client({ connection: this.connection, namespace: env.namespace, dataConverter: dataConverterFromEnv() });
     })();
     return this.cachedClient;
   }

@@ -13,7 +13,7 @@ export const CACHED_CLI = join(CACHE_DIR, 'temporal');
 /** Where the Temporal CLI (dev server + Web UI) came from; `sdk-download` has no local path. */
 export type TemporalCli = { source: 'TEMPORAL_CLI' | 'PATH' | 'cache' | 'go install'; path: string } | { source: 'sdk-download' };
 
-function onPath(name: string): string | undefined {
+export function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     const candidate = join(dir, name);
     if (dir && existsSync(candidate)) return candidate;
@@ -21,7 +21,7 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-function findGo(): string | undefined {
+export function findGo(): string | undefined {
   return onPath('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
 }
 

@@ -126,8 +126,10 @@ describe('runs.cleanup_stale', () => {
     await blocker.query('lock table app.pipeline_jobs in access exclusive mode');
     const cfg = { ...PIPELINE_TASK_CONFIG, sql: { lock_timeout: '1m' } };
     const first = run(cfg, { taskId: 'contended' });
-    // Wait until the first run's advisory lock is visible, then start the second.
-    await expect.poll(async () => (await db.pool.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted`)).rows[0].n, { timeout: 30_000 }).toBe(1);
+    // Wait until the first run's advisory lock is visible, then start the second. pg_locks covers
+    // every database of the server: count this database's only (other test files hold theirs).
+    const advisoryLocks = `select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())`;
+    await expect.poll(async () => (await db.pool.query(advisoryLocks)).rows[0].n, { timeout: 30_000 }).toBe(1);
     const second = await run(cfg, { taskId: 'contended' });
     expect(second).toMatchObject({ status: 'skipped', reason: 'already running', counts: {} });
     await blocker.query('commit');

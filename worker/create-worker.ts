@@ -3,6 +3,7 @@ import { createActivities } from '../activities';
 import type { DatabasePools } from '../activities/deps';
 import type { TemporalEnv } from '../config/temporal-env';
 import type { CaretakerPlugin } from '../config/plugins';
+import { dataConverterFromEnv } from '../config/codec';
 
 export interface CaretakerWorkerOptions {
   connection: NativeConnection;
@@ -31,5 +32,7 @@ export async function createCaretakerWorker(opts: CaretakerWorkerOptions): Promi
       ...(opts.plugins ?? []).map((p) => p.createActivities({ databases: opts.databases })),
     ),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
+    // Payload encryption when CARETAKER_CODEC_KEYS / _KEY_FILE are set (config/codec.ts); off by default.
+    dataConverter: dataConverterFromEnv(),
   });
 }

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { DYNAMIC_CONFIG, NUM_HISTORY_SHARDS } from '../dev/cluster/index';
+import { TEMPORAL_SERVER_VERSION } from '../dev/temporal-server';
+
+const ROOT = join(__dirname, '..');
+
+interface Service {
+  image?: string;
+  environment?: string[] | Record<string, string>;
+  volumes?: string[];
+  command?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  deploy?: { replicas?: number };
+}
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const env = (s: Service): Record<string, string> =>
+  Array.isArray(s.environment) ? Object.fromEntries(s.environment.map((e) => e.split('=', 2) as [string, string])) : (s.environment ?? {});
+
+// docker-compose.yml cannot run here (no Docker); this keeps it saying what the cluster tests run.
+describe('docker-compose.yml runs what the cluster tests run', () => {
+  const { temporal, 'caretaker-setup': setup, 'caretaker-worker': worker } = compose.services;
+
+  it('the same server version, PostgreSQL persistence and SQL visibility, shards and dynamic config', () => {
+    expect(temporal!.image).toBe(`temporalio/auto-setup:${TEMPORAL_SERVER_VERSION.slice(1)}`);
+    expect(env(temporal!)).toMatchObject({ DB: 'postgres12', NUM_HISTORY_SHARDS: String(NUM_HISTORY_SHARDS), DYNAMIC_CONFIG_FILE_PATH: 'config/dynamicconfig/development-sql.yaml' });
+    expect(temporal!.volumes).toContain(`./${relative(ROOT, join(DYNAMIC_CONFIG, '..'))}:/etc/temporal/config/dynamicconfig`);
+  });
+
+  it('the namespace and search attributes set up by the same code, before any worker starts', () => {
+    expect(setup!.command).toEqual(['node', '--import', 'tsx', 'deploy/setup-temporal.ts']);
+    expect(worker!.depends_on).toEqual({ 'caretaker-setup': { condition: 'service_completed_successfully' } });
+  });
+
+  it('several worker replicas, each health-checked on /readyz', () => {
+    expect(worker!.deploy?.replicas).toBeGreaterThan(1);
+    expect(worker!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${env(worker!).CARETAKER_METRICS_PORT}/readyz`);
+  });
+});
