@@ -1,7 +1,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID } from '../workflows/search-attributes';
 import { OUTCOME_MEMO } from '../workflows/run-task';
-import { parseDuration } from '../config/duration';
+import { formatDuration, parseDuration } from '../config/duration';
 import { UsageError } from './context';
 
 /** One run of a task, from Temporal's visibility store. */
@@ -68,4 +68,10 @@ export async function listRuns(client: Client, taskId: string, opts: { since?: D
     if (opts.limit && runs.length >= opts.limit) break;
   }
   return runs.sort((a, b) => b.startTime.localeCompare(a.startTime));
+}
+
+/** A run's duration for people: "3.5s" under ten seconds, whole seconds above ("1m12s"). */
+export function durationText(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : formatDuration(Math.round(ms / 1000) * 1000);
 }

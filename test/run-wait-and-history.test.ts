@@ -108,6 +108,8 @@ describe('caretaker run --wait', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await expect.poll(() => err, { timeout: 30_000 }).toContain(warning);
     expect(out).toMatch(/^started \S+-lonely-manual-/);
+    // Not a terminal: a progress line every few seconds, even while nothing happens.
+    await expect.poll(() => out, { timeout: 30_000 }).toMatch(/\n {2}waiting for a worker or finishing; elapsed 0m\d\ds\n/);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     const workflowId = out.split('\n')[0]!.split(' ')[1]!;

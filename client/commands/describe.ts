@@ -1,9 +1,8 @@
 import { type CliContext, table, webUiLink } from '../context';
 import { describeSchedule } from './schedules';
 import { describeRecentRun } from './runs';
-import { listRuns } from '../run-history';
+import { durationText, listRuns } from '../run-history';
 import { scheduleWords } from '../schedule-words';
-import { formatDuration } from '../../config/duration';
 
 /**
  * `caretaker describe <id>`: the schedule as the user wrote it (from the config when the task is
@@ -50,7 +49,7 @@ export async function describe(ctx: CliContext): Promise<number> {
               r.startedBy,
               `${r.outcome}${r.dryRun ? ' (dry run)' : ''}`,
               r.rowsChanged === undefined ? '' : `${r.rowsChanged} rows`,
-              r.durationMs === undefined ? '' : formatDuration(r.durationMs),
+              durationText(r.durationMs),
               webUiLink(r.workflowId, r.runId),
             ]),
           ),

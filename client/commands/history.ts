@@ -1,6 +1,5 @@
-import { formatDuration } from '../../config/duration';
 import { type CliContext, table } from '../context';
-import { listRuns, parseSince } from '../run-history';
+import { durationText, listRuns, parseSince } from '../run-history';
 
 /** `caretaker history <task> [--since 7d] [--json]`: every run of a task, from Temporal's visibility. */
 export async function history(ctx: CliContext): Promise<number> {
@@ -18,7 +17,7 @@ export async function history(ctx: CliContext): Promise<number> {
             r.failure ? `${r.outcome}: ${r.failure.split('\n')[0]!.slice(0, 80)}` : r.outcome,
             r.dryRun ? 'yes' : 'no',
             r.rowsChanged === undefined ? '' : String(r.rowsChanged),
-            r.durationMs === undefined ? '' : formatDuration(Math.round(r.durationMs / 1000) * 1000 || r.durationMs),
+            durationText(r.durationMs),
             r.workflowId,
           ]),
         ]),

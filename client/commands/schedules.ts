@@ -3,7 +3,7 @@ import { applySync, planSync } from '../sync';
 import { overlapPolicy } from '../schedule-options';
 import { isOwnedBy } from '../../config/ownership';
 import { type CliContext, table, UsageError } from '../context';
-import { OUTCOME } from '../../workflows/search-attributes';
+import { listRuns } from '../run-history';
 import { warnIfNoWorker } from '../pollers';
 import { closestMatch } from '../did-you-mean';
 
@@ -27,15 +27,18 @@ export async function sync(ctx: CliContext): Promise<number> {
   return failures.length > 0 || plan.some((p) => p.action === 'conflict') ? 1 : 0;
 }
 
-/** The outcome of a schedule's latest run: its search attribute, else how Temporal says it ended. */
-async function lastOutcome(client: Client, recent: readonly ScheduleExecutionResult[]): Promise<string | undefined> {
+/**
+ * The outcome of a schedule's latest run of any kind (a Caretaker schedule's id is its task id, so
+ * visibility finds manual and startup runs too); else its latest action as Temporal reports it.
+ */
+async function lastOutcome(client: Client, scheduleId: string, recent: readonly ScheduleExecutionResult[]): Promise<{ outcome: string; at: string } | undefined> {
+  const [latest] = await listRuns(client, scheduleId, { limit: 1 }).catch(() => []);
+  if (latest) return { outcome: latest.outcome, at: latest.startTime };
   const last = recent[recent.length - 1];
   if (!last) return undefined;
   const { workflowId, firstExecutionRunId } = last.action.workflow;
   const desc = await client.workflow.getHandle(workflowId, firstExecutionRunId).describe().catch(() => undefined);
-  if (!desc) return undefined;
-  const recorded = desc.typedSearchAttributes.get(OUTCOME);
-  return desc.status.name === 'RUNNING' ? 'running' : recorded && recorded !== 'running' ? recorded : desc.status.name.toLowerCase();
+  return desc && { outcome: desc.status.name.toLowerCase(), at: desc.startTime.toISOString() };
 }
 
 /** `caretaker schedules list`: every schedule, its state, next run and the outcome of its last run. */
@@ -51,8 +54,7 @@ export async function list(ctx: CliContext): Promise<number> {
       note: s.state.note,
       nextActionTimes: s.info.nextActionTimes.map((d) => d.toISOString()),
       managedByCaretaker: isOwnedBy(s.memo),
-      lastOutcome: await lastOutcome(client, recent),
-      lastRunAt: recent[recent.length - 1]?.takenAt.toISOString(),
+      ...(await lastOutcome(client, s.scheduleId, recent).then((l) => (l ? { lastOutcome: l.outcome, lastRunAt: l.at } : {}))),
     });
   }
   ctx.print(rows, () =>
