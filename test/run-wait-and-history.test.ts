@@ -29,6 +29,7 @@ beforeAll(async () => {
   const tasks = [
     { id, type: 'runs.cleanup_stale', description: 'Fails pipeline jobs nobody has heard from', run_on_startup: true, config: PIPELINE_TASK_CONFIG },
     { id: broken, type: 'runs.cleanup_stale', config: { ...PIPELINE_TASK_CONFIG, table: 'app.no_such_table' }, retry: { maximum_attempts: 1 } },
+    { id: `${broken}-limit`, type: 'runs.cleanup_stale', config: { ...PIPELINE_TASK_CONFIG, max_fraction: 0.1 } },
   ];
   writeFileSync(file, JSON.stringify({ task_queue: temporal.taskQueue, tasks }));
 });
@@ -92,6 +93,16 @@ describe('caretaker run --wait', () => {
     await queryUntilFound(`CaretakerTaskId = "${broken}" AND CaretakerOutcome = "failed" AND CaretakerDryRun = true`, failed.workflowId);
   });
 
+  it('a real run a safety limit refuses says REFUSED with the limit, and its outcome is refused', async () => {
+    for (let i = 0; i < 4; i++) await insertJob(db.pool, { state: 'running', age: '9 hours' });
+    const refused = await caretaker('run', `${broken}-limit`, '--wait', '-f', file);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/REFUSED: .*max_fraction/);
+    const workflowId = refused.out.split('\n')[0]!.split(' ')[1]!;
+    await queryUntilFound(`CaretakerTaskId = "${broken}-limit" AND CaretakerOutcome = "refused"`, workflowId);
+    expect((await caretaker('status', workflowId)).out).toMatch(/phase: refused\n {2}cause: .*max_fraction/);
+  });
+
   it('run --wait and trigger warn at once, naming the queue, when no worker polls it; Ctrl-C says the run goes on', async () => {
     const queue = `${temporal.taskQueue}-nobody`;
     const lonely = join(dir, 'lonely.yaml');
@@ -131,7 +142,7 @@ describe('startup runs and history', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       await runStartupTasks(temporal.client, config);
-      expect(log.mock.calls.map((c) => c.join(' '))).toEqual([expect.stringMatching(new RegExp(`^startup run ${id}: completed: stale=0 .*http://localhost:8233/namespaces/default/workflows/${id}-startup-`))]);
+      expect(log.mock.calls.map((c) => c.join(' '))).toEqual([expect.stringMatching(new RegExp(`^startup run ${id}: completed: stale=\\d+ .*http://localhost:8233/namespaces/default/workflows/${id}-startup-`))]);
     } finally {
       log.mockRestore();
     }

@@ -39,6 +39,12 @@ function rootMessage(err: unknown): string {
   return message;
 }
 
+/** A real run a safety limit refused fails with this type; its outcome says `refused`, not `failed`. */
+function isRefusal(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e.type === 'SafetyLimitExceeded') return true;
+  return false;
+}
+
 /** The partial counts an activity attached to its failure (`details[0]`), if any. */
 function partialFromFailure(err: unknown): PartialResult | undefined {
   for (let e = err as { details?: unknown[]; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -125,7 +131,7 @@ export async function runTask<C, A extends object = Activities>(
       progress.partial = fromLedger ?? progress.partial;
     }
     if (cancelled) progress.phase = 'cancelled';
-    const outcome = cancelled ? 'cancelled' : 'failed';
+    const outcome = cancelled ? 'cancelled' : isRefusal(err) ? 'refused' : 'failed';
     recordOutcome(input as TaskInput, {
       outcome,
       dryRun: progress.dryRun,

@@ -61,11 +61,13 @@ export function finalDetails(end: {
   batches: number;
   elapsedMs: number;
   errors?: string[];
+  /** The run failed (a real run's refusal included): its counts are what it did before it stopped. */
+  stopped?: boolean;
 }): string {
   const lines = [
     `**${outcomeHeadline(end.outcome, end.reason)}**${end.dryRun ? ' (DRY RUN: nothing was changed)' : ''}`,
     '',
-    `${end.outcome === 'failed' || end.outcome === 'cancelled' ? 'Changed before it stopped' : end.dryRun ? 'Would change' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
+    `${end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : end.dryRun ? 'Would change' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
     '',
     tablesMarkdown(end.tables),
   ];
@@ -74,6 +76,6 @@ export function finalDetails(end: {
 }
 
 /** The end-of-run details of a failed or cancelled run, from what it had done when it stopped. */
-export function stoppedDetails(outcome: 'failed' | 'cancelled', reason: string, partial: PartialResult | undefined, dryRun: boolean, elapsedMs: number): string {
-  return finalDetails({ outcome, dryRun, reason, counts: partial?.counts ?? {}, tables: partial?.tables ?? {}, batches: partial?.batches ?? 0, elapsedMs });
+export function stoppedDetails(outcome: 'failed' | 'cancelled' | 'refused', reason: string, partial: PartialResult | undefined, dryRun: boolean, elapsedMs: number): string {
+  return finalDetails({ outcome, dryRun, reason, counts: partial?.counts ?? {}, tables: partial?.tables ?? {}, batches: partial?.batches ?? 0, elapsedMs, stopped: true });
 }
