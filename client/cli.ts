@@ -5,7 +5,12 @@ import { CliContext, UsageError } from './context';
 import * as catalog from './commands/catalog';
 import * as codec from './commands/codec';
 import * as runs from './commands/runs';
+import { status } from './commands/status';
+import { history } from './commands/history';
+import { setup } from './commands/setup';
+import { closestMatch } from './did-you-mean';
 import * as schedules from './commands/schedules';
+import { describe } from './commands/describe';
 
 const USAGE = `caretaker: scheduled, durable database maintenance on Temporal
 
@@ -13,21 +18,24 @@ usage: caretaker <command> [options]
 
 config
   validate                          check the config file (no Temporal needed)
-  tasks                             the task catalog: every type, its config fields and defaults
+  tasks [<type>]                    the task catalog: every type (or one), its config fields and defaults
+  setup                             register Caretaker's search attributes in the namespace (idempotent)
 schedules
   schedules sync [--dry-run] [--prune]
                                     make Temporal's schedules match the config; prints create/update/delete/unchanged
-  schedules list                    every schedule in the namespace
-  describe <id>                     spec, next fire times, recent runs and their results, pause note
-  pause <id> [--note TEXT]          pause a schedule
+  schedules list                    every schedule in the namespace, with its last outcome
+  describe <id>                     spec as written, next fire times, recent runs (also manual and startup), pause note
+  pause <id> [--note TEXT]          pause a schedule (an existing note is kept unless --note is given)
   unpause <id> [--note TEXT]        resume it
   trigger <id>                      run now, under the task's overlap policy
   backfill <id> --from T --to T     take the actions the schedule would have taken in [T, T)
   delete <id>                       delete a schedule (run history stays)
 runs
   run <task> [--config JSON] [--dry-run] [--wait]
-                                    start a run now, outside the schedule (<task>: a task id or a task type)
-  status <workflowId>               progress of a run
+                                    start a run now, outside the schedule (<task>: a task id or a task type);
+                                    --wait shows live progress, then the per-table summary (exit 1 on failure)
+  status <workflowId>               phase, progress, checkpoint age, failure cause (exit 1 for a failed run)
+  history <task> [--since 7d|DATE]  every run of a task: outcome, dry run, rows changed, duration
   cancel <workflowId>               cancel a run at its next batch boundary
 encryption
   codec-server [--port 8089] [--cors-origin URL,...]
@@ -38,7 +46,8 @@ options
   --json             machine-readable output on every read command
   -h, --help         this text
 
-environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (see README)
+environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (see README),
+             CARETAKER_UI_URL (Temporal Web for links, default http://localhost:8233)
 exit codes: 0 ok, 1 failed, 2 bad input`;
 
 type Command = (ctx: CliContext) => Promise<number>;
@@ -46,16 +55,18 @@ type Command = (ctx: CliContext) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   validate: catalog.validate,
   tasks: catalog.tasks,
+  setup,
   'schedules sync': schedules.sync,
   'schedules list': schedules.list,
-  describe: schedules.describe,
+  describe,
   pause: (ctx) => schedules.setPaused(ctx, true),
   unpause: (ctx) => schedules.setPaused(ctx, false),
   trigger: schedules.trigger,
   backfill: schedules.backfill,
   delete: schedules.remove,
   run: runs.run,
-  status: runs.status,
+  status,
+  history,
   cancel: runs.cancel,
   'codec-server': codec.serve,
 };
@@ -79,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
         to: { type: 'string' },
         port: { type: 'string' },
         'cors-origin': { type: 'string' },
+        since: { type: 'string' },
       },
     });
   } catch (err) {
@@ -95,7 +107,8 @@ export async function main(argv: string[]): Promise<number> {
   const [name, args] = COMMANDS[twoWord] ? [twoWord, rest] : [first!, positionals.slice(1)];
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`caretaker: unknown command "${name}"\n\n${USAGE}`);
+    const hint = (second !== undefined ? closestMatch(twoWord, Object.keys(COMMANDS)) : undefined) ?? closestMatch(first!, Object.keys(COMMANDS));
+    console.error(`caretaker: unknown command "${name}"${hint ? `; did you mean "${hint}"?` : ''}\n\n${USAGE}`);
     return 2;
   }
   try {

@@ -4,6 +4,7 @@ import { CALENDAR_FIELDS, type CalendarFieldName, type CalendarRange } from '../
 import type { OverlapPolicyName, ScheduleConfig, TaskConfig } from '../config/schema';
 import { OWNER_MEMO_KEY, type OwnerMemo } from '../config/ownership';
 import { buildTaskInput, workflowTypeFor } from './task-input';
+import { runStartOptions } from './run-start';
 
 /** Key in the schedule action's memo holding the hash of what config produced it. */
 export const CONFIG_HASH_KEY = 'caretakerConfigHash';
@@ -63,7 +64,7 @@ function desiredParts(task: TaskConfig, taskQueue: string) {
       taskQueue,
       args: [buildTaskInput(task)],
       workflowExecutionTimeout: task.timeouts.run,
-      staticSummary: `Caretaker ${task.type} (${task.id})`,
+      ...runStartOptions(task, { how: 'scheduled' }),
     },
     policies: { overlap: overlapPolicy(task.overlap), catchupWindow: task.catchup_window, pauseOnFailure: task.pause_on_failure },
   };

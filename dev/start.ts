@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfigFile } from '../config/load';
 import { temporalEnv } from '../config/temporal-env';
@@ -15,6 +15,9 @@ import { ensureDemoDatabase } from './demo-db';
 import { loadPlugins } from '../config/plugins';
 import { noCliMessage, resolveTemporalCli } from './temporal-cli';
 import { runStartupTasks } from './startup-tasks';
+import { quietWorkerLogger } from './worker-log';
+import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { cloudHint, registerSearchAttributes } from '../client/register-search-attributes';
 
 const STATE_DIR = join(process.cwd(), '.caretaker');
 /** Secrets maintenance.yaml names (`url_env`), defaulted for the local demo; the worker reads them from this process. */
@@ -30,12 +33,27 @@ function portInUse(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * The dev server in a session of its own (`setsid`), so Ctrl-C in the terminal reaches only this
+ * process: the worker drains first, then `teardown()` stops the server.
+ */
+function ownSession(cliPath: string): string {
+  const wrapper = join(STATE_DIR, 'temporal-own-session.sh');
+  writeFileSync(wrapper, `#!/bin/sh\nexec setsid ${JSON.stringify(cliPath)} "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return wrapper;
+}
+
 /** The dev server with SQLite under .caretaker/ and the Web UI on 8233; or TEMPORAL_ADDRESS when set. */
 async function startTemporal(): Promise<{ connection: NativeConnection; client: Client; namespace: string; stop: () => Promise<void> }> {
   if (process.env.TEMPORAL_ADDRESS) {
     const env = temporalEnv();
     console.log(`temporal: using ${env.address} (TEMPORAL_ADDRESS)`);
     const connection = await NativeConnection.connect({ address: env.address, tls: env.tls, apiKey: env.apiKey });
+    await registerSearchAttributes(connection, env.namespace).then(
+      (r) => r.added.length && console.log(`temporal: registered search attributes ${r.added.join(', ')}`),
+      (err: Error) => console.log(`temporal: could not register Caretaker's search attributes (${err.message}); runs fail to record their outcome until they are. ${cloudHint(env.namespace)}`),
+    );
     return { connection, client: new Client({ connection, namespace: env.namespace }), namespace: env.namespace, stop: () => connection.close() };
   }
   if (await portInUse(PORT)) {
@@ -43,9 +61,17 @@ async function startTemporal(): Promise<{ connection: NativeConnection; client: 
   }
   const cli = await resolveTemporalCli({ log: (l) => console.log(l) });
   mkdirSync(STATE_DIR, { recursive: true });
-  const executable = cli.source === 'sdk-download' ? ({ type: 'cached-download' } as const) : ({ type: 'existing-path', path: cli.path } as const);
+  const executable = cli.source === 'sdk-download' ? ({ type: 'cached-download' } as const) : ({ type: 'existing-path', path: ownSession(cli.path) } as const);
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable, dbFilename: join(STATE_DIR, 'temporal.db'), port: PORT, ui: true, uiPort: UI_PORT, log: { format: 'pretty', level: 'error' } },
+    server: {
+      executable,
+      dbFilename: join(STATE_DIR, 'temporal.db'),
+      port: PORT,
+      ui: true,
+      uiPort: UI_PORT,
+      log: { format: 'pretty', level: 'error' },
+      searchAttributes: CARETAKER_SEARCH_ATTRIBUTES,
+    },
   }).catch((err: Error) => {
     throw new Error(`could not start the Temporal dev server: ${err.message}\n${cli.source === 'sdk-download' ? noCliMessage() : ''}`);
   });
@@ -54,7 +80,7 @@ async function startTemporal(): Promise<{ connection: NativeConnection; client: 
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: new DefaultLogger('WARN') });
+  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'], logger: quietWorkerLogger() });
   const plugins = await loadPlugins();
   const configFile = process.env.CARETAKER_CONFIG || 'maintenance.yaml';
   const config = await loadConfigFile(configFile);
@@ -98,7 +124,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     await running;
-    console.log('worker: drained');
+    console.log('worker: stopped (running batches finished); stopping the dev server');
   } finally {
     await databases.close();
     await temporal.stop();

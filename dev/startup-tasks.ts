@@ -1,7 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { buildTaskInput, workflowTypeFor } from '../client/task-input';
-import { summarizeResult } from '../client/commands/runs';
+import { runStartOptions } from '../client/run-start';
+import { failureOf, summarizeFailure, summarizeResult } from '../client/run-report';
+import { webUiLink } from '../client/context';
 import type { TaskResult } from '../workflows/types';
 
 /**
@@ -12,20 +14,20 @@ export async function runStartupTasks(client: Client, config: CaretakerConfig): 
   await Promise.all(config.tasks.filter((t) => t.run_on_startup).map((task) => runOnce(client, config, task)));
 }
 
+/** One line per startup run: task, outcome, counts, link; an expected refusal is one line too. */
 async function runOnce(client: Client, config: CaretakerConfig, task: TaskConfig): Promise<void> {
+  const workflowId = `${task.id}-startup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   try {
     const handle = await client.workflow.start(workflowTypeFor(task), {
-      workflowId: `${task.id}-startup-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+      workflowId,
       taskQueue: config.task_queue,
       args: [buildTaskInput(task)],
       workflowExecutionTimeout: task.timeouts.run,
-      staticSummary: `Caretaker ${task.type} (${task.id}), run on startup`,
+      ...runStartOptions(task, { how: 'run on startup' }),
     });
     const result = (await handle.result()) as TaskResult;
-    console.log(`startup run ${task.id}: ${summarizeResult(result)}`);
-    for (const item of result.details.slice(0, 5)) console.log(`    ${JSON.stringify(item)}`);
-    if (result.details.length > 5) console.log(`    ... and ${result.details.length - 5} more in the run's result (Web UI)`);
+    console.log(`startup run ${task.id}: ${summarizeResult(result)}  ${webUiLink(workflowId)}`);
   } catch (err) {
-    console.error(`startup run ${task.id} failed: ${(err as Error).message}`);
+    console.log(`startup run ${task.id}: ${summarizeFailure(failureOf(err))}  ${webUiLink(workflowId)}`);
   }
 }

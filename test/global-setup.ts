@@ -1,29 +1,53 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { buildWorkflowBundle } from '../worker/bundle';
+import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     temporalAddress: string;
     temporalCli: string;
     workflowBundlePath: string;
+    /** Temporal Web of the dev server, e.g. http://127.0.0.1:41234 */
+    temporalUiUrl: string;
   }
+}
+
+/** A port nobody listens on right now, from the kernel. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /**
  * One real Temporal dev server for the whole run (the CLI resolved like `npm start` does, built
  * with Go on a fresh machine), and the workflow bundle built once: a forbidden import in
- * workflows/ fails here.
+ * workflows/ fails here. Caretaker's search attributes are registered (every run upserts them), and
+ * the Web UI runs on a free port for the browser tests.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const cli = await resolveTemporalCli({ allowDownload: false });
   if (cli.source === 'sdk-download') throw new Error('unreachable: allowDownload is false');
+  const uiPort = await freePort();
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli.path }, log: { format: 'pretty', level: 'error' } },
+    server: {
+      executable: { type: 'existing-path', path: cli.path },
+      log: { format: 'pretty', level: 'error' },
+      searchAttributes: CARETAKER_SEARCH_ATTRIBUTES,
+      ui: true,
+      uiPort,
+    },
   });
   const dir = mkdtempSync(join(tmpdir(), 'caretaker-test-'));
   const bundlePath = join(dir, 'workflow-bundle.js');
@@ -31,6 +55,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', env.address);
   project.provide('temporalCli', cli.path);
   project.provide('workflowBundlePath', bundlePath);
+  project.provide('temporalUiUrl', `http://127.0.0.1:${uiPort}`);
   return async () => {
     await env.teardown();
     rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,9 @@ import type { TemporalEnv } from '../config/temporal-env';
 import type { CaretakerPlugin } from '../config/plugins';
 import { dataConverterFromEnv } from '../config/codec';
 
+/** How stale the progress people see may be, at most (issue 6: ~5 s behind the last committed batch). */
+export const HEARTBEAT_FRESHNESS = '4s';
+
 export interface CaretakerWorkerOptions {
   connection: NativeConnection;
   namespace: string;
@@ -34,5 +37,10 @@ export async function createCaretakerWorker(opts: CaretakerWorkerOptions): Promi
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     // Payload encryption when CARETAKER_CODEC_KEYS / _KEY_FILE are set (config/codec.ts); off by default.
     dataConverter: dataConverterFromEnv(),
+    // Heartbeats (the batch checkpoints `caretaker status`, `run --wait` and Temporal Web show) reach
+    // the server at most this long after a batch commits; the SDK's own cap is 60 s. They add no
+    // history events, so this keeps progress fresh without growing a run's history.
+    maxHeartbeatThrottleInterval: HEARTBEAT_FRESHNESS,
+    defaultHeartbeatThrottleInterval: HEARTBEAT_FRESHNESS,
   });
 }

@@ -5,12 +5,16 @@ import {
   defineQuery,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertMemo,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { PartialResult, TaskInput, TaskProgress, TaskResult } from './types';
+import type { Counts, PartialResult, TaskInput, TaskProgress, TaskResult } from './types';
+import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from './search-attributes';
+import { finalDetails, outcomeHeadline, rowsChanged, type RunOutcome, stoppedDetails } from './run-text';
 import { afterRun } from './after-run';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
@@ -36,6 +40,12 @@ function rootMessage(err: unknown): string {
   return message;
 }
 
+/** A real run a safety limit refused fails with this type; its outcome says `refused`, not `failed`. */
+function isRefusal(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e.type === 'SafetyLimitExceeded') return true;
+  return false;
+}
+
 /** The partial counts an activity attached to its failure (`details[0]`), if any. */
 function partialFromFailure(err: unknown): PartialResult | undefined {
   for (let e = err as { details?: unknown[]; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -51,7 +61,10 @@ function partialFromFailure(err: unknown): PartialResult | undefined {
  */
 export function taskActivities<A extends object = Activities>(input: TaskInput): ActivityInterfaceFor<A> {
   const { startToCloseMs, heartbeatMs, retry } = input.activity;
+  const dryRun = (input.config as { dry_run?: boolean }).dry_run === true;
   return proxyActivities<A>({
+    // Temporal Web shows this on the activity: which task, and whether anything is committed.
+    summary: `${dryRun ? 'DRY RUN · ' : ''}${input.type} (${input.taskId}): batches; live counts in its heartbeat`,
     startToCloseTimeout: startToCloseMs,
     heartbeatTimeout: heartbeatMs,
     // Wait for the activity to stop at its batch boundary before the workflow reports cancelled.
@@ -64,6 +77,23 @@ export function taskActivities<A extends object = Activities>(input: TaskInput):
       nonRetryableErrorTypes: NON_RETRYABLE,
     },
   });
+}
+
+/**
+ * How a run ended, for everyone who looks without opening the JSON: the memo (`caretaker status`),
+ * the search attributes (Temporal Web's list, `caretaker history`) and the current details (the
+ * run's page in Temporal Web).
+ */
+function recordOutcome(input: TaskInput, end: { outcome: RunOutcome; dryRun: boolean; reason?: string; counts: Counts; tables: Record<string, Counts>; details: string }): void {
+  upsertMemo({ [OUTCOME_MEMO]: { outcome: end.outcome, dryRun: end.dryRun, failure: end.reason, counts: end.counts, tables: end.tables } });
+  upsertSearchAttributes([
+    { key: TASK_ID, value: input.taskId },
+    { key: TASK_TYPE, value: input.type },
+    { key: DRY_RUN, value: end.dryRun },
+    { key: OUTCOME, value: end.outcome },
+    { key: ROWS_CHANGED, value: rowsChanged(end.tables) },
+  ]);
+  setCurrentDetails(end.details);
 }
 
 /**
@@ -81,8 +111,12 @@ export async function runTask<C, A extends object = Activities>(
     phase: 'starting',
     startedAt: new Date().toISOString(),
   };
+  const started = Date.now();
   setHandler(progressQuery, () => progress);
   progress.phase = 'running';
+  setCurrentDetails(
+    `**${outcomeHeadline('running')}**${progress.dryRun ? ' (DRY RUN)' : ''} since ${progress.startedAt}. Live rows and batches: Pending Activities → heartbeat details, or \`caretaker status ${workflowInfo().workflowId}\`.`,
+  );
   let result: TaskResult;
   try {
     result = await body(taskActivities<A>(input as TaskInput));
@@ -98,13 +132,28 @@ export async function runTask<C, A extends object = Activities>(
       progress.partial = fromLedger ?? progress.partial;
     }
     if (cancelled) progress.phase = 'cancelled';
-    upsertMemo({ [OUTCOME_MEMO]: { outcome: progress.phase, dryRun: progress.dryRun, failure: progress.failure, counts: progress.partial?.counts ?? {}, tables: progress.partial?.tables ?? {} } });
+    const outcome = cancelled ? 'cancelled' : isRefusal(err) ? 'refused' : 'failed';
+    recordOutcome(input as TaskInput, {
+      outcome,
+      dryRun: progress.dryRun,
+      reason: progress.failure,
+      counts: progress.partial?.counts ?? {},
+      tables: progress.partial?.tables ?? {},
+      details: stoppedDetails(outcome, progress.failure, progress.partial, progress.dryRun, Date.now() - started),
+    });
     await afterRun(input, progress, err); // metrics and alerts (workflows/after-run.ts)
     throw err;
   }
   progress.phase = 'done';
   progress.result = result;
-  upsertMemo({ [OUTCOME_MEMO]: { outcome: result.status, dryRun: result.dryRun, counts: result.counts, tables: result.tables } });
+  recordOutcome(input as TaskInput, {
+    outcome: result.status,
+    dryRun: result.dryRun,
+    reason: result.reason,
+    counts: result.counts,
+    tables: result.tables,
+    details: finalDetails({ outcome: result.status, dryRun: result.dryRun, reason: result.reason, counts: result.counts, tables: result.tables, batches: result.batches, elapsedMs: Date.now() - started, errors: result.errors }),
+  });
   await afterRun(input, progress); // metrics and alerts (workflows/after-run.ts)
   return result;
 }

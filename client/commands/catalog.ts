@@ -1,29 +1,20 @@
 import { z } from 'zod';
-import { catalog } from '../../tasks';
-import { formatDuration } from '../../config/duration';
+import { catalog, findTaskType } from '../../tasks';
 import { configWarnings } from '../../config/warnings';
-import { type CliContext, table } from '../context';
+import { type CliContext, table, UsageError } from '../context';
+import { scheduleWords } from '../schedule-words';
+import { closestMatch } from '../did-you-mean';
 
 /** `caretaker validate`: parse and check the config file without touching Temporal. */
 export async function validate(ctx: CliContext): Promise<number> {
   const cfg = await ctx.config();
   const warnings = configWarnings(cfg);
   ctx.print({ ok: true, file: ctx.configFile, tasks: cfg.tasks, warnings }, () => {
-    const rows = cfg.tasks.map((t) => [t.id, t.type, t.enabled ? describeSchedule(t.schedule) : 'disabled', t.database]);
+    const rows = cfg.tasks.map((t) => [t.id, t.type, t.enabled ? scheduleWords(t.schedule) : 'disabled', t.database]);
     const warned = warnings.map((w) => `warning: ${w}`).join('\n');
     return `${ctx.configFile}: ok, ${cfg.tasks.length} task(s)${warnings.length ? `, ${warnings.length} warning(s)` : ''}\n${table([['ID', 'TYPE', 'SCHEDULE', 'DATABASE'], ...rows])}${warned ? `\n${warned}` : ''}`;
   });
   return 0;
-}
-
-function describeSchedule(schedule: { cron?: string[]; every?: { every: number }[]; calendars?: unknown[]; timezone: string } | undefined): string {
-  if (!schedule) return 'ad hoc only';
-  const parts = [
-    ...(schedule.cron ?? []).map((c) => `cron "${c}"`),
-    ...(schedule.every ?? []).map((i) => `every ${formatDuration(i.every)}`),
-    ...(schedule.calendars?.length ? [`${schedule.calendars.length} calendar(s)`] : []),
-  ];
-  return `${parts.join(' + ')} ${schedule.timezone}`;
 }
 
 interface FieldDoc {
@@ -46,9 +37,16 @@ function fieldsOf(schema: Record<string, unknown>, prefix = ''): FieldDoc[] {
   });
 }
 
-/** `caretaker tasks`: the catalog with each config field and its default. */
+/** `caretaker tasks [<type>]`: the catalog (or one type, by name or alias) with each config field and its default. */
 export async function tasks(ctx: CliContext): Promise<number> {
-  const docs = catalog().map((t) => ({
+  const wanted = ctx.args[0];
+  const one = wanted === undefined ? undefined : findTaskType(wanted);
+  if (wanted !== undefined && !one) {
+    const names = catalog().flatMap((t) => [t.type, ...t.aliases]);
+    const guess = closestMatch(wanted, names);
+    throw new UsageError(`no task type "${wanted}"${guess ? `; did you mean "${guess}"?` : ''} (types: ${catalog().map((t) => t.type).join(', ')})`);
+  }
+  const docs = (one ? [one] : catalog()).map((t) => ({
     type: t.type,
     aliases: t.aliases,
     description: t.description,

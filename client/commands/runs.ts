@@ -1,19 +1,17 @@
-import { WorkflowFailedError, WorkflowNotFoundError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowNotFoundError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
 import { taskSchema, type TaskConfig } from '../../config/schema';
 import { explainIssues, formatPath } from '../../config/load';
 import { findTaskType } from '../../tasks';
-import type { BatchCheckpoint, TaskProgress, TaskResult } from '../../workflows/types';
-import { OUTCOME_MEMO } from '../../workflows/run-task';
+import type { TaskResult } from '../../workflows/types';
 import { buildTaskInput, workflowTypeFor } from '../task-input';
 import { type CliContext, UsageError, webUiLink } from '../context';
+import { summarizeResult } from '../run-report';
+import { runStartOptions } from '../run-start';
+import { warnIfNoWorker } from '../pollers';
+import { waitForRun } from '../wait-for-run';
+import { closestMatch } from '../did-you-mean';
 
-/** One line about a finished run: its counts, or why it did nothing. */
-export function summarizeResult(result: TaskResult): string {
-  if (result.status === 'skipped') return `skipped: ${result.reason ?? ''}`;
-  const counts = Object.entries(result.counts).map(([k, v]) => `${k}=${v}`).join(' ');
-  return `${result.status}${result.dryRun ? ' (dry run)' : ''}: ${counts}${result.errors.length ? ` errors=${result.errors.length}` : ''}`;
-}
+export { summarizeResult };
 
 export async function describeRecentRun(client: Client, action: ScheduleExecutionResult) {
   const { workflowId, firstExecutionRunId: runId } = action.action.workflow;
@@ -28,7 +26,10 @@ export async function describeRecentRun(client: Client, action: ScheduleExecutio
 function resolveRunTarget(ctx: CliContext, name: string, tasks: readonly TaskConfig[]): TaskConfig {
   const configured = tasks.find((t) => t.id === name);
   if (!configured && !findTaskType(name)) {
-    throw new UsageError(`"${name}" is neither a task id in ${ctx.configFile} (${tasks.map((t) => t.id).join(', ') || 'none'}) nor a task type (see \`caretaker tasks\`)`);
+    const guess = closestMatch(name, tasks.map((t) => t.id));
+    throw new UsageError(
+      `"${name}" is neither a task id in ${ctx.configFile} (${tasks.map((t) => t.id).join(', ') || 'none'}) nor a task type (see \`caretaker tasks\`)${guess ? `; did you mean "${guess}"?` : ''}`,
+    );
   }
   let override: Record<string, unknown> = {};
   const text = ctx.flag('config');
@@ -60,78 +61,22 @@ export async function run(ctx: CliContext): Promise<number> {
   const task = resolveRunTarget(ctx, ctx.arg(0, 'task id or type'), cfg.tasks);
   const client = await ctx.client();
   const workflowId = `${task.id}-manual-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const dryRun = Boolean(ctx.flags['dry-run']);
   const handle = await client.workflow.start(workflowTypeFor(task), {
     workflowId,
     taskQueue: cfg.task_queue,
-    args: [buildTaskInput(task, { dryRun: Boolean(ctx.flags['dry-run']) })],
+    args: [buildTaskInput(task, { dryRun })],
     workflowExecutionTimeout: task.timeouts.run,
-    staticSummary: `Caretaker ${task.type} (${task.id}), started by hand`,
+    ...runStartOptions(task, { dryRun, how: 'started by hand' }),
   });
+  const url = webUiLink(workflowId);
+  if (!ctx.json) console.log(`started ${workflowId}${dryRun ? ' (DRY RUN)' : ''}\n  ${url}`);
+  await warnIfNoWorker(client, cfg.task_queue);
   if (!ctx.flags.wait) {
-    ctx.print({ workflowId, runId: handle.firstExecutionRunId, url: webUiLink(workflowId) }, () => `started ${workflowId}\n  ${webUiLink(workflowId)}`);
+    if (ctx.json) ctx.print({ workflowId, runId: handle.firstExecutionRunId, url }, () => '');
     return 0;
   }
-  let result: TaskResult;
-  try {
-    result = (await handle.result()) as TaskResult;
-  } catch (err) {
-    if (!(err instanceof WorkflowFailedError)) throw err;
-    // A dry run fails exactly where the real run would (a type error, a constraint, a refusal).
-    const cause = rootCause(err);
-    ctx.print({ workflowId, failed: true, cause }, () => `${workflowId}: failed: ${cause}\n  ${webUiLink(workflowId)}`);
-    return 1;
-  }
-  ctx.print({ workflowId, result }, () => `${workflowId}: ${summarizeResult(result)}\n${JSON.stringify(result, null, 2)}`);
-  // A dry run that finds the real run would be refused by a safety limit says so with its exit code.
-  return result.status === 'refused' ? 1 : 0;
-}
-
-/** The innermost message of a failure chain: what actually went wrong. */
-function rootCause(err: Error): string {
-  let e: Error | undefined = err;
-  let message = err.message;
-  while (e) {
-    message = e.message || message;
-    e = e.cause as Error | undefined;
-  }
-  return message;
-}
-
-/** `caretaker status <workflowId>`: state, progress (workflow query) and the running batch's checkpoint. */
-export async function status(ctx: CliContext): Promise<number> {
-  const workflowId = ctx.arg(0, 'workflow id');
-  const handle = (await ctx.client()).workflow.getHandle(workflowId);
-  let desc;
-  try {
-    desc = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new UsageError(`no workflow "${workflowId}"`);
-    throw err;
-  }
-  const progress = await handle.query<TaskProgress>('progress').catch((err: Error) => ({ unavailable: err.message }));
-  const checkpoints = (desc.raw.pendingActivities ?? []).map((a) => ({
-    activity: a.activityType?.name,
-    attempt: a.attempt,
-    checkpoint: a.heartbeatDetails?.payloads?.[0] ? defaultPayloadConverter.fromPayload<BatchCheckpoint>(a.heartbeatDetails.payloads[0]) : undefined,
-  }));
-  // A finished run's outcome is in its memo, readable without a worker; a failed or cancelled one's
-  // counts there are what it changed before it stopped.
-  const outcome = desc.memo?.[OUTCOME_MEMO] as { outcome: string; failure?: string; counts: Record<string, number> } | undefined;
-  const data = { workflowId, runId: desc.runId, status: desc.status.name, progress, outcome, activities: checkpoints, url: webUiLink(workflowId, desc.runId) };
-  ctx.print(data, () => {
-    const lines = [`${workflowId}: ${desc.status.name}`, `  ${data.url}`];
-    if ('phase' in progress) lines.push(`  phase: ${progress.phase}${progress.result ? `; ${summarizeResult(progress.result)}` : ''}`);
-    if (outcome && outcome.outcome !== 'completed') {
-      lines.push(`  outcome: ${outcome.outcome}${outcome.failure ? ` (${outcome.failure})` : ''}`);
-      lines.push(`  changed before it stopped: ${Object.entries(outcome.counts).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing'}`);
-    }
-    for (const a of checkpoints) {
-      const c = a.checkpoint;
-      lines.push(`  ${a.activity} attempt ${a.attempt}${c ? `: ${c.batches} batch(es) done, ${Object.entries(c.counts).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`);
-    }
-    return lines.join('\n');
-  });
-  return 0;
+  return waitForRun(ctx, handle);
 }
 
 /** `caretaker cancel <workflowId>`: the running batch finishes, then the run stops. */

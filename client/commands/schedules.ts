@@ -1,9 +1,11 @@
-import { ScheduleNotFoundError, type ScheduleDescription } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleExecutionResult } from '@temporalio/client';
 import { applySync, planSync } from '../sync';
 import { overlapPolicy } from '../schedule-options';
 import { isOwnedBy } from '../../config/ownership';
-import { type CliContext, table, UsageError, webUiLink } from '../context';
-import { describeRecentRun } from './runs';
+import { type CliContext, table, UsageError } from '../context';
+import { listRuns } from '../run-history';
+import { warnIfNoWorker } from '../pollers';
+import { closestMatch } from '../did-you-mean';
 
 /** `caretaker schedules sync [--dry-run] [--prune]`: exit 1 when a step failed or a schedule is someone else's. */
 export async function sync(ctx: CliContext): Promise<number> {
@@ -25,11 +27,26 @@ export async function sync(ctx: CliContext): Promise<number> {
   return failures.length > 0 || plan.some((p) => p.action === 'conflict') ? 1 : 0;
 }
 
-/** `caretaker schedules list` */
+/**
+ * The outcome of a schedule's latest run of any kind (a Caretaker schedule's id is its task id, so
+ * visibility finds manual and startup runs too); else its latest action as Temporal reports it.
+ */
+async function lastOutcome(client: Client, scheduleId: string, recent: readonly ScheduleExecutionResult[]): Promise<{ outcome: string; at: string } | undefined> {
+  const [latest] = await listRuns(client, scheduleId, { limit: 1 }).catch(() => []);
+  if (latest) return { outcome: latest.outcome, at: latest.startTime };
+  const last = recent[recent.length - 1];
+  if (!last) return undefined;
+  const { workflowId, firstExecutionRunId } = last.action.workflow;
+  const desc = await client.workflow.getHandle(workflowId, firstExecutionRunId).describe().catch(() => undefined);
+  return desc && { outcome: desc.status.name.toLowerCase(), at: desc.startTime.toISOString() };
+}
+
+/** `caretaker schedules list`: every schedule, its state, next run and the outcome of its last run. */
 export async function list(ctx: CliContext): Promise<number> {
   const client = await ctx.client();
-  const rows: { id: string; workflowType?: string; paused: boolean; note?: string; nextActionTimes: string[]; managedByCaretaker: boolean }[] = [];
+  const rows: { id: string; workflowType?: string; paused: boolean; note?: string; nextActionTimes: string[]; managedByCaretaker: boolean; lastOutcome?: string; lastRunAt?: string }[] = [];
   for await (const s of client.schedule.list()) {
+    const recent = s.info.recentActions;
     rows.push({
       id: s.scheduleId,
       workflowType: s.action?.workflowType,
@@ -37,65 +54,46 @@ export async function list(ctx: CliContext): Promise<number> {
       note: s.state.note,
       nextActionTimes: s.info.nextActionTimes.map((d) => d.toISOString()),
       managedByCaretaker: isOwnedBy(s.memo),
+      ...(await lastOutcome(client, s.scheduleId, recent).then((l) => (l ? { lastOutcome: l.outcome, lastRunAt: l.at } : {}))),
     });
   }
   ctx.print(rows, () =>
     rows.length === 0
       ? 'no schedules'
       : table([
-          ['ID', 'WORKFLOW', 'STATE', 'NEXT RUN'],
-          ...rows.map((r) => [r.id, r.workflowType ?? '', r.paused ? 'paused' : 'active', r.nextActionTimes[0] ?? '']),
+          ['ID', 'WORKFLOW', 'STATE', 'NEXT RUN', 'LAST OUTCOME'],
+          ...rows.map((r) => [r.id, r.workflowType ?? '', r.paused ? 'paused' : 'active', r.nextActionTimes[0] ?? '', r.lastOutcome ? `${r.lastOutcome} (${r.lastRunAt})` : 'no runs yet']),
         ]),
   );
   return 0;
 }
 
-async function describeSchedule(ctx: CliContext, id: string): Promise<ScheduleDescription> {
+export async function describeSchedule(ctx: CliContext, id: string): Promise<ScheduleDescription> {
   try {
     return await (await ctx.client()).schedule.getHandle(id).describe();
   } catch (err) {
-    if (err instanceof ScheduleNotFoundError) throw new UsageError(`no schedule "${id}" in Temporal (run \`caretaker schedules sync\`?)`);
+    if (err instanceof ScheduleNotFoundError) {
+      const ids = (await ctx.config().catch(() => undefined))?.tasks.map((t) => t.id) ?? [];
+      const guess = closestMatch(id, ids);
+      throw new UsageError(`no schedule "${id}" in Temporal${guess ? `; did you mean "${guess}"?` : ' (run `caretaker schedules sync`?)'}`);
+    }
     throw err;
   }
-}
-
-/** `caretaker describe <id>`: spec, next fire times, recent runs with results, pause note. */
-export async function describe(ctx: CliContext): Promise<number> {
-  const id = ctx.arg(0, 'schedule id');
-  const d = await describeSchedule(ctx, id);
-  const client = await ctx.client();
-  const recent = await Promise.all(d.info.recentActions.slice(-5).map((a) => describeRecentRun(client, a)));
-  const data = {
-    id,
-    spec: d.spec,
-    policies: d.policies,
-    state: d.state,
-    nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
-    recentRuns: recent,
-    runningWorkflows: d.info.runningActions.map((r) => r.workflow.workflowId),
-  };
-  ctx.print(data, () =>
-    [
-      `schedule ${id}: ${d.state.paused ? 'PAUSED' : 'active'}${d.state.note ? ` (note: ${d.state.note})` : ''}`,
-      `spec: ${JSON.stringify(d.spec)}`,
-      `overlap ${d.policies.overlap}, catch-up window ${d.policies.catchupWindow / 1000}s, pause on failure ${d.policies.pauseOnFailure}`,
-      `next runs: ${data.nextActionTimes.slice(0, 5).join(', ') || 'none'}`,
-      `running: ${data.runningWorkflows.join(', ') || 'none'}`,
-      'recent runs:',
-      recent.length === 0
-        ? '  none yet'
-        : table(recent.map((r) => [`  ${r.scheduledAt}`, r.status, r.summary, webUiLink(r.workflowId, r.runId)])),
-    ].join('\n'),
-  );
-  return 0;
 }
 
 /** `caretaker pause|unpause <id> [--note]` */
 export async function setPaused(ctx: CliContext, paused: boolean): Promise<number> {
   const id = ctx.arg(0, 'schedule id');
-  await describeSchedule(ctx, id);
+  const current = await describeSchedule(ctx, id);
   const handle = (await ctx.client()).schedule.getHandle(id);
-  const note = ctx.flag('note') ?? `${paused ? 'paused' : 'unpaused'} with caretaker CLI by ${process.env.USER ?? 'operator'}`;
+  const given = ctx.flag('note');
+  // Pausing a paused schedule (or unpausing an active one) without --note keeps the operator's note.
+  if (given === undefined && current.state.paused === paused) {
+    const note = current.state.note ?? '';
+    ctx.print({ id, paused, note, unchanged: true }, () => `${id}: already ${paused ? 'paused' : 'active'}; note kept (${note})`);
+    return 0;
+  }
+  const note = given ?? `${paused ? 'paused' : 'unpaused'} with caretaker CLI by ${process.env.USER ?? 'operator'}`;
   await (paused ? handle.pause(note) : handle.unpause(note));
   ctx.print({ id, paused, note }, () => `${id}: ${paused ? 'paused' : 'unpaused'} (${note})`);
   return 0;
@@ -111,10 +109,12 @@ async function taskOverlap(ctx: CliContext, id: string) {
 /** `caretaker trigger <id>`: run now, under the task's overlap policy. */
 export async function trigger(ctx: CliContext): Promise<number> {
   const id = ctx.arg(0, 'schedule id');
-  await describeSchedule(ctx, id);
   const overlap = await taskOverlap(ctx, id);
-  await (await ctx.client()).schedule.getHandle(id).trigger(overlap);
+  const described = await describeSchedule(ctx, id);
+  const client = await ctx.client();
+  await client.schedule.getHandle(id).trigger(overlap);
   ctx.print({ id, triggered: true, overlap }, () => `${id}: triggered (overlap policy ${overlap}); see \`caretaker describe ${id}\``);
+  if (described.action.type === 'startWorkflow') await warnIfNoWorker(client, described.action.taskQueue);
   return 0;
 }
 

@@ -1,0 +1,81 @@
+/**
+ * What a person reads about a run in Temporal Web and the CLI: the summary line, the details
+ * (markdown), the outcome's headline. Pure functions over plain data: the workflow bundle, the CLI
+ * and `npm start` share them, so every view says the same words.
+ */
+import type { Counts, PartialResult, TaskResult } from './types';
+
+/** Every outcome a run ends with: a TaskResult's status, or how the workflow itself ended. */
+export type RunOutcome = TaskResult['status'] | 'failed' | 'cancelled';
+
+/** What a run is, for its summary: "DRY RUN · Caretaker runs.cleanup_stale (stale-runs), started by hand". */
+export function runSummary(task: { taskId: string; type: string; dryRun: boolean }, how?: string): string {
+  return `${task.dryRun ? 'DRY RUN · ' : ''}Caretaker ${task.type} (${task.taskId})${how ? `, ${how}` : ''}`;
+}
+
+/** The static details: the task's own description and what kind of run this is. */
+export function runDetails(task: { taskId: string; type: string; dryRun: boolean; description?: string }): string {
+  return [
+    `**${task.dryRun ? 'DRY RUN: nothing is changed; counts say what a real run would change' : 'Real run: changes are committed batch by batch'}**`,
+    '',
+    `Task \`${task.taskId}\` (type \`${task.type}\`)${task.description ? `: ${task.description}` : ''}`,
+  ].join('\n');
+}
+
+/** The outcome in capitals with its reason, e.g. "REFUSED: max_fraction ..." or "COMPLETED WITH ERRORS". */
+export function outcomeHeadline(outcome: RunOutcome | 'running', reason?: string): string {
+  const word = outcome.replace(/_/g, ' ').toUpperCase();
+  return reason ? `${word}: ${reason}` : word;
+}
+
+/** Rows inserted, updated and deleted over every table (a dry run's would-be changes). */
+export function rowsChanged(tables: Record<string, Counts>): number {
+  let n = 0;
+  for (const counts of Object.values(tables)) for (const v of Object.values(counts)) n += typeof v === 'number' ? v : 0;
+  return n;
+}
+
+function cell(counts: Counts, key: string): string {
+  return String(counts[key] ?? 0);
+}
+
+/** A markdown table of what changed per table; "no rows changed" when nothing did. */
+export function tablesMarkdown(tables: Record<string, Counts>): string {
+  const names = Object.keys(tables).sort();
+  if (names.length === 0) return 'No rows changed.';
+  const keys = [...new Set(names.flatMap((t) => Object.keys(tables[t]!)))];
+  return [`| table | ${keys.join(' | ')} |`, `|---|${keys.map(() => '---:').join('|')}|`, ...names.map((t) => `| ${t} | ${keys.map((k) => cell(tables[t]!, k)).join(' | ')} |`)].join('\n');
+}
+
+function countsText(counts: Counts): string {
+  return Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing';
+}
+
+/** The end-of-run details: headline, counts, and the per-table table. */
+export function finalDetails(end: {
+  outcome: RunOutcome;
+  dryRun: boolean;
+  reason?: string;
+  counts: Counts;
+  tables: Record<string, Counts>;
+  batches: number;
+  elapsedMs: number;
+  errors?: string[];
+  /** The run failed (a real run's refusal included): its counts are what it did before it stopped. */
+  stopped?: boolean;
+}): string {
+  const lines = [
+    `**${outcomeHeadline(end.outcome, end.reason)}**${end.dryRun ? ' (DRY RUN: nothing was changed)' : ''}`,
+    '',
+    `${end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : end.dryRun ? 'Would change' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
+    '',
+    tablesMarkdown(end.tables),
+  ];
+  if (end.errors?.length) lines.push('', `Errors (${end.errors.length}):`, ...end.errors.slice(0, 10).map((e) => `- ${e}`));
+  return lines.join('\n');
+}
+
+/** The end-of-run details of a failed or cancelled run, from what it had done when it stopped. */
+export function stoppedDetails(outcome: 'failed' | 'cancelled' | 'refused', reason: string, partial: PartialResult | undefined, dryRun: boolean, elapsedMs: number): string {
+  return finalDetails({ outcome, dryRun, reason, counts: partial?.counts ?? {}, tables: partial?.tables ?? {}, batches: partial?.batches ?? 0, elapsedMs, stopped: true });
+}
