@@ -4,7 +4,10 @@ import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
-import { filterConditions, processRowSets, type ChildTable, type RowAction, type RowSet } from './row-sets';
+import { filterConditions, rowSetCounters, rowSetUnit, type ChildTable, type RowAction, type RowSet } from './row-sets';
+import { runUnits } from './engine/engine';
+import type { WorkUnit } from './engine/work-unit';
+import { retentionPartitions } from './partitions';
 import { col, colType, resolveTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
@@ -89,8 +92,22 @@ export function createRetentionActivities({ databases }: ActivityDeps) {
     async enforceRetention(input: TaskInput<RetentionEnforceConfig>): Promise<TaskResult> {
       return exclusive(databases, input, async (session) => {
         const sets: RowSet[] = [];
-        for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(session.client, policy, i, input.taskId));
-        return processRowSets(session, sets);
+        // Partitions wholly past retention go first, whole (activities/partitions.ts); the rest row by row.
+        const units: WorkUnit[] = [];
+        const counters: string[] = [];
+        for (const [i, policy] of input.config.policies.entries()) {
+          let set = await policyRowSet(session.client, policy, i, input.taskId);
+          const partitions = await retentionPartitions(session.client, policy, set.key.table, input.config, set.label, `task ${input.taskId}: config.policies[${i}]`);
+          if (partitions) {
+            units.push(partitions.unit);
+            counters.push(partitions.counter);
+            const { where } = set;
+            set = { ...set, where: (p) => [...where(p), partitions.outside(p)] };
+          }
+          units.push(rowSetUnit(set));
+          sets.push(set);
+        }
+        return runUnits(session, units, { counters: [...rowSetCounters(sets), ...new Set(counters)] });
       });
     },
   };
