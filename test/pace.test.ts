@@ -32,7 +32,7 @@ const kept = (before: Awaited<ReturnType<typeof survivors>>) => ({
 });
 
 describe('adaptive batches', () => {
-  it('the default (adaptive) batch size deletes exactly the expired rows, within its bounds', async () => {
+  it('an adaptive batch size deletes exactly the expired rows and stays within its bounds', async () => {
     const before = await survivors();
     const result = await runTaskWorkflow(env.temporal, task({ batch_size: { start: 50, min: 20, max: 400 } }));
     expect(result.counts).toEqual({ matched: 1000, deleted: 1000, children_deleted: 3000 });
