@@ -4,7 +4,10 @@ import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention
 import type { TaskInput, TaskResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
-import { filterColumns, filterConditions, processRowSets, type ChildTable, type RowAction, type RowSet } from './row-sets';
+import { filterColumns, filterConditions, rowSetCounters, rowSetUnit, type ChildTable, type RowAction, type RowSet } from './row-sets';
+import { runUnits } from './engine/engine';
+import type { WorkUnit } from './engine/work-unit';
+import { retentionPartitions } from './partitions';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
@@ -121,9 +124,23 @@ export function createRetentionActivities({ databases }: ActivityDeps) {
     async enforceRetention(input: TaskInput<RetentionEnforceConfig>): Promise<TaskResult> {
       return exclusive(databases, input, async (session) => {
         const sets: RowSet[] = [];
+        // Partitions wholly past retention go first, whole (activities/partitions.ts); the rest row by row.
+        const units: WorkUnit[] = [];
+        const counters: string[] = [];
         const zones = new TimestampZones(input.config.timestamps);
-        for (const [i, policy] of input.config.policies.entries()) sets.push(await policyRowSet(session.client, policy, i, input.taskId, zones));
-        return processRowSets(session, sets);
+        for (const [i, policy] of input.config.policies.entries()) {
+          let set = await policyRowSet(session.client, policy, i, input.taskId, zones);
+          const partitions = await retentionPartitions(session.client, policy, set.key.table, input.config, zones, set.label, `task ${input.taskId}: config.policies[${i}]`);
+          if (partitions) {
+            units.push(partitions.unit);
+            counters.push(partitions.counter);
+            const { where } = set;
+            set = { ...set, where: (p) => [...where(p), partitions.outside(p)] };
+          }
+          units.push(rowSetUnit(set));
+          sets.push(set);
+        }
+        return runUnits(session, units, { counters: [...rowSetCounters(sets), ...new Set(counters)] });
       });
     },
   };

@@ -44,7 +44,6 @@ const VERB = { delete: 'delete', update: 'update', archive: 'archive', start_wor
 export const counterOf = (set: RowSet) => set.counter ?? PAST_TENSE[set.action.kind];
 
 export interface RowSetConfig extends EngineConfig {
-  batch_size: number;
   max_rows_per_run: number | null;
   max_fraction: number;
 }

@@ -1,84 +1,63 @@
-import { performance } from 'node:perf_hooks';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { Client, Pool } from 'pg';
-import { createActivities } from '../activities';
-import { quoteIdent } from '../activities/sql/identifiers';
-import { parseTask } from '../test/fixtures';
-import { buildTaskInput } from '../client/task-input';
-import { PoolRegistry } from '../worker/databases';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildWorkflowBundle } from '../worker/bundle';
+import { foregroundBench } from './foreground';
+import { writeReport, type BenchRun } from './report';
+import { retentionBench } from './retention';
+import { admin, Stack, timed } from './stack';
+import { partitionBench, staleBench } from './stale-partitions';
+import { coldStart, fireLatency, historyGrowth, idleDatabase, workerRss } from './temporal';
 
 /**
- * `npm run bench`: what Caretaker's batching costs. Deletes the same expired runs (with three log
- * events each) once with the hand-written baseline, two DELETE statements in one transaction, and
- * then with runs.cleanup_expired at several batch sizes: the advisory lock, catalog checks,
- * max_fraction count, one transaction per batch and a heartbeat after each. Reported as ratios to
- * the baseline measured in the same run, best of REPEAT, on a fresh copy of the data each time.
+ * `npm run bench`: Caretaker through the real stack (dev server, worker, PostgreSQL) against
+ * hand-written baselines measured in the same run, on the same machine and data. BENCH_SCALE
+ * (default 1) shrinks every data set and count for a quick run. Writes BENCHMARKS.md and
+ * bench/results.json.
  */
-const ROWS = Number(process.env.BENCH_ROWS ?? 20_000);
-const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
-const ADMIN = process.env.CARETAKER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const NAME = `caretaker_bench_${process.pid}`;
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+if (!(SCALE > 0 && SCALE <= 1)) throw new Error(`BENCH_SCALE: expected a number in (0, 1], got ${process.env.BENCH_SCALE}`);
+const n = (full: number, least: number) => Math.max(least, Math.round(full * SCALE));
 
-const SEED = `
-  drop table if exists events, runs;
-  create table runs (id bigint primary key, status text not null, completed_at timestamptz);
-  create table events (id bigserial primary key, run_id bigint not null references runs (id), msg text);
-  create index events_run_id on events (run_id);
-  insert into runs select g, case when g % 2 = 0 then 'completed' else 'running' end,
-    now() - case when g % 4 = 0 then interval '60 days' else interval '1 day' end from generate_series(1, $1::int) g;
-  insert into events (run_id, msg) select r.id, 'e' from runs r cross join generate_series(1, 3);
-  analyze runs; analyze events;`;
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await fn();
-  return performance.now() - start;
-}
+/** The throttle the foreground benchmark uses: yield while the application is busy, small batches. */
+export const THROTTLED = { batch_size: { target: '50ms' }, throttle: { max_active_connections: 1, pause_between_batches: '20ms', check_interval: '10ms', max_check_interval: '100ms' } };
 
 async function main(): Promise<void> {
-  const admin = new Client({ connectionString: ADMIN });
-  await admin.connect();
-  await admin.query(`create database ${quoteIdent(NAME)}`);
-  const url = new URL(ADMIN);
-  url.pathname = `/${NAME}`;
-  const pool = new Pool({ connectionString: url.toString() });
-  const databases = new PoolRegistry(new Map([['default', url.toString()]]));
-  const activities = createActivities({ databases });
-  const seed = () => pool.query(SEED.replace('$1::int', String(ROWS)));
+  const started = Date.now();
+  const loadBefore = loadavg();
+  const dir = mkdtempSync(join(tmpdir(), 'caretaker-bench-'));
+  const bundlePath = join(dir, 'workflow-bundle.js');
+  const bundle = await timed(() => buildWorkflowBundle());
+  writeFileSync(bundlePath, bundle.value.code);
+  const stack = await Stack.start(bundlePath);
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const { ms, value } = await timed(fn);
+    console.log(`bench: ${name} (${(ms / 1000).toFixed(1)} s)`);
+    return value;
+  };
   try {
-    const best = async (fn: () => Promise<unknown>) => {
-      let min = Infinity;
-      for (let i = 0; i < REPEAT; i++) {
-        await seed();
-        min = Math.min(min, await timed(fn));
-      }
-      return min;
+    const run: BenchRun = {
+      scale: SCALE,
+      bundleMs: bundle.ms,
+      retention: await step('retention', () => retentionBench(stack, n(2_000_000, 2_000))),
+      stale: await step('stale runs', () => staleBench(stack, n(1_000_000, 1_000))),
+      partition: await step('partition drop', () => partitionBench(stack, n(1_000_000, 1_000))),
+      history: await step('history growth', () => historyGrowth(stack, n(20_000, 500))),
+      fires: await step('schedule fires', () => fireLatency(stack, n(60, 10))),
+      ...(await step('worker process', async () => {
+        const url = await idleDatabase(stack, 'worker');
+        return { cold: await coldStart(stack, url), rss: await workerRss(stack, url, n(1_000, 50)) };
+      })),
+      foreground: await step('foreground pgbench', () => foregroundBench(stack, n(400_000, 2_000), n(10, 1), n(10, 3), THROTTLED)),
+      throttled: THROTTLED,
+      load: { before: loadBefore, after: loadavg() },
+      seconds: (Date.now() - started) / 1000,
+      postgres: await admin(async (c) => `PostgreSQL ${(await c.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]!.v}`),
     };
-    const baseline = await best(async () => {
-      const c = await pool.connect();
-      try {
-        await c.query('begin');
-        await c.query(`delete from events e using runs r where e.run_id = r.id and r.status = 'completed' and r.completed_at < now() - interval '30 days'`);
-        await c.query(`delete from runs where status = 'completed' and completed_at < now() - interval '30 days'`);
-        await c.query('commit');
-      } finally {
-        c.release();
-      }
-    });
-    const expired = ROWS / 4;
-    console.log(`runs.cleanup_expired: ${expired} expired runs (+${expired * 3} events) of ${ROWS}; best of ${REPEAT}`);
-    console.log(`  baseline (2 DELETE statements, 1 transaction)   ${baseline.toFixed(0).padStart(6)} ms   1.00x`);
-    for (const batch of [100, 1000, 5000]) {
-      const task = parseTask({ id: 'bench', type: 'runs.cleanup_expired', config: { table: 'runs', batch_size: batch, children: [{ table: 'events', column: 'run_id' }], details_limit: 0 } });
-      const input = buildTaskInput(task);
-      const ms = await best(() => new MockActivityEnvironment().run(activities.cleanupExpiredRuns, input as never));
-      console.log(`  caretaker, batch_size ${String(batch).padEnd(5)}                    ${ms.toFixed(0).padStart(6)} ms   ${(ms / baseline).toFixed(2)}x`);
-    }
+    writeReport(run);
   } finally {
-    await pool.end();
-    await databases.close();
-    await admin.query(`drop database if exists ${quoteIdent(NAME)} with (force)`);
-    await admin.end();
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -29,7 +29,47 @@ export const table = () =>
 /** A status value stored in the user's status column. */
 export const statusValue = () => z.string().min(1, 'expected a non-empty status value');
 
-export const batchSize = (fallback: number) => z.number().int().min(1).max(50_000).default(fallback);
+const BATCH_MAX = 50_000;
+const batchCount = () => z.number().int().min(1).max(BATCH_MAX);
+
+/**
+ * `batch_size: 500` is fixed. `batch_size: { min, max, target, start }` (the default, all optional)
+ * adapts each batch towards a target transaction time (activities/engine/batch-size.ts), starting
+ * at the task's usual size.
+ */
+export const batchSize = (fallback: number) =>
+  z
+    .union([
+      batchCount(),
+      z
+        .object({
+          min: batchCount().default(10),
+          max: batchCount().default(BATCH_MAX),
+          target: duration({ min: 1 }).prefault('250ms'),
+          start: batchCount().default(fallback),
+        })
+        .strict()
+        .refine((b) => b.min <= b.max, { message: 'expected min <= max' }),
+    ])
+    .prefault({});
+
+/**
+ * `throttle:` pauses a run while the database is busy and paces it (activities/engine/throttle.ts).
+ * Absent: no throttle.
+ */
+export const throttle = () =>
+  z
+    .object({
+      max_rows_per_second: z.number().gt(0).nullable().default(null),
+      pause_between_batches: duration().prefault('0s'),
+      max_active_connections: z.number().int().min(0).nullable().default(null),
+      max_lock_waits: z.number().int().min(0).nullable().default(null),
+      max_replication_lag: duration().nullable().default(null),
+      check_interval: duration({ min: 1 }).prefault('100ms'),
+      max_check_interval: duration({ min: 1 }).prefault('5s'),
+    })
+    .strict()
+    .optional();
 
 /** How many per-item details a summary carries; counts are always complete. */
 export const detailsLimit = () => z.number().int().min(0).max(10_000).default(100);
@@ -115,6 +155,7 @@ export type TimestampSettings = z.output<ReturnType<typeof timestamps>>;
 /** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */
 export const sqlTaskFields = (defaultBatchSize: number) => ({
   batch_size: batchSize(defaultBatchSize),
+  throttle: throttle(),
   details_limit: detailsLimit(),
   details_max_bytes: detailsMaxBytes(),
   dry_run: dryRun(),

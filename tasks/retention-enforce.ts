@@ -31,6 +31,14 @@ const policy = z
     /** For `archive`: a table with (at least) the same columns; rows move there in the same transaction. */
     archive_table: table().optional(),
     children: childTables(),
+    /**
+     * A table partitioned by RANGE on the retention column: partitions wholly past retention are
+     * detached and dropped (`drop`) or moved to `archive_schema` (`archive`); `rows` deletes row by row.
+     */
+    partitions: z
+      .object({ action: z.enum(['drop', 'archive', 'rows']).default('drop'), archive_schema: column().optional() })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -59,6 +67,7 @@ export const retentionEnforceConfig = z
       if (p.action === 'mark' && !p.mark) issue('mark', 'expected mark: { column, value? } for action mark');
       if (p.action === 'archive' && !p.archive_table) issue('archive_table', 'expected archive_table for action archive');
       if (p.action !== 'delete' && p.children.length > 0) issue('children', 'expected children only with action delete');
+      if (p.partitions.action === 'archive' && !p.partitions.archive_schema) issue('partitions', 'expected partitions.archive_schema for partitions.action archive');
     });
   });
 

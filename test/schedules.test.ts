@@ -181,7 +181,7 @@ describe('CLI input errors', () => {
     const badRun = await caretaker('run', `${prefix}-stale`, '--config', '{"max_retries": -1, "batch_size": "ten"}', '-f', file);
     expect(badRun.code).toBe(2);
     expect(badRun.err).toContain('config.max_retries: expected a number >= 0, got -1');
-    expect(badRun.err).toContain('config.batch_size: expected number, got "ten"');
+    expect(badRun.err).toContain('config.batch_size: expected number or object, got "ten"');
     expect((await caretaker('run', `${prefix}-stale`, '--config', 'max_retries=5', '-f', file)).err).toContain(
       `--config: expected a JSON object, got "max_retries=5" (keys as JSON, e.g. --config '{"max_retries": ...}')`,
     );

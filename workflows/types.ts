@@ -66,6 +66,22 @@ export interface TaskResult {
   batches: number;
   startedAt: string;
   finishedAt: string;
+  /** How the run paced itself (batch engine tasks): batch sizes and throttle pauses. */
+  pace?: RunPace;
+}
+
+/** What the throttle did in one attempt: pauses by reason (`active_connections`, `max_rows_per_second`, ...). */
+export interface ThrottleReport {
+  pauses: number;
+  waitedMs: number;
+  reasons: Record<string, number>;
+}
+
+/** Batch sizes chosen (adaptive or fixed), the slowest batch transaction, and the throttle's pauses. */
+export interface RunPace {
+  batchSize: { first: number; last: number; smallest: number; largest: number; adaptive: boolean };
+  slowestBatchMs: number;
+  throttle: ThrottleReport;
 }
 
 /** What a failed or cancelled run had done when it stopped (from its ledger, else its last attempt). */
@@ -86,6 +102,8 @@ export interface BatchCheckpoint {
   batches: number;
   counts: Counts;
   at: string;
+  /** The next batch's size, throttle pauses so far, and why the run is waiting right now (if it is). */
+  pace?: { batchSize: number; pauses: number; waiting?: string };
 }
 
 /** Answer of the `progress` workflow query. */

@@ -23,6 +23,8 @@ const DRY_NAMES: Record<string, string> = {
   children_deleted: 'would_delete_children',
   files_deleted: 'would_delete_files',
   bytes_freed: 'would_free_bytes',
+  partitions_dropped: 'would_drop_partitions',
+  partitions_archived: 'would_archive_partitions',
 };
 
 const REAL_NAMES = Object.fromEntries(Object.entries(DRY_NAMES).map(([real, dry]) => [dry, real]));

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
 import type { PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
@@ -12,6 +13,8 @@ import { DEFAULT_DETAILS_MAX_BYTES, Tally } from './tally';
 import type { ActMode, EngineConfig, TaskSession, WorkUnit } from './work-unit';
 import { named } from './counters';
 import { batchTimer } from './batch-metrics';
+import { BatchSizer } from './batch-size';
+import { Throttle } from './throttle';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -42,7 +45,10 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   const startedAt = new Date().toISOString();
   const mode: ActMode = !cfg.dry_run ? 'apply' : cfg.dry_run_mode === 'read_only' ? 'predict' : 'rehearse';
   const tally = new Tally({ details: cfg.details_limit, bytes: cfg.details_max_bytes ?? DEFAULT_DETAILS_MAX_BYTES }, opts.counters);
-  const batchSize = cfg.batch_size ?? opts.batchSize ?? 1;
+  // Adaptive by default (tasks/fields.ts): each batch aims at the target transaction time.
+  const sizer = new BatchSizer(cfg.batch_size ?? opts.batchSize ?? 1, opts.batchSize ?? 1000);
+  const throttle = new Throttle(cfg.throttle);
+  let handled = 0;
   const cap = cfg.max_rows_per_run ?? null;
   let position: Position = { unit: 0, cursor: null };
   let ledger: RunLedger | undefined;
@@ -65,25 +71,43 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     }
 
     // Small and of fixed size, for `caretaker status`; also how a cancel reaches this attempt.
-    const beat = () => ctx.heartbeat({ unit: position.unit, batches: tally.batches, counts: named(tally.counts, cfg.dry_run), at: new Date().toISOString() } satisfies BatchCheckpoint);
+    const beat = () =>
+      ctx.heartbeat({
+        unit: position.unit,
+        batches: tally.batches,
+        counts: named(tally.counts, cfg.dry_run),
+        at: new Date().toISOString(),
+        pace: { batchSize: sizer.current, pauses: throttle.report.pauses, ...(throttle.waiting ? { waiting: throttle.waiting } : {}) },
+      } satisfies BatchCheckpoint);
     let stoppedAtCap = false;
     const timeBatch = batchTimer(ctx.metricMeter, input.taskId, cfg.dry_run);
     while (position.unit < units.length) {
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
-      const room = cap === null ? batchSize : Math.min(batchSize, cap - tally.capped);
+      const room = cap === null ? sizer.current : Math.min(sizer.current, cap - tally.capped);
       if (room <= 0) {
         stoppedAtCap = true;
         break;
       }
+      await throttle.beforeBatch(client, handled, tally.batches, beat);
       const unit = units[position.unit]!;
       const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat };
       const batchDone = timeBatch();
-      position = unit.transactional ? await transactionalBatch(step, cfg) : await itemBatch(step, ctx.cancellationSignal);
+      if (unit.transactional) {
+        const began = performance.now();
+        const batch = await transactionalBatch(step, cfg);
+        sizer.observe(batch.items, performance.now() - began);
+        handled += batch.items;
+        position = batch.next;
+      } else {
+        position = await itemBatch(step, ctx.cancellationSignal);
+      }
       batchDone();
       beat();
     }
     const result = tally.result(input, startedAt, refusal.length > 0 ? 'refused' : undefined, refusal.length > 0 ? refusal.join('\n') : undefined);
     if (stoppedAtCap) result.counts.stopped_at_max_rows_per_run = 1;
+    const { slowestBatchMs, ...batchSize } = sizer.summary();
+    result.pace = { batchSize, slowestBatchMs, throttle: throttle.report };
     return result;
   } catch (err) {
     throw withPartial(err, tally.partial(cfg.dry_run));
@@ -104,8 +128,8 @@ interface Step {
 }
 
 /** One batch in one transaction: fetch, act, measure, record; commit a real run, roll back a dry run. */
-async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<Position> {
-  const { record, next } = await inTransaction(s.client, cfg, s.mode, async () => {
+async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: Position; items: number }> {
+  const { record, next, items } = await inTransaction(s.client, cfg, s.mode, async () => {
     await s.ledger?.fence(s.client);
     const items = await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode);
     const next = advance(s.unit, s.position, items, s.room);
@@ -114,10 +138,10 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<Position>
     const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema));
     const record = s.tally.admit(s.unit.label, effect, tables);
     if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
-    return { record, next };
+    return { record, next, items: items.length };
   });
   s.tally.apply(record);
-  return next;
+  return { next, items };
 }
 
 /** Items one at a time outside a transaction (files, VACUUM, procedures, workflow starts), each recorded when done. */

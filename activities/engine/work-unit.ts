@@ -3,6 +3,8 @@ import type { TaskInput } from '../../workflows/types';
 import type { ResolvedTable } from '../sql/identifiers';
 import type { SqlParams } from '../sql/params';
 import type { BatchEffect } from './tally';
+import type { BatchSizeSetting } from './batch-size';
+import type { ThrottleConfig } from './throttle';
 
 /**
  * How a batch treats the data:
@@ -55,7 +57,10 @@ export interface EngineConfig {
   dry_run_mode?: 'execute' | 'read_only';
   details_limit: number;
   details_max_bytes?: number;
-  batch_size?: number;
+  /** A fixed size, or adaptive within min..max towards a target transaction time (batch-size.ts). */
+  batch_size?: BatchSizeSetting;
+  /** Pauses while the database is busy (throttle.ts). */
+  throttle?: ThrottleConfig;
   max_rows_per_run?: number | null;
   max_fraction?: number;
   sql?: { lock_timeout: number; statement_timeout: number };

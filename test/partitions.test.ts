@@ -1,0 +1,88 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { realNames } from '../activities/engine/counters';
+import { useTaskEnvironment } from './support';
+import { parseTask, runTaskWorkflow, snapshot } from './fixtures';
+
+const env = useTaskEnvironment('partitions');
+
+/**
+ * `logs` is range-partitioned by day ranges relative to now: `logs_old` lies wholly past a 45-day
+ * retention, `logs_edge` straddles the cutoff, `logs_new` is recent. `regions` is list-partitioned.
+ */
+const SCHEMA = `
+  drop schema if exists app, archive cascade;
+  create schema app; create schema archive;
+  create table app.logs (id bigint not null, at timestamptz not null, msg text, primary key (id, at)) partition by range (at);
+  create table app.logs_old partition of app.logs for values from ('-infinity') to ('${'$OLD'}');
+  create table app.logs_edge partition of app.logs for values from ('${'$OLD'}') to ('${'$EDGE'}');
+  create table app.logs_new partition of app.logs for values from ('${'$EDGE'}') to ('infinity');
+  insert into app.logs select g, now() - interval '100 days' + g * interval '1 minute', 'old' from generate_series(1, 300) g;
+  insert into app.logs values (1001, now() - interval '60 days', 'edge, expired'), (1002, now() - interval '50 days', 'edge, expired'),
+    (1003, now() - interval '42 days', 'edge, kept'), (1004, now() - interval '1 day', 'new');
+  create table app.regions (id bigint not null, region text not null, at timestamptz not null, primary key (id, region)) partition by list (region);
+  create table app.regions_eu partition of app.regions for values in ('eu');
+  create table app.regions_other partition of app.regions default;
+  insert into app.regions values (1, 'eu', now() - interval '90 days'), (2, 'us', now() - interval '90 days'), (3, 'eu', now() - interval '1 day');`;
+
+async function seed(withDefault = false): Promise<void> {
+  const { rows } = await env.db.pool.query(`select (now() - interval '70 days')::text as old, (now() - interval '40 days')::text as edge`);
+  await env.db.pool.query(SCHEMA.replaceAll('$OLD', rows[0].old).replaceAll('$EDGE', rows[0].edge));
+  // pg_partman's layout keeps a default partition: DETACH cannot then be CONCURRENTLY.
+  if (withDefault) await env.db.pool.query(`create table app.logs_default partition of app.logs default`);
+}
+
+const partitionsOf = async (parent: string) =>
+  (await env.db.pool.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass order by 1`, [parent])).rows.map((r) => r.relname);
+
+const logsPolicy = { name: 'logs', table: 'app.logs', id_column: ['id', 'at'], timestamp_column: 'at', older_than: '45d' };
+const task = (policy: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  parseTask({ id: 'partitions', type: 'retention.enforce', config: { policies: [policy], max_fraction: 1, ...extra }, retry: { maximum_attempts: 1 } });
+
+describe('partition-aware retention', () => {
+  beforeEach(() => seed());
+
+  it('drops the partition wholly past retention, deletes the boundary rows one by one, dry run reports the same', async () => {
+    const before = await snapshot(env.db.pool, 'app.logs', 'id');
+    const preview = await runTaskWorkflow(env.temporal, task(logsPolicy), { dryRun: true });
+    expect(await snapshot(env.db.pool, 'app.logs', 'id')).toEqual(before);
+    expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new', 'logs_old']);
+
+    const real = await runTaskWorkflow(env.temporal, task(logsPolicy));
+    expect(real.counts).toEqual({ matched: 302, deleted: 302, partitions_dropped: 1 });
+    expect(real.counts).toEqual(realNames(preview.counts));
+    expect(preview.counts).toMatchObject({ would_delete: 302, would_drop_partitions: 1 });
+    expect(real.tables).toEqual({ 'app.logs': { deleted: 302 } });
+    expect(real.details.find((d) => d.partition === 'app.logs_old')).toMatchObject({ rows: 300, action: 'drop' });
+    // Rows that must stay, stay, unchanged; the old partition is gone, the others are still attached.
+    expect(await snapshot(env.db.pool, 'app.logs', 'id')).toEqual(before.filter((r) => [1003, 1004].includes(Number(r.id))));
+    expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new']);
+    expect((await env.db.pool.query(`select to_regclass('app.logs_old') as t`)).rows[0].t).toBeNull();
+  });
+
+  it('with a default partition (pg_partman layout) detaches without CONCURRENTLY; archive moves the partition to a schema', async () => {
+    await seed(true);
+    const policy = { ...logsPolicy, partitions: { action: 'archive', archive_schema: 'archive' } };
+    const preview = await runTaskWorkflow(env.temporal, task(policy), { dryRun: true });
+    const real = await runTaskWorkflow(env.temporal, task(policy));
+    expect(real.counts).toEqual({ matched: 302, deleted: 302, partitions_archived: 1 });
+    expect(real.counts).toEqual(realNames(preview.counts));
+    expect(await partitionsOf('app.logs')).toEqual(['logs_default', 'logs_edge', 'logs_new']);
+    expect((await env.db.pool.query(`select count(*)::int as n, min(msg) as msg from archive.logs_old`)).rows[0]).toEqual({ n: 300, msg: 'old' });
+  });
+
+  it('goes row by row for a list-partitioned table and with partitions: { action: rows }', async () => {
+    const regions = await runTaskWorkflow(env.temporal, task({ table: 'app.regions', id_column: ['id', 'region'], timestamp_column: 'at', older_than: '45d' }));
+    expect(regions.counts).toEqual({ matched: 2, deleted: 2 });
+    expect((await snapshot(env.db.pool, 'app.regions', 'id')).map((r) => Number(r.id))).toEqual([3]);
+
+    const rows = await runTaskWorkflow(env.temporal, task({ ...logsPolicy, partitions: { action: 'rows' } }));
+    expect(rows.counts).toEqual({ matched: 302, deleted: 302 });
+    expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new', 'logs_old']);
+  });
+
+  it('counts partition rows against max_fraction before dropping anything', async () => {
+    const refused = await runTaskWorkflow(env.temporal, task(logsPolicy, { max_fraction: 0.5 })).catch((e: { cause?: { cause?: Error } }) => e.cause?.cause?.message);
+    expect(refused).toMatch(/logs: would delete 302 of 304 rows of app\.logs/);
+    expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new', 'logs_old']);
+  });
+});
