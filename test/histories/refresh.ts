@@ -21,6 +21,8 @@ import { quoteIdent } from '../../activities/sql/identifiers';
 import { buildWorkflowBundle } from '../../worker/bundle';
 import { createCaretakerWorker } from '../../worker/create-worker';
 import { PoolRegistry } from '../../worker/databases';
+import { runStartOptions } from '../../client/run-start';
+import { CARETAKER_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 const HERE = __dirname;
 const ROOT = join(HERE, '..', '..');
@@ -44,32 +46,38 @@ async function main(): Promise<void> {
 
   const cli = await resolveTemporalCli({ allowDownload: false });
   if (cli.source === 'sdk-download') throw new Error('unreachable: allowDownload is false');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli.path }, log: { format: 'pretty', level: 'error' } } });
+  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli.path }, searchAttributes: CARETAKER_SEARCH_ATTRIBUTES, log: { format: 'pretty', level: 'error' } } });
   const pools = new PoolRegistry(new Map([['default', url.toString()]]));
   const taskQueue = 'histories';
   try {
     const worker = await createCaretakerWorker({ connection: env.nativeConnection, namespace: 'default', taskQueue, databases: pools, workflowBundle: await buildWorkflowBundle() });
     const config = await loadConfigFile(join(ROOT, 'maintenance.yaml'));
-    for (const file of readdirSync(HERE).filter((f) => f.endsWith('.json'))) rmSync(join(HERE, file));
+    // Old histories go only once the new runs are under way (a run that cannot start keeps them).
+    let cleared = false;
+    const clear = () => {
+      if (!cleared) for (const file of readdirSync(HERE).filter((f) => f.endsWith('.json'))) rmSync(join(HERE, file));
+      cleared = true;
+    };
     await worker.runUntil(async () => {
       const save = async (name: string, workflowId: string) => {
         // The Temporal CLI's JSON export, the format `historyFromJSON` (and `temporal workflow show`) uses.
         const json = execFileSync(cli.path, ['workflow', 'show', '--workflow-id', workflowId, '--address', env.address, '--output', 'json'], { encoding: 'utf8' });
+        clear();
         writeFileSync(join(HERE, `${name}.json`), json);
         console.log(`saved test/histories/${name}.json (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
       };
       for (const task of config.tasks) {
-        const handle = await env.client.workflow.start(workflowTypeFor(task), { taskQueue, workflowId: `history-${task.id}`, args: [buildTaskInput(task)] });
+        const handle = await env.client.workflow.start(workflowTypeFor(task), { taskQueue, workflowId: `history-${task.id}`, args: [buildTaskInput(task)], ...runStartOptions(task) });
         await handle.result().catch((err: Error) => console.log(`${task.id}: ${err.message} (kept: a failed run's history replays too)`));
         await save(`${workflowTypeFor(task)}.${task.id}`, handle.workflowId);
       }
       // A dry run, and a run cancelled while its activity runs (the cancellation scope and the ledger read).
       const stale = config.tasks.find((t) => t.type === 'runs.cleanup_stale')!;
-      const dry = await env.client.workflow.start(workflowTypeFor(stale), { taskQueue, workflowId: `history-dry-${stale.id}`, args: [buildTaskInput(stale, { dryRun: true })] });
+      const dry = await env.client.workflow.start(workflowTypeFor(stale), { taskQueue, workflowId: `history-dry-${stale.id}`, args: [buildTaskInput(stale, { dryRun: true })], ...runStartOptions(stale, { dryRun: true }) });
       await dry.result();
       await save(`${workflowTypeFor(stale)}.dry-run`, dry.workflowId);
       const vacuum = config.tasks.find((t) => t.type === 'db.vacuum')!;
-      const cancelled = await env.client.workflow.start(workflowTypeFor(vacuum), { taskQueue, workflowId: `history-cancelled-${vacuum.id}`, args: [buildTaskInput(vacuum)] });
+      const cancelled = await env.client.workflow.start(workflowTypeFor(vacuum), { taskQueue, workflowId: `history-cancelled-${vacuum.id}`, args: [buildTaskInput(vacuum)], ...runStartOptions(vacuum) });
       for (;;) {
         const pending = (await cancelled.describe()).raw.pendingActivities ?? [];
         if (pending.some((a) => a.activityType?.name !== 'readRunLedger')) break;
