@@ -2,6 +2,7 @@ import { isCancellation } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTaskInput } from '../client/task-input';
 import { caretaker } from './cli';
+import { LIVE_PROGRESS } from '../activities/engine/live-progress';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
 import { parseTask, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG } from './fixtures';
 
@@ -38,6 +39,11 @@ describe('a running task', () => {
     expect(status).toMatchObject({ status: 'RUNNING', progress: { phase: 'running', taskId: 'slow', type: 'runs.cleanup_stale' } });
     expect(status.activities[0]).toMatchObject({ activity: 'cleanupStaleRuns', checkpoint: { counts: { stale: expect.any(Number) } } });
 
+    // Temporal Web's current details (the workflow metadata query) show the live counts too.
+    await expect
+      .poll(async () => JSON.stringify(await handle.query('__temporal_workflow_metadata')), { timeout: 30_000 })
+      .toMatch(/RUNNING\*\* · \d+ batch\(es\) · stale=\d+ requeued=\d+ finalized=\d+ · ~\d+ rows\/s · elapsed \d+s/);
+
     expect((await caretaker('cancel', workflowId)).code).toBe(0);
     const outcome = await handle.result().then(
       () => 'completed',
@@ -51,5 +57,9 @@ describe('a running task', () => {
     expect(rows[0].n).toBeGreaterThan(0);
     expect(rows[0].n).toBeLessThan(400);
     expect((await handle.describe()).status.name).toBe('CANCELLED');
+    // Live progress reached the workflow as signals, spaced and capped: the history stays bounded.
+    const signals = (await handle.fetchHistory()).events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+    expect(signals).toBeGreaterThanOrEqual(1);
+    expect(signals).toBeLessThanOrEqual(LIVE_PROGRESS.maxPerRun);
   });
 });

@@ -3,6 +3,7 @@ import {
   type ActivityInterfaceFor,
   CancellationScope,
   defineQuery,
+  defineSignal,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -12,13 +13,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { Counts, PartialResult, TaskInput, TaskProgress, TaskResult } from './types';
+import { type BatchCheckpoint, type Counts, type PartialResult, PROGRESS_SIGNAL, type TaskInput, type TaskProgress, type TaskResult } from './types';
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from './search-attributes';
-import { finalDetails, outcomeHeadline, rowsChanged, type RunOutcome, stoppedDetails } from './run-text';
+import { finalDetails, liveDetails, outcomeHeadline, rowsChanged, type RunOutcome, stoppedDetails } from './run-text';
 import { afterRun } from './after-run';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
 export const progressQuery = defineQuery<TaskProgress>('progress');
+
+/** Live progress from the task's activity, shown as the run's current details in Temporal Web. */
+export const progressSignal = defineSignal<[BatchCheckpoint]>(PROGRESS_SIGNAL);
 
 /** Failure types an activity raises for problems a retry cannot fix. */
 const NON_RETRYABLE = ['ConfigError', 'SafetyLimitExceeded', 'CursorDidNotAdvance'];
@@ -117,6 +121,10 @@ export async function runTask<C, A extends object = Activities>(
   setCurrentDetails(
     `**${outcomeHeadline('running')}**${progress.dryRun ? ' (DRY RUN)' : ''} since ${progress.startedAt}. Live rows and batches: Pending Activities → heartbeat details, or \`caretaker status ${workflowInfo().workflowId}\`.`,
   );
+  // The activity's checkpoints, a bounded number of them (activities/engine/live-progress.ts).
+  setHandler(progressSignal, (checkpoint) => {
+    if (progress.phase === 'running') setCurrentDetails(liveDetails(progress.dryRun, started, checkpoint, Date.now()));
+  });
   let result: TaskResult;
   try {
     result = await body(taskActivities<A>(input as TaskInput));

@@ -3,7 +3,7 @@
  * (markdown), the outcome's headline. Pure functions over plain data: the workflow bundle, the CLI
  * and `npm start` share them, so every view says the same words.
  */
-import type { Counts, PartialResult, TaskResult } from './types';
+import type { BatchCheckpoint, Counts, PartialResult, TaskResult } from './types';
 
 /** Every outcome a run ends with: a TaskResult's status, or how the workflow itself ended. */
 export type RunOutcome = TaskResult['status'] | 'failed' | 'cancelled';
@@ -26,6 +26,20 @@ export function runDetails(task: { taskId: string; type: string; dryRun: boolean
 export function outcomeHeadline(outcome: RunOutcome | 'running', reason?: string): string {
   const word = outcome.replace(/_/g, ' ').toUpperCase();
   return reason ? `${word}: ${reason}` : word;
+}
+
+/** Live progress for the current details: counts, batches, rate, elapsed, how old the checkpoint is. */
+export function liveDetails(dryRun: boolean, startedAtMs: number, checkpoint: BatchCheckpoint, nowMs: number): string {
+  const elapsedS = Math.max(1, Math.round((nowMs - startedAtMs) / 1000));
+  const rows = Object.entries(checkpoint.counts)
+    .filter(([k]) => k !== 'matched')
+    .reduce((n, [, v]) => n + v, 0);
+  const waiting = checkpoint.pace?.waiting ? ` · waiting: ${checkpoint.pace.waiting}` : '';
+  return [
+    `**${outcomeHeadline('running')}**${dryRun ? ' (DRY RUN)' : ''} · ${checkpoint.batches} batch(es) · ${countsText(checkpoint.counts)} · ~${Math.round(rows / elapsedS)} rows/s · elapsed ${elapsedS}s${waiting}`,
+    '',
+    `Checkpoint at ${checkpoint.at}; refreshed every 30 s here (at most 20 times a run), every few seconds in \`caretaker status\`.`,
+  ].join('\n');
 }
 
 /** Rows inserted, updated and deleted over every table (a dry run's would-be changes). */

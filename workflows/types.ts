@@ -106,6 +106,13 @@ export interface BatchCheckpoint {
   pace?: { batchSize: number; pauses: number; waiting?: string };
 }
 
+/**
+ * The signal an activity sends its workflow with its latest checkpoint, so Temporal Web's current
+ * details show live progress. Bounded (activities/engine/live-progress.ts): a run's history grows by
+ * a fixed number of events at most, whatever its length.
+ */
+export const PROGRESS_SIGNAL = 'caretakerProgress';
+
 /** Answer of the `progress` workflow query. */
 export interface TaskProgress {
   taskId: string;

@@ -13,6 +13,7 @@ import { DEFAULT_DETAILS_MAX_BYTES, Tally } from './tally';
 import type { ActMode, EngineConfig, TaskSession, WorkUnit } from './work-unit';
 import { named } from './counters';
 import { batchTimer } from './batch-metrics';
+import { liveProgress } from './live-progress';
 import { BatchSizer } from './batch-size';
 import { Throttle } from './throttle';
 
@@ -70,15 +71,20 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       refusal.forEach((r) => tally.warn(r));
     }
 
-    // Small and of fixed size, for `caretaker status`; also how a cancel reaches this attempt.
-    const beat = () =>
-      ctx.heartbeat({
+    // Small and of fixed size, for `caretaker status`; also how a cancel reaches this attempt. Now and
+    // then also to the workflow, for Temporal Web's current details (bounded: live-progress.ts).
+    const signal = liveProgress(ctx);
+    const beat = () => {
+      const checkpoint: BatchCheckpoint = {
         unit: position.unit,
         batches: tally.batches,
         counts: named(tally.counts, cfg.dry_run),
         at: new Date().toISOString(),
         pace: { batchSize: sizer.current, pauses: throttle.report.pauses, ...(throttle.waiting ? { waiting: throttle.waiting } : {}) },
-      } satisfies BatchCheckpoint);
+      };
+      ctx.heartbeat(checkpoint);
+      if (tally.batches > 0) signal(checkpoint);
+    };
     let stoppedAtCap = false;
     const timeBatch = batchTimer(ctx.metricMeter, input.taskId, cfg.dry_run);
     while (position.unit < units.length) {
