@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { buildWorkflowBundle } from '../worker/bundle';
 import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { freeLoopbackPort as freePort } from '../worker/metrics';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,17 +18,6 @@ declare module 'vitest' {
   }
 }
 
-/** A port nobody listens on right now, from the kernel. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * One real Temporal dev server for the whole run (the CLI resolved like `npm start` does, built

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { inject } from 'vitest';
+import { freeLoopbackPort as freePort } from '../worker/metrics';
+
+export { freePort };
 
 const ROOT = join(__dirname, '..');
 
@@ -18,16 +20,6 @@ export interface SpawnedWorker {
   kill: () => void;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The standalone worker as production starts it (`node --import tsx worker/main.ts`), on its own
