@@ -55,7 +55,7 @@ const PARTITIONS = `
   where i.inhparent = $1 order by 1`;
 
 /** Whether `parent` is range-partitioned on `column` alone, and how it may be detached; null when rows must go one by one. */
-export async function partitionStrategy(client: PoolClient, parent: ResolvedTable, column: string): Promise<{ concurrently: boolean } | null> {
+async function partitionStrategy(client: PoolClient, parent: ResolvedTable, column: string): Promise<{ concurrently: boolean } | null> {
   const row = (
     await client.query<{ strategy: string; columns: number; column: string | null; referenced: boolean; delete_triggers: boolean; version: number; has_default: boolean }>(STRATEGY, [parent.oid])
   ).rows[0];
@@ -67,7 +67,7 @@ export async function partitionStrategy(client: PoolClient, parent: ResolvedTabl
 }
 
 /** The exclusive upper bound of a range partition (`FOR VALUES FROM (..) TO ('x')`) as text, or null (DEFAULT, MAXVALUE). */
-export function upperBound(bound: string): string | null {
+function upperBound(bound: string): string | null {
   const m = /\bTO \('((?:[^']|'')*)'\)$/.exec(bound);
   return m ? m[1]!.replace(/''/g, "'") : null;
 }
@@ -77,7 +77,7 @@ async function rowsIn(client: PoolClient, partition: Partition): Promise<number>
 }
 
 /** The partitions of `plan.parent` wholly past retention now, in name order. */
-export async function partitionsPast(client: PoolClient, plan: PartitionPlan): Promise<Partition[]> {
+async function partitionsPast(client: PoolClient, plan: PartitionPlan): Promise<Partition[]> {
   const out: Partition[] = [];
   for (const row of (await client.query<Partition & { bound: string }>(PARTITIONS, [plan.parent.oid])).rows) {
     const upper = upperBound(row.bound);
@@ -94,7 +94,7 @@ export async function partitionsPast(client: PoolClient, plan: PartitionPlan): P
  * transaction, one at a time. The plan is fixed so that the row-by-row unit can leave exactly
  * these partitions to it (a dry run drops nothing, so their rows would otherwise count twice).
  */
-export function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: { concurrently: boolean }): WorkUnit<Partition, string> {
+function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: { concurrently: boolean }): WorkUnit<Partition, string> {
   const counter = plan.action === 'drop' ? 'partitions_dropped' : 'partitions_archived';
   const inPlan = (p: SqlParams) => `t.tableoid = any(${p.add(planned.map((x) => String(x.oid)), 'oid[]')})`;
   return {
@@ -182,8 +182,10 @@ export async function retentionPartitions(
     label,
     lockTimeoutMs: cfg.sql.lock_timeout,
   };
-  const planned = await partitionsPast(client, plan);
-  if (planned.length === 0) return null;
+  // Name order, the unit's cursor order (OIDs follow creation, not ranges). The unit exists even
+  // when nothing is past retention, so every attempt of a run has the same units: the ledger's
+  // position (unit index, cursor) must mean the same thing on a retry after partitions were dropped.
+  const planned = (await partitionsPast(client, plan)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     unit: partitionUnit(plan, planned, how) as WorkUnit,
     counter: action === 'drop' ? 'partitions_dropped' : 'partitions_archived',

@@ -119,14 +119,14 @@ async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleCon
 }
 
 /**
- * What a decision writes. Re-queue: status, the requeue status's age column (now), the retry
- * count, then `requeue_set`. Finalize: status, retry count, error message, `finished_at` (now),
+ * What a decision writes. Re-queue: status, `columns.timestamp` (now), the retry count, then
+ * `requeue_set` (the schema makes it name the requeue status's own age column, if it has one). Finalize: status, retry count, error message, `finished_at` (now),
  * then `final_set[status]`. A column the user assigns overrides the default for it.
  */
 function decisionAssignments(cfg: RunsCleanupStaleConfig, d: StaleDecision): [ColumnRef, Assigned][] {
   const c = cfg.columns;
   const list: [ColumnRef, Assigned][] = [[whole(c.status), d.newStatus]];
-  if (d.action === 'requeue') list.push([whole(ageColumn(cfg, cfg.requeue_status)), { now: true }]);
+  if (d.action === 'requeue') list.push([whole(c.timestamp), { now: true }]);
   if (c.retry_count) list.push([ref(c.retry_count), { sql: 'u.new_retry' }]);
   if (d.action === 'finalize' && c.error) list.push([ref(c.error), { sql: 'u.message' }]);
   if (d.action === 'finalize' && c.finished_at) list.push([whole(c.finished_at), { now: true }]);

@@ -39,7 +39,9 @@ function portInUse(port: number): Promise<boolean> {
  */
 function ownSession(cliPath: string): string {
   const wrapper = join(STATE_DIR, 'temporal-own-session.sh');
-  writeFileSync(wrapper, `#!/bin/sh\nexec setsid ${JSON.stringify(cliPath)} "$@"\n`);
+  // setsid is util-linux; where it is missing (macOS) the server stays in our session and Ctrl-C
+  // reaches both at once, as before.
+  writeFileSync(wrapper, `#!/bin/sh\nif command -v setsid >/dev/null 2>&1; then exec setsid ${JSON.stringify(cliPath)} "$@"; fi\nexec ${JSON.stringify(cliPath)} "$@"\n`);
   chmodSync(wrapper, 0o755);
   return wrapper;
 }

@@ -85,6 +85,14 @@ export const runsCleanupStaleConfig = z
         ctx.addIssue({ code: 'custom', path: ['age_columns', status], message: `expected a status with a threshold (${Object.keys(cfg.thresholds).join(', ')}), got "${status}"` });
       }
     }
+    const requeueAge = cfg.age_columns[cfg.requeue_status];
+    if (cfg.max_retries > 0 && requeueAge !== undefined && requeueAge !== cfg.columns.timestamp && !(requeueAge in cfg.requeue_set)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requeue_set'],
+        message: `expected requeue_set to say what a re-queue writes to ${requeueAge}: re-queued runs go to "${cfg.requeue_status}", whose age counts from ${requeueAge}, so left alone they are stale again at once (e.g. requeue_set: { ${requeueAge}: { now: true } }, or measure "${cfg.requeue_status}" from a column the re-queue resets)`,
+      });
+    }
     const finals = new Set(Object.values(cfg.final_status));
     for (const status of Object.keys(cfg.final_set)) {
       if (!finals.has(status)) {

@@ -112,6 +112,20 @@ describe('runs.cleanup_stale on a real job table', () => {
     expect((await runTaskWorkflow(env.temporal, fromDatabase, { dryRun: true })).counts).toMatchObject({ stale: 3 });
   });
 
+  it('JSON writes create missing parent keys, and a missing counter never blanks the column', async () => {
+    const t = task('runs.cleanup_stale', {
+      ...config,
+      max_retries: 0,
+      timestamps: { zone: 'UTC' },
+      final_set: { cancelled: { "config->'audit'->>'by'": 'caretaker' }, failed: {} },
+    });
+    await runTaskWorkflow(env.temporal, t);
+    const { rows } = await env.db.pool.query(`select id, status, config from shop.runs where id = 3`);
+    // Row 3 had config {} (no retry_count, no audit): the counter is written as JSON null, the
+    // nested key is created, nothing else in the column is lost.
+    expect(rows[0]).toMatchObject({ status: 'cancelled', config: { retry_count: null, audit: { by: 'caretaker' } } });
+  });
+
   it('a JSON path into a column that is not JSON is a config error naming it', async () => {
     const t = task('runs.cleanup_stale', { ...config, columns: { ...config.columns, retry_count: "error->>'n'" } });
     expect((await taskFailure(runTaskWorkflow(env.temporal, t))).message).toMatch(/error->>'n' reads a JSON path, but shop\.runs\.error is text, not json or jsonb/);

@@ -20,7 +20,7 @@ function failureTypeOf(err: unknown): string | undefined {
 }
 
 /** The run as the workflow saw it end: `progress` after runTask recorded the result or the failure. */
-export function runOutcomeOf(input: TaskInput<{ dry_run: boolean }>, progress: TaskProgress, err?: unknown): RunOutcome {
+function runOutcomeOf(input: TaskInput<{ dry_run: boolean }>, progress: TaskProgress, err?: unknown): RunOutcome {
   const info = workflowInfo();
   const failureType = err === undefined ? undefined : failureTypeOf(err);
   const outcome =

@@ -38,7 +38,7 @@ export function liveDetails(dryRun: boolean, startedAtMs: number, checkpoint: Ba
   return [
     `**${outcomeHeadline('running')}**${dryRun ? ' (DRY RUN)' : ''} · ${checkpoint.batches} batch(es) · ${countsText(checkpoint.counts)} · ~${Math.round(rows / elapsedS)} rows/s · elapsed ${elapsedS}s${waiting}`,
     '',
-    `Checkpoint at ${checkpoint.at}; refreshed every 30 s here (at most 20 times a run), every few seconds in \`caretaker status\`.`,
+    `Checkpoint at ${checkpoint.at}; refreshed every 30 s here (at most 20 times an attempt), every few seconds in \`caretaker status\`.`,
   ].join('\n');
 }
 

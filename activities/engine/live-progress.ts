@@ -7,7 +7,7 @@ export const LIVE_PROGRESS = { everyMs: 30_000, maxPerRun: 20 };
 /**
  * Sends checkpoints to the run's workflow, which shows them as current details in Temporal Web.
  * A signal is an event in the run's history, so they are spaced (`everyMs`) and capped
- * (`maxPerRun`): a run's history stays bounded whatever its length. Heartbeats, which add no
+ * (`maxPerRun`, per attempt; attempts are capped by the retry policy): a run's history stays bounded whatever its length. Heartbeats, which add no
  * events, stay the fresh source for `caretaker status`. A failed signal is dropped: display only.
  */
 export function liveProgress(ctx: Context, limits = LIVE_PROGRESS): (checkpoint: BatchCheckpoint) => void {

@@ -37,7 +37,7 @@ const LOAD = `
     (select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock')::int as lock_waits,
     (select coalesce(extract(epoch from max(greatest(write_lag, flush_lag, replay_lag))) * 1000, 0) from pg_stat_replication)::float8 as lag_ms`;
 
-export async function readLoad(client: PoolClient): Promise<Load> {
+async function readLoad(client: PoolClient): Promise<Load> {
   const row = (await client.query<{ active: number; lock_waits: number; lag_ms: number }>(LOAD)).rows[0]!;
   return { active: row.active, lockWaits: row.lock_waits, lagMs: row.lag_ms };
 }
@@ -54,6 +54,18 @@ export function busyReason(load: Load, cfg: ThrottleConfig): string | null {
 export function rateDelay(rows: number, elapsedMs: number, maxPerSecond: number | null): number {
   if (maxPerSecond === null || rows <= 0) return 0;
   return Math.max(0, (rows / maxPerSecond) * 1000 - elapsedMs);
+}
+
+/**
+ * Sleeps `ms`, heartbeating at least every few seconds (and at once), so a pause longer than the
+ * task's heartbeat timeout does not time the attempt out; a cancel still arrives with a heartbeat.
+ */
+async function sleepBeating(ms: number, beat: () => void): Promise<void> {
+  const slice = Math.max(1_000, Math.min(5_000, Context.current().info.heartbeatTimeoutMs ? Context.current().info.heartbeatTimeoutMs! / 3 : 5_000));
+  for (let left = ms; left > 0; left -= slice) {
+    beat();
+    await Context.current().sleep(Math.min(slice, left));
+  }
 }
 
 /** Paces one attempt of a run and keeps count of every pause, by reason, for the result. */
@@ -81,8 +93,7 @@ export class Throttle {
     try {
       while (reason !== null) {
         this.waiting = reason;
-        beat();
-        await Context.current().sleep(interval);
+        await sleepBeating(interval, beat);
         interval = Math.min(interval * 2, cfg.max_check_interval);
         reason = busyReason(await readLoad(client), cfg);
       }
@@ -95,9 +106,8 @@ export class Throttle {
   private async pause(reason: string, ms: number, beat: () => void): Promise<void> {
     this.count(reason);
     this.waiting = reason;
-    if (ms > 1000) beat();
     try {
-      await Context.current().sleep(ms);
+      await sleepBeating(ms, beat);
     } finally {
       this.waiting = undefined;
       this.report.waitedMs += ms;

@@ -52,7 +52,8 @@ function plainValue(table: ResolvedTable, column: string, value: Assigned, p: Sq
 
 function jsonValue(table: ResolvedTable, ref: ColumnRef, value: Assigned, p: SqlParams): string {
   if (value === null) return `'null'::jsonb`;
-  if (isComputed(value)) return `to_jsonb(${value.sql})`;
+  // jsonb_set with a NULL value returns NULL: the whole column would be blanked.
+  if (isComputed(value)) return `coalesce(to_jsonb(${value.sql}), 'null'::jsonb)`;
   if (typeof value === 'object' && 'now' in value) return 'to_jsonb(now())';
   if (typeof value === 'object') return `to_jsonb(coalesce(${readAs(table, ref, 'numeric', p)}, 0) + ${p.add(value.increment, 'int')})`;
   return `to_jsonb(${p.add(value, typeof value === 'string' ? 'text' : typeof value === 'number' ? 'numeric' : 'boolean')})`;
@@ -74,7 +75,16 @@ export function assignmentList(table: ResolvedTable, entries: readonly [ColumnRe
     }
     if (plain.length > 0) return `${c} = ${plainValue(table, column, plain[0]![1], p, zones)}`;
     jsonColumn(table, list[0]![0]);
-    const json = list.reduce((acc, [r, v]) => `jsonb_set(${acc}, ${p.add(r.path, 'text[]')}, ${jsonValue(table, r, v, p)}, true)`, `coalesce(t.${c}::jsonb, '{}'::jsonb)`);
+    // jsonb_set creates only the last key of a path: create each missing parent object first.
+    const parents = (acc: string, path: string[]) =>
+      path.slice(0, -1).reduce((a, _, i) => {
+        const prefix = p.add(path.slice(0, i + 1), 'text[]');
+        return `jsonb_set(${a}, ${prefix}, coalesce(${a} #> ${prefix}, '{}'::jsonb), true)`;
+      }, acc);
+    const json = list.reduce(
+      (acc, [r, v]) => `jsonb_set(${parents(acc, r.path)}, ${p.add(r.path, 'text[]')}, ${jsonValue(table, r, v, p)}, true)`,
+      `coalesce(t.${c}::jsonb, '{}'::jsonb)`,
+    );
     return `${c} = (${json})::${colType(table, column)}`;
   });
 }
