@@ -136,18 +136,17 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
     const where = `task ${taskId}: config.rules[${i}]`;
     const label = rule.name ?? `${rule.kind} ${rule.table}`;
     if (rule.kind === 'missing_parent' || rule.kind === 'missing_file') {
-      const stored = rule.kind === 'missing_file' ? template(rule.path_column) : null;
-      const refs = rule.kind === 'missing_parent' ? keyColumns(rule.reference_column) : refColumns(stored);
+      const refs = rule.kind === 'missing_parent' ? keyColumns(rule.reference_column) : refColumns(template(rule.path_column));
       const key = await resolveKeyed(client, rule.table, rule.id_column, [...refs, ...filterColumns(rule.where), ...Object.keys(rule.set).map((s) => ref(s).column)], where);
       const table = key.table;
       const action = rowAction(rule, { kind: 'delete', children: await resolveChildren(client, key, rule.children, where) });
-      if (rule.kind === 'missing_file' && stored) {
+      if (rule.kind === 'missing_file') {
+        const stored = template(rule.path_column);
         const set: RowSet = { label, key, action, where: (p) => [...filterConditions(table, rule.where, p), `${templateText(table, stored, p)} is not null`] };
         sets.push(set);
         units.push(missingFileUnit(set, stored, resolve(rule.base_dir), cfg.max_fraction) as WorkUnit);
         continue;
       }
-      if (rule.kind !== 'missing_parent') continue; // narrowed: missing_file returned above
       const parentColumns = keyColumns(rule.parent_id_column);
       const parent = await resolveTable(client, rule.parent_table, parentColumns, `${where}: parent_table`);
       const set: RowSet = {

@@ -61,7 +61,7 @@ export function rateDelay(rows: number, elapsedMs: number, maxPerSecond: number 
  * task's heartbeat timeout does not time the attempt out; a cancel still arrives with a heartbeat.
  */
 async function sleepBeating(ms: number, beat: () => void): Promise<void> {
-  const slice = Math.max(1_000, Math.min(5_000, Context.current().info.heartbeatTimeoutMs ? Context.current().info.heartbeatTimeoutMs! / 3 : 5_000));
+  const slice = Math.max(1_000, Math.min(5_000, (Context.current().info.heartbeatTimeoutMs ?? 15_000) / 3));
   for (let left = ms; left > 0; left -= slice) {
     beat();
     await Context.current().sleep(Math.min(slice, left));

@@ -1,6 +1,6 @@
 import { type Connection, isGrpcServiceError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { registerSearchAttributes } from '../../client/register-search-attributes';
 
 const RETENTION_SECONDS = 7 * 24 * 3600;
 /** gRPC status codes (grpc/status.proto). */
@@ -36,22 +36,9 @@ export async function ensureNamespace(connection: Connection, namespace: string)
 }
 
 /**
- * Registers Caretaker's search attributes (workflows/search-attributes.ts) with their types, the
- * ones missing only: registering twice is refused by the server, and a name registered with
- * another type is an error this names. Returns the names it added.
+ * Registers Caretaker's search attributes with their types, the missing ones only (the same code
+ * as `caretaker setup`, client/register-search-attributes.ts). Returns the names it added.
  */
 export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
-  const existing = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
-  const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of CARETAKER_SEARCH_ATTRIBUTES) {
-    const wanted = temporal.api.enums.v1.IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`];
-    const have = existing[key.name];
-    if (have === undefined) missing[key.name] = wanted;
-    else if (have !== wanted) {
-      throw new Error(`search attribute ${key.name} in namespace ${namespace}: expected type ${key.type}, the server has ${temporal.api.enums.v1.IndexedValueType[have]}`);
-    }
-  }
-  const names = Object.keys(missing);
-  if (names.length) await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
-  return names;
+  return (await registerSearchAttributes(connection, namespace)).added;
 }
