@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { Client as PgClient, Pool } from 'pg';
 import { quoteIdent } from '../activities/sql/identifiers';
@@ -12,7 +12,7 @@ import { resolveTemporalCli } from '../dev/temporal-cli';
 import { createCaretakerWorker } from '../worker/create-worker';
 import type { DatabasePools } from '../activities/deps';
 import type { TaskResult } from '../workflows/types';
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { startDevServer } from '../dev/dev-server';
 
 /** The real stack for the benchmarks: one dev server, one worker in this process, PostgreSQL databases made on demand. */
 export const ADMIN_URL = process.env.CARETAKER_TEST_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -85,7 +85,7 @@ export class Stack {
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     const cli = await resolveTemporalCli({ allowDownload: false });
     if (cli.source === 'sdk-download') throw new Error('unreachable: allowDownload is false');
-    const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli.path }, searchAttributes: CARETAKER_SEARCH_ATTRIBUTES, log: { format: 'pretty', level: 'error' } } });
+    const env = await startDevServer({ executable: { type: 'existing-path', path: cli.path }, log: { format: 'pretty', level: 'error' } });
     const native = await NativeConnection.connect({ address: env.address });
     const pools = new BenchPools();
     const taskQueue = `bench-${randomBytes(4).toString('hex')}`;

@@ -3,7 +3,6 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfigFile } from '../config/load';
 import { temporalEnv } from '../config/temporal-env';
 import { applySync, planSync } from '../client/sync';
@@ -16,7 +15,7 @@ import { loadPlugins } from '../config/plugins';
 import { noCliMessage, resolveTemporalCli } from './temporal-cli';
 import { runStartupTasks } from './startup-tasks';
 import { quietWorkerLogger } from './worker-log';
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { startDevServer } from './dev-server';
 import { cloudHint, registerSearchAttributes } from '../client/register-search-attributes';
 
 const STATE_DIR = join(process.cwd(), '.caretaker');
@@ -64,16 +63,13 @@ async function startTemporal(): Promise<{ connection: NativeConnection; client: 
   const cli = await resolveTemporalCli({ log: (l) => console.log(l) });
   mkdirSync(STATE_DIR, { recursive: true });
   const executable = cli.source === 'sdk-download' ? ({ type: 'cached-download' } as const) : ({ type: 'existing-path', path: ownSession(cli.path) } as const);
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable,
-      dbFilename: join(STATE_DIR, 'temporal.db'),
-      port: PORT,
-      ui: true,
-      uiPort: UI_PORT,
-      log: { format: 'pretty', level: 'error' },
-      searchAttributes: CARETAKER_SEARCH_ATTRIBUTES,
-    },
+  const env = await startDevServer({
+    executable,
+    dbFilename: join(STATE_DIR, 'temporal.db'),
+    port: PORT,
+    ui: true,
+    uiPort: UI_PORT,
+    log: { format: 'pretty', level: 'error' },
   }).catch((err: Error) => {
     throw new Error(`could not start the Temporal dev server: ${err.message}\n${cli.source === 'sdk-download' ? noCliMessage() : ''}`);
   });

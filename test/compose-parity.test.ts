@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { DYNAMIC_CONFIG, NUM_HISTORY_SHARDS } from '../dev/cluster/index';
 import { TEMPORAL_SERVER_VERSION } from '../dev/temporal-server';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/dev-server';
 
 const ROOT = join(__dirname, '..');
 
@@ -28,6 +29,11 @@ describe('docker-compose.yml runs what the cluster tests run', () => {
     expect(temporal!.image).toBe(`temporalio/auto-setup:${TEMPORAL_SERVER_VERSION.slice(1)}`);
     expect(env(temporal!)).toMatchObject({ DB: 'postgres12', NUM_HISTORY_SHARDS: String(NUM_HISTORY_SHARDS), DYNAMIC_CONFIG_FILE_PATH: 'config/dynamicconfig/development-sql.yaml' });
     expect(temporal!.volumes).toContain(`./${relative(ROOT, join(DYNAMIC_CONFIG, '..'))}:/etc/temporal/config/dynamicconfig`);
+  });
+
+  it('the dev server (npm start, tests, benchmarks) runs with the same dynamic config values', () => {
+    const cluster = parse(readFileSync(DYNAMIC_CONFIG, 'utf8')) as Record<string, { value: unknown }[]>;
+    for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG)) expect(cluster[key]?.[0]?.value, key).toEqual(value);
   });
 
   it('the namespace and search attributes set up by the same code, before any worker starts', () => {

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { buildWorkflowBundle } from '../worker/bundle';
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { startDevServer } from '../dev/dev-server';
 import { freeLoopbackPort as freePort } from '../worker/metrics';
 
 declare module 'vitest' {
@@ -29,15 +28,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const cli = await resolveTemporalCli({ allowDownload: false });
   if (cli.source === 'sdk-download') throw new Error('unreachable: allowDownload is false');
   const uiPort = await freePort();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: cli.path },
-      log: { format: 'pretty', level: 'error' },
-      searchAttributes: CARETAKER_SEARCH_ATTRIBUTES,
-      ui: true,
-      uiPort,
-    },
-  });
+  const env = await startDevServer({ executable: { type: 'existing-path', path: cli.path }, log: { format: 'pretty', level: 'error' }, ui: true, uiPort });
   const dir = mkdtempSync(join(tmpdir(), 'caretaker-test-'));
   const bundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, (await buildWorkflowBundle()).code);

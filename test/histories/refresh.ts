@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { buildTaskInput, workflowTypeFor } from '../../client/task-input';
@@ -22,7 +21,7 @@ import { buildWorkflowBundle } from '../../worker/bundle';
 import { createCaretakerWorker } from '../../worker/create-worker';
 import { PoolRegistry } from '../../worker/databases';
 import { runStartOptions } from '../../client/run-start';
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { startDevServer } from '../../dev/dev-server';
 
 const HERE = __dirname;
 const ROOT = join(HERE, '..', '..');
@@ -46,7 +45,7 @@ async function main(): Promise<void> {
 
   const cli = await resolveTemporalCli({ allowDownload: false });
   if (cli.source === 'sdk-download') throw new Error('unreachable: allowDownload is false');
-  const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: cli.path }, searchAttributes: CARETAKER_SEARCH_ATTRIBUTES, log: { format: 'pretty', level: 'error' } } });
+  const env = await startDevServer({ executable: { type: 'existing-path', path: cli.path }, log: { format: 'pretty', level: 'error' } });
   const pools = new PoolRegistry(new Map([['default', url.toString()]]));
   const taskQueue = 'histories';
   try {
