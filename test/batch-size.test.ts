@@ -29,6 +29,17 @@ describe('adaptive batch size (pure logic)', () => {
     expect(sizer.observe(500, 100_000)).toBe(125);
   });
 
+  it('aims under the target at the slowest rate of the last five batches: one slow batch holds the size down', () => {
+    const sizer = new BatchSizer(adaptive, 5000);
+    expect(sizer.observe(5000, 250)).toBe(5000);
+    // Twice as slow once: half the size, and no more than that while the slow batch is recent.
+    expect(sizer.observe(5000, 500)).toBe(2500);
+    for (let i = 0; i < 4; i++) expect(sizer.observe(2500, 125)).toBe(2500);
+    // Five fast batches later the slow one is forgotten; having reached the target once, it grows by a quarter at most.
+    expect(sizer.observe(2500, 125)).toBe(3125);
+    expect(sizer.observe(3125, 156.25)).toBe(3906);
+  });
+
   it('stays within min and max', () => {
     const low = new BatchSizer({ ...adaptive, min: 400 }, 1000);
     expect(low.observe(1000, 10_000)).toBe(400);

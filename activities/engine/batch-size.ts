@@ -2,9 +2,13 @@ import type { RunPace } from '../../workflows/types';
 
 /**
  * How many items the next batch takes. A fixed `batch_size: 500` never changes; an adaptive one
- * (`batch_size: { min, max, target }`, the default) steers each batch's transaction time towards
+ * (`batch_size: { min, max, target }`, the default) keeps each batch's transaction under
  * `target` (250 ms by default): short transactions keep row locks and WAL bursts small, and
  * large enough ones amortise the per-batch cost (fence, ledger entry, commit, heartbeat).
+ *
+ * The target is a ceiling, not an average: the same number of rows can take twice as long from
+ * one batch to the next (other sessions, checkpoints, a busy CPU), so the size follows the slowest
+ * time per item of the last few batches, and one slow batch holds the size down for a while.
  *
  * Pure logic: the engine feeds it each batch's item count and transaction time.
  */
@@ -19,11 +23,18 @@ export interface AdaptiveBatchSetting {
 
 export type BatchSizeSetting = number | AdaptiveBatchSetting;
 
-/** Largest step up or down between two batches: one odd batch (a cold cache, a checkpoint) cannot swing it far. */
+/**
+ * Largest step up or down between two batches: one odd batch (a cold cache, a checkpoint) cannot
+ * swing it far. Growth doubles until the size first reaches the target, then creeps: time per row
+ * is not constant in the size, and a doubled batch is where a run overshoots its target.
+ */
 const MAX_GROWTH = 2;
+const SETTLED_GROWTH = 1.25;
 const MAX_SHRINK = 0.25;
 /** Batches faster than this are too short to time reliably; they only grow the size. */
 const MIN_MEASURABLE_MS = 2;
+/** How many recent batches the slowest time per item is taken over. */
+const WINDOW = 5;
 
 export class BatchSizer {
   private size: number;
@@ -32,6 +43,9 @@ export class BatchSizer {
   private smallest: number;
   private largest: number;
   private slowestMs = 0;
+  /** Milliseconds per item of the last WINDOW full batches. */
+  private readonly recent: number[] = [];
+  private settled = false;
 
   constructor(
     private readonly setting: BatchSizeSetting,
@@ -65,8 +79,14 @@ export class BatchSizer {
     this.slowestMs = Math.max(this.slowestMs, elapsedMs);
     if (typeof this.setting === 'number' || items < this.size || items <= 0) return this.size;
     const { min, max, target } = this.setting;
-    const ideal = elapsedMs < MIN_MEASURABLE_MS ? this.size * MAX_GROWTH : (items * target) / elapsedMs;
-    const stepped = clamp(ideal, this.size * MAX_SHRINK, this.size * MAX_GROWTH);
+    const measured = elapsedMs >= MIN_MEASURABLE_MS;
+    if (measured) {
+      this.recent.push(elapsedMs / items);
+      if (this.recent.length > WINDOW) this.recent.shift();
+    }
+    const ideal = measured ? target / Math.max(...this.recent) : this.size * MAX_GROWTH;
+    this.settled ||= measured && ideal <= this.size * MAX_GROWTH;
+    const stepped = clamp(ideal, this.size * MAX_SHRINK, this.size * (this.settled ? SETTLED_GROWTH : MAX_GROWTH));
     this.size = clamp(Math.round(stepped), min, max);
     this.smallest = Math.min(this.smallest, this.size);
     this.largest = Math.max(this.largest, this.size);

@@ -101,7 +101,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       if (unit.transactional) {
         const began = performance.now();
         const batch = await transactionalBatch(step, cfg);
-        sizer.observe(batch.items, performance.now() - began);
+        sizer.observe(batch.items, performance.now() - began); if (process.env.PROBE_BATCHES) console.log("batch", batch.items, Math.round(performance.now() - began));
         handled += batch.items;
         position = batch.next;
       } else {
@@ -191,12 +191,10 @@ export function advance(unit: WorkUnit, position: Position, items: readonly unkn
  * committed when applying, rolled back when rehearsing.
  */
 async function inTransaction<T>(client: PoolClient, cfg: EngineConfig, mode: ActMode, work: () => Promise<T>): Promise<T> {
-  await client.query(mode === 'predict' ? 'begin read only' : 'begin');
+  // One round trip: a batch pays it every time.
+  const limits = cfg.sql ? `; set local lock_timeout = ${Math.ceil(cfg.sql.lock_timeout)}; set local statement_timeout = ${Math.ceil(cfg.sql.statement_timeout)}` : '';
   try {
-    if (cfg.sql) {
-      await client.query(`set local lock_timeout = ${Math.ceil(cfg.sql.lock_timeout)}`);
-      await client.query(`set local statement_timeout = ${Math.ceil(cfg.sql.statement_timeout)}`);
-    }
+    await client.query(`${mode === 'predict' ? 'begin read only' : 'begin'}${limits}`);
     const value = await work();
     await client.query(mode === 'apply' ? 'commit' : 'rollback');
     return value;

@@ -9,6 +9,8 @@ import type { FractionTarget, WorkUnit } from './work-unit';
  * engine's read-only transaction, under the task's lock and statement timeouts.
  */
 export async function checkFractions(client: PoolClient, units: readonly WorkUnit[], maxFraction: number): Promise<string[]> {
+  // No run can change more than all of a table: `max_fraction: 1` turns the guard (and its scans) off.
+  if (maxFraction >= 1) return [];
   const byTable = new Map<string, { targets: FractionTarget[]; labels: Set<string> }>();
   for (const unit of units) {
     for (const target of unit.fraction ?? []) {

@@ -4,15 +4,19 @@ import type { Counts } from '../../workflows/types';
 /**
  * Rows inserted, updated and deleted so far in the open transaction, per table (partitions
  * under their root), as PostgreSQL's own statistics count them: cascaded deletes and rows that
- * triggers write included. The ledger's schema is left out.
+ * triggers write included. The ledger's schema and the catalogs are left out.
+ *
+ * The counters `pg_stat_xact_user_tables` shows, read directly: three functions per table instead
+ * of the view's eight, and only plain, partitioned and materialized tables (half the time; it is
+ * read twice per batch).
  */
 const TABLE_CHANGES = `
-  select n.nspname || '.' || c.relname as name,
-         sum(s.n_tup_ins)::bigint as inserted, sum(s.n_tup_upd)::bigint as updated, sum(s.n_tup_del)::bigint as deleted
-  from pg_stat_xact_user_tables s
-  join pg_class c on c.oid = coalesce(pg_partition_root(s.relid), s.relid)
-  join pg_namespace n on n.oid = c.relnamespace
-  where s.n_tup_ins + s.n_tup_upd + s.n_tup_del > 0 and n.nspname <> $1
+  select n.nspname || '.' || r.relname as name, sum(x.ins)::bigint as inserted, sum(x.upd)::bigint as updated, sum(x.del)::bigint as deleted
+  from (select coalesce(pg_partition_root(c.oid), c.oid) as root,
+               pg_stat_get_xact_tuples_inserted(c.oid) as ins, pg_stat_get_xact_tuples_updated(c.oid) as upd, pg_stat_get_xact_tuples_deleted(c.oid) as del
+        from pg_class c where c.relkind in ('r', 'p', 'm') and c.relnamespace <> 'pg_catalog'::regnamespace) x
+  join pg_class r on r.oid = x.root join pg_namespace n on n.oid = r.relnamespace
+  where x.ins + x.upd + x.del > 0 and n.nspname not in ($1, 'information_schema')
   group by 1 order by 1`;
 
 export type TableReading = Map<string, Counts>;
