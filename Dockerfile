@@ -8,4 +8,4 @@ COPY . .
 RUN npm run build:bundle -- dist/workflow-bundle.js
 ENV CARETAKER_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 USER node
-CMD ["node", "--import", "tsx", "worker/main.ts"]
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=384", "--import", "tsx", "worker/main.ts"]

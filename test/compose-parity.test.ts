@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DYNAMIC_CONFIG, NUM_HISTORY_SHARDS } from '../dev/cluster/index';
 import { TEMPORAL_SERVER_VERSION } from '../dev/temporal-server';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/dev-server';
+import { workerNodeArgs } from '../worker/command';
 
 const ROOT = join(__dirname, '..');
 
@@ -39,6 +40,13 @@ describe('docker-compose.yml runs what the cluster tests run', () => {
   it('the namespace and search attributes set up by the same code, before any worker starts', () => {
     expect(setup!.command).toEqual(['node', '--import', 'tsx', 'deploy/setup-temporal.ts']);
     expect(worker!.depends_on).toEqual({ 'caretaker-setup': { condition: 'service_completed_successfully' } });
+  });
+
+  it('the worker image and `npm run worker` start node as worker/command.ts says', () => {
+    const cmd = /^CMD (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))![1]!;
+    expect(JSON.parse(cmd)).toEqual(['node', ...workerNodeArgs()]);
+    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.worker).toBe(`exec node ${workerNodeArgs().join(' ')}`);
   });
 
   it('several worker replicas, each health-checked on /readyz', () => {

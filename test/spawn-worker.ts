@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { freeLoopbackPort as freePort } from '../worker/metrics';
+import { workerNodeArgs } from '../worker/command';
 
 export { freePort };
 
@@ -22,13 +23,13 @@ export interface SpawnedWorker {
 
 
 /**
- * The standalone worker as production starts it (`node --import tsx worker/main.ts`), on its own
+ * The standalone worker as production starts it (worker/command.ts), on its own
  * task queue against the test dev server, with a metrics port; resolves once it polls.
  */
 export async function spawnWorker(env: Record<string, string>): Promise<SpawnedWorker> {
   const taskQueue = `test-spawned-${randomBytes(6).toString('hex')}`;
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+  const child = spawn(process.execPath, workerNodeArgs(), {
     cwd: ROOT,
     env: {
       ...process.env,

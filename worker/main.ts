@@ -16,7 +16,7 @@ import { planObservability, shutdownGraceFromEnv } from './observability';
  * CARETAKER_SHUTDOWN_GRACE (default 30s).
  *
  * SIGINT/SIGTERM drain: running activities get the grace time, then the process exits. The signal
- * must reach this process: run it as `node --import tsx worker/main.ts` (what `npm run worker`
+ * must reach this process: run it as `node … --import tsx worker/main.ts` (worker/command.ts; what `npm run worker`
  * execs), not under a wrapper that does not forward signals (`tsx` behind `sh -c`, `npx`).
  */
 async function main(): Promise<void> {

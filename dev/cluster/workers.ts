@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { workerNodeArgs } from '../../worker/command';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -14,11 +15,11 @@ export interface WorkerEnv {
 }
 
 /**
- * One standalone worker, exactly as production runs it: `node --import tsx worker/main.ts`.
+ * One standalone worker, exactly as production runs it (worker/command.ts).
  * Its output goes to `output` (prefixed with `name`), or nowhere.
  */
 export function spawnWorker(env: WorkerEnv, opts: { name?: string; output?: (line: string) => void } = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+  const child = spawn(process.execPath, workerNodeArgs(), {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', opts.output ? 'pipe' : 'ignore', opts.output ? 'pipe' : 'ignore'],
