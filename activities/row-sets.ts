@@ -120,7 +120,9 @@ function fractionTargets(set: RowSet): FractionTarget[] {
   const own = (p: SqlParams) => all(set.where(p));
   const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own }];
   if (action.kind === 'delete') {
-    for (const child of action.children) targets.push({ table: child.table, verb: 'delete', condition: (p) => childCondition(set, child, own, p) });
+    for (const child of action.children) {
+      targets.push({ table: child.table, verb: 'delete', condition: (p) => childCondition(set, child, own, p), through: { columns: child.columns, parent: set.key, condition: own } });
+    }
   }
   return targets;
 }

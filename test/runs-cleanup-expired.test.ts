@@ -96,6 +96,19 @@ describe('runs.cleanup_expired', () => {
     expect(allowed.counts.deleted).toBe(4);
   });
 
+  it('refuses when the child rows alone are over max_fraction: a third of the runs holding most of the events', async () => {
+    await insertRun('completed', '100 days', 10);
+    await insertRun('running', '1 hour', 1);
+    await insertRun('completed', '1 day', 1);
+    // A child row that references no run at all is in the total, never in the matching rows.
+    await env.db.pool.query(`alter table ops.task_events alter column task_ref drop not null; insert into ops.task_events (task_ref, note) values (null, 'loose')`);
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, task()));
+    expect(failure.message).toBe(
+      "expired runs: would delete 10 of 13 rows of ops.task_events (77%), more than max_fraction 0.5; if that is intended, set max_fraction: 0.77 (or higher) in this task's config",
+    );
+    expect(Number((await env.db.pool.query('select count(*) as n from ops.task_events')).rows[0].n)).toBe(13);
+  });
+
   it('stops at max_rows_per_run and leaves the rest for the next run', async () => {
     const { expired } = await seed();
     const first = await runTaskWorkflow(env.temporal, task({ max_rows_per_run: 3 }));

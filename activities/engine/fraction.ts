@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { overFraction } from '../errors';
+import { col } from '../sql/identifiers';
 import { SqlParams } from '../sql/params';
 import type { FractionTarget, WorkUnit } from './work-unit';
 
@@ -22,18 +23,32 @@ export async function checkFractions(client: PoolClient, units: readonly WorkUni
   }
   const problems: string[] = [];
   for (const { targets, labels } of byTable.values()) {
-    const p = new SqlParams();
-    const any = targets.map((t) => `(${t.condition(p)})`).join(' or ');
-    // The conditions go in a WHERE, not a FILTER: there PostgreSQL turns a child table's
-    // `(ref) in (select key ...)` into a semi-join; in a FILTER it is a subplan that, once the keys
-    // outgrow work_mem, rescans them for every row (minutes instead of seconds at millions of rows).
-    const { rows } = await client.query<{ matching: string; total: string }>(
-      `select (select count(*) from ${targets[0]!.table.sql} t where ${any}) as matching, (select count(*) from ${targets[0]!.table.sql}) as total`,
-      p.values,
-    );
+    const { rows } = await client.query<{ matching: string; total: string }>(...countQuery(targets));
     const verbs = [...new Set(targets.map((t) => t.verb))].join(' or ');
     const problem = overFraction(`${[...labels].join(', ')}: would ${verbs}`, Number(rows[0]!.matching), Number(rows[0]!.total), `rows of ${targets[0]!.table.name}`, maxFraction);
     if (problem) problems.push(problem);
   }
   return problems;
+}
+
+/** SQL and values that count the rows of one table the targets would change (`matching`) and all of them (`total`). */
+function countQuery(targets: readonly FractionTarget[]): [string, unknown[]] {
+  const p = new SqlParams();
+  const table = targets[0]!.table;
+  const through = targets.length === 1 ? targets[0]!.through : undefined;
+  if (through) {
+    // The parent's key is unique and NOT NULL (activities/sql/keys.ts): the join adds no rows.
+    const { parent } = through;
+    const keys = parent.columns.map((c, i) => `t.${col(parent.table, c)} as k${i}`).join(', ');
+    const on = through.columns.map((c, i) => `t.${col(table, c)} = m.k${i}`).join(' and ');
+    const sql = `select count(*) filter (where m.k0 is not null) as matching, count(*) as total
+      from ${table.sql} t left join (select ${keys} from ${parent.table.sql} t where ${through.condition(p)}) m on ${on}`;
+    return [sql, p.values];
+  }
+  const any = targets.map((t) => `(${t.condition(p)})`).join(' or ');
+  // The conditions go in a WHERE, not a FILTER: there PostgreSQL turns a child table's
+  // `(ref) in (select key ...)` (or an orphan rule's NOT EXISTS) into a join; in a FILTER it is a
+  // subplan that, once the keys outgrow work_mem, rescans them for every row (minutes instead of
+  // seconds at millions of rows).
+  return [`select (select count(*) from ${table.sql} t where ${any}) as matching, (select count(*) from ${table.sql}) as total`, p.values];
 }

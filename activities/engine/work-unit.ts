@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { TaskInput } from '../../workflows/types';
 import type { ResolvedTable } from '../sql/identifiers';
+import type { RowKey } from '../sql/keys';
 import type { SqlParams } from '../sql/params';
 import type { BatchEffect } from './tally';
 import type { BatchSizeSetting } from './batch-size';
@@ -21,6 +22,11 @@ export interface FractionTarget {
   table: ResolvedTable;
   verb: string;
   condition: (p: SqlParams) => string;
+  /**
+   * Child rows are the ones whose `columns` reference a parent row matching `condition`: then one
+   * hash join over the child table counts both its matching and its total rows.
+   */
+  through?: { columns: string[]; parent: RowKey; condition: (p: SqlParams) => string };
 }
 
 /**
