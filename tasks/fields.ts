@@ -62,6 +62,7 @@ export const throttle = () =>
     .object({
       max_rows_per_second: z.number().gt(0).nullable().default(null),
       pause_between_batches: duration().prefault('0s'),
+      nice_ratio: z.number().min(0).max(100).default(0),
       max_active_connections: z.number().int().min(0).nullable().default(null),
       max_lock_waits: z.number().int().min(0).nullable().default(null),
       max_replication_lag: duration().nullable().default(null),

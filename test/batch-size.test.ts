@@ -67,6 +67,7 @@ describe('throttle (pure logic)', () => {
   const cfg: ThrottleConfig = {
     max_rows_per_second: null,
     pause_between_batches: 0,
+    nice_ratio: 0,
     max_active_connections: 4,
     max_lock_waits: 0,
     max_replication_lag: 10_000,

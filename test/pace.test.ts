@@ -57,6 +57,17 @@ describe('throttle', () => {
     expect(result.pace!.throttle.reasons).toEqual({ pause_between_batches: 10 });
   });
 
+  it('nice_ratio sleeps after each batch in proportion to its time, and the run still completes with exact counts', async () => {
+    const before = await survivors();
+    const result = await runTaskWorkflow(env.temporal, task({ batch_size: 100, throttle: { nice_ratio: 0.5 } }));
+    expect(result.counts).toEqual({ matched: 1000, deleted: 1000, children_deleted: 3000 });
+    expect(await survivors()).toEqual(kept(before));
+    expect(result.batches).toBe(11);
+    expect(result.pace!.throttle.reasons).toEqual({ nice_ratio: 10 });
+    expect(result.pace!.throttle.waitedMs).toBeGreaterThan(0);
+    expect(() => parseTask({ type: 'runs.cleanup_expired', config: { table: 'runs', throttle: { nice_ratio: -1 } } })).toThrow('nice_ratio');
+  });
+
   it('waits while the database is busy (active sessions), says so in its checkpoint, and resumes when it calms', async () => {
     const before = await survivors();
     // Three other sessions busy in this database: over max_active_connections 2.

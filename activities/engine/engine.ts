@@ -50,6 +50,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   const sizer = new BatchSizer(cfg.batch_size ?? opts.batchSize ?? 1, opts.batchSize ?? 1000);
   const throttle = new Throttle(cfg.throttle);
   let handled = 0;
+  let lastBatchMs = 0;
   const cap = cfg.max_rows_per_run ?? null;
   let position: Position = { unit: 0, cursor: null };
   let ledger: RunLedger | undefined;
@@ -94,14 +95,15 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
         stoppedAtCap = true;
         break;
       }
-      await throttle.beforeBatch(client, handled, tally.batches, beat);
+      await throttle.beforeBatch(client, handled, tally.batches, lastBatchMs, beat);
       const unit = units[position.unit]!;
       const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat };
       const batchDone = timeBatch();
       if (unit.transactional) {
         const began = performance.now();
         const batch = await transactionalBatch(step, cfg);
-        sizer.observe(batch.items, performance.now() - began); if (process.env.PROBE_BATCHES) console.log("batch", batch.items, Math.round(performance.now() - began));
+        lastBatchMs = performance.now() - began;
+        sizer.observe(batch.items, lastBatchMs);
         handled += batch.items;
         position = batch.next;
       } else {

@@ -13,6 +13,12 @@ export interface ThrottleConfig {
   max_rows_per_second: number | null;
   /** A fixed pause after every batch. */
   pause_between_batches: number;
+  /**
+   * A pause after every batch in proportion to how long it took (gh-ost's `--nice-ratio`,
+   * pt-archiver's `--sleep-coef`): 4 means 4 ms asleep for every 1 ms in a batch, so the run holds
+   * the database at most a fifth of the time whatever the batch size.
+   */
+  nice_ratio: number;
   /** Other sessions of this database running a statement (pg_stat_activity, state active). */
   max_active_connections: number | null;
   /** Sessions of this database waiting for a lock. */
@@ -77,11 +83,15 @@ export class Throttle {
 
   constructor(private readonly cfg: ThrottleConfig | undefined) {}
 
-  /** Waits as the config asks before the next batch; `rows` is how many items this attempt has handled so far. */
-  async beforeBatch(client: PoolClient, rows: number, batchesDone: number, beat: () => void): Promise<void> {
+  /**
+   * Waits as the config asks before the next batch; `rows` is how many items this attempt has
+   * handled so far, `lastBatchMs` how long the previous batch's transaction took (0: none yet).
+   */
+  async beforeBatch(client: PoolClient, rows: number, batchesDone: number, lastBatchMs: number, beat: () => void): Promise<void> {
     const cfg = this.cfg;
     if (!cfg) return;
     if (batchesDone > 0 && cfg.pause_between_batches > 0) await this.pause('pause_between_batches', cfg.pause_between_batches, beat);
+    if (lastBatchMs > 0 && cfg.nice_ratio > 0) await this.pause('nice_ratio', lastBatchMs * cfg.nice_ratio, beat);
     const rate = rateDelay(rows, Date.now() - this.startedAt, cfg.max_rows_per_second);
     if (rate > 0) await this.pause('max_rows_per_second', rate, beat);
     if (cfg.max_active_connections === null && cfg.max_lock_waits === null && cfg.max_replication_lag === null) return;
