@@ -81,6 +81,10 @@ export interface RetentionFigures {
   nodeLoopMs: number;
   nodeLoopBatch: number;
   caretakerMs: number;
+  /** The activity alone (no workflow start, task dispatch or result). */
+  caretakerActivityMs: number;
+  /** Defaults but `max_fraction: 1`: no guard pass before the first batch. */
+  unguardedMs: number;
   caretakerSlowestBatchMs: number;
   nodeLoopSlowestBatchMs: number;
   caretakerBatchSizes: Record<string, unknown>;
@@ -101,6 +105,11 @@ export async function retentionBench(stack: Stack, runs: number): Promise<Retent
   void ctDb;
   await stack.dropDatabase('retention_caretaker');
 
+  await stack.database('retention_unguarded', 'retention_seed');
+  const unguarded = await stack.run('retention_unguarded', caretakerTask({ max_fraction: 1 }));
+  if (unguarded.result.counts.deleted !== bulk.value) throw new Error(`bench: Caretaker (max_fraction 1) deleted ${unguarded.result.counts.deleted} runs, the bulk DELETE ${bulk.value}`);
+  await stack.dropDatabase('retention_unguarded');
+
   // The loop uses the batch size Caretaker's controller settled on, so both run the same SQL in the same sizes.
   const pace = ct.result.pace!;
   const loopDb = await stack.database('retention_loop', 'retention_seed');
@@ -113,6 +122,8 @@ export async function retentionBench(stack: Stack, runs: number): Promise<Retent
     nodeLoopMs: loop.ms,
     nodeLoopBatch: pace.batchSize.last,
     caretakerMs: ct.ms,
+    caretakerActivityMs: ct.activityMs,
+    unguardedMs: unguarded.ms,
     caretakerSlowestBatchMs: pace.slowestBatchMs,
     nodeLoopSlowestBatchMs: loop.value.slowestMs,
     caretakerBatchSizes: pace.batchSize,
