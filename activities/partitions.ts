@@ -1,7 +1,8 @@
 import type { PoolClient } from 'pg';
 import type { BatchEffect } from './engine/tally';
-import type { ActMode, WorkUnit } from './engine/work-unit';
-import type { RetentionPolicy } from '../tasks/retention-enforce';
+import type { ActMode, TaskSession, WorkUnit } from './engine/work-unit';
+import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
+import { clearIntent, pendingDetached, recordIntent, type DetachIntent } from './detached-partitions';
 import { configError } from './errors';
 import { colType, quoteIdent, type ResolvedTable } from './sql/identifiers';
 import { SqlParams } from './sql/params';
@@ -14,6 +15,8 @@ import { millis, type TimestampZones } from './sql/time';
  * supports it and there is no default partition; CONCURRENTLY cannot run in a transaction block,
  * so this unit works outside one) and dropped, or moved to an archive schema. Rows in the
  * boundary partition (and the default partition) are left to the row-by-row unit that follows.
+ * An intent recorded before each DETACH (detached-partitions.ts) brings a partition whose drop
+ * failed after its DETACH back into the next attempt's (or run's) plan.
  */
 export interface PartitionPlan {
   parent: ResolvedTable;
@@ -25,16 +28,15 @@ export interface PartitionPlan {
   archiveSchema?: string;
   label: string;
   lockTimeoutMs: number;
+  ledgerSchema: string;
+  taskId: string;
 }
 
-interface Partition {
-  oid: number;
-  /** `schema.name`, also the cursor (partitions are taken in name order). */
-  name: string;
-  sql: string;
-  relname: string;
-  upper: string;
+/** `name` (`schema.name`) is also the cursor: partitions are taken in name order. */
+interface Partition extends DetachIntent {
   detachPending: boolean;
+  /** Detached by an earlier attempt or run that did not drop (or move) it: only that is left. */
+  detached: boolean;
 }
 
 const STRATEGY = `
@@ -84,7 +86,9 @@ async function partitionsPast(client: PoolClient, plan: PartitionPlan): Promise<
     if (upper === null) continue;
     const p = new SqlParams();
     const sql = `select ${p.add(upper, plan.columnType)} <= ${plan.cutoff(p)} as past`;
-    if ((await client.query<{ past: boolean }>(sql, p.values)).rows[0]!.past) out.push({ oid: row.oid, name: row.name, sql: row.sql, relname: row.relname, upper, detachPending: row.detachPending });
+    if ((await client.query<{ past: boolean }>(sql, p.values)).rows[0]!.past) {
+      out.push({ oid: row.oid, name: row.name, sql: row.sql, relname: row.relname, upper, detachPending: row.detachPending, detached: false });
+    }
   }
   return out;
 }
@@ -93,6 +97,8 @@ async function partitionsPast(client: PoolClient, plan: PartitionPlan): Promise<
  * The partitions planned when the run started, as a unit the engine works through outside a
  * transaction, one at a time. The plan is fixed so that the row-by-row unit can leave exactly
  * these partitions to it (a dry run drops nothing, so their rows would otherwise count twice).
+ * It includes partitions left detached by an earlier attempt or run: their rows are gone from the
+ * parent, so they count in this run's result but not in its max_fraction check.
  */
 function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: { concurrently: boolean }): WorkUnit<Partition, string> {
   const counter = plan.action === 'drop' ? 'partitions_dropped' : 'partitions_archived';
@@ -106,7 +112,9 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
     fraction: [{ table: plan.parent, verb: 'delete', condition: inPlan }],
     async nextBatch(client, cursor, limit) {
       const attached = new Set((await client.query<{ oid: number }>(PARTITIONS, [plan.parent.oid])).rows.map((r) => r.oid));
-      return planned.filter((p) => attached.has(p.oid) && (cursor === null || p.name > cursor)).slice(0, limit);
+      const leftover = planned.some((p) => p.detached) ? await pendingDetached(client, plan.ledgerSchema, plan.parent.oid, false) : [];
+      const detached = new Set(leftover.map((p) => p.oid));
+      return planned.filter((p) => (p.detached ? detached : attached).has(p.oid) && (cursor === null || p.name > cursor)).slice(0, limit);
     },
     async act(client, [partition], mode: ActMode): Promise<BatchEffect> {
       const detail = { set: plan.label, table: plan.parent.name, partition: partition!.name, upper_bound: partition!.upper, action: plan.action };
@@ -116,8 +124,12 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
       }
       await client.query(`set lock_timeout = ${Math.ceil(plan.lockTimeoutMs)}`);
       try {
-        const mode = partition!.detachPending ? 'finalize' : how.concurrently ? 'concurrently' : '';
-        await client.query(`alter table ${plan.parent.sql} detach partition ${partition!.sql} ${mode}`);
+        if (!partition!.detached) {
+          const { action, archiveSchema, taskId } = plan;
+          await recordIntent(client, plan.ledgerSchema, partition!, { parentOid: plan.parent.oid, action, archiveSchema, taskId });
+          const mode = partition!.detachPending ? 'finalize' : how.concurrently ? 'concurrently' : '';
+          await client.query(`alter table ${plan.parent.sql} detach partition ${partition!.sql} ${mode}`);
+        }
         // Detached: nothing reaches it through the parent. Count and drop (or move) it in one transaction.
         await client.query('begin');
         try {
@@ -125,6 +137,7 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
           const rows = await rowsIn(client, partition!);
           if (plan.action === 'drop') await client.query(`drop table ${partition!.sql}`);
           else await client.query(`alter table ${partition!.sql} set schema ${quoteIdent(plan.archiveSchema!)}`);
+          await clearIntent(client, plan.ledgerSchema, partition!.oid);
           await client.query('commit');
           return effect(plan, counter, rows, detail);
         } catch (err) {
@@ -154,14 +167,15 @@ function effect(plan: PartitionPlan, counter: string, rows: number, detail: Reco
  * range-partitioned on the retention column alone.
  */
 export async function retentionPartitions(
-  client: PoolClient,
+  session: TaskSession<RetentionEnforceConfig>,
   policy: RetentionPolicy,
   parent: ResolvedTable,
-  cfg: { max_rows_per_run: number | null; sql: { lock_timeout: number } },
   zones: TimestampZones,
   label: string,
   where: string,
 ): Promise<{ unit: WorkUnit; counter: string; outside: (p: SqlParams) => string } | null> {
+  const { client, input, ledgerSchema } = session;
+  const cfg = input.config;
   const { action, archive_schema } = policy.partitions;
   // A count or size cap is not an age: no partition is wholly past it.
   if (policy.keep_newest !== undefined || policy.max_total_size !== undefined) return null;
@@ -181,11 +195,16 @@ export async function retentionPartitions(
     archiveSchema: archive_schema,
     label,
     lockTimeoutMs: cfg.sql.lock_timeout,
+    ledgerSchema,
+    taskId: input.taskId,
   };
   // Name order, the unit's cursor order (OIDs follow creation, not ranges). The unit exists even
   // when nothing is past retention, so every attempt of a run has the same units: the ledger's
   // position (unit index, cursor) must mean the same thing on a retry after partitions were dropped.
-  const planned = (await partitionsPast(client, plan)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A partition left detached sorts with the others: a retry's cursor has not passed it, since its
+  // entry is recorded only after its drop, which also clears the intent.
+  const leftover = (await pendingDetached(client, ledgerSchema, parent.oid, !cfg.dry_run)).map((p) => ({ ...p, detachPending: false, detached: true }));
+  const planned = [...(await partitionsPast(client, plan)), ...leftover].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     unit: partitionUnit(plan, planned, how) as WorkUnit,
     counter: action === 'drop' ? 'partitions_dropped' : 'partitions_archived',

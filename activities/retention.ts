@@ -130,7 +130,7 @@ export function createRetentionActivities({ databases }: ActivityDeps) {
         const zones = new TimestampZones(input.config.timestamps);
         for (const [i, policy] of input.config.policies.entries()) {
           let set = await policyRowSet(session.client, policy, i, input.taskId, zones);
-          const partitions = await retentionPartitions(session.client, policy, set.key.table, input.config, zones, set.label, `task ${input.taskId}: config.policies[${i}]`);
+          const partitions = await retentionPartitions(session, policy, set.key.table, zones, set.label, `task ${input.taskId}: config.policies[${i}]`);
           if (partitions) {
             units.push(partitions.unit);
             counters.push(partitions.counter);

@@ -1,7 +1,7 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { realNames } from '../activities/engine/counters';
 import { useTaskEnvironment } from './support';
-import { parseTask, runTaskWorkflow, snapshot } from './fixtures';
+import { parseTask, runTaskWorkflow, snapshot, taskFailure } from './fixtures';
 
 const env = useTaskEnvironment('partitions');
 
@@ -35,8 +35,31 @@ const partitionsOf = async (parent: string) =>
   (await env.db.pool.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass order by 1`, [parent])).rows.map((r) => r.relname);
 
 const logsPolicy = { name: 'logs', table: 'app.logs', id_column: ['id', 'at'], timestamp_column: 'at', older_than: '45d' };
-const task = (policy: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-  parseTask({ id: 'partitions', type: 'retention.enforce', config: { policies: [policy], max_fraction: 1, ...extra }, retry: { maximum_attempts: 1 } });
+const task = (policy: Record<string, unknown>, extra: Record<string, unknown> = {}, retry: Record<string, unknown> = { maximum_attempts: 1 }) =>
+  parseTask({ id: 'partitions', type: 'retention.enforce', config: { policies: [policy], max_fraction: 1, ...extra }, retry });
+
+/**
+ * The first DROP of app.logs_old fails, as a lock_timeout would, after its DETACH committed. The
+ * count lives in a sequence: nextval survives the rollback of the failing DROP.
+ */
+const FAIL_FIRST_DROP = `
+  drop sequence if exists public.drops_of_logs_old;
+  create sequence public.drops_of_logs_old;
+  create or replace function public.fail_first_drop() returns event_trigger language plpgsql as $$
+  begin
+    if exists (select 1 from pg_event_trigger_dropped_objects() where object_identity = 'app.logs_old') then
+      if nextval('public.drops_of_logs_old') = 1 then
+        raise exception 'injected: lock timeout dropping app.logs_old' using errcode = 'lock_not_available';
+      end if;
+    end if;
+  end $$;
+  create event trigger fail_first_drop on sql_drop when tag in ('DROP TABLE') execute function public.fail_first_drop();`;
+
+const count = async (sql: string) => Number((await env.db.pool.query(sql)).rows[0].n);
+const pendingIntents = () => count(`select count(*) as n from caretaker.detached_partitions`);
+const dropsTried = () => count(`select last_value as n from public.drops_of_logs_old`);
+const standalone = async (name: string) =>
+  (await env.db.pool.query(`select relispartition from pg_class where oid = to_regclass($1)`, [name])).rows[0]?.relispartition === false;
 
 describe('partition-aware retention', () => {
   beforeEach(() => seed());
@@ -84,5 +107,49 @@ describe('partition-aware retention', () => {
     const refused = await runTaskWorkflow(env.temporal, task(logsPolicy, { max_fraction: 0.5 })).catch((e: { cause?: { cause?: Error } }) => e.cause?.cause?.message);
     expect(refused).toMatch(/logs: would delete 302 of 304 rows of app\.logs/);
     expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new', 'logs_old']);
+  });
+
+  describe('when the DROP fails after the DETACH committed', () => {
+    beforeEach(() => env.db.pool.query(FAIL_FIRST_DROP));
+    afterEach(() => env.db.pool.query('drop event trigger if exists fail_first_drop'));
+
+    it("the activity's retry drops the detached partition and counts its rows; nothing else changes", async () => {
+      const before = await snapshot(env.db.pool, 'app.logs', 'id');
+      const regions = await snapshot(env.db.pool, 'app.regions', 'id');
+      const real = await runTaskWorkflow(env.temporal, task(logsPolicy, {}, { maximum_attempts: 2, initial_interval: '100ms' }));
+      expect(real.counts).toEqual({ matched: 302, deleted: 302, partitions_dropped: 1 });
+      // Attempt 1 detached app.logs_old and failed on its DROP; attempt 2 dropped it.
+      expect(await dropsTried()).toBe(2);
+      expect(real.tables).toEqual({ 'app.logs': { deleted: 302 } });
+      expect(real.details.find((d) => d.partition === 'app.logs_old')).toMatchObject({ rows: 300, action: 'drop' });
+      expect(await snapshot(env.db.pool, 'app.logs', 'id')).toEqual(before.filter((r) => [1003, 1004].includes(Number(r.id))));
+      expect(await snapshot(env.db.pool, 'app.regions', 'id')).toEqual(regions);
+      expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new']);
+      expect((await env.db.pool.query(`select to_regclass('app.logs_old') as t`)).rows[0].t).toBeNull();
+      expect(await pendingIntents()).toBe(0);
+    });
+
+    it('a failed run leaves an intent: a dry run counts the detached partition, the next run drops it', async () => {
+      const before = await snapshot(env.db.pool, 'app.logs', 'id');
+      const failure = await taskFailure(runTaskWorkflow(env.temporal, task(logsPolicy)));
+      expect(failure.message).toMatch(/injected: lock timeout/);
+      expect(await standalone('app.logs_old')).toBe(true);
+      expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new']);
+
+      const preview = await runTaskWorkflow(env.temporal, task(logsPolicy), { dryRun: true });
+      expect(preview.counts).toEqual({ matched: 302, would_delete: 302, would_drop_partitions: 1 });
+      // The dry run dropped nothing and left the intent for the real run.
+      expect(await count(`select count(*) as n from app.logs_old`)).toBe(300);
+      expect(await pendingIntents()).toBe(1);
+
+      const real = await runTaskWorkflow(env.temporal, task(logsPolicy));
+      expect(real.counts).toEqual({ matched: 302, deleted: 302, partitions_dropped: 1 });
+      expect(real.counts).toEqual(realNames(preview.counts));
+      expect(real.details.find((d) => d.partition === 'app.logs_old')).toMatchObject({ rows: 300, action: 'drop' });
+      expect(await snapshot(env.db.pool, 'app.logs', 'id')).toEqual(before.filter((r) => [1003, 1004].includes(Number(r.id))));
+      expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new']);
+      expect((await env.db.pool.query(`select to_regclass('app.logs_old') as t`)).rows[0].t).toBeNull();
+      expect(await pendingIntents()).toBe(0);
+    });
   });
 });

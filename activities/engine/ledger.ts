@@ -10,7 +10,10 @@ import type { RecordedEffect } from './tally';
  * the ledger agree to the row, and a retry resumes from the ledger, not from a heartbeat that may
  * be behind. `attempts` fences attempts of one run: an older attempt that is still running stops
  * at its next batch. Rows older than LEDGER_RETENTION are pruned when a run opens its ledger.
- * Dropping the schema loses nothing but the resume points of runs in progress.
+ * `detached_partitions` holds the partitions detached but not yet dropped or moved
+ * (activities/detached-partitions.ts); it is never pruned by age.
+ * Dropping the schema loses the resume points of runs in progress, and leaves any partition
+ * detached but not yet dropped as a table of its own that no run will find.
  */
 export const DEFAULT_LEDGER_SCHEMA = 'caretaker';
 const LEDGER_RETENTION = '30 days';
@@ -42,7 +45,16 @@ const ddl = (s: string) => `
     run_key    text primary key,
     task_id    text not null,
     attempt    integer not null,
-    claimed_at timestamptz not null default now());`;
+    claimed_at timestamptz not null default now());
+  create table if not exists ${s}.detached_partitions (
+    partition_oid  oid primary key,
+    partition_name text not null,
+    parent_oid     oid not null,
+    upper_bound    text not null,
+    action         text not null,
+    archive_schema text,
+    task_id        text not null,
+    recorded_at    timestamptz not null default now());`;
 
 /** A newer attempt of the same run holds the ledger: this one must stop without writing. */
 function superseded(attempt: number, current: number): ApplicationFailure {
