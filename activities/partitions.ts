@@ -127,8 +127,8 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
         if (!partition!.detached) {
           const { action, archiveSchema, taskId } = plan;
           await recordIntent(client, plan.ledgerSchema, partition!, { parentOid: plan.parent.oid, action, archiveSchema, taskId });
-          const mode = partition!.detachPending ? 'finalize' : how.concurrently ? 'concurrently' : '';
-          await client.query(`alter table ${plan.parent.sql} detach partition ${partition!.sql} ${mode}`);
+          const detachMode = partition!.detachPending ? 'finalize' : how.concurrently ? 'concurrently' : '';
+          await client.query(`alter table ${plan.parent.sql} detach partition ${partition!.sql} ${detachMode}`);
         }
         // Detached: nothing reaches it through the parent. Count and drop (or move) it in one transaction.
         await client.query('begin');
