@@ -8,4 +8,7 @@ COPY . .
 RUN npm run build:bundle -- dist/workflow-bundle.js
 ENV CARETAKER_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 USER node
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=384", "--import", "tsx", "worker/main.ts"]
+# worker/command.ts: a small young generation and a heap cap keep a worker's memory flat; set
+# NODE_OPTIONS (with both flags) to change them.
+ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=384"
+CMD ["node", "--import", "tsx", "worker/main.ts"]

@@ -9,8 +9,7 @@ import { processRowSets } from './row-sets';
 import { resolveChildren } from './retention';
 import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
-import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
-import { KeyReadAhead } from './sql/read-ahead';
+import { keyAfter, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
 import { SqlParams } from './sql/params';
 import { assignmentList, type Assigned, readAs, readText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
@@ -93,30 +92,15 @@ function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, zones: Timest
   return conds;
 }
 
-/**
- * Up to `limit` stale runs after `cursor`, in key order; row-locked (skip locked) unless
- * predicting. Stale runs are few among many and rarely indexed by status and age, so their keys
- * are read ahead (`KeyReadAhead`) and each batch takes its runs by key, conditions re-checked.
- */
-async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, ahead: KeyReadAhead, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<StaleRun[]> {
-  const runs: StaleRun[] = [];
-  for (let after = cursor; runs.length < limit; ) {
-    const keys = await ahead.next(tx, after, limit - runs.length);
-    if (keys.length === 0) break;
-    runs.push(...(await staleByKey(tx, key, cfg, zones, keys, mode)));
-    after = keys[keys.length - 1]!;
-  }
-  return runs;
-}
-
-/** The runs among `keys` that are still stale, in key order, with what their decision needs. */
-async function staleByKey(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, keys: KeyValue[], mode: ActMode): Promise<StaleRun[]> {
+/** Up to `limit` stale runs after `cursor`, in key order; row-locked (skip locked) unless predicting. */
+async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<StaleRun[]> {
   const p = new SqlParams();
   const columns = decisionColumns(key, cfg, zones, p);
-  const conds = [...staleConditions(key, cfg, zones, p), keyIn(key, keys, p)];
+  const conds = staleConditions(key, cfg, zones, p);
+  if (cursor !== null) conds.push(keyAfter(key, cursor, p));
   const { rows } = await tx.query<Record<string, unknown> & { status: string; job_type: string | null; retry_count: number | null; elapsed_ms: string }>(
     `select ${columns} from ${key.table.sql} t where ${conds.join(' and ')}
-     order by ${keyOrder(key)} ${mode === 'predict' ? '' : 'for update of t skip locked'}`,
+     order by ${keyOrder(key)} limit ${p.add(limit, 'int')} ${mode === 'predict' ? '' : 'for update of t skip locked'}`,
     p.values,
   );
   return rows.map((r) => {
@@ -178,14 +162,13 @@ async function applyDecisions(tx: PoolClient, key: RowKey, cfg: RunsCleanupStale
 /** Stale runs as a unit of work: pick a batch, decide per run, write the decisions. */
 function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): WorkUnit<StaleRun, KeyValue> {
   const zones = new TimestampZones(cfg.timestamps);
-  const ahead = new KeyReadAhead(key, (p) => staleConditions(key, cfg, zones, p));
   // Fails on a bad column reference before the first batch, whether or not any run is stale.
   decisionColumns(key, cfg, zones, new SqlParams());
   return {
     label: key.table.name,
     transactional: true,
     fraction: [{ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, zones, p).join(' and ') }],
-    nextBatch: (tx, cursor, limit, mode) => selectStale(tx, key, cfg, zones, ahead, cursor, limit, mode),
+    nextBatch: (tx, cursor, limit, mode) => selectStale(tx, key, cfg, zones, cursor, limit, mode),
     cursorOf: (run) => run.key,
     act: async (tx, runs, mode) => {
       const decisions = runs.map((run) => decideStaleRun(run, cfg, taskId));

@@ -127,7 +127,8 @@ export class Stack {
     const { ms, value } = await timed(() =>
       this.client.workflow.execute<(i: unknown) => Promise<TaskResult>>(workflowTypeFor(parsed), { taskQueue: this.taskQueue, workflowId, args: [buildTaskInput(parsed)] }),
     );
-    // The task's activity alone, from its own clock: what the run costs without Temporal around it.
+    // The engine's part of the activity (runUnits: the guard, the batches), from its own clock: not
+    // Temporal's dispatch, nor the task lock, pool checkout and catalog checks before it.
     const activityMs = Date.parse(value.finishedAt) - Date.parse(value.startedAt);
     return { result: value, workflowId, ms, activityMs };
   }

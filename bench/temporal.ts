@@ -8,7 +8,7 @@ import { parseConfigText } from '../config/load';
 import { seedRuns, caretakerTask } from './retention';
 import type { Stack } from './stack';
 import { timed } from './stack';
-import { workerNodeArgs } from '../worker/command';
+import { workerEnv, workerNodeArgs } from '../worker/command';
 
 /** A task that finds nothing to do: what a schedule fire or a warm run costs, not the data. */
 const IDLE_TASK = { type: 'runs.cleanup_expired', config: { table: 'runs', details_limit: 0 } };
@@ -61,7 +61,7 @@ export async function fireLatency(stack: Stack, fires: number): Promise<{ fires:
 /** The standalone worker (`npm run worker`) as a child process on its own task queue. */
 function spawnWorker(stack: Stack, taskQueue: string, databaseUrl: string, prebuilt: boolean): ChildProcess {
   const env = { ...process.env, TEMPORAL_ADDRESS: stack.env.address, CARETAKER_TASK_QUEUE: taskQueue, DATABASE_URL: databaseUrl, CARETAKER_WORKFLOW_BUNDLE: prebuilt ? stack.bundlePath : '' };
-  return spawn(process.execPath, workerNodeArgs(join(__dirname, '..', 'worker', 'main.ts')), { env, stdio: 'ignore' });
+  return spawn(process.execPath, workerNodeArgs(join(__dirname, '..', 'worker', 'main.ts')), { env: workerEnv(env), stdio: 'ignore' });
 }
 
 async function stopWorker(child: ChildProcess): Promise<void> {

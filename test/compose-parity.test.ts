@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DYNAMIC_CONFIG, NUM_HISTORY_SHARDS } from '../dev/cluster/index';
 import { TEMPORAL_SERVER_VERSION } from '../dev/temporal-server';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/dev-server';
-import { workerNodeArgs } from '../worker/command';
+import { WORKER_NODE_OPTIONS, workerEnv, workerNodeArgs } from '../worker/command';
 
 const ROOT = join(__dirname, '..');
 
@@ -42,11 +42,13 @@ describe('docker-compose.yml runs what the cluster tests run', () => {
     expect(worker!.depends_on).toEqual({ 'caretaker-setup': { condition: 'service_completed_successfully' } });
   });
 
-  it('the worker image and `npm run worker` start node as worker/command.ts says', () => {
-    const cmd = /^CMD (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))![1]!;
-    expect(JSON.parse(cmd)).toEqual(['node', ...workerNodeArgs()]);
+  it('the worker image and `npm run worker` start node as worker/command.ts says; NODE_OPTIONS of their own win', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    expect(JSON.parse(/^CMD (.*)$/m.exec(dockerfile)![1]!)).toEqual(['node', ...workerNodeArgs()]);
+    expect(dockerfile).toContain(`ENV NODE_OPTIONS="${WORKER_NODE_OPTIONS}"`);
     const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts.worker).toBe(`exec node ${workerNodeArgs().join(' ')}`);
+    expect(scripts.worker).toBe(`NODE_OPTIONS="${WORKER_NODE_OPTIONS} $NODE_OPTIONS" exec node ${workerNodeArgs().join(' ')}`);
+    expect(workerEnv({ NODE_OPTIONS: '--max-old-space-size=2048' }).NODE_OPTIONS).toBe(`${WORKER_NODE_OPTIONS} --max-old-space-size=2048`);
   });
 
   it('several worker replicas, each health-checked on /readyz', () => {

@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { buildTaskInput, workflowTypeFor } from '../client/task-input';
 import { OUTCOME_MEMO } from '../workflows/run-task';
-import { workerNodeArgs } from '../worker/command';
+import { workerEnv, workerNodeArgs } from '../worker/command';
 import type { TaskResult } from '../workflows/types';
 import { caretaker } from './cli';
 import { parseTask } from './fixtures';
@@ -65,7 +65,7 @@ const ledgerEntries = () => count(`select count(*) as n from caretaker.ledger`).
 function spawnWorker(taskQueue: string): ChildProcess {
   const child = spawn(process.execPath, workerNodeArgs(), {
     cwd: join(__dirname, '..'),
-    env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), CARETAKER_TASK_QUEUE: taskQueue, DATABASE_URL: db.url, CARETAKER_WORKFLOW_BUNDLE: inject('workflowBundlePath') },
+    env: workerEnv({ ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), CARETAKER_TASK_QUEUE: taskQueue, DATABASE_URL: db.url, CARETAKER_WORKFLOW_BUNDLE: inject('workflowBundlePath') }),
     stdio: 'ignore',
   });
   return child;

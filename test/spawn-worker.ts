@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { freeLoopbackPort as freePort } from '../worker/metrics';
-import { workerNodeArgs } from '../worker/command';
+import { workerEnv, workerNodeArgs } from '../worker/command';
 
 export { freePort };
 
@@ -31,14 +31,14 @@ export async function spawnWorker(env: Record<string, string>): Promise<SpawnedW
   const port = await freePort();
   const child = spawn(process.execPath, workerNodeArgs(), {
     cwd: ROOT,
-    env: {
+    env: workerEnv({
       ...process.env,
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       CARETAKER_TASK_QUEUE: taskQueue,
       CARETAKER_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
       CARETAKER_METRICS_PORT: String(port),
       ...env,
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -5,13 +5,18 @@
  *
  * V8's defaults size the heap for the machine (gigabytes here) and collect lazily, so a worker's
  * memory climbed by ~120 MB over 1,000 runs without holding anything (bench/temporal.ts). A 4 MB
- * young generation (default 16) and a 384 MB old-space cap keep it flat at ~240 MB; a worker that
- * needs more than 384 MB of JavaScript heap is leaking, and when it stops the ledger resumes its
- * runs on another. Raise the cap with a larger `--max-old-space-size` if a plugin task needs it.
+ * young generation (default 16) and a 384 MB old-space cap keep it flat at ~240 MB. They go in
+ * NODE_OPTIONS ahead of the operator's own, so a later `--max-old-space-size` there wins (a task
+ * that holds a very large directory listing, say: files rules list a directory tree in memory).
  */
-export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=384'] as const;
+export const WORKER_NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size=384';
 
 /** `node` arguments of the standalone worker; `main` is worker/main.ts relative to the working directory, or absolute. */
 export function workerNodeArgs(main = 'worker/main.ts'): string[] {
-  return [...WORKER_NODE_FLAGS, '--import', 'tsx', main];
+  return ['--import', 'tsx', main];
+}
+
+/** `env` with the worker's NODE_OPTIONS first, then any NODE_OPTIONS it already had. */
+export function workerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, NODE_OPTIONS: [WORKER_NODE_OPTIONS, env.NODE_OPTIONS].filter(Boolean).join(' ') };
 }

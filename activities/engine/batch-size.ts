@@ -85,8 +85,9 @@ export class BatchSizer {
       if (this.recent.length > WINDOW) this.recent.shift();
     }
     const ideal = measured ? target / Math.max(...this.recent) : this.size * MAX_GROWTH;
-    this.settled ||= measured && ideal <= this.size * MAX_GROWTH;
     const stepped = clamp(ideal, this.size * MAX_SHRINK, this.size * (this.settled ? SETTLED_GROWTH : MAX_GROWTH));
+    // Reached the target size (the step did not cap it): from now on it creeps.
+    this.settled ||= measured && stepped >= ideal;
     this.size = clamp(Math.round(stepped), min, max);
     this.smallest = Math.min(this.smallest, this.size);
     this.largest = Math.max(this.largest, this.size);

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { workerNodeArgs } from '../../worker/command';
+import { workerEnv, workerNodeArgs } from '../../worker/command';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -21,7 +21,7 @@ export interface WorkerEnv {
 export function spawnWorker(env: WorkerEnv, opts: { name?: string; output?: (line: string) => void } = {}): ChildProcess {
   const child = spawn(process.execPath, workerNodeArgs(), {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: workerEnv({ ...process.env, ...env }),
     stdio: ['ignore', opts.output ? 'pipe' : 'ignore', opts.output ? 'pipe' : 'ignore'],
   });
   if (opts.output) {
