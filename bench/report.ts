@@ -112,7 +112,7 @@ The same DETACH CONCURRENTLY + DROP by hand: ${ms(partition.sqlDropMs)} (${f.par
 ## Temporal
 
 - Schedule fire (nominal time) → first activity start, over ${fires.fires} fires of a 1 s interval schedule: p50 ${ms(fires.p50)}, p99 ${ms(fires.p99)}, max ${ms(fires.max)}.
-- Standalone worker (worker/command.ts) spawn → first workflow done: prebuilt bundle ${ms(cold.prebuiltMs)}, bundling at start ${ms(cold.bundlingMs)} (${f.bundle_start_ratio}×). Bundling alone took ${ms(run.bundleMs)} in this process.
+- Standalone worker (worker/command.ts) spawn → first workflow done (median of 3): prebuilt bundle ${ms(cold.prebuiltMs)}, bundling at start ${ms(cold.bundlingMs)} (${f.bundle_start_ratio}×). Bundling alone took ${ms(run.bundleMs)} in this process.
 - Worker RSS after ${rss.runs} runs (20 at a time): ${rss.rssMb.toFixed(0)} MB.
 - History of one retention run: ${history.small.runs.toLocaleString('en')} runs → ${history.small.bytes} bytes, ${history.small.events} events; ${history.large.runs.toLocaleString('en')} runs → ${history.large.bytes} bytes, ${history.large.events} events (${f.history_bytes_growth_10x}×). Heartbeats, results and memo are bounded: details by \`details_limit\`/\`details_max_bytes\`, the checkpoint is fixed-size, and the ledger (not the history) carries per-batch records.
 
