@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { tableExists } from './engine/ledger';
 import { quoteIdent } from './sql/identifiers';
 
 /**
@@ -25,18 +26,13 @@ const STANDALONE = `
   exists (select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
           where c.oid = d.partition_oid and n.nspname || '.' || c.relname = d.partition_name and not c.relispartition)`;
 
-/** Whether the intent table exists: a dry run before the first real run creates nothing. */
-async function exists(client: PoolClient, ledgerSchema: string): Promise<boolean> {
-  return (await client.query<{ ok: boolean }>(`select to_regclass($1) is not null as ok`, [table(ledgerSchema)])).rows[0]!.ok;
-}
-
 /**
  * The partitions of `parentOid` that were detached and not yet finished, in no order. A real run
  * first discards intents whose table is gone, renamed or attached again (a partition still
  * attached is planned as one, and its intent recorded again before its DETACH).
  */
 export async function pendingDetached(client: PoolClient, ledgerSchema: string, parentOid: number, apply: boolean): Promise<DetachIntent[]> {
-  if (!(await exists(client, ledgerSchema))) return [];
+  if (!(await tableExists(client, table(ledgerSchema)))) return [];
   const s = table(ledgerSchema);
   if (apply) await client.query(`delete from ${s} d where d.parent_oid = $1 and not ${STANDALONE}`, [parentOid]);
   const { rows } = await client.query<DetachIntent>(

@@ -94,12 +94,20 @@ function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, zones: Timest
 
 /** Up to `limit` stale runs after `cursor`, in key order; row-locked (skip locked) unless predicting. */
 async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<StaleRun[]> {
+  const c = cfg.columns;
+  const t = key.table;
   const p = new SqlParams();
-  const columns = decisionColumns(key, cfg, zones, p);
+  const since = `case ${Object.keys(cfg.thresholds)
+    .map((s) => `when t.${col(t, c.status)}::text = ${p.add(s, 'text')} then ${zones.instant(t, ageColumn(cfg, s), p)}`)
+    .join(' ')} end`;
+  const jobType = c.job_type ? readText(t, ref(c.job_type), p) : 'null::text';
+  const retries = c.retry_count ? readAs(t, ref(c.retry_count), 'int', p) : 'null::int';
   const conds = staleConditions(key, cfg, zones, p);
   if (cursor !== null) conds.push(keyAfter(key, cursor, p));
   const { rows } = await tx.query<Record<string, unknown> & { status: string; job_type: string | null; retry_count: number | null; elapsed_ms: string }>(
-    `select ${columns} from ${key.table.sql} t where ${conds.join(' and ')}
+    `select ${keySelect(key)}, t.${col(t, c.status)}::text as status, ${jobType} as job_type, ${retries} as retry_count,
+            extract(epoch from now() - ${since}) * 1000 as elapsed_ms
+     from ${t.sql} t where ${conds.join(' and ')}
      order by ${keyOrder(key)} limit ${p.add(limit, 'int')} ${mode === 'predict' ? '' : 'for update of t skip locked'}`,
     p.values,
   );
@@ -108,19 +116,6 @@ async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleCon
     const threshold_ms = (r.job_type !== null ? cfg.job_type_thresholds[r.job_type] : undefined) ?? cfg.thresholds[r.status]!;
     return { id: String(keyLabel(k)), key: k, status: r.status, job_type: r.job_type, retry_count: r.retry_count, elapsed_ms: Number(r.elapsed_ms), threshold_ms };
   });
-}
-
-/** What a run's decision needs, as a select list; building it checks every reference (a JSON path into a column that is not JSON is a config error). */
-function decisionColumns(key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, p: SqlParams): string {
-  const c = cfg.columns;
-  const t = key.table;
-  const since = `case ${Object.keys(cfg.thresholds)
-    .map((s) => `when t.${col(t, c.status)}::text = ${p.add(s, 'text')} then ${zones.instant(t, ageColumn(cfg, s), p)}`)
-    .join(' ')} end`;
-  const jobType = c.job_type ? readText(t, ref(c.job_type), p) : 'null::text';
-  const retries = c.retry_count ? readAs(t, ref(c.retry_count), 'int', p) : 'null::int';
-  return `${keySelect(key)}, t.${col(t, c.status)}::text as status, ${jobType} as job_type, ${retries} as retry_count,
-          extract(epoch from now() - ${since}) * 1000 as elapsed_ms`;
 }
 
 /**
@@ -162,8 +157,6 @@ async function applyDecisions(tx: PoolClient, key: RowKey, cfg: RunsCleanupStale
 /** Stale runs as a unit of work: pick a batch, decide per run, write the decisions. */
 function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): WorkUnit<StaleRun, KeyValue> {
   const zones = new TimestampZones(cfg.timestamps);
-  // Fails on a bad column reference before the first batch, whether or not any run is stale.
-  decisionColumns(key, cfg, zones, new SqlParams());
   return {
     label: key.table.name,
     transactional: true,

@@ -11,9 +11,8 @@ import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
  * scheduler workflow, and with the default a fire lands 0 to 1 s after its time (bench/temporal.ts
  * measured a p50 of ~400 ms). 50 ms costs the timer queue more frequent reads of a small table.
  */
-export const TIMER_MAX_TIME_SHIFT = '50ms';
 export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
-  'history.timerProcessorMaxTimeShift': TIMER_MAX_TIME_SHIFT,
+  'history.timerProcessorMaxTimeShift': '50ms',
 };
 
 type LocalOptions = NonNullable<Parameters<typeof TestWorkflowEnvironment.createLocal>[0]>;

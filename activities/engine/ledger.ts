@@ -128,7 +128,11 @@ export class RunLedger {
  */
 export async function readLedger(client: PoolClient, schema: string, prefix: string): Promise<LedgerEntry[]> {
   const s = quoteIdent(schema);
-  const exists = await client.query<{ ok: boolean }>(`select to_regclass($1) is not null as ok`, [`${s}.ledger`]);
-  if (!exists.rows[0]?.ok) return [];
+  if (!(await tableExists(client, `${s}.ledger`))) return [];
   return (await client.query<LedgerEntry>(`select seq, next, effect from ${s}.ledger where starts_with(run_key, $1) order by run_key, seq`, [prefix])).rows;
+}
+
+/** Whether a table of the ledger's schema (`"schema".name`) exists: a dry run before any real run creates none. */
+export async function tableExists(client: PoolClient, qualified: string): Promise<boolean> {
+  return (await client.query<{ ok: boolean }>(`select to_regclass($1) is not null as ok`, [qualified])).rows[0]!.ok;
 }
