@@ -40,6 +40,23 @@ describe('adaptive batch size (pure logic)', () => {
     expect(sizer.observe(3125, 156.25)).toBe(3906);
   });
 
+  it('aims the items\' work at the target less the fixed part of a batch', () => {
+    const sizer = new BatchSizer(adaptive, 5000);
+    // 5000 rows: 240 ms of work, 20 ms of BEGIN, fence, counters, ledger and COMMIT around it.
+    // At 0.048 ms a row, 230 ms of work is 4792 rows, where the whole batch's rate would give 4808.
+    expect(sizer.observe(5000, 260, 240)).toBe(4792);
+  });
+
+  it('keeps half the target for work when the fixed part takes all of it, instead of shrinking to min', () => {
+    // target 10 ms, 12 ms fixed per batch, 0.01 ms of work a row: no size meets the target.
+    const sizer = new BatchSizer({ min: 10, max: 50_000, target: 10 }, 1000);
+    let size = sizer.current;
+    for (let i = 0; i < 20; i++) size = sizer.observe(size, 12 + size * 0.01, size * 0.01);
+    // 5 ms of work per batch: 500 rows, whatever the start.
+    expect(size).toBe(500);
+    expect(sizer.summary().smallest).toBe(500);
+  });
+
   it('stays within min and max', () => {
     const low = new BatchSizer({ ...adaptive, min: 400 }, 1000);
     expect(low.observe(1000, 10_000)).toBe(400);

@@ -10,6 +10,12 @@ import type { RunPace } from '../../workflows/types';
  * one batch to the next (other sessions, checkpoints, a busy CPU), so the size follows the slowest
  * time per item of the last few batches, and one slow batch holds the size down for a while.
  *
+ * A batch's time is a fixed part (BEGIN, the attempt fence, the counter readings, the ledger row,
+ * COMMIT: ~a few ms, more under load) plus the work on its items. The size aims the work at what the
+ * fixed part leaves of the target, and at no less than half the target: a target at or below the
+ * fixed part would otherwise shrink every batch to `min` (each step measures a higher time per item
+ * than the last) and a run would crawl at a few hundred rows a second.
+ *
  * Pure logic: the engine feeds it each batch's item count and transaction time.
  */
 export interface AdaptiveBatchSetting {
@@ -35,6 +41,8 @@ const MAX_SHRINK = 0.25;
 const MIN_MEASURABLE_MS = 2;
 /** How many recent batches the slowest time per item is taken over. */
 const WINDOW = 5;
+/** The least share of the target a batch's work aims at, however large the fixed part. */
+const MIN_WORK_SHARE = 0.5;
 
 export class BatchSizer {
   private size: number;
@@ -43,8 +51,10 @@ export class BatchSizer {
   private smallest: number;
   private largest: number;
   private slowestMs = 0;
-  /** Milliseconds per item of the last WINDOW full batches. */
+  /** Milliseconds per item of the last WINDOW full batches' work. */
   private readonly recent: number[] = [];
+  /** Milliseconds of the last WINDOW full batches that were not their items' work. */
+  private readonly overheads: number[] = [];
   private settled = false;
 
   constructor(
@@ -72,19 +82,21 @@ export class BatchSizer {
   }
 
   /**
-   * Learns from a finished batch: `items` it asked for were handled in `elapsedMs`. A batch that
+   * Learns from a finished batch: `items` it asked for were handled in a transaction of `elapsedMs`,
+   * of which `workMs` went to fetching and acting on them (all of it when not given). A batch that
    * came back short (the end of a unit) says nothing about the rate and is ignored.
    */
-  observe(items: number, elapsedMs: number): number {
+  observe(items: number, elapsedMs: number, workMs = elapsedMs): number {
     this.slowestMs = Math.max(this.slowestMs, elapsedMs);
     if (typeof this.setting === 'number' || items < this.size || items <= 0) return this.size;
     const { min, max, target } = this.setting;
-    const measured = elapsedMs >= MIN_MEASURABLE_MS;
+    const measured = workMs >= MIN_MEASURABLE_MS;
     if (measured) {
-      this.recent.push(elapsedMs / items);
-      if (this.recent.length > WINDOW) this.recent.shift();
+      remember(this.recent, workMs / items);
+      remember(this.overheads, Math.max(0, elapsedMs - workMs));
     }
-    const ideal = measured ? target / Math.max(...this.recent) : this.size * MAX_GROWTH;
+    const budget = Math.max(target - Math.max(0, ...this.overheads), target * MIN_WORK_SHARE);
+    const ideal = measured ? budget / Math.max(...this.recent) : this.size * MAX_GROWTH;
     const stepped = clamp(ideal, this.size * MAX_SHRINK, this.size * (this.settled ? SETTLED_GROWTH : MAX_GROWTH));
     // Reached the target size (the step did not cap it): from now on it creeps.
     this.settled ||= measured && stepped >= ideal;
@@ -93,6 +105,12 @@ export class BatchSizer {
     this.largest = Math.max(this.largest, this.size);
     return this.size;
   }
+}
+
+/** Keeps the last WINDOW values. */
+function remember(window: number[], value: number): void {
+  window.push(value);
+  if (window.length > WINDOW) window.shift();
 }
 
 function clamp(value: number, low: number, high: number): number {

@@ -103,7 +103,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
         const began = performance.now();
         const batch = await transactionalBatch(step, cfg);
         lastBatchMs = performance.now() - began;
-        sizer.observe(batch.items, lastBatchMs);
+        sizer.observe(batch.items, lastBatchMs, batch.workMs);
         handled += batch.items;
         position = batch.next;
       } else {
@@ -135,21 +135,28 @@ interface Step {
   beat: () => void;
 }
 
-/** One batch in one transaction: fetch, act, measure, record; commit a real run, roll back a dry run. */
-async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: Position; items: number }> {
-  const { record, next, items } = await inTransaction(s.client, cfg, s.mode, async () => {
+/**
+ * One batch in one transaction: fetch, act, measure, record; commit a real run, roll back a dry run.
+ * `workMs` is the part spent fetching and acting on the items, for the sizer; the rest is the batch's fixed cost.
+ */
+async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: Position; items: number; workMs: number }> {
+  const { record, next, items, workMs } = await inTransaction(s.client, cfg, s.mode, async () => {
     await s.ledger?.fence(s.client);
+    let began = performance.now();
     const items = await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode);
+    let workMs = performance.now() - began;
     const next = advance(s.unit, s.position, items, s.room);
     const before = s.mode === 'predict' ? undefined : await readTableChanges(s.client, s.ledgerSchema);
+    began = performance.now();
     const effect = await s.unit.act(s.client, items, s.mode);
+    workMs += performance.now() - began;
     const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema));
     const record = s.tally.admit(s.unit.label, effect, tables);
     if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
-    return { record, next, items: items.length };
+    return { record, next, items: items.length, workMs };
   });
   s.tally.apply(record);
-  return { next, items };
+  return { next, items, workMs };
 }
 
 /** Items one at a time outside a transaction (files, VACUUM, procedures, workflow starts), each recorded when done. */
