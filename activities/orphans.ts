@@ -49,7 +49,7 @@ function rowAction(rule: Rule<'missing_file'> | Rule<'missing_parent'>, children
 function missingFileUnit(set: RowSet, stored: TextTemplate, baseDir: string, maxFraction: number): WorkUnit<{ key: KeyValue; path: string }, KeyValue> {
   const path = (p: SqlParams) => `${templateText(set.key.table, stored, p)} as path`;
   const rowsOf = async (client: PoolClient, cursor: KeyValue | null, limit: number | null, mode: ActMode) =>
-    (await selectRows<{ path: string }>(client, set, cursor, limit, mode, path)).map((r) => ({ key: r.key, path: r.row.path }));
+    (await selectRows<{ path: string }>(client, set, { after: cursor, limit }, mode, path)).map((r) => ({ key: r.key, path: r.row.path }));
   return {
     label: set.label,
     transactional: true,

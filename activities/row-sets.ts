@@ -7,7 +7,7 @@ import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } fro
 import { startWorkflowUnit } from './start-workflows';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
-import { keyAfter, keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, type RowKey } from './sql/keys';
+import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from './sql/keys';
 import { assignmentList, type Assigned, readText } from './sql/expressions';
 import type { TimestampZones } from './sql/time';
 import { type ColumnRef, ref } from '../tasks/column-refs';
@@ -118,7 +118,7 @@ function fractionTargets(set: RowSet): FractionTarget[] {
   const { action } = set;
   if (action.kind === 'report' || action.kind === 'start_workflow') return [];
   const own = (p: SqlParams) => all(set.where(p));
-  const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own }];
+  const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true }];
   if (action.kind === 'delete') {
     for (const child of action.children) {
       targets.push({ table: child.table, verb: 'delete', condition: (p) => childCondition(set, child, own, p), through: { columns: child.columns, parent: set.key, condition: own } });
@@ -128,29 +128,27 @@ function fractionTargets(set: RowSet): FractionTarget[] {
 }
 
 /**
- * Up to `limit` rows of the set after `cursor` (all of them when null), in key order, with their
- * key and any `extra` columns; row-locked (skip locked) unless predicting.
+ * The set's rows in a window (the next `limit` after a cursor, or those among keys read ahead), in key
+ * order, with their key and any `extra` columns; row-locked (skip locked) unless predicting.
  */
 export async function selectRows<R extends Record<string, unknown>>(
   tx: PoolClient,
   set: RowSet,
-  cursor: KeyValue | null,
-  limit: number | null,
+  window: KeyWindow,
   mode: ActMode,
   extra?: (p: SqlParams) => string,
 ): Promise<{ key: KeyValue; row: R }[]> {
   const p = new SqlParams();
   const columns = extra ? `, ${extra(p)}` : '';
-  const conds = set.where(p);
-  if (cursor !== null) conds.push(keyAfter(set.key, cursor, p));
-  const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all(conds)}
-    order by ${keyOrder(set.key)} ${limit === null ? '' : `limit ${p.add(limit, 'int')}`} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
+  const bound = keyWindow(set.key, window, p);
+  const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all([...set.where(p), ...bound.conds])}
+    order by ${keyOrder(set.key)} ${bound.limit} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
   return (await tx.query<R>(text, p.values)).rows.map((row) => ({ key: keyOf(row, set.key), row }));
 }
 
-/** Up to `limit` keys of the set after `cursor`, in key order. */
-export async function selectKeys(tx: PoolClient, set: RowSet, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<KeyValue[]> {
-  return (await selectRows(tx, set, cursor, limit, mode)).map((r) => r.key);
+/** The set's keys in a window, in key order. */
+export async function selectKeys(tx: PoolClient, set: RowSet, window: KeyWindow, mode: ActMode): Promise<KeyValue[]> {
+  return (await selectRows(tx, set, window, mode)).map((r) => r.key);
 }
 
 /** The effect of acting on `keys`: counts (matched, the set's counter, child rows) and one detail per key. */
@@ -169,9 +167,13 @@ export function rowSetUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
     label: set.label,
     transactional: true,
     fraction: fractionTargets(set),
-    nextBatch: (tx, cursor, limit, mode) => selectKeys(tx, set, cursor, limit, mode),
+    nextBatch: (tx, after, limit, mode) => selectKeys(tx, set, { after, limit }, mode),
     cursorOf: (key) => key,
     act: (tx, keys, mode) => actOnKeys(tx, set, keys, mode),
+    readAhead: {
+      cursors: (client, after, limit) => keysUpTo(client, set.key, set.where, after, limit),
+      among: (tx, keys, mode) => selectKeys(tx, set, { among: keys }, mode),
+    },
   };
 }
 

@@ -9,7 +9,7 @@ import { processRowSets } from './row-sets';
 import { resolveChildren } from './retention';
 import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
-import { keyAfter, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
+import { keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, resolveKeyed, type RowKey } from './sql/keys';
 import { SqlParams } from './sql/params';
 import { assignmentList, type Assigned, readAs, readText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
@@ -92,8 +92,8 @@ function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, zones: Timest
   return conds;
 }
 
-/** Up to `limit` stale runs after `cursor`, in key order; row-locked (skip locked) unless predicting. */
-async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, cursor: KeyValue | null, limit: number, mode: ActMode): Promise<StaleRun[]> {
+/** The stale runs in a window (the next `limit` after a cursor, or among keys read ahead), in key order; row-locked (skip locked) unless predicting. */
+async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, window: KeyWindow, mode: ActMode): Promise<StaleRun[]> {
   const c = cfg.columns;
   const t = key.table;
   const p = new SqlParams();
@@ -102,13 +102,13 @@ async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleCon
     .join(' ')} end`;
   const jobType = c.job_type ? readText(t, ref(c.job_type), p) : 'null::text';
   const retries = c.retry_count ? readAs(t, ref(c.retry_count), 'int', p) : 'null::int';
-  const conds = staleConditions(key, cfg, zones, p);
-  if (cursor !== null) conds.push(keyAfter(key, cursor, p));
+  const bound = keyWindow(key, window, p);
+  const conds = [...staleConditions(key, cfg, zones, p), ...bound.conds];
   const { rows } = await tx.query<Record<string, unknown> & { status: string; job_type: string | null; retry_count: number | null; elapsed_ms: string }>(
     `select ${keySelect(key)}, t.${col(t, c.status)}::text as status, ${jobType} as job_type, ${retries} as retry_count,
             extract(epoch from now() - ${since}) * 1000 as elapsed_ms
      from ${t.sql} t where ${conds.join(' and ')}
-     order by ${keyOrder(key)} limit ${p.add(limit, 'int')} ${mode === 'predict' ? '' : 'for update of t skip locked'}`,
+     order by ${keyOrder(key)} ${bound.limit} ${mode === 'predict' ? '' : 'for update of t skip locked'}`,
     p.values,
   );
   return rows.map((r) => {
@@ -160,8 +160,12 @@ function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): Wo
   return {
     label: key.table.name,
     transactional: true,
-    fraction: [{ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, zones, p).join(' and ') }],
-    nextBatch: (tx, cursor, limit, mode) => selectStale(tx, key, cfg, zones, cursor, limit, mode),
+    fraction: [{ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, zones, p).join(' and '), picked: true }],
+    nextBatch: (tx, after, limit, mode) => selectStale(tx, key, cfg, zones, { after, limit }, mode),
+    readAhead: {
+      cursors: (client, after, limit) => keysUpTo(client, key, (p) => staleConditions(key, cfg, zones, p), after, limit),
+      among: (tx, keys, mode) => selectStale(tx, key, cfg, zones, { among: keys }, mode),
+    },
     cursorOf: (run) => run.key,
     act: async (tx, runs, mode) => {
       const decisions = runs.map((run) => decideStaleRun(run, cfg, taskId));

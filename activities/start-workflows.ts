@@ -26,7 +26,7 @@ export function startWorkflowUnit(set: RowSet, action: StartAction): WorkUnit<Ke
   return {
     label: set.label,
     transactional: false,
-    nextBatch: (client, cursor, limit) => selectKeys(client, set, cursor, limit, 'predict'),
+    nextBatch: (client, after, limit) => selectKeys(client, set, { after, limit }, 'predict'),
     cursorOf: (key) => key,
     act: async (_client, keys, mode) => {
       let started = 0;

@@ -33,8 +33,9 @@ export function formatDuration(ms: number): string {
 }
 
 /** A zod field that takes a duration string and yields milliseconds. */
-export function duration(opts: { min?: number } = {}) {
+export function duration(opts: { min?: number; max?: number } = {}) {
   const min = opts.min ?? 0;
+  const max = opts.max ?? Infinity;
   return z.string().transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === undefined) {
@@ -43,6 +44,10 @@ export function duration(opts: { min?: number } = {}) {
     }
     if (ms < min) {
       ctx.addIssue({ code: 'custom', message: `expected a duration >= ${formatDuration(min)}, got ${JSON.stringify(text)}` });
+      return z.NEVER;
+    }
+    if (ms > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration <= ${formatDuration(max)}, got ${JSON.stringify(text)}` });
       return z.NEVER;
     }
     return ms;

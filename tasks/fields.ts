@@ -90,12 +90,15 @@ export const dryRun = () => z.boolean().default(false);
  */
 export const dryRunMode = () => z.enum(['execute', 'read_only']).default('execute');
 
+/** PostgreSQL's largest lock_timeout and statement_timeout, in milliseconds (INT_MAX): about 24 days. */
+const PG_MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /** Per-batch transaction limits: every batch runs with these as SET LOCAL. */
 export const sqlLimits = () =>
   z
     .object({
-      lock_timeout: duration({ min: 1 }).prefault('5s'),
-      statement_timeout: duration({ min: 1 }).prefault('60s'),
+      lock_timeout: duration({ min: 1, max: PG_MAX_TIMEOUT_MS }).prefault('5s'),
+      statement_timeout: duration({ min: 1, max: PG_MAX_TIMEOUT_MS }).prefault('60s'),
     })
     .prefault({});
 
@@ -154,8 +157,15 @@ export const timestamps = () =>
 export type TimestampSettings = z.output<ReturnType<typeof timestamps>>;
 
 /** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */
+/**
+ * How many keys of a sparse set a run reads in one pass before its first batch, over all its sets
+ * (activities/engine/read-ahead.ts); a set with more is batched in key order. 0: never read ahead.
+ */
+export const readAhead = () => z.number().int().min(0).max(1_000_000).default(100_000);
+
 export const sqlTaskFields = (defaultBatchSize: number) => ({
   batch_size: batchSize(defaultBatchSize),
+  read_ahead: readAhead(),
   throttle: throttle(),
   details_limit: detailsLimit(),
   details_max_bytes: detailsMaxBytes(),

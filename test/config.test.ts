@@ -142,6 +142,12 @@ tasks:
     expect(ok.tasks[0]!.retry).toEqual({ maximum_attempts: 1, initial_interval: 300_000, backoff_coefficient: 2, maximum_interval: 60_000 });
   });
 
+  it('refuses what PostgreSQL refuses at runtime: a lock or statement timeout over 2^31-1 ms', () => {
+    expect(problems(task('      sql: { statement_timeout: 25d, lock_timeout: 24d }'))).toEqual([
+      'maintenance.yaml:9: tasks[0].config.sql.statement_timeout: expected a duration <= 24d20h31m23s647ms, got "25d"',
+    ]);
+  });
+
   it('points a missing key at the mapping that should hold it, and an empty file at line 1', () => {
     expect(problems('tasks:\n  - id: a\n    config: {}\n  - type: db.vacuum\n')).toEqual([
       'maintenance.yaml:2: tasks[0].type: required: expected string',

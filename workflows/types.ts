@@ -82,6 +82,8 @@ export interface RunPace {
   batchSize: { first: number; last: number; smallest: number; largest: number; adaptive: boolean };
   slowestBatchMs: number;
   throttle: ThrottleReport;
+  /** Keys of sparse sets read in one pass before the batches (activities/engine/read-ahead.ts), in the last attempt. */
+  readAhead: number;
 }
 
 /** What a failed or cancelled run had done when it stopped (from its ledger, else its last attempt). */

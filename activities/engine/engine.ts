@@ -16,6 +16,7 @@ import { batchTimer } from './batch-metrics';
 import { liveProgress } from './live-progress';
 import { BatchSizer } from './batch-size';
 import { Throttle } from './throttle';
+import { ReadAheads } from './read-ahead';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -64,10 +65,15 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
         position = entry.next;
       }
     }
+    const ahead = new ReadAheads(units, cfg.read_ahead ?? 0);
+    await readAhead(client, cfg, ahead, position);
     let refusal: string[] = [];
     if (tally.batches === 0) {
       opts.warnings?.forEach((w) => tally.warn(w));
-      refusal = await inTransaction(client, cfg, 'predict', async () => [...(await checkFractions(client, units, cfg.max_fraction ?? 1)), ...(await preflights(client, units))]);
+      refusal = await inTransaction(client, cfg, 'predict', async () => [
+        ...(await checkFractions(client, units, cfg.max_fraction ?? 1, ahead.counts)),
+        ...(await preflights(client, units)),
+      ]);
       if (refusal.length > 0 && mode === 'apply') throw safetyLimitError(refusal.join('\n'));
       refusal.forEach((r) => tally.warn(r));
     }
@@ -97,7 +103,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       }
       await throttle.beforeBatch(client, handled, tally.batches, lastBatchMs, beat);
       const unit = units[position.unit]!;
-      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat };
+      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat, ahead };
       const batchDone = timeBatch();
       if (unit.transactional) {
         const began = performance.now();
@@ -115,7 +121,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     const result = tally.result(input, startedAt, refusal.length > 0 ? 'refused' : undefined, refusal.length > 0 ? refusal.join('\n') : undefined);
     if (stoppedAtCap) result.counts.stopped_at_max_rows_per_run = 1;
     const { slowestBatchMs, ...batchSize } = sizer.summary();
-    result.pace = { batchSize, slowestBatchMs, throttle: throttle.report };
+    result.pace = { batchSize, slowestBatchMs, throttle: throttle.report, readAhead: ahead.total };
     return result;
   } catch (err) {
     throw withPartial(err, tally.partial(cfg.dry_run));
@@ -133,6 +139,7 @@ interface Step {
   ledgerSchema: string;
   /** Heartbeats; items outside a transaction (a VACUUM, a procedure) can each take long. */
   beat: () => void;
+  ahead: ReadAheads;
 }
 
 /**
@@ -143,7 +150,7 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: P
   const { record, next, items, workMs } = await inTransaction(s.client, cfg, s.mode, async () => {
     await s.ledger?.fence(s.client);
     let began = performance.now();
-    const items = await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode);
+    const items = (await s.ahead.next(s.client, s.position.unit, s.room, s.mode)) ?? (await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode));
     let workMs = performance.now() - began;
     const next = advance(s.unit, s.position, items, s.room);
     const before = s.mode === 'predict' ? undefined : await readTableChanges(s.client, s.ledgerSchema);
@@ -212,6 +219,22 @@ async function inTransaction<T>(client: PoolClient, cfg: EngineConfig, mode: Act
     throw err;
   }
 }
+
+/**
+ * Reads ahead the cursors of sparse units (read-ahead.ts) in a read-only transaction of its own.
+ * It only saves work: when its pass runs into the task's statement_timeout, the units are batched
+ * by their own walk instead, as they would be without it.
+ */
+async function readAhead(client: PoolClient, cfg: EngineConfig, ahead: ReadAheads, from: Position): Promise<void> {
+  try {
+    await inTransaction(client, cfg, 'predict', () => ahead.read(client, from));
+  } catch (err) {
+    if ((err as { code?: string }).code !== QUERY_CANCELED) throw err;
+  }
+}
+
+/** SQLSTATE of a statement stopped by statement_timeout. */
+const QUERY_CANCELED = '57014';
 
 async function preflights(client: PoolClient, units: readonly WorkUnit[]): Promise<string[]> {
   const problems: string[] = [];

@@ -9,7 +9,7 @@ import type { FractionTarget, WorkUnit } from './work-unit';
  * (two policies on one table at 45% each are 90% of it) and over child tables too. It runs in the
  * engine's read-only transaction, under the task's lock and statement timeouts.
  */
-export async function checkFractions(client: PoolClient, units: readonly WorkUnit[], maxFraction: number): Promise<string[]> {
+export async function checkFractions(client: PoolClient, units: readonly WorkUnit[], maxFraction: number, known: ReadonlyMap<FractionTarget, number> = new Map()): Promise<string[]> {
   // No run can change more than all of a table: `max_fraction: 1` turns the guard (and its scans) off.
   if (maxFraction >= 1) return [];
   const byTable = new Map<string, { targets: FractionTarget[]; labels: Set<string> }>();
@@ -23,12 +23,30 @@ export async function checkFractions(client: PoolClient, units: readonly WorkUni
   }
   const problems: string[] = [];
   for (const { targets, labels } of byTable.values()) {
-    const { rows } = await client.query<{ matching: string; total: string }>(...countQuery(targets));
+    const counted = targets.length === 1 ? known.get(targets[0]!) : undefined;
+    const { matching, total } = counted === undefined ? await countBoth(client, targets) : { matching: counted, total: await countTotal(client, targets[0]!, counted, maxFraction) };
     const verbs = [...new Set(targets.map((t) => t.verb))].join(' or ');
-    const problem = overFraction(`${[...labels].join(', ')}: would ${verbs}`, Number(rows[0]!.matching), Number(rows[0]!.total), `rows of ${targets[0]!.table.name}`, maxFraction);
+    const problem = overFraction(`${[...labels].join(', ')}: would ${verbs}`, matching, total, `rows of ${targets[0]!.table.name}`, maxFraction);
     if (problem) problems.push(problem);
   }
   return problems;
+}
+
+async function countBoth(client: PoolClient, targets: readonly FractionTarget[]): Promise<{ matching: number; total: number }> {
+  const { rows } = await client.query<{ matching: string; total: string }>(...countQuery(targets));
+  return { matching: Number(rows[0]!.matching), total: Number(rows[0]!.total) };
+}
+
+/**
+ * The table's rows when `matching` (known exactly) is over max_fraction of them, else a lower bound
+ * that already proves it is not: the count stops past matching / max_fraction rows, so for a sparse
+ * set it reads a small part of the table where `count(*)` reads all of it.
+ */
+async function countTotal(client: PoolClient, target: FractionTarget, matching: number, maxFraction: number): Promise<number> {
+  if (matching === 0) return 0;
+  const enough = Math.ceil(matching / maxFraction) + 1;
+  const { rows } = await client.query<{ n: string }>(`select count(*) as n from (select from ${target.table.sql} limit $1) s`, [enough]);
+  return Number(rows[0]!.n);
 }
 
 /** SQL and values that count the rows of one table the targets would change (`matching`) and all of them (`total`). */

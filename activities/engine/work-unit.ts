@@ -27,6 +27,8 @@ export interface FractionTarget {
    * hash join over the child table counts both its matching and its total rows.
    */
   through?: { columns: string[]; parent: RowKey; condition: (p: SqlParams) => string };
+  /** Its rows are exactly the unit's items: a whole read-ahead (read-ahead.ts) counts them. */
+  picked?: boolean;
 }
 
 /**
@@ -51,6 +53,16 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
   /** Orders cursors as `nextBatch` does; the engine refuses a batch whose cursors do not strictly advance. */
   compare?(a: Cursor, b: Cursor): number;
   act(tx: PoolClient, items: Item[], mode: ActMode): Promise<BatchEffect>;
+  /**
+   * For a transactional unit of rows picked by conditions: how to read the cursors of all its items
+   * in one pass, and how a batch takes the items among some of them (read-ahead.ts).
+   */
+  readAhead?: {
+    /** The cursors of all items after `after`, in cursor order, when there are at most `limit`; null when there are more. */
+    cursors(client: PoolClient, after: Cursor | null, limit: number): Promise<Cursor[] | null>;
+    /** The items among `cursors` that still qualify, in cursor order, locked (skip locked) unless predicting. */
+    among(tx: PoolClient, cursors: Cursor[], mode: ActMode): Promise<Item[]>;
+  };
   /** What max_fraction checks for this unit, per table. */
   fraction?: FractionTarget[];
   /** Other checks before anything changes (e.g. a base_dir that is missing); each problem refuses a real run. */
@@ -65,6 +77,8 @@ export interface EngineConfig {
   details_max_bytes?: number;
   /** A fixed size, or adaptive within min..max towards a target transaction time (batch-size.ts). */
   batch_size?: BatchSizeSetting;
+  /** Keys of sparse units read ahead before the first batch, at most (read-ahead.ts); 0: none. */
+  read_ahead?: number;
   /** Pauses while the database is busy (throttle.ts). */
   throttle?: ThrottleConfig;
   max_rows_per_run?: number | null;

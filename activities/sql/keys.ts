@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { configError } from '../errors';
-import type { SqlParams } from './params';
+import { SqlParams } from './params';
 import type { KeyColumn } from '../../tasks/fields';
 import { col, colType, resolveTable, type ResolvedTable } from './identifiers';
 
@@ -77,6 +77,37 @@ export function keyIn(key: RowKey, keys: readonly KeyValue[], p: SqlParams, alia
   const arrays = key.columns.map((c, i) => p.add(keys.map((k) => k[i]), `${colType(key.table, c)}[]`));
   if (key.columns.length === 1) return `${keyOrder(key, alias)} = any(${arrays[0]})`;
   return `(${keyOrder(key, alias)}) in (select * from unnest(${arrays.join(', ')}))`;
+}
+
+/**
+ * The rows one batch may take: the next `limit` (null: all) after a cursor in key order (null: from
+ * the start), or the rows among keys read ahead (activities/engine/read-ahead.ts).
+ */
+export type KeyWindow = { after: KeyValue | null; limit: number | null } | { among: readonly KeyValue[] };
+
+/** A window's condition on `alias` (none for a first batch) and the LIMIT that follows `order by keyOrder(key)`. */
+export function keyWindow(key: RowKey, window: KeyWindow, p: SqlParams, alias = 't'): { conds: string[]; limit: string } {
+  if ('among' in window) return { conds: [keyIn(key, window.among, p, alias)], limit: '' };
+  const conds = window.after === null ? [] : [keyAfter(key, window.after, p, alias)];
+  return { conds, limit: window.limit === null ? '' : `limit ${p.add(window.limit, 'int')}` };
+}
+
+/**
+ * The keys of all rows matching `where` (conditions on alias `t`) after `after`, in key order, when
+ * there are at most `limit`; null when there are more. The scan has no order, so it stops at
+ * `limit + 1` rows and a sparse set is read in one sequential pass, where a walk in key order
+ * visits the key index for every row; the keys are sorted afterwards, in the key's own order.
+ */
+export async function keysUpTo(client: PoolClient, key: RowKey, where: (p: SqlParams) => string[], after: KeyValue | null, limit: number): Promise<KeyValue[] | null> {
+  const p = new SqlParams();
+  const conds = where(p);
+  if (after !== null) conds.push(keyAfter(key, after, p));
+  const { rows } = await client.query<Record<string, unknown>>(
+    `select ${keySelect(key, 's')} from (select ${keyOrder(key)} from ${key.table.sql} t where ${conds.join(' and ') || 'true'} limit ${p.add(limit + 1, 'int')}) s
+     order by ${keyOrder(key, 's')}`,
+    p.values,
+  );
+  return rows.length > limit ? null : rows.map((row) => keyOf(row, key));
 }
 
 /** The key of a row selected with `keySelect`. */
