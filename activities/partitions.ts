@@ -116,7 +116,7 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
       const detached = new Set(leftover.map((p) => p.oid));
       return planned.filter((p) => (p.detached ? detached : attached).has(p.oid) && (cursor === null || p.name > cursor)).slice(0, limit);
     },
-    async act(client, [partition], mode: ActMode): Promise<BatchEffect> {
+    async act(client, [partition], mode: ActMode, record): Promise<BatchEffect> {
       const detail = { set: plan.label, table: plan.parent.name, partition: partition!.name, upper_bound: partition!.upper, action: plan.action };
       if (mode !== 'apply') {
         const rows = await rowsIn(client, partition!);
@@ -138,8 +138,11 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
           if (plan.action === 'drop') await client.query(`drop table ${partition!.sql}`);
           else await client.query(`alter table ${partition!.sql} set schema ${quoteIdent(plan.archiveSchema!)}`);
           await clearIntent(client, plan.ledgerSchema, partition!.oid);
+          // The ledger entry commits with the DROP: a retry neither drops it again nor loses its rows.
+          const done = effect(plan, counter, rows, detail);
+          await record?.(client, done);
           await client.query('commit');
-          return effect(plan, counter, rows, detail);
+          return done;
         } catch (err) {
           await client.query('rollback').catch(() => undefined);
           throw err;

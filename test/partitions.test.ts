@@ -152,4 +152,40 @@ describe('partition-aware retention', () => {
       expect(await pendingIntents()).toBe(0);
     });
   });
+
+  describe('when the run fails right after a DROP, before the next step', () => {
+    // The partition's ledger entry fails once, as a worker lost at that moment would leave it.
+    const FAIL_FIRST_RECORD = `
+      drop sequence if exists public.partition_records;
+      create sequence public.partition_records;
+      create or replace function public.fail_first_partition_record() returns trigger language plpgsql as $$
+      begin
+        if new.effect::text like '%partitions_dropped%' then
+          if nextval('public.partition_records') = 1 then
+            raise exception 'injected: worker lost after dropping app.logs_old' using errcode = 'lock_not_available';
+          end if;
+        end if;
+        return new;
+      end $$;
+      create trigger fail_first_partition_record before insert on caretaker.ledger for each row execute function public.fail_first_partition_record();`;
+    beforeEach(async () => {
+      // A real run that changes nothing creates the ledger the trigger goes on.
+      await runTaskWorkflow(env.temporal, task({ ...logsPolicy, older_than: '1000d' }));
+      await env.db.pool.query(FAIL_FIRST_RECORD);
+    });
+    afterEach(() => env.db.pool.query('drop trigger if exists fail_first_partition_record on caretaker.ledger'));
+
+    it("the DROP and its ledger entry commit together: the retry drops the partition and counts its rows once", async () => {
+      const before = await snapshot(env.db.pool, 'app.logs', 'id');
+      const real = await runTaskWorkflow(env.temporal, task(logsPolicy, {}, { maximum_attempts: 2, initial_interval: '100ms' }));
+      // Attempt 1's DROP rolled back with its failed ledger entry; attempt 2 dropped the partition and
+      // recorded it. Had the DROP committed alone, attempt 2 would find no partition and count 2 rows.
+      expect(await count(`select last_value as n from public.partition_records`)).toBe(2);
+      expect(real.counts).toEqual({ matched: 302, deleted: 302, partitions_dropped: 1 });
+      expect(real.details.find((d) => d.partition === 'app.logs_old')).toMatchObject({ rows: 300, action: 'drop' });
+      expect(await snapshot(env.db.pool, 'app.logs', 'id')).toEqual(before.filter((r) => [1003, 1004].includes(Number(r.id))));
+      expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new']);
+      expect(await pendingIntents()).toBe(0);
+    });
+  });
 });

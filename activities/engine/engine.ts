@@ -9,7 +9,7 @@ import { checkFractions } from './fraction';
 import { withPartial } from './failures';
 import { RunLedger, type Position } from './ledger';
 import { changesBetween, readTableChanges } from './table-changes';
-import { DEFAULT_DETAILS_MAX_BYTES, Tally } from './tally';
+import { type BatchEffect, DEFAULT_DETAILS_MAX_BYTES, type RecordedEffect, Tally } from './tally';
 import type { ActMode, EngineConfig, TaskSession, WorkUnit } from './work-unit';
 import { named } from './counters';
 import { batchTimer } from './batch-metrics';
@@ -173,11 +173,15 @@ async function itemBatch(s: Step, cancelled: AbortSignal): Promise<Position> {
   let position = s.position;
   for (const [i, item] of items.entries()) {
     if (i > 0 && cancelled.aborted) return position;
-    const effect = await s.unit.act(s.client, [item], s.mode);
     const next = i === items.length - 1 ? end : { unit: s.position.unit, cursor: s.unit.cursorOf(item) };
-    const record = s.tally.admit(s.unit.label, effect, effect.tables ?? {});
-    if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
-    s.tally.apply(record);
+    let record: RecordedEffect | undefined;
+    const recordIn = async (tx: PoolClient, effect: BatchEffect) => {
+      record = s.tally.admit(s.unit.label, effect, effect.tables ?? {});
+      if (s.ledger) await s.ledger.record(tx, s.tally.batches + 1, next, record);
+    };
+    const effect = await s.unit.act(s.client, [item], s.mode, recordIn);
+    if (record === undefined) await recordIn(s.client, effect);
+    s.tally.apply(record!);
     position = next;
     s.beat();
   }

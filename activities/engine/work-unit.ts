@@ -52,7 +52,13 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
   cursorOf(item: Item): Cursor;
   /** Orders cursors as `nextBatch` does; the engine refuses a batch whose cursors do not strictly advance. */
   compare?(a: Cursor, b: Cursor): number;
-  act(tx: PoolClient, items: Item[], mode: ActMode): Promise<BatchEffect>;
+  /**
+   * A non-transactional unit that finishes an item in a transaction of its own (a partition's DROP)
+   * passes that item's effect to `record` inside it, before COMMIT: the ledger entry then commits
+   * with the change, and a crash between the two cannot lose the item's counts. Otherwise the
+   * engine records the item when `act` returns.
+   */
+  act(tx: PoolClient, items: Item[], mode: ActMode, record?: RecordInTransaction): Promise<BatchEffect>;
   /**
    * For a transactional unit of rows picked by conditions: how to read the cursors of all its items
    * in one pass, and how a batch takes the items among some of them (read-ahead.ts).
@@ -68,6 +74,9 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
   /** Other checks before anything changes (e.g. a base_dir that is missing); each problem refuses a real run. */
   preflight?(client: PoolClient): Promise<string[]>;
 }
+
+/** Records an item's effect in the ledger within the caller's open transaction on `tx`. */
+export type RecordInTransaction = (tx: PoolClient, effect: BatchEffect) => Promise<void>;
 
 /** The config fields the engine reads; tasks without a field get the engine's default. */
 export interface EngineConfig {
