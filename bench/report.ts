@@ -139,10 +139,11 @@ Throttled config: \`${JSON.stringify(run.throttled)}\`.
   that would delete most of a table; \`max_fraction: 1\` turns it off (the second Caretaker line).
 - **Per batch,** Caretaker adds what makes it resumable and exact: the attempt fence, two readings of the
   transaction's per-table counters, the ledger row, and a heartbeat. The node loop has none of these.
-- **A sparse stale scan walks the table in key order.** 1% of the runs are stale and nothing indexes
-  status or age, so each batch reads the primary key index until it has its rows: the whole table once, in index
-  order, where the raw UPDATE reads it once sequentially. Reading the matching keys ahead in one sequential pass
-  and locking each batch by key would close most of the gap (not built yet).
+- **A sparse set is read twice.** 1% of the runs are stale and nothing indexes status or age. Caretaker reads
+  the stale keys ahead in one sequential pass (which also serves max_fraction), then each batch locks and re-checks
+  its runs by key before writing them. At ~140 narrow rows a page, nearly every page holds a stale run, so the
+  batches visit the table's pages a second time, through the key index, where the raw UPDATE visits each once.
+  Walking in key order instead (\`read_ahead: 0\`) reads the whole key index on top: ~2× the raw UPDATE.
 - **Batch times swing with the machine.** The same batch can take twice as long from one transaction to the next
   when other processes take the CPU; the controller aims under \`target\` at the slowest recent rate, so a
   swing after the last measurement can still pass it.
