@@ -2,15 +2,18 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTaskInput, workflowTypeFor } from '../client/task-input';
 import { isCancellation } from '@temporalio/workflow';
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { alertWorkflowId } from '../workflows/deliver-alerts';
 import type { TaskConfig } from '../config/schema';
 import { parseConfigText } from '../config/load';
 import { useTaskEnvironment } from './support';
 
 const env = useTaskEnvironment('alerts');
 
-/** A webhook receiver: records each JSON body, answers with the next queued status (then 200). */
+/** A webhook receiver: records each JSON body, answers with the next queued status (then 200; 503 while `refusing`). */
 const received: { body: Record<string, unknown>; status: number; path: string }[] = [];
 const answers: number[] = [];
+let refusing = false;
 let server: Server;
 let url: string;
 beforeAll(async () => {
@@ -18,7 +21,7 @@ beforeAll(async () => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
-      const status = answers.shift() ?? 200;
+      const status = refusing ? 503 : (answers.shift() ?? 200);
       received.push({ body: JSON.parse(text) as Record<string, unknown>, status, path: req.url ?? '' });
       res.writeHead(status).end();
     });
@@ -37,6 +40,7 @@ afterAll(async () => {
 beforeEach(async () => {
   received.length = 0;
   answers.length = 0;
+  refusing = false;
   await env.db.pool.query('drop trigger if exists slow on sessions; truncate sessions');
 });
 
@@ -61,8 +65,20 @@ function task(alerts: Record<string, unknown>, config: Record<string, unknown> =
 }
 
 let n = 0;
-function start(t: TaskConfig, dryRun = false) {
-  return env.temporal.client.workflow.start(workflowTypeFor(t), { taskQueue: env.temporal.taskQueue, workflowId: `sessions-${++n}-${Date.now()}`, args: [buildTaskInput(t, { dryRun })] });
+async function start(t: TaskConfig, dryRun = false) {
+  const handle = await env.temporal.client.workflow.start(workflowTypeFor(t), { taskQueue: env.temporal.taskQueue, workflowId: `sessions-${++n}-${Date.now()}`, args: [buildTaskInput(t, { dryRun })] });
+  // Alerts are delivered by a workflow of their own once the run ends: `result()` waits for both.
+  const result = handle.result.bind(handle);
+  return Object.assign(handle, { result: () => result().finally(() => alertsDelivered(handle)) });
+}
+
+/** Waits for the run's alert delivery workflow to end, if the run started one. */
+async function alertsDelivered(handle: WorkflowHandle): Promise<void> {
+  const { runId } = await handle.describe();
+  const delivery = env.temporal.client.workflow.getHandle(alertWorkflowId(handle.workflowId, runId));
+  await delivery.result().catch((err: unknown) => {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  });
 }
 
 async function seed(old: number, fresh: number): Promise<void> {
@@ -152,6 +168,22 @@ describe('alerts', () => {
     ]);
     expect(received[2]!.body).not.toHaveProperty('text');
     expect(received[0]!.body.text).toEqual(expect.any(String));
+  });
+
+  it('a webhook that keeps failing never holds the run open: delivery goes on in its own workflow after the run ended', async () => {
+    refusing = true;
+    const t = task({}, { policies: [{ table: 'no_such_table', timestamp_column: 'seen_at', older_than: '7d' }] });
+    const handle = await env.temporal.client.workflow.start(workflowTypeFor(t), { taskQueue: env.temporal.taskQueue, workflowId: `sessions-${++n}-${Date.now()}`, args: [buildTaskInput(t, { dryRun: false })] });
+    // Inline delivery kept the run open through ten attempts (minutes); now it ends with its own outcome.
+    await expect(handle.result()).rejects.toThrow('Workflow execution failed');
+    const { runId } = await handle.describe();
+    const delivery = env.temporal.client.workflow.getHandle(alertWorkflowId(handle.workflowId, runId));
+    expect((await delivery.describe()).status.name).toBe('RUNNING');
+    await expect.poll(() => received.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    refusing = false;
+    expect(await delivery.result()).toMatchObject({ delivered: ['ops'], causes: [{ rule: 'failure' }] });
+    expect(received.map((r) => r.status)).toEqual([...received.slice(0, -1).map(() => 503), 200]);
+    expect(received.at(-1)!.body).toMatchObject({ workflow_id: handle.workflowId, run_id: runId, outcome: 'failed' });
   });
 
   it('a task can mute alerts (alerts: false) or replace global keys; a run that trips nothing sends nothing', async () => {

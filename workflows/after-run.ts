@@ -1,17 +1,15 @@
-import { ApplicationFailure, CancellationScope, isCancellation, log, metricMeter, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, log, metricMeter, ParentClosePolicy, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RunOutcome } from './alert-types';
 import { METRICS } from './metric-names';
 import type { Counts, TaskInput, TaskProgress } from './types';
+import { ALERT_DELIVERY, alertWorkflowId, deliverAlertsWorkflow } from './deliver-alerts';
 
-/**
- * Delivery is retried with backoff for about ten minutes (a receiver that answers 5xx or times
- * out); a webhook that still refuses does not change the run's outcome.
- */
-const alerts = proxyActivities<Pick<Activities, 'deliverRunAlerts'>>({
-  startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10, nonRetryableErrorTypes: ['ConfigError'] },
-});
+/** Runs that started before alerts moved out of the run deliver them inline, as they did then (replay). */
+const ALERTS_OUTSIDE_RUN = 'alerts-outside-run';
+
+/** The inline delivery of runs recorded before ALERTS_OUTSIDE_RUN; new runs use deliverAlertsWorkflow. */
+const inlineAlerts = proxyActivities<Pick<Activities, 'deliverRunAlerts'>>(ALERT_DELIVERY);
 
 /** The ApplicationFailure type in a failure chain, e.g. SafetyLimitExceeded. */
 function failureTypeOf(err: unknown): string | undefined {
@@ -62,15 +60,28 @@ function recordMetrics(run: RunOutcome): void {
 
 /**
  * Called by runTask once, at the end of every run whatever its outcome: records the run's metrics
- * and, when the task has alert webhooks, hands the outcome to `deliverRunAlerts`, which decides
- * whether a rule fires. Not cancellable, so a cancelled run still alerts; never throws.
+ * and, when the task has alert webhooks, starts `deliverAlertsWorkflow` (which decides whether a
+ * rule fires) as an abandoned child and waits only for it to start, so delivery and its retries
+ * never hold the run open. Not cancellable, so a cancelled run still alerts; never throws.
  */
 export async function afterRun(input: TaskInput<{ dry_run: boolean }>, progress: TaskProgress, err?: unknown): Promise<void> {
   const run = runOutcomeOf(input, progress, err);
   recordMetrics(run);
   if (!input.alerts) return;
   const spec = input.alerts;
-  await CancellationScope.nonCancellable(() => alerts.deliverRunAlerts({ spec, run })).catch((failure: unknown) => {
-    log.warn('alert delivery failed after retries', { taskId: run.taskId, error: (failure as Error).message });
+  if (!patched(ALERTS_OUTSIDE_RUN)) {
+    await CancellationScope.nonCancellable(() => inlineAlerts.deliverRunAlerts({ spec, run })).catch((failure: unknown) => {
+      log.warn('alert delivery failed after retries', { taskId: run.taskId, error: (failure as Error).message });
+    });
+    return;
+  }
+  await CancellationScope.nonCancellable(() =>
+    startChild(deliverAlertsWorkflow, {
+      workflowId: alertWorkflowId(run.workflowId, run.runId),
+      args: [{ spec, run }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    }),
+  ).catch((failure: unknown) => {
+    log.warn('could not start alert delivery', { taskId: run.taskId, error: (failure as Error).message });
   });
 }

@@ -11,4 +11,5 @@ export { syncTriggerWorkflow } from './sync-trigger';
 export { extractionQueueOrphansWorkflow } from './extraction-queue-orphans';
 export { filesCleanupWorkflow } from './files-cleanup';
 export { assetsDetectOrphansWorkflow } from './assets-detect-orphans';
+export { deliverAlertsWorkflow } from './deliver-alerts';
 export { progressQuery } from './run-task';
