@@ -4,6 +4,7 @@ import { configWarnings } from '../../config/warnings';
 import { type CliContext, table, UsageError } from '../context';
 import { scheduleWords } from '../schedule-words';
 import { closestMatch } from '../did-you-mean';
+import { fieldDocs } from '../field-docs';
 
 /** `caretaker validate`: parse and check the config file without touching Temporal. */
 export async function validate(ctx: CliContext): Promise<number> {
@@ -17,48 +18,30 @@ export async function validate(ctx: CliContext): Promise<number> {
   return 0;
 }
 
-interface FieldDoc {
-  field: string;
-  type: string;
-  default?: unknown;
-}
-
-/** Flattens a task's config JSON Schema into one line per field with its default. */
-function fieldsOf(schema: Record<string, unknown>, prefix = ''): FieldDoc[] {
-  const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
-  const required = new Set((schema.required as string[] | undefined) ?? []);
-  return Object.entries(props).flatMap(([name, prop]) => {
-    const field = `${prefix}${name}`;
-    if (prop.type === 'object' && prop.properties) return fieldsOf(prop, `${field}.`);
-    const types = prop.anyOf ? (prop.anyOf as { type?: string }[]).map((t) => t.type ?? 'value').join('|') : String(prop.type ?? 'value');
-    const doc: FieldDoc = { field, type: required.has(name) && prop.default === undefined ? `${types} (required)` : types };
-    if (prop.default !== undefined) doc.default = prop.default;
-    return [doc];
-  });
-}
-
 /** `caretaker tasks [<type>]`: the catalog (or one type, by name or alias) with each config field and its default. */
 export async function tasks(ctx: CliContext): Promise<number> {
   const wanted = ctx.args[0];
   const one = wanted === undefined ? undefined : findTaskType(wanted);
-  if (wanted !== undefined && !one) {
-    const names = catalog().flatMap((t) => [t.type, ...t.aliases]);
+  // `tasks retention` or `tasks runs`: every type of that family.
+  const family = wanted === undefined || one ? [] : catalog().filter((t) => t.type.startsWith(`${wanted}.`));
+  if (wanted !== undefined && !one && family.length === 0) {
+    const names = catalog().flatMap((t) => [t.type, ...t.aliases, t.type.split('.')[0]!]);
     const guess = closestMatch(wanted, names);
     throw new UsageError(`no task type "${wanted}"${guess ? `; did you mean "${guess}"?` : ''} (types: ${catalog().map((t) => t.type).join(', ')})`);
   }
-  const docs = (one ? [one] : catalog()).map((t) => ({
+  const docs = (one ? [one] : family.length ? family : catalog()).map((t) => ({
     type: t.type,
     aliases: t.aliases,
     description: t.description,
     destructive: t.destructive,
-    fields: fieldsOf(z.toJSONSchema(t.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
+    fields: fieldDocs(z.toJSONSchema(t.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>),
   }));
   ctx.print(docs, () =>
     docs
       .map((d) => {
         const head = `${d.type}${d.aliases.length ? ` (aliases: ${d.aliases.join(', ')})` : ''}\n  ${d.description}`;
-        const rows = d.fields.map((f) => [`  ${f.field}`, f.type, f.default === undefined ? '' : JSON.stringify(f.default)]);
-        return `${head}\n${table([['  FIELD', 'TYPE', 'DEFAULT'], ...rows])}`;
+        const rows = d.fields.map((f) => [`  ${f.field}`, f.type, f.required ?? '', f.default === undefined ? '' : JSON.stringify(f.default)]);
+        return `${head}\n${table([['  FIELD', 'TYPE', 'REQUIRED', 'DEFAULT'], ...rows])}`;
       })
       .join('\n\n'),
   );
