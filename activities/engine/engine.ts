@@ -58,7 +58,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   try {
     if (mode === 'apply') {
       const { workflowId, runId } = ctx.info.workflowExecution ?? { workflowId: ctx.info.activityId, runId: '' };
-      const opened = await RunLedger.open(client, session.ledgerSchema, runKeyOf(workflowId, runId, ctx.info.activityType), input.taskId, ctx.info.attempt);
+      const opened = await RunLedger.open(client, session.ledgerSchema, input.database, runKeyOf(workflowId, runId, ctx.info.activityType), input.taskId, ctx.info.attempt);
       ledger = opened.ledger;
       for (const entry of opened.entries) {
         tally.apply(entry.effect);
