@@ -19,7 +19,8 @@ beforeAll(async () => {
     insert into app.events select g, now() - case when g <= 6 then interval '100 days' else interval '1 day' end from generate_series(1, 10) g;
     grant connect on database ${quoteIdent(db.name)} to ${quoteIdent(role)};
     grant usage on schema app to ${quoteIdent(role)};
-    grant select, delete on app.events to ${quoteIdent(role)};`);
+    -- Row locks (for update skip locked) need UPDATE as well as SELECT.
+    grant select, update, delete on app.events to ${quoteIdent(role)};`);
   const url = new URL(db.url);
   url.username = role;
   worker = await startTestWorker({ default: url.toString() });
