@@ -6,6 +6,7 @@ import { METRICS } from '../workflows/metric-names';
 import { alertCauses, alertPayload, countsForZeroRows, DEFAULT_UI_URL, runLink, type AlertCause } from './alert-rules';
 import type { ActivityDeps } from './deps';
 import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';
+import { ensureLedger } from './engine/ledger-schema';
 import { WorkerSecrets } from './secrets';
 import { quoteIdent } from './sql/identifiers';
 
@@ -17,13 +18,12 @@ import { quoteIdent } from './sql/identifiers';
  */
 async function zeroRowStreak(pool: Pool, schema: string, run: RunOutcome, window: number): Promise<number> {
   const s = quoteIdent(schema);
-  await pool.query(`create schema if not exists ${s};
-    create table if not exists ${s}.run_outcomes (
-      run_key      text primary key,
-      task_id      text not null,
-      rows_changed bigint not null,
-      finished_at  timestamptz not null default now());
-    create index if not exists run_outcomes_task on ${s}.run_outcomes (task_id, finished_at)`);
+  const client = await pool.connect();
+  try {
+    await ensureLedger(client, schema, run.database);
+  } finally {
+    client.release();
+  }
   await pool.query(`insert into ${s}.run_outcomes (run_key, task_id, rows_changed) values ($1, $2, $3) on conflict (run_key) do nothing`, [
     `${run.workflowId}/${run.runId}`,
     run.taskId,

@@ -5,6 +5,8 @@ import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
 import { startWorkflowUnit } from './start-workflows';
+import { parentsWithLockedChildren } from './child-locks';
+import { onTable } from './engine/failures';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
 import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from './sql/keys';
@@ -86,6 +88,23 @@ async function count(tx: PoolClient, from: string, cond: string, values: unknown
   return Number((await tx.query<{ n: string }>(`select count(*) as n from ${from} t where ${cond}`, values)).rows[0]!.n);
 }
 
+/**
+ * The picked keys whose children can all be locked: a parent with a child row another transaction
+ * holds is skipped (it and its children stay for the next run). Predicting locks nothing, so skips nothing.
+ */
+async function lockableParents(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<KeyValue[]> {
+  if (set.action.kind !== 'delete' || mode === 'predict') return keys;
+  let kept = keys;
+  for (const child of set.action.children) {
+    if (kept.length === 0) break;
+    const cp = new SqlParams();
+    const condition = childCondition(set, child, (q) => picked(set, kept, q), cp);
+    const blocked = await parentsWithLockedChildren(tx, child, condition, cp);
+    kept = kept.filter((k) => !blocked.has(JSON.stringify(k)));
+  }
+  return kept;
+}
+
 /** Applies (or, predicting, counts) the set's action on the picked keys; returns rows affected and child rows. */
 async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<{ affected: number; children: number }> {
   const { action } = set;
@@ -99,17 +118,17 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
       const cp = new SqlParams();
       const childCond = childCondition(set, child, (q) => picked(set, keys, q), cp);
       if (mode === 'predict') children += await count(tx, child.table.sql, childCond, cp.values);
-      else children += (await tx.query(`delete from ${child.table.sql} t where ${childCond}`, cp.values)).rowCount ?? 0;
+      else children += (await onTable(child.table.name, tx.query(`delete from ${child.table.sql} t where ${childCond}`, cp.values))).rowCount ?? 0;
     }
   }
   if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children };
-  if (action.kind === 'delete') return { affected: (await tx.query(`delete from ${table.sql} t where ${cond}`, p.values)).rowCount ?? 0, children };
+  if (action.kind === 'delete') return { affected: (await onTable(table.name, tx.query(`delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0, children };
   if (action.kind === 'update') {
     const assignments = assignmentList(table, action.assign, p, set.label, action.zones);
-    return { affected: (await tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values)).rowCount ?? 0, children };
+    return { affected: (await onTable(table.name, tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values))).rowCount ?? 0, children };
   }
   const cols = action.columns.map((c) => col(table, c)).join(', ');
-  const res = await tx.query(`with moved as (delete from ${table.sql} t where ${cond} returning ${cols}) insert into ${action.archive.sql} (${cols}) select ${cols} from moved`, p.values);
+  const res = await onTable(table.name, tx.query(`with moved as (delete from ${table.sql} t where ${cond} returning ${cols}) insert into ${action.archive.sql} (${cols}) select ${cols} from moved`, p.values));
   return { affected: res.rowCount ?? 0, children };
 }
 
@@ -143,7 +162,7 @@ export async function selectRows<R extends Record<string, unknown>>(
   const bound = keyWindow(set.key, window, p);
   const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all([...set.where(p), ...bound.conds])}
     order by ${keyOrder(set.key)} ${bound.limit} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
-  return (await tx.query<R>(text, p.values)).rows.map((row) => ({ key: keyOf(row, set.key), row }));
+  return (await onTable(set.key.table.name, tx.query<R>(text, p.values))).rows.map((row) => ({ key: keyOf(row, set.key), row }));
 }
 
 /** The set's keys in a window, in key order. */
@@ -151,13 +170,19 @@ export async function selectKeys(tx: PoolClient, set: RowSet, window: KeyWindow,
   return (await selectRows(tx, set, window, mode)).map((r) => r.key);
 }
 
-/** The effect of acting on `keys`: counts (matched, the set's counter, child rows) and one detail per key. */
-export async function actOnKeys(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<BatchEffect> {
+/**
+ * The effect of acting on `selected`: counts (matched, the set's counter, child rows, and
+ * `skipped_for_locks`: parents left for the next run because another transaction holds one of their
+ * child rows) and one detail per key acted on.
+ */
+export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[], mode: ActMode): Promise<BatchEffect> {
+  const keys = await lockableParents(tx, set, selected, mode);
   const done = keys.length > 0 ? await apply(tx, set, keys, mode) : { affected: 0, children: 0 };
-  const counts: Record<string, number> = { matched: keys.length, [counterOf(set)]: done.affected };
+  const counts: Record<string, number> = { matched: selected.length, [counterOf(set)]: done.affected };
   if (done.children) counts.children_deleted = done.children;
+  if (keys.length < selected.length) counts.skipped_for_locks = selected.length - keys.length;
   const details = keys.map((k) => ({ set: set.label, table: set.key.table.name, id: keyLabel(k), action: set.action.kind }));
-  return { counts, details, capped: keys.length };
+  return { counts, details, capped: selected.length };
 }
 
 /** A row set as a unit of work for the engine. */

@@ -20,6 +20,8 @@ config
   validate                          check the config file (no Temporal needed)
   tasks [<type>]                    the task catalog: every type (or one), its config fields and defaults
   setup                             register Caretaker's search attributes in the namespace (idempotent)
+  setup --database NAME             create the run ledger's schema and tables in that database (idempotent;
+                                    run it as a role with CREATE there, so the worker's role needs none)
 schedules
   schedules sync [--dry-run] [--prune]
                                     make Temporal's schedules match the config; prints create/update/delete/unchanged
@@ -91,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
         port: { type: 'string' },
         'cors-origin': { type: 'string' },
         since: { type: 'string' },
+        database: { type: 'string' },
       },
     });
   } catch (err) {

@@ -6,7 +6,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { BatchCheckpoint, TaskResult } from '../../workflows/types';
 import { safetyLimitError } from '../errors';
 import { checkFractions } from './fraction';
-import { withPartial } from './failures';
+import { inBatch, withPartial } from './failures';
 import { RunLedger, type Position } from './ledger';
 import { changesBetween, readTableChanges } from './table-changes';
 import { type BatchEffect, DEFAULT_DETAILS_MAX_BYTES, type RecordedEffect, Tally } from './tally';
@@ -58,7 +58,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   try {
     if (mode === 'apply') {
       const { workflowId, runId } = ctx.info.workflowExecution ?? { workflowId: ctx.info.activityId, runId: '' };
-      const opened = await RunLedger.open(client, session.ledgerSchema, runKeyOf(workflowId, runId, ctx.info.activityType), input.taskId, ctx.info.attempt);
+      const opened = await RunLedger.open(client, session.ledgerSchema, input.database, runKeyOf(workflowId, runId, ctx.info.activityType), input.taskId, ctx.info.attempt);
       ledger = opened.ledger;
       for (const entry of opened.entries) {
         tally.apply(entry.effect);
@@ -155,7 +155,9 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: P
     const next = advance(s.unit, s.position, items, s.room);
     const before = s.mode === 'predict' ? undefined : await readTableChanges(s.client, s.ledgerSchema);
     began = performance.now();
-    const effect = await s.unit.act(s.client, items, s.mode);
+    const effect = await s.unit.act(s.client, items, s.mode).catch((err: unknown) => {
+      throw inBatch(err, s.unit.label, items.length > 0 ? s.unit.cursorOf(items[0]) : null);
+    });
     workMs += performance.now() - began;
     const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema));
     const record = s.tally.admit(s.unit.label, effect, tables);

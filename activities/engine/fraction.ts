@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { overFraction } from '../errors';
+import { onTable } from './failures';
 import { col } from '../sql/identifiers';
 import { SqlParams } from '../sql/params';
 import type { FractionTarget, WorkUnit } from './work-unit';
@@ -24,7 +25,8 @@ export async function checkFractions(client: PoolClient, units: readonly WorkUni
   const problems: string[] = [];
   for (const { targets, labels } of byTable.values()) {
     const counted = targets.length === 1 ? known.get(targets[0]!) : undefined;
-    const { matching, total } = counted === undefined ? await countBoth(client, targets) : { matching: counted, total: await countTotal(client, targets[0]!, counted, maxFraction) };
+    const counting = counted === undefined ? countBoth(client, targets) : countTotal(client, targets[0]!, counted, maxFraction).then((total) => ({ matching: counted, total }));
+    const { matching, total } = await onTable(targets[0]!.table.name, counting);
     const verbs = [...new Set(targets.map((t) => t.verb))].join(' or ');
     const problem = overFraction(`${[...labels].join(', ')}: would ${verbs}`, matching, total, `rows of ${targets[0]!.table.name}`, maxFraction);
     if (problem) problems.push(problem);

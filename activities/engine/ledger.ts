@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { quoteIdent } from '../sql/identifiers';
+import { ensureLedger } from './ledger-schema';
 import type { RecordedEffect } from './tally';
 
 /**
@@ -30,32 +31,6 @@ export interface LedgerEntry {
   effect: RecordedEffect;
 }
 
-const ddl = (s: string) => `
-  create schema if not exists ${s};
-  create table if not exists ${s}.ledger (
-    run_key     text not null,
-    seq         integer not null,
-    attempt     integer not null,
-    next        jsonb not null,
-    effect      jsonb not null,
-    recorded_at timestamptz not null default now(),
-    primary key (run_key, seq));
-  create index if not exists ledger_recorded_at on ${s}.ledger (recorded_at);
-  create table if not exists ${s}.attempts (
-    run_key    text primary key,
-    task_id    text not null,
-    attempt    integer not null,
-    claimed_at timestamptz not null default now());
-  create table if not exists ${s}.detached_partitions (
-    partition_oid  oid primary key,
-    partition_name text not null,
-    parent_oid     oid not null,
-    upper_bound    text not null,
-    action         text not null,
-    archive_schema text,
-    task_id        text not null,
-    recorded_at    timestamptz not null default now());`;
-
 /** A newer attempt of the same run holds the ledger: this one must stop without writing. */
 function superseded(attempt: number, current: number): ApplicationFailure {
   return ApplicationFailure.retryable(`attempt ${attempt} was superseded by attempt ${current} of the same run; stopping without changing anything`, 'SupersededAttempt');
@@ -73,24 +48,16 @@ export class RunLedger {
   }
 
   /**
-   * Creates the ledger on first use, claims it for this attempt (fencing out older ones) and
-   * returns what earlier attempts of this run recorded, in order.
+   * Creates the ledger if it is missing (ledger-schema.ts), claims it for this attempt (fencing out
+   * older ones) and returns what earlier attempts of this run recorded, in order. `database` is the
+   * database's name in the worker's environment, for the error when the ledger cannot be created.
    */
-  static async open(client: PoolClient, schema: string, runKey: string, taskId: string, attempt: number): Promise<{ ledger: RunLedger; entries: LedgerEntry[] }> {
+  static async open(client: PoolClient, schema: string, database: string, runKey: string, taskId: string, attempt: number): Promise<{ ledger: RunLedger; entries: LedgerEntry[] }> {
     const ledger = new RunLedger(schema, runKey, attempt);
     const s = ledger.sql;
-    await client.query('begin');
-    try {
-      // Two workers creating the schema at once would collide in the catalog.
-      await client.query(`select pg_advisory_xact_lock(hashtextextended('caretaker:ledger:' || $1::text, 0))`, [schema]);
-      await client.query(ddl(s));
-      await client.query(`delete from ${s}.ledger where recorded_at < now() - interval '${LEDGER_RETENTION}'`);
-      await client.query(`delete from ${s}.attempts where claimed_at < now() - interval '${LEDGER_RETENTION}'`);
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    }
+    await ensureLedger(client, schema, database);
+    await client.query(`delete from ${s}.ledger where recorded_at < now() - interval '${LEDGER_RETENTION}'`);
+    await client.query(`delete from ${s}.attempts where claimed_at < now() - interval '${LEDGER_RETENTION}'`);
     const claimed = await client.query<{ attempt: number }>(
       `insert into ${s}.attempts (run_key, task_id, attempt) values ($1, $2, $3)
        on conflict (run_key) do update set attempt = greatest(${s}.attempts.attempt, excluded.attempt), claimed_at = now()

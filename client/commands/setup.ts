@@ -1,9 +1,15 @@
 import { temporalEnv } from '../../config/temporal-env';
 import { cloudHint, registerSearchAttributes } from '../register-search-attributes';
 import type { CliContext } from '../context';
+import { setupLedger } from './setup-ledger';
 
-/** `caretaker setup`: registers Caretaker's search attributes in the namespace (idempotent). */
+/**
+ * `caretaker setup`: registers Caretaker's search attributes in the namespace; with `--database
+ * NAME`, creates the run ledger in that database instead (setup-ledger.ts). Both idempotent.
+ */
 export async function setup(ctx: CliContext): Promise<number> {
+  const database = ctx.flag('database');
+  if (database !== undefined) return setupLedger(ctx, database);
   const client = await ctx.client();
   const { namespace } = temporalEnv();
   let result;
