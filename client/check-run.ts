@@ -3,7 +3,8 @@ import { createActivities, type Activities } from '../activities';
 import { withPlanInspector } from '../activities/engine/plan-capture';
 import { inspectUnits } from '../activities/check/inspect-units';
 import { error, type Finding } from '../activities/check/findings';
-import { ledgerAccess, unknownZones } from '../activities/check/ledger-access';
+import { ledgerAccess } from '../activities/check/ledger-access';
+import { unknownZones } from '../activities/check/zones';
 import { findTaskType } from '../tasks';
 import type { TimestampSettings } from '../tasks/fields';
 import type { TaskInput } from '../workflows/types';
@@ -58,12 +59,17 @@ async function checkTask(pools: PoolRegistry, activities: Activities, task: Task
   const activity = ENGINE_ACTIVITY[type];
   if (!activity) return { task: task.id, type, checked: false, findings: [] };
   const findings: Finding[] = [];
-  const client = await pools.get(task.database).connect();
-  try {
-    const unknown = await unknownZones(client, zonesOf(task));
-    findings.push(...unknown.map((z) => error(`timestamps: time zone "${z}" is unknown to this PostgreSQL (see pg_timezone_names)`)));
-  } finally {
-    client.release();
+  const zones = zonesOf(task);
+  if (zones.length > 0) {
+    const client = await pools.get(task.database).connect();
+    try {
+      const unknown = await unknownZones(client, zones);
+      findings.push(...unknown.map((z) => error(`task ${task.id}: config.timestamps: time zone "${z}" is unknown to this PostgreSQL (see pg_timezone_names)`)));
+    } finally {
+      client.release();
+    }
+    // Every statement reading a naive column in that zone fails the same way: one error says it.
+    if (findings.length > 0) return { task: task.id, type, checked: true, findings };
   }
   const run = activities[activity] as (input: TaskInput) => Promise<unknown>;
   try {

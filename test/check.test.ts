@@ -19,6 +19,7 @@ const SCHEMA = `
   create table order_items (id bigint primary key, order_id bigint not null references orders (id));
   create table big_log (id bigint primary key, logged_at timestamptz not null);
   insert into big_log select i, now() from generate_series(1, 150000) i;
+  create table sessions (id bigint primary key, seen_at timestamp not null);
   analyze;`;
 
 const retention = (id: string, table: string, column: string, extra: Record<string, unknown> = {}) => ({
@@ -137,6 +138,16 @@ describe('caretaker check', () => {
       process.env.DATABASE_URL = db.url;
       await db.pool.query(`drop owned by ${quoteIdent(role)}; drop role ${quoteIdent(role)}`);
     }
+  });
+
+  it('fails on a time zone this PostgreSQL does not know, which a naive timestamp column would be read in (exit 1)', async () => {
+    // Node's ICU still knows US/Pacific-New; PostgreSQL's tz database dropped it (2020b).
+    const task = retention('expire-sessions', 'sessions', 'seen_at');
+    const known = await checkJson(configWith({ ...task, config: { ...task.config, timestamps: { zone: 'America/Los_Angeles' } } }));
+    expect(messages(known.report, 'expire-sessions')).toEqual([]);
+    const { code, report } = await checkJson(configWith({ ...task, config: { ...task.config, timestamps: { zone: 'US/Pacific-New' } } }));
+    expect(code).toBe(1);
+    expect(messages(report, 'expire-sessions')).toEqual(['error: task expire-sessions: config.timestamps: time zone "US/Pacific-New" is unknown to this PostgreSQL (see pg_timezone_names)']);
   });
 
   it('writes JUnit XML a JUnit parser reads: one suite per database, one case per task, a failure per error', async () => {

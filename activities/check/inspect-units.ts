@@ -25,16 +25,15 @@ async function readOnly<T>(client: PoolClient, work: () => Promise<T>): Promise<
 
 /**
  * What `caretaker check` reports about the units a task's activity built (every name in them
- * already resolved by the activity itself): the units' preflight problems, the privileges of the
- * connected role, child foreign keys without an index, the plan of each unit's first batch, and the
- * estimated rows a run changes against max_fraction and max_rows_per_run.
+ * already resolved by the activity itself): the privileges of the connected role, child foreign
+ * keys without an index, the plan of each unit's first batch, and the planner's estimate of the rows
+ * a run changes against max_fraction and max_rows_per_run. The units' preflights are left to the
+ * run: they count exactly (whole scans) and look at the worker's file system, not this machine's.
  */
 export async function inspectUnits(session: TaskSession, units: readonly WorkUnit[], opts: RunOptions): Promise<Finding[]> {
   const { client, input } = session;
   const cfg = input.config;
   const findings: Finding[] = (opts.warnings ?? []).map(warning);
-  const preflight = await readOnly(client, async () => (await Promise.all(units.map((u) => u.preflight?.(client) ?? []))).flat());
-  findings.push(...preflight.map(error));
   const mode: ActMode = cfg.dry_run && cfg.dry_run_mode === 'read_only' ? 'predict' : 'apply';
   const firstBatch = Math.min(taskBatchSizer(cfg, opts.batchSize).current, cfg.max_rows_per_run ?? Infinity);
   let estimated = 0;
@@ -60,11 +59,17 @@ async function targetFindings(client: PoolClient, unit: WorkUnit, target: Fracti
     );
   }
   if (missing.includes('SELECT')) return findings;
-  const { matching, total } = await readOnly(client, async () => {
-    const p = new SqlParams();
-    const condition = target.condition(p);
-    return { matching: await estimatedRows(client, target.table.sql, condition, p.values), total: await estimatedTableRows(client, target.table.sql) };
-  });
+  let estimate: { matching: number; total: number };
+  try {
+    estimate = await readOnly(client, async () => {
+      const p = new SqlParams();
+      const condition = target.condition(p);
+      return { matching: await estimatedRows(client, target.table.sql, condition, p.values), total: await estimatedTableRows(client, target.table.sql) };
+    });
+  } catch (err) {
+    return [...findings, error(`${at}: the rows a run would ${target.verb} cannot be selected: ${messageOf(err)}`)];
+  }
+  const { matching, total } = estimate;
   if (target.picked) count(matching);
   const max = cfg.max_fraction ?? 1;
   // An empty or never analyzed table (reltuples 0 or -1) has no estimate worth comparing.
