@@ -37,6 +37,8 @@ let dir: string;
 beforeAll(async () => {
   db = await createTestDatabase('check');
   await db.pool.query(SCHEMA);
+  // Sessions read naive timestamps in UTC unless a test says otherwise, whatever the server's default.
+  await db.pool.query(`alter database ${quoteIdent(db.name)} set timezone = 'UTC'`);
   process.env.DATABASE_URL = db.url;
   dir = mkdtempSync(join(tmpdir(), 'caretaker-check-'));
 });
@@ -148,6 +150,22 @@ describe('caretaker check', () => {
     const { code, report } = await checkJson(configWith({ ...task, config: { ...task.config, timestamps: { zone: 'US/Pacific-New' } } }));
     expect(code).toBe(1);
     expect(messages(report, 'expire-sessions')).toEqual(['error: task expire-sessions: config.timestamps: time zone "US/Pacific-New" is unknown to this PostgreSQL (see pg_timezone_names)']);
+  });
+
+  it('warns about a naive timestamp column read without a zone in a session whose TimeZone is not UTC', async () => {
+    const file = configWith(retention('expire-sessions', 'sessions', 'seen_at'));
+    expect(messages((await checkJson(file)).report, 'expire-sessions')).toEqual([]);
+    await db.pool.query(`alter database ${quoteIdent(db.name)} set timezone = 'Europe/Berlin'`);
+    try {
+      expect(messages((await checkJson(file)).report, 'expire-sessions')).toEqual([
+        expect.stringMatching(/^warning: public\.sessions\.seen_at is timestamp without time zone and no timestamps\.zone is set: its age is read in the session's TimeZone Europe\/Berlin/),
+      ]);
+      const zoned = retention('expire-sessions', 'sessions', 'seen_at');
+      const withZone = configWith({ ...zoned, config: { ...zoned.config, timestamps: { zone: 'UTC' } } });
+      expect(messages((await checkJson(withZone)).report, 'expire-sessions')).toEqual([]);
+    } finally {
+      await db.pool.query(`alter database ${quoteIdent(db.name)} set timezone = 'UTC'`);
+    }
   });
 
   it('writes JUnit XML a JUnit parser reads: one suite per database, one case per task, a failure per error', async () => {

@@ -7,6 +7,8 @@ import { SqlParams } from '../sql/params';
 import { estimatedRows, explainingClient, planNodes, type PlanNode } from './explain';
 import { error, type Finding, warning } from './findings';
 import { estimatedTableRows, hasLeadingIndex, missingPrivileges } from './table-facts';
+import { naiveColumnsWithoutZone } from './zones';
+import type { TimestampSettings } from '../../tasks/fields';
 
 /** A sequential scan over a table with more rows than this (the planner's estimate) is a warning. */
 export const SEQ_SCAN_WARNING_ROWS = 100_000;
@@ -26,9 +28,10 @@ async function readOnly<T>(client: PoolClient, work: () => Promise<T>): Promise<
 /**
  * What `caretaker check` reports about the units a task's activity built (every name in them
  * already resolved by the activity itself): the privileges of the connected role, child foreign
- * keys without an index, the plan of each unit's first batch, and the planner's estimate of the rows
- * a run changes against max_fraction and max_rows_per_run. The units' preflights are left to the
- * run: they count exactly (whole scans) and look at the worker's file system, not this machine's.
+ * keys without an index, the plan of each unit's first batch, the planner's estimate of the rows
+ * a run changes against max_fraction and max_rows_per_run, and naive timestamp columns read
+ * without a zone. The units' preflights are left to the run: they count exactly (whole scans) and
+ * look at the worker's file system, not this machine's.
  */
 export async function inspectUnits(session: TaskSession, units: readonly WorkUnit[], opts: RunOptions): Promise<Finding[]> {
   const { client, input } = session;
@@ -41,6 +44,8 @@ export async function inspectUnits(session: TaskSession, units: readonly WorkUni
     for (const target of unit.fraction ?? []) findings.push(...(await targetFindings(client, unit, target, cfg, (n) => (estimated += n))));
     if (unit.transactional) findings.push(...(await firstBatchFindings(client, unit, { limit: firstBatch, readAhead: cfg.read_ahead ?? 0 }, mode)));
   }
+  const tables = new Map(units.flatMap((u) => u.fraction ?? []).map((t) => [t.table.oid, t.table]));
+  findings.push(...(await naiveColumnsWithoutZone(client, [...tables.values()], cfg as { timestamps?: TimestampSettings })));
   if (cfg.max_rows_per_run != null && estimated > cfg.max_rows_per_run) {
     findings.push(warning(`a run would change about ${Math.round(estimated)} rows (planner's estimate), more than max_rows_per_run ${cfg.max_rows_per_run}: each run stops there and the rest waits for the next`));
   }
