@@ -74,6 +74,22 @@ describe('caretaker check', () => {
     expect(run.code).toBe(0);
     expect(run.out).toContain('purge-events (retention.enforce): ok');
     expect(run.out).toContain('0 error(s), 0 warning(s)');
+    // Nothing changed: every row is still there, and no ledger schema was created.
+    const after = await db.pool.query<{ n: string; ledger: string | null }>(`select count(*) as n, to_regnamespace('caretaker')::text as ledger from events`);
+    expect(after.rows[0]).toEqual({ n: '100', ledger: null });
+  });
+
+  it('--database checks only that database; a database the environment does not name is an error', async () => {
+    const elsewhere = { ...retention('purge-elsewhere', 'events', 'created_at'), database: 'reporting' };
+    const file = configWith(events, elsewhere);
+    const all = await checkJson(file);
+    expect(all.code).toBe(1);
+    expect(all.report.databases.find((d) => d.database === 'reporting')!.findings.map((f) => f.message)).toEqual([
+      expect.stringContaining('database "reporting" is not configured on this worker (known: default); set CARETAKER_DB_REPORTING=postgres://...'),
+    ]);
+    const only = await caretaker('check', '--json', '--database', 'default', '-f', file);
+    expect(only.code).toBe(0);
+    expect((JSON.parse(only.out) as Report).databases.map((d) => d.database)).toEqual(['default']);
   });
 
   it('fails on a renamed column, naming the task, the table, the column and the likely new name (exit 1)', async () => {
