@@ -8,9 +8,13 @@ export interface CheckCounts {
 
 const all = (checks: readonly DatabaseCheck[]): Finding[] => checks.flatMap((d) => [...d.findings, ...d.tasks.flatMap((t) => t.findings)]);
 
+const errorCount = (findings: readonly Finding[]) => findings.filter((f) => f.severity === 'error').length;
+
+/** Errors of every database and task; warnings of theirs and of the config (`validate`'s). */
 export function countFindings(checks: readonly DatabaseCheck[], configWarnings: readonly string[]): CheckCounts {
   const findings = all(checks);
-  return { errors: findings.filter((f) => f.severity === 'error').length, warnings: findings.length - findings.filter((f) => f.severity === 'error').length + configWarnings.length };
+  const errors = errorCount(findings);
+  return { errors, warnings: findings.length - errors + configWarnings.length };
 }
 
 const line = (f: Finding) => `    ${f.severity === 'error' ? 'error  ' : 'warning'}  ${f.message}`;
@@ -21,8 +25,7 @@ export function checkText(file: string, checks: readonly DatabaseCheck[], config
   for (const d of checks) {
     out.push(`database ${d.database}:`, ...d.findings.map(line));
     for (const t of d.tasks) {
-      const errors = t.findings.filter((f) => f.severity === 'error').length;
-      const state = !t.checked ? 'not checked against the database (validated only)' : errors > 0 ? 'FAILED' : t.findings.length > 0 ? 'ok, with warnings' : 'ok';
+      const state = !t.checked ? 'not checked against the database (validated only)' : errorCount(t.findings) > 0 ? 'FAILED' : t.findings.length > 0 ? 'ok, with warnings' : 'ok';
       out.push(`  ${t.task} (${t.type}): ${state}`, ...t.findings.map(line));
     }
   }
@@ -51,10 +54,10 @@ function testcase(name: string, classname: string, findings: readonly Finding[],
 export function checkJunit(checks: readonly DatabaseCheck[]): string {
   const suites = checks.map((d) => {
     const cases = [testcase('database', `caretaker.${d.database}`, d.findings), ...d.tasks.map((t) => testcase(t.task, `caretaker.${d.database}`, t.findings, !t.checked))];
-    const failures = all([d]).filter((f) => f.severity === 'error').length;
+    const failures = errorCount(all([d]));
     const skipped = d.tasks.filter((t) => !t.checked).length;
     return `  <testsuite name="caretaker check: ${xmlEscape(d.database)}" tests="${cases.length}" failures="${failures}" errors="0" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
   });
-  const failures = all(checks).filter((f) => f.severity === 'error').length;
+  const failures = errorCount(all(checks));
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="caretaker check" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
 }
