@@ -5,6 +5,7 @@ import { skippedResult } from './results';
 import type { DatabasePools } from './deps';
 import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';
 import type { EngineConfig, TaskSession } from './engine/work-unit';
+import { planInspector, withInspectedConnection } from './engine/plan-capture';
 
 const TRY_LOCK = `select pg_try_advisory_lock(hashtextextended($1::text, 0)) as locked`;
 const WAIT_LOCK = `select pg_advisory_lock(hashtextextended($1::text, 0))`;
@@ -83,6 +84,7 @@ export async function exclusive<C extends EngineConfig>(
   work: (session: TaskSession<C>) => Promise<TaskResult>,
 ): Promise<TaskResult> {
   const ledgerSchema = databases.ledgerSchema?.(input.database) ?? DEFAULT_LEDGER_SCHEMA;
+  if (planInspector()) return withInspectedConnection(databases.get(input.database), (client) => work({ client, input, ledgerSchema }));
   const outcome = await withTaskLock(databases.get(input.database), taskLockKey(input.database, input.taskId), (client) => work({ client, input, ledgerSchema }));
   return outcome.locked ? outcome.value : skippedResult(input, 'already running');
 }

@@ -11,6 +11,7 @@ import { setup } from './commands/setup';
 import { closestMatch } from './did-you-mean';
 import * as schedules from './commands/schedules';
 import { describe } from './commands/describe';
+import { check } from './commands/check';
 
 const USAGE = `caretaker: scheduled, durable database maintenance on Temporal
 
@@ -18,6 +19,9 @@ usage: caretaker <command> [options]
 
 config
   validate                          check the config file (no Temporal needed)
+  check [--database NAME] [--json | --junit FILE] [--strict]
+                                    validate, then check every task against its live database: tables, columns,
+                                    keys, privileges, the ledger schema, the first batch's plan (exit 1 on an error)
   tasks [<type>]                    the task catalog: every type (or one), its config fields and defaults
   setup                             register Caretaker's search attributes in the namespace (idempotent)
   setup --database NAME             create the run ledger's schema and tables in that database (idempotent;
@@ -56,6 +60,7 @@ type Command = (ctx: CliContext) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   validate: catalog.validate,
+  check,
   tasks: catalog.tasks,
   setup,
   'schedules sync': schedules.sync,
@@ -94,6 +99,8 @@ export async function main(argv: string[]): Promise<number> {
         'cors-origin': { type: 'string' },
         since: { type: 'string' },
         database: { type: 'string' },
+        junit: { type: 'string' },
+        strict: { type: 'boolean' },
       },
     });
   } catch (err) {

@@ -116,3 +116,8 @@ function remember(window: number[], value: number): void {
 function clamp(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
 }
+
+/** A task's sizer: its `batch_size`, else the task type's usual size (one at a time when it has none), adaptive from 1000. */
+export function taskBatchSizer(cfg: { batch_size?: BatchSizeSetting }, usual: number | undefined): BatchSizer {
+  return new BatchSizer(cfg.batch_size ?? usual ?? 1, usual ?? 1000);
+}

@@ -14,9 +14,11 @@ import type { ActMode, EngineConfig, TaskSession, WorkUnit } from './work-unit';
 import { named } from './counters';
 import { batchTimer } from './batch-metrics';
 import { liveProgress } from './live-progress';
-import { BatchSizer } from './batch-size';
+import { taskBatchSizer } from './batch-size';
 import { Throttle } from './throttle';
 import { ReadAheads } from './read-ahead';
+import { planInspector } from './plan-capture';
+import { skippedResult } from '../results';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -41,6 +43,8 @@ export function runKeyOf(workflowId: string, runId: string, activityType: string
  * carries what was done.
  */
 export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, units: readonly WorkUnit[], opts: RunOptions): Promise<TaskResult> {
+  const inspect = planInspector();
+  if (inspect) return inspect(session, units, opts).then(() => skippedResult(session.input, 'inspected by caretaker check'));
   const ctx = Context.current();
   const { client, input } = session;
   const cfg = input.config;
@@ -48,7 +52,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   const mode: ActMode = !cfg.dry_run ? 'apply' : cfg.dry_run_mode === 'read_only' ? 'predict' : 'rehearse';
   const tally = new Tally({ details: cfg.details_limit, bytes: cfg.details_max_bytes ?? DEFAULT_DETAILS_MAX_BYTES }, opts.counters);
   // Adaptive by default (tasks/fields.ts): each batch aims at the target transaction time.
-  const sizer = new BatchSizer(cfg.batch_size ?? opts.batchSize ?? 1, opts.batchSize ?? 1000);
+  const sizer = taskBatchSizer(cfg, opts.batchSize);
   const throttle = new Throttle(cfg.throttle);
   let handled = 0;
   let lastBatchMs = 0;

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { configError } from '../errors';
+import { closestMatch } from '../../config/did-you-mean';
 
 /** A table from config, checked against the database catalog, with every column's quoted name and type. */
 export interface ResolvedTable {
@@ -70,8 +71,9 @@ export async function resolveTable(
   const resolved = new Map(cols.rows.map((c) => [c.name, { sql: quoteIdent(c.name), type: c.type, notNull: c.notNull }]));
   for (const column of columns) {
     if (column && !resolved.has(column)) {
+      const guess = closestMatch(column, [...resolved.keys()]);
       throw configError(
-        `${where}: column "${column}" does not exist in table ${row.schema}.${row.name} (columns: ${[...resolved.keys()].join(', ')})`,
+        `${where}: column "${column}" does not exist in table ${row.schema}.${row.name}${guess ? `; did you mean "${guess}"?` : ''} (columns: ${[...resolved.keys()].join(', ')})`,
       );
     }
   }

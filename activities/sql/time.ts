@@ -4,6 +4,9 @@ import type { SqlParams } from './params';
 
 const NAIVE = /^timestamp(\(\d\))? without time zone$/;
 
+/** Whether a catalog type is `timestamp without time zone`: wall times of a zone the column does not say. */
+export const isNaiveTimestamp = (type: string): boolean => NAIVE.test(type);
+
 /** `<ms> * interval '1 millisecond'` with the milliseconds as a parameter. */
 export function millis(p: SqlParams, ms: number): string {
   return `${p.add(ms, 'float8')} * interval '1 millisecond'`;
@@ -21,7 +24,7 @@ export class TimestampZones {
 
   /** The zone a naive column is read in, or null (timestamptz, or no zone configured: the session's). */
   zoneOf(table: ResolvedTable, column: string): string | null {
-    if (!NAIVE.test(colType(table, column))) return null;
+    if (!isNaiveTimestamp(colType(table, column))) return null;
     return this.settings?.columns[column] ?? this.settings?.zone ?? null;
   }
 
