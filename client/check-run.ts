@@ -99,7 +99,7 @@ export async function checkDatabases(cfg: CaretakerConfig, pools: PoolRegistry, 
       const client = await pools.get(database).connect();
       try {
         const realRuns = tasks.some((t) => ENGINE_ACTIVITY[findTaskType(t.type)?.type ?? ''] && !(t.config as { dry_run?: boolean }).dry_run);
-        if (realRuns) check.findings.push(...(await ledgerAccess(client, pools.ledgerSchema(database))));
+        if (realRuns) check.findings.push(...(await ledgerAccess(client, pools.ledgerSchema(database), database)));
       } finally {
         client.release();
       }

@@ -151,7 +151,9 @@ describe('caretaker check', () => {
       const { code, report } = await checkJson(configWith(events));
       expect(code).toBe(1);
       expect(messages(report, 'purge-events')).toContainEqual(expect.stringMatching(new RegExp(`^error: events: public\\.events: the role lacks DELETE on public\\.events.*grant DELETE on public\\.events to it`)));
-      expect(report.databases[0]!.findings.map((f) => f.message)).toContainEqual(expect.stringContaining(`needs CREATE on database ${db.name}; grant create on database ${db.name} to ${role}`));
+      expect(report.databases[0]!.findings.map((f) => f.message)).toContainEqual(
+        expect.stringContaining(`needs CREATE on database ${db.name}; run \`caretaker setup --database default\` as a role that may create it, or grant create on database ${db.name} to ${role}`),
+      );
     } finally {
       process.env.DATABASE_URL = db.url;
       await db.pool.query(`drop owned by ${quoteIdent(role)}; drop role ${quoteIdent(role)}`);
