@@ -10,7 +10,7 @@ import { onTable } from './engine/failures';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
 import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from './sql/keys';
-import { assignmentList, type Assigned, readText } from './sql/expressions';
+import { assignmentList, type Assigned, changesRow, readText } from './sql/expressions';
 import type { TimestampZones } from './sql/time';
 import { type ColumnRef, ref } from '../tasks/column-refs';
 
@@ -73,9 +73,19 @@ export function filterColumns(filter: RowFilter): string[] {
 
 const all = (conds: string[]) => conds.join(' and ') || 'true';
 
+/**
+ * The rows of the set: its conditions and, for an update, only rows the update would change (a row
+ * that already holds the values is neither picked nor counted, run after run).
+ */
+function conditions(set: RowSet, p: SqlParams): string[] {
+  const conds = set.where(p);
+  const changes = set.action.kind === 'update' ? changesRow(set.key.table, set.action.assign, p) : null;
+  return changes === null ? conds : [...conds, changes];
+}
+
 /** The set's rows among `keys` that still match its conditions: an action never reaches further. */
 function picked(set: RowSet, keys: readonly KeyValue[], p: SqlParams): string {
-  return all([keyIn(set.key, keys, p), ...set.where(p)]);
+  return all([keyIn(set.key, keys, p), ...conditions(set, p)]);
 }
 
 /** Rows of `child` that reference the parent rows matching `parentCondition` (alias `t` inside is the parent). */
@@ -136,7 +146,7 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
 function fractionTargets(set: RowSet): FractionTarget[] {
   const { action } = set;
   if (action.kind === 'report' || action.kind === 'start_workflow') return [];
-  const own = (p: SqlParams) => all(set.where(p));
+  const own = (p: SqlParams) => all(conditions(set, p));
   const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true }];
   if (action.kind === 'delete') {
     for (const child of action.children) {
@@ -160,7 +170,7 @@ export async function selectRows<R extends Record<string, unknown>>(
   const p = new SqlParams();
   const columns = extra ? `, ${extra(p)}` : '';
   const bound = keyWindow(set.key, window, p);
-  const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all([...set.where(p), ...bound.conds])}
+  const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all([...conditions(set, p), ...bound.conds])}
     order by ${keyOrder(set.key)} ${bound.limit} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
   return (await onTable(set.key.table.name, tx.query<R>(text, p.values))).rows.map((row) => ({ key: keyOf(row, set.key), row }));
 }
@@ -196,7 +206,7 @@ export function rowSetUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
     cursorOf: (key) => key,
     act: (tx, keys, mode) => actOnKeys(tx, set, keys, mode),
     readAhead: {
-      cursors: (client, after, limit) => keysUpTo(client, set.key, set.where, after, limit),
+      cursors: (client, after, limit) => keysUpTo(client, set.key, (p) => conditions(set, p), after, limit),
       among: (tx, keys, mode) => selectKeys(tx, set, { among: keys }, mode),
     },
   };

@@ -13,7 +13,7 @@ import { keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindo
 import { SqlParams } from './sql/params';
 import { assignmentList, type Assigned, readAs, readText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
-import { type ColumnRef, ref, whole } from '../tasks/column-refs';
+import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../tasks/column-refs';
 import { exclusive } from './task-lock';
 
 /** A run the candidate query found stale. */
@@ -35,12 +35,27 @@ export interface StaleDecision {
   message: string | null;
 }
 
+/** What a decision writes to the retry counter: `counted`, unless `extra` (requeue_set, final_set) assigns the counter itself, which wins. */
+function retryWritten(cfg: RunsCleanupStaleConfig, extra: Assignments, retries: number, counted: number | null): number | null {
+  const counter = cfg.columns.retry_count;
+  if (counter === null) return counted;
+  const own = formatRef(ref(counter));
+  const entry = Object.entries(extra)
+    .filter(([target]) => formatRef(ref(target)) === own)
+    .at(-1);
+  if (entry === undefined) return counted;
+  const value = entry[1];
+  if (value === null || typeof value === 'boolean') return null;
+  if (typeof value === 'object') return 'increment' in value ? retries + value.increment : null;
+  return Number.isFinite(Number(value)) ? Number(value) : null;
+}
+
 /** What happens to one stale run: re-queue while retries remain, else its final status with a reason. */
 export function decideStaleRun(run: StaleRun, cfg: RunsCleanupStaleConfig, taskId: string): StaleDecision {
   const retries = run.retry_count ?? 0;
   const age = `${run.status} for ${formatDuration(Math.round(run.elapsed_ms / 60_000) * 60_000)} (limit ${formatDuration(run.threshold_ms)})`;
   if (cfg.columns.retry_count !== null && retries < cfg.max_retries) {
-    return { id: run.id, action: 'requeue', newStatus: cfg.requeue_status, newRetryCount: retries + 1, message: null };
+    return { id: run.id, action: 'requeue', newStatus: cfg.requeue_status, newRetryCount: retryWritten(cfg, cfg.requeue_set, retries, retries + 1), message: null };
   }
   const finalStatus = cfg.final_status[run.status];
   if (finalStatus === undefined) throw new Error(`no final status for "${run.status}" (the config schema requires one)`);
@@ -49,7 +64,7 @@ export function decideStaleRun(run: StaleRun, cfg: RunsCleanupStaleConfig, taskI
     id: run.id,
     action: 'finalize',
     newStatus: finalStatus,
-    newRetryCount: run.retry_count,
+    newRetryCount: retryWritten(cfg, cfg.final_set[finalStatus] ?? {}, retries, run.retry_count),
     message: `Stale: ${age}${retryNote}; marked ${finalStatus} by Caretaker task ${taskId}`,
   };
 }

@@ -158,7 +158,7 @@ export type TimestampSettings = z.output<ReturnType<typeof timestamps>>;
 
 /** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */
 /**
- * How many keys of a sparse set a run reads in one pass before its first batch, over all its sets
+ * How many keys of a sparse set a run reads in one pass when the set starts, per set
  * (activities/engine/read-ahead.ts); a set with more is batched in key order. 0: never read ahead.
  */
 export const readAhead = () => z.number().int().min(0).max(1_000_000).default(100_000);

@@ -25,6 +25,16 @@ describe('decideStaleRun', () => {
     });
   });
 
+  it('reports the retry count requeue_set or final_set writes where it assigns the counter', () => {
+    const over = (extra: Record<string, unknown>) => runsCleanupStaleConfig.parse({ table: 'runs', columns: { retry_count: "meta->>'retries'" }, ...extra });
+    expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->'retries'": 0 } }), 't')).toMatchObject({ action: 'requeue', newRetryCount: 0 });
+    expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->>'retries'": { increment: 5 } } }), 't')).toMatchObject({ newRetryCount: 6 });
+    expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->>'retries'": null } }), 't')).toMatchObject({ newRetryCount: null });
+    expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->>'other'": 9 } }), 't')).toMatchObject({ newRetryCount: 2 });
+    expect(decideStaleRun(run({ retry_count: 3 }), over({ final_set: { failed: { "meta->>'retries'": '7' } } }), 't')).toMatchObject({ action: 'finalize', newRetryCount: 7 });
+    expect(decideStaleRun(run({ status: 'pending', retry_count: 3 }), over({ final_set: { failed: { "meta->>'retries'": 7 } } }), 't')).toMatchObject({ newStatus: 'cancelled', newRetryCount: 3 });
+  });
+
   it('without a retry column, finalizes at once and says nothing about retries', () => {
     const noRetry = runsCleanupStaleConfig.parse({ table: 'runs', max_retries: 0 });
     expect(decideStaleRun(run({ retry_count: null }), noRetry, 't').message).toBe('Stale: running for 3h (limit 2h); marked failed by Caretaker task t');

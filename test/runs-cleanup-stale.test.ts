@@ -90,6 +90,23 @@ describe('runs.cleanup_stale', () => {
     expect(again.counts).toEqual({ stale: 0, requeued: 0, finalized: 0 });
   });
 
+  it('details report the retry count written, also where requeue_set and final_set assign the counter', async () => {
+    const ids = await seed();
+    const cfg = { ...PIPELINE_TASK_CONFIG, requeue_set: { attempts: { increment: 2 } }, final_set: { failed: { attempts: 0 } } };
+    const preview = await run(cfg, { dryRun: true });
+    const real = await run(cfg);
+    const rows = new Map((await snapshot(db.pool)).map((r) => [String(r.job_id), r]));
+    const reported = (result: TaskResult) => new Map(result.details.map((d) => [d.id, d.retry_count]));
+    // Each changed row's counter is what its detail says, in the dry run and the real run alike.
+    for (const id of [ids.staleRunning, ids.staleSubmitted, ids.staleAnalysis, ids.exhaustedRunning, ids.exhaustedPending]) {
+      expect(reported(real).get(id)).toBe(rows.get(id)!.attempts);
+      expect(reported(preview).get(id)).toBe(rows.get(id)!.attempts);
+    }
+    expect(rows.get(ids.staleRunning)).toMatchObject({ state: 'pending', attempts: 2 });
+    expect(rows.get(ids.exhaustedRunning)).toMatchObject({ state: 'failed', attempts: 0 });
+    expect(rows.get(ids.exhaustedPending)).toMatchObject({ state: 'cancelled', attempts: 3 });
+  });
+
   it('never treats a run with a fresh heartbeat as stale (liveness column)', async () => {
     await db.pool.query('alter table app.pipeline_jobs add column heartbeat_at timestamptz');
     const alive = await insertJob(db.pool, { state: 'running', age: '5 hours' });

@@ -70,6 +70,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       }
     }
     const ahead = new ReadAheads(units, cfg.read_ahead ?? 0);
+    // The first unit's pass before max_fraction: its count is exact, so the table is counted only as far as needed.
     await readAhead(client, cfg, ahead, position);
     let refusal: string[] = [];
     if (tally.batches === 0) {
@@ -107,6 +108,8 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       }
       await throttle.beforeBatch(client, handled, tally.batches, lastBatchMs, beat);
       const unit = units[position.unit]!;
+      // Each unit reads ahead when it starts, so it sees what the units before it committed.
+      if (ahead.due(position.unit)) await readAhead(client, cfg, ahead, position);
       const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat, ahead };
       const batchDone = timeBatch();
       if (unit.transactional) {
@@ -231,7 +234,7 @@ async function inTransaction<T>(client: PoolClient, cfg: EngineConfig, mode: Act
 }
 
 /**
- * Reads ahead the cursors of sparse units (read-ahead.ts) in a read-only transaction of its own.
+ * Reads ahead the cursors of the unit at `from` (read-ahead.ts) in a read-only transaction of its own.
  * It only saves work: when its pass runs into the task's statement_timeout, the units are batched
  * by their own walk instead, as they would be without it.
  */

@@ -10,43 +10,53 @@ import type { ActMode, FractionTarget, WorkUnit } from './work-unit';
  * the exact number of rows the unit would change, so max_fraction needs no count of its own
  * (fraction.ts then only counts the table as far as the limit needs).
  *
- * The pass runs before the first batch, in a read-only transaction of its own, never inside a batch:
- * no batch transaction is held open by it or timed with it. Each batch then takes the rows among the
- * next cursors that still match, locked as `nextBatch` would lock them, so a row that stopped matching
- * is skipped and never changed. A row that starts matching after the pass waits for the next run,
- * as it would behind a keyset cursor that has passed it.
+ * Each unit's pass runs when that unit starts, after the units before it committed, so a rule sees
+ * what earlier rules of the task changed, exactly as a walk in key order would (read ahead or not,
+ * the same config changes the same rows). It runs in a read-only transaction of its own, never inside
+ * a batch: no batch transaction is held open by it or timed with it. Each batch then takes the rows
+ * among the next cursors that still match, locked as `nextBatch` would lock them, so a row that
+ * stopped matching is skipped and never changed. A row that starts matching after the pass waits for
+ * the next run, as it would behind a keyset cursor that has passed it.
  */
 export class ReadAheads {
   private readonly lists = new Map<number, { cursors: unknown[]; next: number }>();
+  /** Units whose pass was tried (read, too many, or not readable ahead). */
+  private readonly tried = new Set<number>();
   /** Exact counts of the rows a unit picks, by its `picked` fraction target, from whole read-aheads. */
   readonly counts = new Map<FractionTarget, number>();
   /** Cursors read ahead, over all units. */
   total = 0;
 
   /**
-   * `limit`: at most this many cursors over all units (the task's `read_ahead`, 100,000 by default:
-   * a few MB of keys); a unit with more is batched by its own `nextBatch`, a walk in cursor order.
+   * `limit`: at most this many cursors per unit (the task's `read_ahead`, 100,000 by default: a few MB
+   * of keys, held only while the unit runs); a unit with more is batched by its own `nextBatch`, a
+   * walk in cursor order.
    */
   constructor(
     private readonly units: readonly WorkUnit[],
     private readonly limit: number,
   ) {}
 
-  /** Reads ahead for the units from `from` on (a retry resumes after its ledger's cursor). */
+  /** Whether the unit at `index` still needs its pass (once per attempt, when the unit starts). */
+  due(index: number): boolean {
+    return !this.tried.has(index) && this.limit > 0 && this.units[index]?.transactional === true && this.units[index]?.readAhead !== undefined;
+  }
+
+  /**
+   * Reads ahead the cursors of the unit at `from.unit` (after `from.cursor`: a retry resumes after its
+   * ledger's cursor), and forgets those of the units before it.
+   */
   async read(client: PoolClient, from: Position): Promise<void> {
-    let room = this.limit;
-    for (let index = from.unit; index < this.units.length && room > 0; index++) {
-      const unit = this.units[index]!;
-      if (!unit.transactional || !unit.readAhead) continue;
-      const after = index === from.unit ? from.cursor : null;
-      const cursors = await unit.readAhead.cursors(client, after, room);
-      if (cursors === null) continue;
-      room -= cursors.length;
-      this.total += cursors.length;
-      this.lists.set(index, { cursors, next: 0 });
-      const picked = unit.fraction?.find((target) => target.picked);
-      if (picked && after === null) this.counts.set(picked, cursors.length);
-    }
+    for (const index of this.lists.keys()) if (index < from.unit) this.lists.delete(index);
+    if (!this.due(from.unit)) return;
+    this.tried.add(from.unit);
+    const unit = this.units[from.unit]!;
+    const cursors = await unit.readAhead!.cursors(client, from.cursor, this.limit);
+    if (cursors === null) return;
+    this.total += cursors.length;
+    this.lists.set(from.unit, { cursors, next: 0 });
+    const picked = unit.fraction?.find((target) => target.picked);
+    if (picked && from.cursor === null) this.counts.set(picked, cursors.length);
   }
 
   /**

@@ -59,14 +59,35 @@ function jsonValue(table: ResolvedTable, ref: ColumnRef, value: Assigned, p: Sql
   return `to_jsonb(${p.add(value, typeof value === 'string' ? 'text' : typeof value === 'number' ? 'numeric' : 'boolean')})`;
 }
 
+/** The assignments that take effect: a later entry for the same reference wins. */
+function effective(entries: readonly [ColumnRef, Assigned][]): (readonly [ColumnRef, Assigned])[] {
+  return [...new Map(entries.map(([r, v]) => [formatRef(r), [r, v] as const])).values()];
+}
+
+/**
+ * The condition that an update would change the row: some assigned column (or JSON path) is
+ * distinct from the value it would get (alias `t`). A whole column compares as text (what is stored; every type
+ * has a text form), a JSON path as jsonb. Null when some assignment always changes the row (`now`,
+ * an increment, a computed value): then every row qualifies.
+ */
+export function changesRow(table: ResolvedTable, entries: readonly [ColumnRef, Assigned][], p: SqlParams): string | null {
+  const list = effective(entries);
+  if (list.length === 0 || list.some(([, v]) => v !== null && typeof v === 'object')) return null;
+  const differs = list.map(([r, v]) => {
+    if (r.path.length > 0) return `(t.${jsonColumn(table, r)}::jsonb #> ${p.add(r.path, 'text[]')}) is distinct from ${jsonValue(table, r, v, p)}`;
+    return `t.${col(table, r.column)}::text is distinct from (${plainValue(table, r.column, v, p, undefined)})::text`;
+  });
+  return `(${differs.join(' or ')})`;
+}
+
 /**
  * The SET list of an update (alias `t` is the row before it): later entries for the same reference
  * win; several JSON paths in one column nest `jsonb_set`, creating missing keys.
  */
 export function assignmentList(table: ResolvedTable, entries: readonly [ColumnRef, Assigned][], p: SqlParams, where: string, zones?: TimestampZones): string[] {
-  const byRef = new Map(entries.map(([r, v]) => [formatRef(r), [r, v] as const]));
+  const byRef = effective(entries);
   const byColumn = new Map<string, (readonly [ColumnRef, Assigned])[]>();
-  for (const entry of byRef.values()) byColumn.set(entry[0].column, [...(byColumn.get(entry[0].column) ?? []), entry]);
+  for (const entry of byRef) byColumn.set(entry[0].column, [...(byColumn.get(entry[0].column) ?? []), entry]);
   return [...byColumn.entries()].map(([column, list]) => {
     const c = col(table, column);
     const plain = list.filter(([r]) => r.path.length === 0);
