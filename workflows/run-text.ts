@@ -81,7 +81,7 @@ export function finalDetails(end: {
   const lines = [
     `**${outcomeHeadline(end.outcome, end.reason)}**${end.dryRun ? ' (DRY RUN: nothing was changed)' : ''}`,
     '',
-    `${end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : end.dryRun ? 'Would change' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
+    `${end.dryRun ? 'Would change' : end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
     '',
     tablesMarkdown(end.tables),
   ];
