@@ -23,12 +23,14 @@ export async function lastRunOutcome(client: Client, action: { workflowId: strin
   }
   const memo = d.memo?.caretakerOutcome as { outcome?: string; failure?: string } | undefined;
   const run = `last run ${action.workflowId}`;
+  // A safety limit's refusal ends the run as Failed in Temporal, but it is the limit doing its job.
+  if (memo?.outcome === 'refused') return { status: 'warn', message: `${run} refused${memo.failure ? `: ${memo.failure}` : ''}` };
   switch (d.status.name) {
     case 'RUNNING':
       return { status: 'ok', message: `${run} is running` };
     case 'COMPLETED': {
       const outcome = memo?.outcome ?? 'completed';
-      return { status: outcome === 'refused' || outcome === 'completed_with_errors' ? 'warn' : 'ok', message: `${run} ${outcome}` };
+      return { status: outcome === 'completed_with_errors' ? 'warn' : 'ok', message: `${run} ${outcome}` };
     }
     case 'CANCELLED':
       return { status: 'warn', message: `${run} was cancelled` };

@@ -39,10 +39,11 @@ schedules
 runs
   run <task> [--config JSON] [--dry-run] [--wait]
                                     start a run now, outside the schedule (<task>: a task id or a task type);
-                                    --wait shows live progress, then the per-table summary (exit 1 on failure)
+                                    --wait shows live progress, then the per-table summary (exit 1 on failure,
+                                    3 when the connection to Temporal is lost)
   status <workflowId>               phase, progress, checkpoint age, failure cause (exit 1 for a failed run)
   history <task> [--since 7d|DATE]  every run of a task: outcome, dry run, rows changed, duration
-  cancel <workflowId>               cancel a run at its next batch boundary
+  cancel <workflowId>               cancel a run at its next batch boundary (exit 2 if it already ended)
 encryption
   codec-server [--port 8089] [--cors-origin URL,...]
                                     Temporal's codec endpoint for the Web UI (needs the codec keys)
@@ -54,7 +55,8 @@ options
 
 environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/KEY (see README),
              CARETAKER_UI_URL (Temporal Web for links, default http://localhost:8233)
-exit codes: 0 ok, 1 failed, 2 bad input`;
+exit codes: 0 ok, 1 failed (or refused), 2 bad input (or cancel of a run that already ended),
+            3 run --wait lost its connection to Temporal (the run goes on: caretaker status <id>)`;
 
 type Command = (ctx: CliContext) => Promise<number>;
 

@@ -1,6 +1,8 @@
+import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { Counts, TaskResult } from '../workflows/types';
 import { outcomeHeadline } from '../workflows/run-text';
+import { OUTCOME_MEMO } from '../workflows/run-task';
 import { table } from './context';
 
 /** Failure types a task raises on purpose when a safety limit refuses a real run. */
@@ -50,6 +52,15 @@ export function tablesText(tables: Record<string, Counts>, indent = '  '): strin
   if (names.length === 0) return `${indent}no rows changed`;
   const keys = [...new Set(names.flatMap((t) => Object.keys(tables[t]!)))];
   return table([[`${indent}TABLE`, ...keys.map((k) => k.toUpperCase())], ...names.map((t) => [`${indent}${t}`, ...keys.map((k) => String(tables[t]![k] ?? 0))])]);
+}
+
+/**
+ * How a closed run ended: the outcome runTask recorded in its memo (refused, completed_with_errors,
+ * ...), else Temporal's status in lower case (a run terminated or timed out records nothing).
+ */
+export function closedOutcome(info: Pick<WorkflowExecutionInfo, 'status' | 'memo'>): string {
+  const recorded = (info.memo?.[OUTCOME_MEMO] as { outcome?: string } | undefined)?.outcome;
+  return recorded && recorded !== 'running' ? recorded : info.status.name.toLowerCase().replace('canceled', 'cancelled');
 }
 
 /** Counts as `k=v` pairs, "nothing" when empty. */

@@ -2,6 +2,7 @@ import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@t
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { isOwnedBy } from '../config/ownership';
 import { CONFIG_HASH_KEY, configHash, scheduleOptionsFor } from './schedule-options';
+import { missingSearchAttributeMessage } from './missing-search-attribute';
 
 export type SyncActionKind = 'create' | 'update' | 'unchanged' | 'delete' | 'conflict' | 'orphaned';
 
@@ -88,7 +89,7 @@ export async function applySync(client: Client, cfg: CaretakerConfig, plan: read
     try {
       await applyStep(client, cfg.task_queue, step, tasks.get(step.id));
     } catch (err) {
-      failures.push({ id: step.id, action: step.action, error: failureMessage(err) });
+      failures.push({ id: step.id, action: step.action, error: missingSearchAttributeMessage(err, client.options.namespace) ?? failureMessage(err) });
     }
   }
   return failures;

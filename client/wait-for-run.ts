@@ -1,4 +1,4 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import { isGrpcServiceError, ServiceError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TaskResult } from '../workflows/types';
 import { OUTCOME_MEMO } from '../workflows/run-task';
 import { type CliContext, webUiLink } from './context';
@@ -11,13 +11,18 @@ const LOG_REFRESH_MS = 5000;
 
 interface StoppedMemo {
   outcome: string;
+  dryRun?: boolean;
   counts: Record<string, number>;
   tables: Record<string, Record<string, number>>;
 }
 
+/** `run --wait`'s exit code when it lost Temporal while waiting: the run's outcome is not known. */
+export const LOST_CONTACT_EXIT = 3;
+
 /**
  * `run --wait`: live progress until the run ends, then its per-table summary, or the failure's
- * cause with exit 1. Ctrl-C leaves the run going and says how to follow or cancel it.
+ * cause with exit 1. Ctrl-C leaves the run going and says how to follow or cancel it. Losing the
+ * connection to Temporal is not the run's failure: it says so, and how to follow the run, with exit 3.
  */
 export async function waitForRun(ctx: CliContext, handle: WorkflowHandle): Promise<number> {
   const { workflowId } = handle;
@@ -43,13 +48,15 @@ export async function waitForRun(ctx: CliContext, handle: WorkflowHandle): Promi
   try {
     result = (await handle.result()) as TaskResult;
   } catch (err) {
+    if (err instanceof ServiceError || isGrpcServiceError(err)) return lostContact(ctx, workflowId, err, tty);
+    if (!(err instanceof WorkflowFailedError)) throw err;
     const failure = failureOf(err);
     const memo = (await handle.describe().catch(() => undefined))?.memo?.[OUTCOME_MEMO] as StoppedMemo | undefined;
     const partial = { counts: memo?.counts ?? {}, tables: memo?.tables ?? {} };
-    ctx.print({ workflowId, failed: true, outcome: failure.outcome, cause: failure.cause, type: failure.type, partial, url: webUiLink(workflowId) }, () =>
+    ctx.print({ workflowId, failed: true, outcome: failure.outcome, dryRun: memo?.dryRun ?? false, cause: failure.cause, type: failure.type, partial, url: webUiLink(workflowId) }, () =>
       [
-        `${tty ? '\n' : ''}${workflowId}: ${summarizeFailure(failure)}`,
-        `  changed before it stopped: ${countsText(partial.counts)}`,
+        `${tty ? '\n' : ''}${workflowId}: ${summarizeFailure(failure)}${memo?.dryRun ? ' (dry run)' : ''}`,
+        `  ${memo?.dryRun ? 'would change (dry run; nothing was changed)' : 'changed before it stopped'}: ${countsText(partial.counts)}`,
         tablesText(partial.tables, '    '),
         `  ${webUiLink(workflowId)}`,
       ].join('\n'),
@@ -68,6 +75,21 @@ export async function waitForRun(ctx: CliContext, handle: WorkflowHandle): Promi
       ...(result.details.length ? [`  ${result.details.length} item(s) listed in the result${result.detailsOmitted ? `, ${result.detailsOmitted} more not listed` : ''}: ${webUiLink(workflowId)}`] : []),
     ].join('\n'),
   );
-  // A dry run that finds the real run would be refused by a safety limit says so with its exit code.
+  // A dry run recorded before refusals failed it completed with status refused: still exit 1.
   return result.status === 'refused' ? 1 : 0;
+}
+
+/** The wait ended on an RPC error (server gone, network cut), not on the run's end: the run goes on. */
+function lostContact(ctx: CliContext, workflowId: string, err: unknown, tty: boolean): number {
+  const cause = failureOf(err).cause;
+  const url = webUiLink(workflowId);
+  if (ctx.json) ctx.print({ workflowId, lostConnection: true, cause, url }, () => '');
+  console.error(
+    [
+      `${tty ? '\n' : ''}caretaker run: lost the connection to Temporal while waiting for ${workflowId} (${cause}).`,
+      '  The run was not stopped by this: it goes on in Temporal, and its outcome is not known here.',
+      `  follow it: caretaker status ${workflowId}   (or caretaker describe <task>, or ${url})`,
+    ].join('\n'),
+  );
+  return LOST_CONTACT_EXIT;
 }

@@ -92,7 +92,7 @@ describe('a dry run executes and rolls back', () => {
     writeFileSync(file, JSON.stringify({ task_queue: env.temporal.taskQueue, tasks }));
     const refused = await caretaker('run', 'too-much', '--dry-run', '--wait', '--json', '-f', file);
     expect(refused.code).toBe(1);
-    expect(JSON.parse(refused.out).result).toMatchObject({ status: 'refused', counts: { would_delete: 14 } });
+    expect(JSON.parse(refused.out)).toMatchObject({ failed: true, outcome: 'refused', dryRun: true, type: 'SafetyLimitExceeded', partial: { counts: { would_delete: 14 } } });
     const failed = await caretaker('run', 'enum', '--dry-run', '--wait', '--json', '-f', file);
     expect(failed.code).toBe(1);
     expect(JSON.parse(failed.out).cause).toContain('invalid input value for enum');

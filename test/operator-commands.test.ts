@@ -105,6 +105,32 @@ describe('operator commands', () => {
     expect(await caretaker('run', `${prefix}-olx`, '-f', file)).toMatchObject({ code: 2, err: expect.stringContaining(`did you mean "${prefix}-old"?`) });
   });
 
+  it('`cancel` of a run that already ended says so with its outcome and exits 2; the run is left as it ended', async () => {
+    const run = JSON.parse((await caretaker('run', `${prefix}-old`, '--dry-run', '--wait', '--json', '-f', file)).out);
+    expect(run.result).toMatchObject({ status: 'completed' });
+    const cancelled = await caretaker('cancel', run.workflowId);
+    expect(cancelled.code).toBe(2);
+    expect(cancelled.err).toContain(`${run.workflowId} already ended (completed, `);
+    expect(cancelled.err).toContain('nothing to cancel');
+    expect(cancelled.out).not.toContain('cancellation requested');
+    const json = JSON.parse((await caretaker('cancel', run.workflowId, '--json')).out);
+    expect(json).toMatchObject({ workflowId: run.workflowId, cancelRequested: false, alreadyEnded: true, status: 'COMPLETED', outcome: 'completed' });
+    expect((await temporal.client.workflow.getHandle(run.workflowId).describe()).status.name).toBe('COMPLETED');
+    expect(await caretaker('cancel', `${run.workflowId}-nope`)).toMatchObject({ code: 2, err: expect.stringContaining('no workflow') });
+  });
+
+  it("`schedules list` takes LAST OUTCOME from the schedule's own runs: a manual dry run of a schedule that never fired is not one", async () => {
+    const cal = `${prefix}-cal`;
+    expect((await caretaker('run', cal, '--dry-run', '--wait', '-f', file)).code).toBe(0);
+    // Visibility has the manual run (what `schedules list` used to report) before the list is read.
+    await expect.poll(async () => JSON.parse((await caretaker('history', cal, '--json')).out).length, { timeout: 30_000 }).toBe(1);
+    const list = JSON.parse((await caretaker('schedules', 'list', '--json')).out) as { id: string; lastOutcome?: string }[];
+    const row = list.find((s) => s.id === cal);
+    expect(row).toBeDefined();
+    expect(row!.lastOutcome).toBeUndefined();
+    expect((await caretaker('schedules', 'list')).out).toMatch(new RegExp(`${cal}\\s.*no runs yet`));
+  });
+
   it('`caretaker setup` registers the search attributes in a namespace, and a second run changes nothing', async () => {
     const namespace = `${prefix}-ns`;
     const connection = await Connection.connect({ address: temporal.address });

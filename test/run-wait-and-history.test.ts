@@ -8,6 +8,7 @@ import { runStartupTasks } from '../dev/startup-tasks';
 import { caretaker } from './cli';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
 import { insertJob, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG } from './fixtures';
+import { startTcpProxy } from './tcp-proxy';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let temporal: TestTemporal;
@@ -101,6 +102,17 @@ describe('caretaker run --wait', () => {
     const workflowId = refused.out.split('\n')[0]!.split(' ')[1]!;
     await queryUntilFound(`CaretakerTaskId = "${broken}-limit" AND CaretakerOutcome = "refused"`, workflowId);
     expect((await caretaker('status', workflowId)).out).toMatch(/phase: refused\n {2}cause: .*max_fraction/);
+
+    // The same refusal found by a dry run ends the same way in Temporal: Failed, outcome refused.
+    const dry = await caretaker('run', `${broken}-limit`, '--dry-run', '--wait', '-f', file);
+    expect(dry.code).toBe(1);
+    expect(dry.out).toMatch(/REFUSED: .*max_fraction.* \(dry run\)\n {2}would change \(dry run; nothing was changed\): /);
+    const dryId = dry.out.split('\n')[0]!.split(' ')[1]!;
+    await queryUntilFound(`CaretakerTaskId = "${broken}-limit" AND CaretakerOutcome = "refused" AND CaretakerDryRun = true`, dryId);
+    for (const run of [workflowId, dryId]) {
+      const desc = await temporal.client.workflow.getHandle(run).describe();
+      expect([desc.status.name, (desc.memo?.caretakerOutcome as { outcome?: string }).outcome]).toEqual(['FAILED', 'refused']);
+    }
   });
 
   it('run --wait and trigger warn at once, naming the queue, when no worker polls it; Ctrl-C says the run goes on', async () => {
@@ -161,5 +173,50 @@ describe('startup runs and history', () => {
     expect(human.out.split('\n')[0]).toMatch(/^STARTED\s+BY\s+OUTCOME\s+DRY RUN\s+ROWS\s+DURATION\s+WORKFLOW ID$/);
     expect(JSON.parse((await caretaker('history', id, '--since', '2000-01-01T00:00:00Z', '--json')).out)).toHaveLength(3);
     expect(await caretaker('history', id, '--since', 'yesterday')).toMatchObject({ code: 2, err: expect.stringContaining('--since: expected a duration like 7d') });
+  });
+});
+
+describe('run --wait that loses Temporal', () => {
+  it('says the connection was lost, that the run goes on and how to follow it, and exits 3; the run completes', async () => {
+    const cut = `${id}-cut`;
+    const cutFile = join(dir, 'cut.yaml');
+    const task = { id: cut, type: 'runs.cleanup_stale', config: { ...PIPELINE_TASK_CONFIG, batch_size: 100, sql: { lock_timeout: '10m' } } };
+    writeFileSync(cutFile, JSON.stringify({ task_queue: temporal.taskQueue, tasks: [task] }));
+    await db.pool.query('delete from app.pipeline_jobs'); // what earlier tests left (a refused run's rows)
+    await db.pool.query(`insert into app.pipeline_jobs (kind, state, attempts, last_seen_at) select 'sync', 'running', 3, now() - interval '5 hours' from generate_series(1, 200)`);
+    const stale = `select count(*)::int as n from app.pipeline_jobs where state = 'running' and last_seen_at < now() - interval '4 hours'`;
+    expect((await db.pool.query(stale)).rows[0].n).toBe(200);
+
+    // The run waits on this lock, so the connection is cut while it is certainly still going.
+    const holder = await db.pool.connect();
+    await holder.query('begin');
+    await holder.query('lock table app.pipeline_jobs in access exclusive mode');
+    const proxy = await startTcpProxy(temporal.address);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'run', cut, '--wait', '-f', cutFile], { env: { ...process.env, TEMPORAL_ADDRESS: proxy.address } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => out + err, { timeout: 30_000 }).toMatch(/^started \S+/);
+      const waiting = `select count(*)::int as n from pg_locks where relation = 'app.pipeline_jobs'::regclass and not granted`;
+      await expect.poll(async () => (await db.pool.query(waiting)).rows[0].n, { timeout: 30_000 }).toBeGreaterThan(0);
+      await proxy.cut();
+    } finally {
+      await holder.query('commit');
+      holder.release();
+    }
+    const workflowId = out.split('\n')[0]!.split(' ')[1]!;
+    expect(await exited).toBe(3);
+    expect(err).toContain(`lost the connection to Temporal while waiting for ${workflowId}`);
+    expect(err).toContain('it goes on in Temporal');
+    expect(err).toContain(`caretaker status ${workflowId}`);
+    expect(out + err).not.toMatch(/FAILED|changed before it stopped/);
+
+    // The run itself was never touched: it completes and changes the 200 rows.
+    const result = await temporal.client.workflow.getHandle(workflowId).result();
+    expect(result).toMatchObject({ status: 'completed', counts: { stale: 200, finalized: 200 } });
+    expect((await db.pool.query(stale)).rows[0].n).toBe(0);
   });
 });

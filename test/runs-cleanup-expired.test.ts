@@ -1,4 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { useTaskEnvironment } from './support';
 import { parseTask, runTaskWorkflow, snapshot, taskFailure } from './fixtures';
 
@@ -88,9 +90,13 @@ describe('runs.cleanup_expired', () => {
     );
     expect(await snapshot(env.db.pool, 'ops.task_history', 'task_id')).toEqual(before);
 
-    const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
-    expect(preview.status).toBe('refused');
-    expect(preview.errors[0]).toContain('would delete 4 of 5 rows');
+    // The dry run fails the same way (Temporal shows both as Failed), with what it would delete.
+    const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true }).then(
+      () => expect.fail('expected the dry run to be refused'),
+      (e: WorkflowFailedError) => e.cause as ApplicationFailure,
+    );
+    expect(preview).toMatchObject({ type: 'SafetyLimitExceeded', message: expect.stringContaining('would delete 4 of 5 rows') });
+    expect(preview.details?.[0]).toMatchObject({ dryRun: true, tables: { 'ops.task_history': { would_delete: 4 } } });
 
     const allowed = await runTaskWorkflow(env.temporal, task({ max_fraction: 0.8 }));
     expect(allowed.counts.deleted).toBe(4);

@@ -49,17 +49,33 @@ async function readable(page: Page): Promise<string> {
 }
 
 /**
+ * Whether the last line of the rendered markdown that contains `text` is inside its frame's visible
+ * area: Temporal Web sizes each frame from its content, and a frame too short clips the end.
+ */
+async function lastLineVisible(page: Page, text: string): Promise<boolean> {
+  for (const frame of page.frames()) {
+    if (frame === page.mainFrame()) continue;
+    const lines = frame.locator('p, tr, li').filter({ hasText: text });
+    if ((await lines.count().catch(() => 0)) === 0) continue;
+    const [line, box] = await Promise.all([lines.last().boundingBox(), frame.frameElement().then((e) => e.boundingBox())]);
+    return line !== null && box !== null && line.y + line.height <= box.y + box.height;
+  }
+  return false;
+}
+
+/**
  * Opens a run's page the way a person follows the CLI's link, opens its User Metadata tab (summary,
  * details, current details) and returns what it reads once `expected` shows (the page loads
  * asynchronously; the current details come from a query the worker answers).
  */
-async function readRunPage(url: string, expected: RegExp): Promise<string> {
+async function readRunPage(url: string, expected: RegExp, lastLine?: string): Promise<string> {
   const page = await browser.newPage();
   try {
     await page.goto(url);
     await page.getByText('User Metadata', { exact: true }).first().click({ timeout: 30_000 });
     let text = '';
     await expect.poll(async () => (text = await readable(page)), { timeout: 30_000, message: `${url}: the page never showed ${String(expected)}` }).toMatch(expected);
+    if (lastLine) await expect.poll(() => lastLineVisible(page, lastLine), { timeout: 10_000, message: `${url}: "${lastLine}" is clipped` }).toBe(true);
     return text;
   } finally {
     await page.close();
@@ -74,7 +90,8 @@ describe('Temporal Web', () => {
     expect(run.result).toMatchObject({ status: 'completed', dryRun: true });
     // The link the CLI prints points at this server's UI (CARETAKER_UI_URL).
     const url = `${inject('temporalUiUrl')}/namespaces/default/workflows/${run.workflowId}`;
-    const text = await readRunPage(url, /table\s+would_update\s+app\.pipeline_jobs\s+2/);
+    // The per-table table ends the current details: its last row must not be clipped.
+    const text = await readRunPage(url, /table\s+would_update\s+app\.pipeline_jobs\s+2/, 'app.pipeline_jobs');
     expect(text).toContain('DRY RUN · Caretaker runs.cleanup_stale (ui-stale), started by hand'); // summary
     expect(text).toContain('DRY RUN: nothing is changed'); // details
     expect(text).toContain('Fails pipeline jobs nobody has heard from'); // the task's description
@@ -87,7 +104,7 @@ describe('Temporal Web', () => {
     const failed = JSON.parse((await caretaker('run', 'ui-broken', '--wait', '--json', '-f', file)).out);
     expect(failed).toMatchObject({ failed: true, outcome: 'failed' });
     expect(failed.url).toBe(`${inject('temporalUiUrl')}/namespaces/default/workflows/${failed.workflowId}`);
-    const text = await readRunPage(failed.url, /FAILED: /);
+    const text = await readRunPage(failed.url, /FAILED: /, 'No rows changed.');
     expect(text).toMatch(/FAILED: task ui-broken: config: table .app\.no_such_table. does not exist/); // the renderer curls the quotes
     expect(text).toContain('Changed before it stopped: nothing');
     expect(text).toContain('Caretaker runs.cleanup_stale (ui-broken), started by hand');

@@ -1,10 +1,12 @@
 import {
   ActivityCancellationType,
   type ActivityInterfaceFor,
+  ApplicationFailure,
   CancellationScope,
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -26,6 +28,18 @@ export const progressSignal = defineSignal<[BatchCheckpoint]>(PROGRESS_SIGNAL);
 
 /** Failure types an activity raises for problems a retry cannot fix. */
 const NON_RETRYABLE = ['ConfigError', 'SafetyLimitExceeded', 'CursorDidNotAdvance'];
+
+/**
+ * Since this patch a dry run that finds the real run would be refused fails like the refused real
+ * run (Temporal shows both as Failed, with outcome `refused`); runs recorded before it completed.
+ */
+const DRY_RUN_REFUSAL_FAILS = 'dry-run-refusal-fails';
+
+/** A dry run's refused result as the failure a refused real run raises, its counts in the details. */
+function refusalOf(result: TaskResult): ApplicationFailure {
+  const partial: PartialResult = { dryRun: result.dryRun, counts: result.counts, tables: result.tables, sets: result.sets, batches: result.batches };
+  return ApplicationFailure.nonRetryable(result.reason ?? 'refused by a safety limit', 'SafetyLimitExceeded', partial);
+}
 
 /** Memo key of a run's outcome, readable by `caretaker status` without a worker. */
 export const OUTCOME_MEMO = 'caretakerOutcome';
@@ -128,6 +142,7 @@ export async function runTask<C, A extends object = Activities>(
   let result: TaskResult;
   try {
     result = await body(taskActivities<A>(input as TaskInput));
+    if (result.status === 'refused' && patched(DRY_RUN_REFUSAL_FAILS)) throw refusalOf(result);
   } catch (err) {
     const cancelled = isCancellation(err);
     progress.phase = cancelled ? 'cancelling' : 'failed';

@@ -28,6 +28,15 @@ export function outcomeHeadline(outcome: RunOutcome | 'running', reason?: string
   return reason ? `${word}: ${reason}` : word;
 }
 
+/**
+ * Temporal Web (2.42) sizes the frame that shows the current details a little short of their
+ * content, which clipped the last line (the per-table table's last row): an empty last paragraph
+ * (a no-break space) takes the clipped strip instead.
+ */
+function keepLastLineVisible(markdown: string): string {
+  return `${markdown}\n\n\u00a0`;
+}
+
 /** Live progress for the current details: counts, batches, rate, elapsed, how old the checkpoint is. */
 export function liveDetails(dryRun: boolean, startedAtMs: number, checkpoint: BatchCheckpoint, nowMs: number): string {
   const elapsedS = Math.max(1, Math.round((nowMs - startedAtMs) / 1000));
@@ -35,11 +44,11 @@ export function liveDetails(dryRun: boolean, startedAtMs: number, checkpoint: Ba
     .filter(([k]) => k !== 'matched')
     .reduce((n, [, v]) => n + v, 0);
   const waiting = checkpoint.pace?.waiting ? ` · waiting: ${checkpoint.pace.waiting}` : '';
-  return [
+  return keepLastLineVisible([
     `**${outcomeHeadline('running')}**${dryRun ? ' (DRY RUN)' : ''} · ${checkpoint.batches} batch(es) · ${countsText(checkpoint.counts)} · ~${Math.round(rows / elapsedS)} rows/s · elapsed ${elapsedS}s${waiting}`,
     '',
     `Checkpoint at ${checkpoint.at}; refreshed every 30 s here (at most 20 times an attempt), every few seconds in \`caretaker status\`.`,
-  ].join('\n');
+  ].join('\n'));
 }
 
 /** Rows inserted, updated and deleted over every table (a dry run's would-be changes). */
@@ -81,12 +90,12 @@ export function finalDetails(end: {
   const lines = [
     `**${outcomeHeadline(end.outcome, end.reason)}**${end.dryRun ? ' (DRY RUN: nothing was changed)' : ''}`,
     '',
-    `${end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : end.dryRun ? 'Would change' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
+    `${end.dryRun ? 'Would change' : end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
     '',
     tablesMarkdown(end.tables),
   ];
   if (end.errors?.length) lines.push('', `Errors (${end.errors.length}):`, ...end.errors.slice(0, 10).map((e) => `- ${e}`));
-  return lines.join('\n');
+  return keepLastLineVisible(lines.join('\n'));
 }
 
 /** The end-of-run details of a failed or cancelled run, from what it had done when it stopped. */

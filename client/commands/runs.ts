@@ -5,11 +5,12 @@ import { findTaskType } from '../../tasks';
 import type { TaskResult } from '../../workflows/types';
 import { buildTaskInput, workflowTypeFor } from '../task-input';
 import { type CliContext, UsageError, webUiLink } from '../context';
-import { summarizeResult } from '../run-report';
+import { closedOutcome, summarizeResult } from '../run-report';
 import { runStartOptions } from '../run-start';
 import { warnIfNoWorker } from '../pollers';
 import { waitForRun } from '../wait-for-run';
 import { closestMatch } from '../did-you-mean';
+import { missingSearchAttributeMessage } from '../missing-search-attribute';
 
 export { summarizeResult };
 
@@ -62,13 +63,18 @@ export async function run(ctx: CliContext): Promise<number> {
   const client = await ctx.client();
   const workflowId = `${task.id}-manual-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const dryRun = Boolean(ctx.flags['dry-run']);
-  const handle = await client.workflow.start(workflowTypeFor(task), {
-    workflowId,
-    taskQueue: cfg.task_queue,
-    args: [buildTaskInput(task, { dryRun })],
-    workflowExecutionTimeout: task.timeouts.run,
-    ...runStartOptions(task, { dryRun, how: 'started by hand' }),
-  });
+  const handle = await client.workflow
+    .start(workflowTypeFor(task), {
+      workflowId,
+      taskQueue: cfg.task_queue,
+      args: [buildTaskInput(task, { dryRun })],
+      workflowExecutionTimeout: task.timeouts.run,
+      ...runStartOptions(task, { dryRun, how: 'started by hand' }),
+    })
+    .catch((err: unknown) => {
+      const missing = missingSearchAttributeMessage(err, client.options.namespace);
+      throw missing ? new Error(missing) : err;
+    });
   const url = webUiLink(workflowId);
   if (!ctx.json) console.log(`started ${workflowId}${dryRun ? ' (DRY RUN)' : ''}\n  ${url}`);
   await warnIfNoWorker(client, cfg.task_queue);
@@ -79,11 +85,22 @@ export async function run(ctx: CliContext): Promise<number> {
   return waitForRun(ctx, handle);
 }
 
-/** `caretaker cancel <workflowId>`: the running batch finishes, then the run stops. */
+/**
+ * `caretaker cancel <workflowId>`: the running batch finishes, then the run stops. A run that has
+ * already ended cannot be cancelled: it says so with the run's outcome and exits 2, like an unknown id.
+ */
 export async function cancel(ctx: CliContext): Promise<number> {
   const workflowId = ctx.arg(0, 'workflow id');
+  const handle = (await ctx.client()).workflow.getHandle(workflowId);
   try {
-    await (await ctx.client()).workflow.getHandle(workflowId).cancel();
+    const desc = await handle.describe();
+    if (desc.status.name !== 'RUNNING') {
+      const outcome = closedOutcome(desc);
+      if (ctx.json) ctx.print({ workflowId, cancelRequested: false, alreadyEnded: true, status: desc.status.name, outcome, url: webUiLink(workflowId, desc.runId) }, () => '');
+      console.error(`caretaker cancel: ${workflowId} already ended (${outcome}, ${desc.closeTime?.toISOString() ?? 'closed'}); nothing to cancel\n  ${webUiLink(workflowId, desc.runId)}`);
+      return 2;
+    }
+    await handle.cancel();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new UsageError(`no workflow "${workflowId}"`);
     throw err;

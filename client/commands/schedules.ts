@@ -1,9 +1,9 @@
-import { ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleExecutionResult } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import { applySync, planSync } from '../sync';
 import { overlapPolicy } from '../schedule-options';
 import { isOwnedBy } from '../../config/ownership';
 import { type CliContext, table, UsageError } from '../context';
-import { listRuns } from '../run-history';
+import { closedOutcome } from '../run-report';
 import { warnIfNoWorker } from '../pollers';
 import { closestMatch } from '../did-you-mean';
 
@@ -28,17 +28,17 @@ export async function sync(ctx: CliContext): Promise<number> {
 }
 
 /**
- * The outcome of a schedule's latest run of any kind (a Caretaker schedule's id is its task id, so
- * visibility finds manual and startup runs too); else its latest action as Temporal reports it.
+ * The outcome of the latest run the schedule itself started (fired, triggered or backfilled): manual
+ * and startup runs of the task are not the schedule's, so a schedule that never fired has no outcome.
  */
-async function lastOutcome(client: Client, scheduleId: string, recent: readonly ScheduleExecutionResult[]): Promise<{ outcome: string; at: string } | undefined> {
-  const [latest] = await listRuns(client, scheduleId, { limit: 1 }).catch(() => []);
-  if (latest) return { outcome: latest.outcome, at: latest.startTime };
+async function lastOutcome(client: Client, scheduleId: string): Promise<{ outcome: string; at: string } | undefined> {
+  // The schedule's own description, not the list's copy of it, which visibility updates later.
+  const recent = (await client.schedule.getHandle(scheduleId).describe().catch(() => undefined))?.info.recentActions ?? [];
   const last = recent[recent.length - 1];
   if (!last) return undefined;
   const { workflowId, firstExecutionRunId } = last.action.workflow;
   const desc = await client.workflow.getHandle(workflowId, firstExecutionRunId).describe().catch(() => undefined);
-  return desc && { outcome: desc.status.name.toLowerCase(), at: desc.startTime.toISOString() };
+  return desc && { outcome: desc.status.name === 'RUNNING' ? 'running' : closedOutcome(desc), at: desc.startTime.toISOString() };
 }
 
 /** `caretaker schedules list`: every schedule, its state, next run and the outcome of its last run. */
@@ -46,7 +46,6 @@ export async function list(ctx: CliContext): Promise<number> {
   const client = await ctx.client();
   const rows: { id: string; workflowType?: string; paused: boolean; note?: string; nextActionTimes: string[]; managedByCaretaker: boolean; lastOutcome?: string; lastRunAt?: string }[] = [];
   for await (const s of client.schedule.list()) {
-    const recent = s.info.recentActions;
     rows.push({
       id: s.scheduleId,
       workflowType: s.action?.workflowType,
@@ -54,7 +53,7 @@ export async function list(ctx: CliContext): Promise<number> {
       note: s.state.note,
       nextActionTimes: s.info.nextActionTimes.map((d) => d.toISOString()),
       managedByCaretaker: isOwnedBy(s.memo),
-      ...(await lastOutcome(client, s.scheduleId, recent).then((l) => (l ? { lastOutcome: l.outcome, lastRunAt: l.at } : {}))),
+      ...(await lastOutcome(client, s.scheduleId).then((l) => (l ? { lastOutcome: l.outcome, lastRunAt: l.at } : {}))),
     });
   }
   ctx.print(rows, () =>

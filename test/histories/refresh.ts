@@ -65,6 +65,12 @@ async function main(): Promise<void> {
         writeFileSync(join(HERE, `${name}.json`), json);
         console.log(`saved test/histories/${name}.json (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
       };
+      // A dry run that a safety limit refuses, before the real runs change the data it counts.
+      const retention = config.tasks.find((t) => t.type === 'retention.enforce')!;
+      const limited = { ...retention, config: { ...retention.config, max_fraction: 0.01 } };
+      const refused = await env.client.workflow.start(workflowTypeFor(limited), { taskQueue, workflowId: `history-refused-dry-${retention.id}`, args: [buildTaskInput(limited, { dryRun: true })], ...runStartOptions(limited, { dryRun: true }) });
+      await refused.result().catch((err: Error) => console.log(`refused dry run: ${err.message}`));
+      await save(`${workflowTypeFor(limited)}.refused-dry-run`, refused.workflowId);
       for (const task of config.tasks) {
         const handle = await env.client.workflow.start(workflowTypeFor(task), { taskQueue, workflowId: `history-${task.id}`, args: [buildTaskInput(task)], ...runStartOptions(task) });
         await handle.result().catch((err: Error) => console.log(`${task.id}: ${err.message} (kept: a failed run's history replays too)`));
