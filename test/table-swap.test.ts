@@ -23,12 +23,29 @@ const SCHEMA = `
 
 // What replaces a table mid-run: rows the old table's guard never saw, every one of them expired
 // (or referencing an expired run), so max_fraction (0.5) would refuse them.
-const REPLACEMENTS = {
-  runs: `create table swap.runs (id bigint primary key, state text not null, finished_at timestamptz);
-    insert into swap.runs select g, 'completed', now() - interval '90 days' from generate_series(1, 500) g;`,
-  events: `create table swap.events (id bigserial primary key, run_id bigint not null, body text);
-    insert into swap.events (run_id, body) select g % 300 + 1, 'new' from generate_series(1, 500) g;`,
-} as const;
+const NEW_RUNS = `create table swap.runs (id bigint primary key, state text not null, finished_at timestamptz);
+  insert into swap.runs select g, 'completed', now() - interval '90 days' from generate_series(1, 500) g;`;
+// New events reference the last expired runs, which a later batch would reach (and no batch near
+// the swap has locked: the insert's foreign key check would wait for it).
+const NEW_EVENTS = `insert into swap.events (run_id, body) select 281 + g % 20, 'new' from generate_series(1, 500) g;`;
+/** Each swap: its first statement waits for the batch held mid-way, the rest runs once that batch committed. */
+const SWAPS = [
+  { table: 'runs', as: 'the parent table', first: 'alter table swap.runs rename to runs_old', rest: NEW_RUNS },
+  {
+    table: 'events',
+    as: 'a child table',
+    first: 'alter table swap.events drop constraint events_run_id_fkey',
+    rest: `alter table swap.events rename to events_old;
+      create table swap.events (id bigserial primary key, run_id bigint not null references swap.runs (id), body text); ${NEW_EVENTS}`,
+  },
+  {
+    // The next batch's parent delete then fails on the old table's foreign key: the failure names the replacement.
+    table: 'events',
+    as: 'a child table, the old one still referencing the parent',
+    first: 'alter table swap.events rename to events_old',
+    rest: `create table swap.events (id bigserial primary key, run_id bigint not null, body text); ${NEW_EVENTS}`,
+  },
+] as const;
 
 const env = useTaskEnvironment('table_swap');
 
@@ -39,7 +56,7 @@ beforeEach(async () => {
 const task = parseTask({
   id: 'swap',
   type: 'runs.cleanup_expired',
-  config: { table: 'swap.runs', columns: { status: 'state', timestamp: 'finished_at' }, children: [{ table: 'swap.events', column: 'run_id' }], batch_size: 20, max_fraction: 0.5 },
+  config: { table: 'swap.runs', columns: { status: 'state', timestamp: 'finished_at' }, children: [{ table: 'swap.events', column: 'run_id' }], batch_size: 20, max_fraction: 0.5, sql: { lock_timeout: '60s' } },
   retry: { maximum_attempts: 3, initial_interval: '100ms' },
 });
 
@@ -52,27 +69,28 @@ async function untilWaiting(filter: { advisory: number } | { pid: number }) {
 }
 
 /**
- * Renames `swap.<name>` away and creates a new table by that name, while a batch of the run is held
- * mid-way: the rename waits for that batch, which then commits on the old table.
+ * Replaces a table while a batch of the run is held mid-way: the swap's first statement waits for
+ * that batch, which then commits on the old table.
  */
-async function swapWhileHeld(held: PoolClient, name: keyof typeof REPLACEMENTS): Promise<void> {
+async function swapWhileHeld(held: PoolClient, swap: (typeof SWAPS)[number]): Promise<void> {
   const swapper = await env.db.pool.connect();
   try {
     const pid = (await swapper.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
     await swapper.query('begin');
-    const renamed = swapper.query(`alter table swap.${name} rename to ${name}_old`);
+    const first = swapper.query(swap.first);
     await untilWaiting({ pid });
     await held.query('select pg_advisory_unlock(4343)');
-    await renamed;
-    await swapper.query(REPLACEMENTS[name]);
+    await first;
+    await swapper.query(swap.rest);
     await swapper.query('commit');
   } finally {
-    swapper.release();
+    swapper.release(true); // never back to the pool inside a transaction
   }
 }
 
 describe('a table replaced during a run', () => {
-  it.each(['runs', 'events'] as const)('swap.%s renamed away and replaced mid-run: the run stops, the new table is untouched, the counts are the old rows removed', async (name) => {
+  it.each(SWAPS)('$as renamed away and replaced mid-run: the run stops, the new table is untouched, the counts are the old rows removed', async (swap) => {
+    const name = swap.table;
     const held = await env.db.pool.connect();
     try {
       await held.query('select pg_advisory_lock(4343)');
@@ -82,7 +100,7 @@ describe('a table replaced during a run', () => {
         args: [buildTaskInput(task)],
       });
       await untilWaiting({ advisory: 4343 }); // the first batch, past the guard, holds its tables
-      await swapWhileHeld(held, name);
+      await swapWhileHeld(held, swap);
 
       const failure = await taskFailure(handle.result());
       expect(failure.type).toBe('TableReplaced');

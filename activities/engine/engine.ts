@@ -109,7 +109,9 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       const batchDone = timeBatch();
       if (unit.transactional) {
         const began = performance.now();
-        const batch = await transactionalBatch(step, cfg);
+        const batch = await transactionalBatch(step, cfg).catch(async (err: unknown) => {
+          throw await pins.explain(client, err);
+        });
         lastBatchMs = performance.now() - began;
         sizer.observe(batch.items, lastBatchMs, batch.workMs);
         handled += batch.items;

@@ -23,14 +23,29 @@ export class TablePins {
 
   /** Throws a non-retryable `TableReplaced` naming the first table whose name resolves elsewhere now. */
   async check(client: PoolClient): Promise<void> {
-    if (this.tables.length === 0) return;
+    const replaced = await this.firstReplaced(client);
+    if (replaced) throw replaced;
+  }
+
+  /**
+   * What to report for a batch that failed with `err`: a statement that met a replaced table fails on
+   * its own (a foreign key the new table lacks, a missing column) before the batch's check; the
+   * replacement is the cause to name. `err` itself when no table was replaced, or the check cannot run.
+   */
+  async explain(client: PoolClient, err: unknown): Promise<unknown> {
+    return (await this.firstReplaced(client).catch(() => undefined)) ?? err;
+  }
+
+  private async firstReplaced(client: PoolClient): Promise<ApplicationFailure | undefined> {
+    if (this.tables.length === 0) return undefined;
     const { rows } = await client.query<{ oids: (number | null)[] }>(`select array(select to_regclass(name)::oid from unnest($1::text[]) with ordinality u(name, i) order by i) as oids`, [
       this.tables.map((t) => t.sql),
     ]);
-    this.tables.forEach((table, i) => {
+    for (const [i, table] of this.tables.entries()) {
       const now = rows[0]!.oids[i] ?? null;
-      if (now === null || Number(now) !== table.oid) throw tableReplaced(table.name, table.oid, now);
-    });
+      if (now === null || Number(now) !== table.oid) return tableReplaced(table.name, table.oid, now);
+    }
+    return undefined;
   }
 }
 
