@@ -150,12 +150,12 @@ interface Step {
 
 /**
  * One batch in one transaction: fetch, act, measure, check the tables' OIDs, record; commit a real
- * run, roll back a dry run.
+ * run, roll back a dry run. The ledger entry fences attempts (ledger.ts): it is the last statement
+ * before COMMIT, so the batch of a zombie attempt rolls back however late it wakes.
  * `workMs` is the part spent fetching and acting on the items, for the sizer; the rest is the batch's fixed cost.
  */
 async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: Position; items: number; workMs: number }> {
   const { record, next, items, workMs } = await inTransaction(s.client, cfg, s.mode, async () => {
-    await s.ledger?.fence(s.client);
     let began = performance.now();
     const items = (await s.ahead.next(s.client, s.position.unit, s.room, s.mode)) ?? (await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode));
     let workMs = performance.now() - began;
