@@ -1,6 +1,6 @@
 import type { TaskInput, PartialResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
-import { DEFAULT_LEDGER_SCHEMA, readLedger } from './engine/ledger';
+import { closeRuns, DEFAULT_LEDGER_SCHEMA, readLedger } from './engine/ledger';
 import { runKeyOf } from './engine/engine';
 import { Tally } from './engine/tally';
 
@@ -8,13 +8,17 @@ export function createLedgerActivities({ databases }: ActivityDeps) {
   return {
     /**
      * What a failed or cancelled real run committed, from its ledger: exact even when the last
-     * attempt died without reporting (SIGKILL, a lost worker). Undefined when nothing was recorded.
+     * attempt died without reporting (SIGKILL, a lost worker), and final: the run's claims are
+     * closed first, so an attempt still running (a frozen worker that wakes later) commits nothing
+     * more. Undefined when nothing was recorded.
      */
     async readRunLedger(input: TaskInput<{ dry_run: boolean }>, workflowId: string, runId: string): Promise<PartialResult | undefined> {
       const client = await databases.get(input.database).connect();
       try {
         const schema = databases.ledgerSchema?.(input.database) ?? DEFAULT_LEDGER_SCHEMA;
-        const entries = await readLedger(client, schema, runKeyOf(workflowId, runId, ''));
+        const prefix = runKeyOf(workflowId, runId, '');
+        await closeRuns(client, schema, prefix);
+        const entries = await readLedger(client, schema, prefix);
         if (entries.length === 0) return undefined;
         const tally = new Tally({ details: 0, bytes: 0 }, []);
         entries.forEach((e) => tally.apply(e.effect));

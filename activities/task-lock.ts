@@ -13,6 +13,8 @@ const UNLOCK = `select pg_advisory_unlock(hashtextextended($1::text, 0))`;
 
 /** How long a retried attempt waits for the lock its own lost previous attempt may still hold. */
 const RETRY_LOCK_WAIT = '30s';
+/** How often a retry waiting for that lock heartbeats (the SDK throttles what reaches the server). */
+const HEARTBEAT_WHILE_WAITING_MS = 1000;
 
 export function taskLockKey(database: string, taskId: string): string {
   return `caretaker:${database}:${taskId}`;
@@ -44,7 +46,7 @@ export async function withTaskLock<R>(
     await client.query(`set application_name = ${quoteLiteral(key.slice(0, 63))}`);
     if (Context.current().info.attempt > 1) {
       await client.query(`set lock_timeout = '${RETRY_LOCK_WAIT}'`);
-      await client.query(WAIT_LOCK, [key]);
+      await heartbeatWhile(client.query(WAIT_LOCK, [key]));
       await client.query('reset lock_timeout');
     } else {
       const { rows } = await client.query<{ locked: boolean }>(TRY_LOCK, [key]);
@@ -67,6 +69,20 @@ export async function withTaskLock<R>(
     client.off('error', onError);
     // A connection in an unknown state is destroyed, which also drops any lock it held.
     client.release(broken);
+  }
+}
+
+/**
+ * Heartbeats (with the previous attempt's checkpoint, which `caretaker status` shows) until `waiting`
+ * settles: a wait longer than the heartbeat timeout would otherwise fail the attempt that waits.
+ */
+async function heartbeatWhile<T>(waiting: Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(ctx.info.heartbeatDetails), HEARTBEAT_WHILE_WAITING_MS);
+  try {
+    return await waiting;
+  } finally {
+    clearInterval(timer);
   }
 }
 

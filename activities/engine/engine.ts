@@ -19,6 +19,7 @@ import { Throttle } from './throttle';
 import { ReadAheads } from './read-ahead';
 import { planInspector } from './plan-capture';
 import { skippedResult } from '../results';
+import { TablePins } from './table-pins';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -72,13 +73,14 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     const ahead = new ReadAheads(units, cfg.read_ahead ?? 0);
     // The first unit's pass before max_fraction: its count is exact, so the table is counted only as far as needed.
     await readAhead(client, cfg, ahead, position);
+    const pins = new TablePins(units);
     let refusal: string[] = [];
     if (tally.batches === 0) {
       opts.warnings?.forEach((w) => tally.warn(w));
-      refusal = await inTransaction(client, cfg, 'predict', async () => [
-        ...(await checkFractions(client, units, cfg.max_fraction ?? 1, ahead.counts)),
-        ...(await preflights(client, units)),
-      ]);
+      refusal = await inTransaction(client, cfg, 'predict', async () => {
+        await pins.check(client);
+        return [...(await checkFractions(client, units, cfg.max_fraction ?? 1, ahead.counts)), ...(await preflights(client, units))];
+      });
       if (refusal.length > 0 && mode === 'apply') throw safetyLimitError(refusal.join('\n'));
       refusal.forEach((r) => tally.warn(r));
     }
@@ -110,11 +112,13 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       const unit = units[position.unit]!;
       // Each unit reads ahead when it starts, so it sees what the units before it committed.
       if (ahead.due(position.unit)) await readAhead(client, cfg, ahead, position);
-      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat, ahead };
+      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat, ahead, pins };
       const batchDone = timeBatch();
       if (unit.transactional) {
         const began = performance.now();
-        const batch = await transactionalBatch(step, cfg);
+        const batch = await transactionalBatch(step, cfg).catch(async (err: unknown) => {
+          throw await pins.explain(client, err);
+        });
         lastBatchMs = performance.now() - began;
         sizer.observe(batch.items, lastBatchMs, batch.workMs);
         handled += batch.items;
@@ -147,15 +151,18 @@ interface Step {
   /** Heartbeats; items outside a transaction (a VACUUM, a procedure) can each take long. */
   beat: () => void;
   ahead: ReadAheads;
+  /** Every batch checks that its tables' names still resolve to the OIDs the run was planned on. */
+  pins: TablePins;
 }
 
 /**
- * One batch in one transaction: fetch, act, measure, record; commit a real run, roll back a dry run.
+ * One batch in one transaction: fetch, act, measure, check the tables' OIDs, record; commit a real
+ * run, roll back a dry run. The ledger entry fences attempts (ledger.ts): it is the last statement
+ * before COMMIT, so the batch of a zombie attempt rolls back however late it wakes.
  * `workMs` is the part spent fetching and acting on the items, for the sizer; the rest is the batch's fixed cost.
  */
 async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: Position; items: number; workMs: number }> {
   const { record, next, items, workMs } = await inTransaction(s.client, cfg, s.mode, async () => {
-    await s.ledger?.fence(s.client);
     let began = performance.now();
     const items = (await s.ahead.next(s.client, s.position.unit, s.room, s.mode)) ?? (await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode));
     let workMs = performance.now() - began;
@@ -167,6 +174,7 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: P
     });
     workMs += performance.now() - began;
     const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema));
+    await s.pins.check(s.client);
     const record = s.tally.admit(s.unit.label, effect, tables);
     if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
     return { record, next, items: items.length, workMs };
@@ -177,6 +185,7 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: P
 
 /** Items one at a time outside a transaction (files, VACUUM, procedures, workflow starts), each recorded when done. */
 async function itemBatch(s: Step, cancelled: AbortSignal): Promise<Position> {
+  await s.pins.check(s.client);
   const items = await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode);
   const end = advance(s.unit, s.position, items, s.room);
   let position = s.position;

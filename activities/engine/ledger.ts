@@ -9,8 +9,10 @@ import type { RecordedEffect } from './tally';
  * the worker names another). Each batch's effect is inserted in the same transaction as the
  * batch, so after a crash, a terminated connection or a zombie attempt the committed batches and
  * the ledger agree to the row, and a retry resumes from the ledger, not from a heartbeat that may
- * be behind. `attempts` fences attempts of one run: an older attempt that is still running stops
- * at its next batch. Rows older than LEDGER_RETENTION are pruned when a run opens its ledger.
+ * be behind. `attempts` fences attempts of one run: each batch's ledger entry, its last statement
+ * before COMMIT, holds (`for share`) the claim of its attempt, so the batch of an older attempt that
+ * wakes after a newer one claimed the run (or after the run's counts were reported: `closeRuns`)
+ * rolls back instead of committing. Rows older than LEDGER_RETENTION are pruned when a run opens its ledger.
  * `detached_partitions` holds the partitions detached but not yet dropped or moved
  * (activities/detached-partitions.ts); it is never pruned by age.
  * Dropping the schema loses the resume points of runs in progress, and leaves any partition
@@ -31,9 +33,15 @@ export interface LedgerEntry {
   effect: RecordedEffect;
 }
 
-/** A newer attempt of the same run holds the ledger: this one must stop without writing. */
+/** The claim of a run whose counts were reported (`closeRuns`): no attempt holds it any more. */
+const CLOSED = 2147483647;
+/** How long closing waits for a batch that holds its claim; less than readRunLedger's start-to-close timeout. */
+const CLOSE_WAIT = '10s';
+
+/** A newer attempt of the same run holds the ledger, or the run was closed: this one must stop without writing. */
 function superseded(attempt: number, current: number): ApplicationFailure {
-  return ApplicationFailure.retryable(`attempt ${attempt} was superseded by attempt ${current} of the same run; stopping without changing anything`, 'SupersededAttempt');
+  const by = current === CLOSED ? 'the run having ended (its counts were reported)' : `attempt ${current} of the same run`;
+  return ApplicationFailure.retryable(`attempt ${attempt} was superseded by ${by}; stopping without changing anything`, 'SupersededAttempt');
 }
 
 export class RunLedger {
@@ -70,22 +78,42 @@ export class RunLedger {
     return { ledger, entries: rows };
   }
 
-  /** Inside a batch transaction, before any change: a newer attempt means this one is a zombie. */
-  async fence(tx: PoolClient): Promise<void> {
-    const { rows } = await tx.query<{ attempt: number }>(`select attempt from ${this.sql}.attempts where run_key = $1 for share`, [this.runKey]);
-    const current = rows[0]?.attempt ?? -1;
-    if (current !== this.attempt) throw superseded(this.attempt, current);
-  }
-
-  /** Records a batch (in its transaction) or a non-transactional item (on its own, fenced in the statement). */
+  /**
+   * Records a batch (in its transaction, as its last statement before COMMIT) or a non-transactional
+   * item (on its own). The entry is the fence: it is written only while this attempt holds the claim,
+   * and it holds the claim (`for share`) until COMMIT, so a newer claim or `closeRuns` waits for it;
+   * otherwise nothing is written and the batch rolls back.
+   */
   async record(client: PoolClient, seq: number, next: Position, effect: RecordedEffect): Promise<void> {
     const s = this.sql;
-    const res = await client.query(
-      `insert into ${s}.ledger (run_key, seq, attempt, next, effect)
-       select $1, $2, $3, $4, $5 where exists (select 1 from ${s}.attempts where run_key = $1 and attempt = $3)`,
+    const res = await client.query<{ current: number | null }>(
+      `with claim as (select attempt from ${s}.attempts where run_key = $1 for share),
+       entry as (insert into ${s}.ledger (run_key, seq, attempt, next, effect)
+                 select $1, $2, $3, $4, $5 from claim where claim.attempt = $3 returning 1)
+       select (select attempt from claim) as current, (select count(*) from entry) as written`,
       [this.runKey, seq, this.attempt, JSON.stringify(next), JSON.stringify(effect)],
     );
-    if (res.rowCount !== 1) throw superseded(this.attempt, -1);
+    if (res.rows[0]!.current !== this.attempt) throw superseded(this.attempt, res.rows[0]!.current ?? -1);
+  }
+}
+
+/**
+ * Closes the claims of every activity of a workflow run whose keys start with `prefix`, once the run
+ * ended: an attempt still running (a zombie: a frozen worker, a lost connection the server has not
+ * dropped yet) can commit no batch after this, so the counts read next stay the rows changed. It
+ * waits for a batch that holds its claim to commit.
+ */
+export async function closeRuns(client: PoolClient, schema: string, prefix: string): Promise<void> {
+  const s = quoteIdent(schema);
+  if (!(await tableExists(client, `${s}.attempts`))) return;
+  // Bounded, so that a batch frozen right before its COMMIT fails this try (the workflow retries it) instead of hanging it.
+  await client.query(`begin; set local lock_timeout = '${CLOSE_WAIT}'`);
+  try {
+    await client.query(`update ${s}.attempts set attempt = ${CLOSED} where starts_with(run_key, $1) and attempt <> ${CLOSED}`, [prefix]);
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
   }
 }
 
