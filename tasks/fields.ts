@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { size } from '../config/size';
+import { resolveTimeZone } from '../config/time-zones';
 import { columnRef } from './column-refs';
 
 /** Field builders shared by the catalog's config schemas. */
@@ -135,17 +136,9 @@ export const ONE_DAY_MS = 86_400_000;
 
 /** An IANA time zone name PostgreSQL and Node both know, e.g. `UTC`, `Europe/Berlin`. */
 export const timeZone = () =>
-  z.string().refine(
-    (zone) => {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: zone });
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: (i) => `expected an IANA time zone like UTC or Europe/Berlin; got ${JSON.stringify(i.input)}` },
-  );
+  z.string().refine((zone) => resolveTimeZone(zone) !== undefined, {
+    error: (i) => `expected an IANA time zone like UTC or Europe/Berlin; got ${JSON.stringify(i.input)}`,
+  });
 
 /**
  * The zone that `timestamp without time zone` columns hold wall times of: every age comparison
