@@ -3,10 +3,11 @@ import { duration } from '../config/duration';
 import { size } from '../config/size';
 import { resolveTimeZone } from '../config/time-zones';
 import { columnRef } from './column-refs';
+import { IDENTIFIER, QUALIFIED_NAME } from './identifiers';
 
 /** Field builders shared by the catalog's config schemas. */
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+const IDENT = new RegExp(`^${IDENTIFIER}$`);
 
 /** A column name as written in the user's schema. Checked against the catalog before use. */
 export const column = () => z.string().regex(IDENT, 'expected a column name (letters, digits, _ and $; not starting with a digit)');
@@ -22,10 +23,7 @@ export type KeyColumn = z.output<ReturnType<typeof keyColumn>>;
 export const table = () =>
   z
     .string()
-    .regex(
-      /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/,
-      'expected a table name like "runs" or "app.runs"',
-    );
+    .regex(QUALIFIED_NAME, 'expected a table name like "runs" or "app.runs"');
 
 /** A status value stored in the user's status column. */
 export const statusValue = () => z.string().min(1, 'expected a non-empty status value');
