@@ -42,5 +42,17 @@ export function progressLine(desc: WorkflowExecutionDescription, now = Date.now(
   const retry = a.attempt && a.attempt > 1 ? `attempt ${a.attempt}${a.lastFailure ? ` after: ${a.lastFailure}` : ''}; ` : '';
   if (!a.checkpoint) return `${retry}${a.activity} started, no batch committed yet; ${elapsedText}`;
   const rate = elapsed > 0 ? Math.round(rowsOf(a.checkpoint) / elapsed) : 0;
-  return `${retry}${a.checkpoint.batches} batch(es), ${countsText(a.checkpoint.counts)}, ${rate} rows/s, last checkpoint ${a.checkpointAgeSeconds}s ago; ${elapsedText}`;
+  const waiting = a.checkpoint.pace?.waiting;
+  const paused = waiting ? `; paused: ${THROTTLE_REASONS[waiting] ?? waiting}` : '';
+  return `${retry}${a.checkpoint.batches} batch(es), ${countsText(a.checkpoint.counts)}, ${rate} rows/s, last checkpoint ${a.checkpointAgeSeconds}s ago${paused}; ${elapsedText}`;
 }
+
+/** Why the throttle holds a run (activities/engine/throttle.ts), in the words of its config. */
+const THROTTLE_REASONS: Record<string, string> = {
+  active_connections: 'active_connections (more sessions busy than throttle.max_active_connections)',
+  lock_waits: 'lock_waits (more sessions waiting for locks than throttle.max_lock_waits)',
+  replication_lag: 'replication_lag (a standby lags more than throttle.max_replication_lag)',
+  max_rows_per_second: 'max_rows_per_second (throttle.max_rows_per_second)',
+  pause_between_batches: 'pause_between_batches (throttle.pause_between_batches)',
+  nice_ratio: 'nice_ratio (throttle.nice_ratio)',
+};

@@ -1,4 +1,4 @@
-import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { isOwnedBy } from '../config/ownership';
 import { CONFIG_HASH_KEY, configHash, scheduleOptionsFor } from './schedule-options';
@@ -78,39 +78,68 @@ function failureMessage(err: unknown): string {
   return reason && !err.message.includes(reason) ? `${err.message}: ${reason}` : err.message;
 }
 
-/**
- * Applies the plan step by step. A step Temporal refuses does not stop the others: every task that
- * can have its schedule gets it, and the refusals come back for the caller to report.
- */
-export async function applySync(client: Client, cfg: CaretakerConfig, plan: readonly SyncAction[]): Promise<SyncFailure[]> {
-  const tasks = new Map(cfg.tasks.map((t) => [t.id, t]));
-  const failures: SyncFailure[] = [];
-  for (const step of plan) {
-    try {
-      await applyStep(client, cfg.task_queue, step, tasks.get(step.id));
-    } catch (err) {
-      failures.push({ id: step.id, action: step.action, error: missingSearchAttributeMessage(err, client.options.namespace) ?? failureMessage(err) });
-    }
-  }
-  return failures;
+/** What applying a plan did: each step as it turned out, and the ones Temporal refused. */
+export interface SyncOutcome {
+  steps: SyncAction[];
+  failures: SyncFailure[];
 }
 
-async function applyStep(client: Client, taskQueue: string, step: SyncAction, task: TaskConfig | undefined): Promise<void> {
+/**
+ * Applies the plan step by step. A step Temporal refuses does not stop the others: every task that
+ * can have its schedule gets it, and the refusals come back for the caller to report. Another sync
+ * running at the same time may get there first: a schedule it created is compared with the config
+ * like any existing one (unchanged, or updated), and one it deleted is gone as planned.
+ */
+export async function applySync(client: Client, cfg: CaretakerConfig, plan: readonly SyncAction[]): Promise<SyncOutcome> {
+  const tasks = new Map(cfg.tasks.map((t) => [t.id, t]));
+  const outcome: SyncOutcome = { steps: [], failures: [] };
+  for (const step of plan) {
+    try {
+      outcome.steps.push(await applyStep(client, cfg.task_queue, step, tasks.get(step.id)));
+    } catch (err) {
+      outcome.failures.push({ id: step.id, action: step.action, error: missingSearchAttributeMessage(err, client.options.namespace) ?? failureMessage(err) });
+    }
+  }
+  return outcome;
+}
+
+async function applyStep(client: Client, taskQueue: string, step: SyncAction, task: TaskConfig | undefined): Promise<SyncAction> {
   const handle = client.schedule.getHandle(step.id);
   if (step.action === 'create' && task) {
-    await client.schedule.create(scheduleOptionsFor(task, taskQueue));
-  } else if (step.action === 'update' && task) {
-    const desired = scheduleOptionsFor(task, taskQueue);
-    await handle.update((prev) => ({
-      spec: desired.spec,
-      action: desired.action,
-      policies: desired.policies,
-      state:
-        task.paused === undefined
-          ? { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions }
-          : { paused: task.paused, note: desired.state?.note, remainingActions: prev.state.remainingActions },
-    }));
-  } else if (step.action === 'delete') {
-    await handle.delete();
+    try {
+      await client.schedule.create(scheduleOptionsFor(task, taskQueue));
+      return step;
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    }
+    const now = planTask(task, await describeOrNull(client, step.id), taskQueue);
+    if (!now || now.action === 'create') throw new Error(`schedule ${step.id} was created and deleted again while this sync ran; run sync again`);
+    const concurrently = { ...now, detail: [now.detail, 'created by another sync meanwhile'].filter(Boolean).join('; ') };
+    if (now.action === 'update') await updateSchedule(handle, task, taskQueue);
+    return concurrently;
   }
+  if (step.action === 'update' && task) {
+    await updateSchedule(handle, task, taskQueue);
+  } else if (step.action === 'delete') {
+    try {
+      await handle.delete();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      return { ...step, detail: [step.detail, 'already deleted by another sync'].filter(Boolean).join('; ') };
+    }
+  }
+  return step;
+}
+
+async function updateSchedule(handle: ScheduleHandle, task: TaskConfig, taskQueue: string): Promise<void> {
+  const desired = scheduleOptionsFor(task, taskQueue);
+  await handle.update((prev) => ({
+    spec: desired.spec,
+    action: desired.action,
+    policies: desired.policies,
+    state:
+      task.paused === undefined
+        ? { paused: prev.state.paused, note: prev.state.note, remainingActions: prev.state.remainingActions }
+        : { paused: task.paused, note: desired.state?.note, remainingActions: prev.state.remainingActions },
+  }));
 }

@@ -1,4 +1,5 @@
-import { type CalendarFieldName, fail, ok, parseCalendarText, type Parsed } from './calendar';
+import { type CalendarFieldName, type CalendarRange, fail, ok, parseCalendarText, type Parsed } from './calendar';
+import { matchesSomeDate, NEVER_FIRES } from './calendar-dates';
 
 /**
  * Temporal's cron strings, checked as the server parses them (go.temporal.io/server
@@ -60,10 +61,13 @@ export function parseCron(text: string): Parsed<CronInfo> {
   const fields = (MACROS.get(rest) ?? rest).split(/\s+/).filter((f) => f !== '');
   const names = FIELDS_BY_COUNT[fields.length];
   if (!names) return fail(`${EXPECTED}, got ${JSON.stringify(text)}`);
+  const ranges: Partial<Record<CalendarFieldName, CalendarRange[]>> = {};
   for (const [i, name] of names.entries()) {
     const field = parseCalendarText(name, fields[i]!);
     if (!field.ok) return fail(`${field.error} in ${JSON.stringify(text)}`);
+    ranges[name] = field.value;
   }
+  if (!matchesSomeDate(ranges)) return fail(`expected a cron string that fires, got ${JSON.stringify(text)}: ${NEVER_FIRES}`);
   const commentProblem = checkComment(comment, 'a comment after "#"');
   if (commentProblem) return fail(commentProblem);
   return ok({ kind: 'calendar', timezone });

@@ -1,60 +1,65 @@
-import { readFile } from 'node:fs/promises';
-import { type Document, LineCounter, parseDocument, isNode } from 'yaml';
+import { open } from 'node:fs/promises';
 import type { z } from 'zod';
 import { configSchema, type CaretakerConfig } from './schema';
-import { interpolateEnv, InterpolationError } from './interpolate';
+import { ConfigError } from './config-error';
+import { EnvPlaceholders } from './interpolate';
+import { expandEnvInDocument } from './yaml-env';
+import { MAX_CONFIG_BYTES } from './yaml-limits';
+import { NodeLines } from './yaml-lines';
+import { parseYamlDocument } from './yaml-parse';
 
-/** Bad configuration: the message names the file, the line when known, the path and what was expected. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<CaretakerConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readAtMost(file, MAX_CONFIG_BYTES);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
   return parseConfigText(text, file, env);
 }
 
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): CaretakerConfig {
-  let expanded: string;
+/** The file's text, refused past `limit` bytes without reading further (a device or pipe may never end). */
+async function readAtMost(file: string, limit: number): Promise<string> {
+  const handle = await open(file, 'r');
   try {
-    expanded = interpolateEnv(text, env, file);
-  } catch (err) {
-    if (err instanceof InterpolationError) throw new ConfigError([err.message]);
-    throw err;
+    const buffer = Buffer.alloc(limit + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, limit + 1 - length);
+      length += bytesRead;
+      if (bytesRead === 0 || length > limit) break;
+    }
+    if (length > limit) throw oversized(file, (await handle.stat()).size || length);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(expanded, { lineCounter: lines, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${file}:${lines.linePos(e.pos[0]).line}: invalid YAML: ${e.message.split('\n')[0]}`));
-  }
+}
+
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): CaretakerConfig {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) throw oversized(file, bytes);
+  const placeholders = new EnvPlaceholders();
+  const { doc, lines } = parseYamlDocument(placeholders.mask(text), file);
   if (doc.contents === null) throw new ConfigError([`${file}:1: file is empty: expected a mapping with tasks: [...]`]);
-  const raw: unknown = doc.toJS();
+  const envProblems = expandEnvInDocument(doc, placeholders, lines, file, env);
+  if (envProblems.length > 0) throw new ConfigError(envProblems);
+  // documentProblems (in parseYamlDocument) bounded the aliases; the library's own count refuses an anchor used 101 times.
+  const raw: unknown = doc.toJS({ maxAliasCount: -1 });
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
-  const located = explainIssues(result.error.issues, raw).map((problem) => ({ ...problem, line: lineOf(doc, lines, problem.path) }));
+  const nodeLines = new NodeLines(doc, lines);
+  const located = explainIssues(result.error.issues, raw).map((problem) => ({ ...problem, line: nodeLines.lineOf(problem.path) }));
   // In file order: zod reports a field's own checks before its mapping's cross-field checks.
   located.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
   throw new ConfigError(located.map(({ path, message, line }) => `${file}${line ? `:${line}` : ''}: ${formatPath(path)}: ${message}`));
 }
 
-/**
- * The line of the node at `path`, or of the nearest enclosing node that is in the file: a missing
- * key is reported at the mapping that should hold it (the task item's line for `tasks[0].type`).
- */
-function lineOf(doc: Document, lines: LineCounter, path: readonly (string | number)[]): number | undefined {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
-    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
-  }
-  return undefined;
+function oversized(file: string, bytes: number): ConfigError {
+  return new ConfigError([`${file}: ${bytes} bytes: expected a config file of at most ${MAX_CONFIG_BYTES} bytes (1 MiB)`]);
 }
 
 /** Each problem as its config path and "expected ..., got ..." (unions reported by the branch that got furthest). */

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { type CalendarFieldName, type CalendarRange, parseCalendarItem } from './calendar';
 import { checkComment, parseCron } from './cron';
+import { matchesSomeDate, NEVER_FIRES } from './calendar-dates';
 import { duration, formatDuration } from './duration';
+import { resolveTimeZone } from './time-zones';
 
 /**
  * `schedule:` of a task. Everything Temporal's server would refuse when `schedules sync` creates
@@ -48,7 +50,10 @@ const calendar = z
       })
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!matchesSomeDate(c)) ctx.addIssue({ code: 'custom', message: `expected a calendar that fires: ${NEVER_FIRES}` });
+  });
 
 const interval = z.union([
   duration({ min: 1_000 }).transform((every) => ({ every, offset: 0 })),
@@ -97,12 +102,8 @@ export const scheduleSchema = z
 /** Temporal loads zones with Go's time.LoadLocation: IANA names, case-sensitive ("utc" is refused). */
 function checkTimeZone(zone: string): string | undefined {
   const expected = `expected an IANA time zone such as "UTC" or "Europe/Berlin", got ${JSON.stringify(zone)}`;
-  let resolved: string;
-  try {
-    resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
-  } catch {
-    return expected;
-  }
+  const resolved = resolveTimeZone(zone);
+  if (resolved === undefined) return expected;
   if (resolved !== zone && resolved.toLowerCase() === zone.toLowerCase()) return `${expected} (names are case-sensitive: "${resolved}")`;
   return undefined;
 }

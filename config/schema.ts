@@ -41,17 +41,42 @@ const retrySchema = z
     return retry;
   });
 
+/** Temporal timeouts of a run; the defaults apply to keys the file leaves out. */
+const TIMEOUT_DEFAULTS = { run: 7_200_000, activity: 1_800_000, heartbeat: 60_000 };
+
 const timeoutsSchema = z
   .object({
     /** Whole workflow run (Temporal workflowExecutionTimeout). */
-    run: duration({ min: 1_000 }).prefault('2h'),
+    run: duration({ min: 1_000 }).optional(),
     /** One activity attempt (startToCloseTimeout). */
-    activity: duration({ min: 1_000 }).prefault('30m'),
+    activity: duration({ min: 1_000 }).optional(),
     /** An activity that has not heartbeated for this long is considered lost and retried. */
-    heartbeat: duration({ min: 1_000 }).prefault('1m'),
+    heartbeat: duration({ min: 1_000 }).optional(),
   })
   .strict()
-  .prefault({});
+  .prefault({})
+  .transform((given, ctx) => {
+    const timeouts = {
+      run: given.run ?? TIMEOUT_DEFAULTS.run,
+      activity: given.activity ?? TIMEOUT_DEFAULTS.activity,
+      heartbeat: given.heartbeat ?? TIMEOUT_DEFAULTS.heartbeat,
+    };
+    // An attempt allowed to outlast the whole run is cut off by the run's timeout, which ends the run: no retry.
+    if (timeouts.run < timeouts.activity) {
+      const [run, activity] = [formatDuration(timeouts.run), formatDuration(timeouts.activity)];
+      ctx.addIssue(
+        given.run === undefined
+          ? { code: 'custom', path: ['activity'], message: `expected at most run (${run}, the default; set it too), got ${activity}` }
+          : {
+              code: 'custom',
+              path: ['run'],
+              message: `expected at least activity (${activity}${given.activity === undefined ? ', the default' : ''}), got ${run}: set run to ${activity} or more, or activity to ${run} or less`,
+            },
+      );
+      return z.NEVER;
+    }
+    return timeouts;
+  });
 
 export const taskSchema = z
   .object({

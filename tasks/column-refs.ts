@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IDENTIFIER } from './identifiers';
 
 /**
  * Where config names a column it may also name a value inside a JSON column or build text from
@@ -19,8 +20,7 @@ export interface ColumnRef {
 /** Literal text and column references, concatenated (NULL when any reference is NULL). */
 export type TextTemplate = (string | ColumnRef)[];
 
-const IDENT = '[A-Za-z_][A-Za-z0-9_$]*';
-const REF = new RegExp(`^(${IDENT})((?:\\s*->>?\\s*'[^']+')*)$`);
+const REF = new RegExp(`^(${IDENTIFIER})((?:\\s*->>?\\s*'[^']+')*)$`);
 const STEP = /->(>?)\s*'([^']+)'/g;
 
 /** Parses `col` or `col->'a'->>'b'`; null when the text is neither. Only the last step may be `->>`. */

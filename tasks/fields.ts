@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { size } from '../config/size';
+import { resolveTimeZone } from '../config/time-zones';
 import { columnRef } from './column-refs';
+import { IDENTIFIER, QUALIFIED_NAME } from './identifiers';
 
 /** Field builders shared by the catalog's config schemas. */
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+const IDENT = new RegExp(`^${IDENTIFIER}$`);
 
 /** A column name as written in the user's schema. Checked against the catalog before use. */
 export const column = () => z.string().regex(IDENT, 'expected a column name (letters, digits, _ and $; not starting with a digit)');
@@ -21,10 +23,7 @@ export type KeyColumn = z.output<ReturnType<typeof keyColumn>>;
 export const table = () =>
   z
     .string()
-    .regex(
-      /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/,
-      'expected a table name like "runs" or "app.runs"',
-    );
+    .regex(QUALIFIED_NAME, 'expected a table name like "runs" or "app.runs"');
 
 /** A status value stored in the user's status column. */
 export const statusValue = () => z.string().min(1, 'expected a non-empty status value');
@@ -135,17 +134,9 @@ export const ONE_DAY_MS = 86_400_000;
 
 /** An IANA time zone name PostgreSQL and Node both know, e.g. `UTC`, `Europe/Berlin`. */
 export const timeZone = () =>
-  z.string().refine(
-    (zone) => {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: zone });
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: (i) => `expected an IANA time zone like UTC or Europe/Berlin; got ${JSON.stringify(i.input)}` },
-  );
+  z.string().refine((zone) => resolveTimeZone(zone) !== undefined, {
+    error: (i) => `expected an IANA time zone like UTC or Europe/Berlin; got ${JSON.stringify(i.input)}`,
+  });
 
 /**
  * The zone that `timestamp without time zone` columns hold wall times of: every age comparison

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
 import { detailsLimit, dryRun } from './fields';
+import { QUALIFIED_NAME } from './identifiers';
 
-const routineName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/, 'expected a function or procedure name like "purge_sessions" or "app.purge_sessions"');
+const routineName = z.string().regex(QUALIFIED_NAME, 'expected a function or procedure name like "purge_sessions" or "app.purge_sessions"');
 
 export const procedureExecuteConfig = z
   .object({

@@ -86,7 +86,7 @@ tasks:
     const cfg = parseConfigText(task('').replace('job_runs', '${RUNS_TABLE:-job_runs}').replace('5m', '${EVERY}'), 'm.yaml', { EVERY: '10m' });
     expect(cfg.tasks[0]!.config.table).toBe('job_runs');
     expect(cfg.tasks[0]!.schedule!.every).toEqual([{ every: 600_000, offset: 0 }]);
-    expect(() => interpolateEnv('a: ${MISSING}\n', {}, 'm.yaml')).toThrow('m.yaml:1: environment variable MISSING is not set');
+    expect(() => parseConfigText('a: ${MISSING}\n', 'm.yaml', {})).toThrow('m.yaml:1: environment variable MISSING is not set');
     expect(interpolateEnv('cost: $$5 ${A:-x}', { A: 'y' }, 'f')).toBe('cost: $5 y');
   });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,8 +151,11 @@ describe('schedules sync', () => {
   it('applies every change it can, reports each one Temporal refused, and exits 1', async () => {
     // Temporal refuses a schedule whose action is over its 2 MB payload limit (limit.blobSize.error):
     // a server setting that validation cannot know. The schedules sorted before and after it still get made.
-    const oversized = { ...hourlyTask(), id: `${prefix}-b-oversized`, config: { ...PIPELINE_TASK_CONFIG, requeue_status: 'q'.repeat(2_100_000) } };
+    // The file stays under the 1 MiB config limit: one 600 kB status, its anchor aliased three times.
+    const big = { requeue_status: 'BIG', final_status: { submitted: 'ALIAS', pending: 'ALIAS', running: 'ALIAS' } };
+    const oversized = { ...hourlyTask(), id: `${prefix}-b-oversized`, config: { ...PIPELINE_TASK_CONFIG, ...big } };
     writeConfig([staleTask({ paused: false }), { ...hourlyTask(), id: `${prefix}-a-first` }, oversized, { ...hourlyTask(), id: `${prefix}-c-last` }]);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"BIG"', `&big "${'q'.repeat(600_000)}"`).replaceAll('"ALIAS"', '*big'));
     const synced = await caretaker('schedules', 'sync', '--json', '-f', file);
     expect(synced.code).toBe(1);
     expect(JSON.parse(synced.out).failures).toEqual([

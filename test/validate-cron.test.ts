@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { foldSunday, parseCalendarItem, parseCalendarText } from '../config/calendar';
 import { parseCron, parseGoDuration } from '../config/cron';
+import { NEVER_FIRES } from '../config/calendar-dates';
 import { ConfigError, parseConfigText } from '../config/load';
 import { scheduleOptionsFor } from '../client/schedule-options';
 
@@ -135,6 +136,19 @@ describe('agreement with the Temporal server', () => {
     }
     expect(disagreements).toEqual([]);
     expect(oursAccepted).toEqual(accepted);
+  });
+
+  it('refuses exactly the cron strings the server accepts but never fires', async () => {
+    const never = ['0 0 30 2 *', '0 0 31 4,6,9,11 *', '0 0 31 2 1', '0 0 29 2 * 2001'];
+    const fires = ['0 0 29 2 *', '0 0 13 * 5', '0 0 31 * *', '0 0 29 2 * 2096'];
+    for (const cron of [...never, ...fires]) {
+      const scheduleId = `${prefix}-${created.length}`;
+      await client.schedule.create({ scheduleId, spec: { cronExpressions: [cron], timezone: 'UTC' }, action: { type: 'startWorkflow', workflowType: 'none', taskQueue: prefix }, state: { paused: true } });
+      created.push(scheduleId);
+      const next = (await client.schedule.getHandle(scheduleId).describe()).info.nextActionTimes;
+      expect(next.length > 0, `${cron}: Temporal's next fire times`).toBe(fires.includes(cron));
+      expect(error(cron), cron).toBe(fires.includes(cron) ? undefined : `expected a cron string that fires, got ${JSON.stringify(cron)}: ${NEVER_FIRES}`);
+    }
   });
 
   it('every calendar form validation accepts reaches the server as the ranges it means', async () => {

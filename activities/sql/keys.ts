@@ -25,6 +25,23 @@ const UNIQUE_INDEXES = `
   where i.indrelid = $1 and i.indisunique and i.indpred is null and i.indexprs is null
   order by i.indisprimary desc, i.indexrelid`;
 
+/** Unique indexes that cannot identify every row: partial (WHERE) or on expressions. */
+const UNUSABLE_UNIQUE_INDEXES = `
+  select c.relname as name, pg_get_expr(i.indpred, i.indrelid) as predicate,
+         regexp_replace(pg_get_indexdef(i.indexrelid), '^.* USING \\w+ ', '') as definition
+  from pg_index i join pg_class c on c.oid = i.indexrelid
+  where i.indrelid = $1 and i.indisunique and (i.indpred is not null or i.indexprs is not null)
+  order by i.indexrelid`;
+
+/** Why a table without a primary key or full unique index has no key, naming the unique indexes it does have. */
+async function noKeyReason(client: PoolClient, table: ResolvedTable): Promise<string> {
+  const fix = 'add a primary key (or a unique index without WHERE on NOT NULL columns) and name its columns';
+  const { rows } = await client.query<{ name: string; predicate: string | null; definition: string }>(UNUSABLE_UNIQUE_INDEXES, [table.oid]);
+  if (rows.length === 0) return `it has no primary key or unique index: ${fix}`;
+  const named = rows.map((r) => `${r.predicate === null ? 'a unique index on an expression' : 'a partial unique index'} (${r.name}: ${r.definition})`);
+  return `it has no primary key, only ${named.join(' and ')}, which cannot serve as a key (rows outside its WHERE, or with equal expressions but different columns, are not unique): ${fix}`;
+}
+
 /**
  * Checks in the catalog that `columns` identify rows of `table` uniquely: a non-partial unique
  * index (or the primary key) covers a subset of them, and none can be NULL. Otherwise a config
@@ -40,7 +57,7 @@ export async function resolveKey(client: PoolClient, table: ResolvedTable, colum
       `${where}: ${shown} is not a unique key of ${table.name}; ` +
         (keys.length > 0
           ? `its keys are ${keys.join('; ')}: name one of them (a list for several columns, e.g. id_column: [${rows[0]!.columns.join(', ')}])`
-          : 'it has no primary key or unique index: add one (or a unique index on NOT NULL columns) and name its columns'),
+          : await noKeyReason(client, table)),
     );
   }
   const nullable = columns.filter((c) => !table.columns.get(c)?.notNull);

@@ -13,18 +13,19 @@ export async function sync(ctx: CliContext): Promise<number> {
   const client = await ctx.client();
   const plan = await planSync(client, cfg, { prune: Boolean(ctx.flags.prune) });
   const dryRun = Boolean(ctx.flags['dry-run']);
-  const failures = dryRun ? [] : await applySync(client, cfg, plan);
+  // Applied: each step as it turned out (another sync running at the same time may have made a schedule first).
+  const { steps, failures } = dryRun ? { steps: plan, failures: [] } : await applySync(client, cfg, plan);
   const failed = new Set(failures.map((f) => f.id));
-  ctx.print({ dryRun, plan, failures }, () => {
+  ctx.print({ dryRun, plan: [...steps, ...plan.filter((p) => failed.has(p.id))].sort((a, b) => a.id.localeCompare(b.id)), failures }, () => {
     if (plan.length === 0) return 'nothing to sync: no scheduled tasks in config and no Caretaker schedules in Temporal';
     const head = dryRun ? 'sync plan (dry run, nothing changed):' : 'synced:';
-    const done = plan.filter((p) => !failed.has(p.id));
+    const done = steps;
     const lines = [head, ...(done.length ? [table(done.map((p) => [p.action, p.id, p.detail]))] : ['(nothing)'])];
     if (failures.length) lines.push(`failed (${failures.length} of ${plan.length}):`, table(failures.map((f) => [`  ${f.action}`, f.id, f.error])));
     return lines.join('\n');
   });
   if (failures.length) console.error(`caretaker schedules sync: ${failures.length} change(s) failed: ${failures.map((f) => `${f.action} ${f.id}`).join(', ')}`);
-  return failures.length > 0 || plan.some((p) => p.action === 'conflict') ? 1 : 0;
+  return failures.length > 0 || steps.some((p) => p.action === 'conflict') ? 1 : 0;
 }
 
 /**
