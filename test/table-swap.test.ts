@@ -28,13 +28,18 @@ const NEW_RUNS = `create table swap.runs (id bigint primary key, state text not 
 // New events reference the last expired runs, which a later batch would reach (and no batch near
 // the swap has locked: the insert's foreign key check would wait for it).
 const NEW_EVENTS = `insert into swap.events (run_id, body) select 281 + g % 20, 'new' from generate_series(1, 500) g;`;
-/** Each swap: its first statement waits for the batch held mid-way, the rest runs once that batch committed. */
+/**
+ * Each swap: its first statement waits for the batch held mid-way, the rest runs once that batch
+ * committed. A child swap locks the parent first, as the run's batches do (they pick parents, then
+ * lock children): the next batch then waits behind the swap instead of holding the parent while the
+ * swap waits for it (a deadlock, seen under load).
+ */
 const SWAPS = [
   { table: 'runs', as: 'the parent table', first: 'alter table swap.runs rename to runs_old', rest: NEW_RUNS },
   {
     table: 'events',
     as: 'a child table',
-    first: 'alter table swap.events drop constraint events_run_id_fkey',
+    first: 'lock table swap.runs, swap.events in access exclusive mode; alter table swap.events drop constraint events_run_id_fkey',
     rest: `alter table swap.events rename to events_old;
       create table swap.events (id bigserial primary key, run_id bigint not null references swap.runs (id), body text); ${NEW_EVENTS}`,
   },
@@ -42,7 +47,7 @@ const SWAPS = [
     // The next batch's parent delete then fails on the old table's foreign key: the failure names the replacement.
     table: 'events',
     as: 'a child table, the old one still referencing the parent',
-    first: 'alter table swap.events rename to events_old',
+    first: 'lock table swap.runs, swap.events in access exclusive mode; alter table swap.events rename to events_old',
     rest: `create table swap.events (id bigserial primary key, run_id bigint not null, body text); ${NEW_EVENTS}`,
   },
 ] as const;
