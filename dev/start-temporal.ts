@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { temporalEnv } from '../config/temporal-env';
 import { cloudHint, registerSearchAttributes } from '../client/register-search-attributes';
 import { noCliMessage, resolveTemporalCli } from './temporal-cli';
 import { startDevServer } from './dev-server';
-import { forgetServer, ownSessionWrapper, runningServer, serverDbPath, stopServerProcess } from './dev-server-process';
+import { forgetServer, ownSessionWrapper, runningServer, serverDbPath, startStillRunning, stopServerProcess } from './dev-server-process';
 import { describePortOwner } from './port-owner';
 import type { StartSettings } from './start-settings';
 
@@ -27,10 +28,16 @@ function portInUse(port: number): Promise<boolean> {
   });
 }
 
-/** Stops this state directory's dev server if it runs (a second Ctrl-C, or one left by a killed start). */
-export async function stopServerNow(settings: StartSettings): Promise<void> {
+/** Whether `port` is taken; after stopping a leftover server, give its sockets up to 5 s to close. */
+async function portTaken(port: number, settle: boolean): Promise<boolean> {
+  for (const deadline = Date.now() + (settle ? 5_000 : 0); await portInUse(port); await sleep(200)) if (Date.now() >= deadline) return true;
+  return false;
+}
+
+/** Stops the dev server this process started, if it runs (a second Ctrl-C; after teardown, to be sure). */
+export async function stopOwnServer(settings: StartSettings): Promise<void> {
   const server = runningServer(settings.stateDir);
-  if (server) await stopServerProcess(server, settings.stateDir);
+  if (server?.startPid === process.pid) await stopServerProcess(server, settings.stateDir);
 }
 
 async function connectToAddress(): Promise<StartedTemporal> {
@@ -55,12 +62,18 @@ export async function startTemporal(settings: StartSettings): Promise<StartedTem
   const inCwd = relative(process.cwd(), stateDir);
   const state = inCwd && !inCwd.startsWith('..') ? inCwd : stateDir;
   const leftover = runningServer(stateDir);
+  if (leftover && startStillRunning(leftover)) {
+    throw new Error(
+      `another npm start (pid ${leftover.startPid}) runs with this state directory (${state}) and its dev server (pid ${leftover.pid}):` +
+        ` stop it first (Ctrl-C in its terminal), or give this one its own CARETAKER_STATE_DIR, CARETAKER_TEMPORAL_PORT and CARETAKER_UI_PORT`,
+    );
+  }
   if (leftover) {
     console.log(`temporal: a dev server left running by an earlier npm start (pid ${leftover.pid}, state in ${state}): stopping it`);
     await stopServerProcess(leftover, stateDir);
   }
   for (const [taken, variable] of [[port, 'CARETAKER_TEMPORAL_PORT'], [uiPort, 'CARETAKER_UI_PORT']] as const) {
-    if (await portInUse(taken)) {
+    if (await portTaken(taken, Boolean(leftover))) {
       const owner = describePortOwner(taken);
       throw new Error(
         `port ${taken} is taken${owner ? ` by ${owner}` : ''}, and not by a dev server of npm start in ${state}: is another Caretaker or Temporal running?` +
@@ -85,7 +98,7 @@ export async function startTemporal(settings: StartSettings): Promise<StartedTem
   const stop = async () => {
     await env.teardown();
     // teardown waits for the server it started; make sure, by its pid, that nothing of it is left.
-    await stopServerNow(settings);
+    await stopOwnServer(settings);
     forgetServer(stateDir);
   };
   return { connection: env.nativeConnection, client: env.client, namespace: env.namespace ?? 'default', stop };

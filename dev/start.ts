@@ -15,7 +15,7 @@ import { runStartupTasks } from './startup-tasks';
 import { quietWorkerLogger } from './worker-log';
 import { Interrupted, Interrupts } from './interrupts';
 import { startSettingsFromEnv } from './start-settings';
-import { startTemporal, stopServerNow } from './start-temporal';
+import { startTemporal, stopOwnServer } from './start-temporal';
 
 /** Secrets maintenance.yaml names (`url_env`), defaulted for the local demo; the worker reads them from this process. */
 const DEMO_SECRETS = { REDIS_URL: 'redis://127.0.0.1:6379' };
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     stopping: () => `stopping: the worker finishes running batches (up to ${shutdownGraceTime}), then the dev server stops; Ctrl-C again stops the dev server now`,
     hurrying: 'stopping the dev server now',
   });
-  interrupts.onHurry(() => void stopServerNow(settings).finally(() => process.exit(130)));
+  interrupts.onHurry(() => void stopOwnServer(settings).finally(() => process.exit(130)));
   Runtime.install({ shutdownSignals: [], logger: quietWorkerLogger() });
   process.env.CARETAKER_UI_URL ||= `http://localhost:${settings.uiPort}`;
   const plugins = await loadPlugins();

@@ -134,7 +134,7 @@ describe('Ctrl-C on npm start stops the worker, then the dev server, and leaves 
     await expectNothingLeft(s);
   });
 
-  it('a dev server left by a killed start is found by the next start, named and stopped; the user database gets no demo tables', { timeout: 300_000 }, async () => {
+  it('a dev server left by a killed start is found by the next start, named and stopped (one of a running start is not); the user database gets no demo tables', { timeout: 300_000 }, async () => {
     const before = Object.keys(await databaseSnapshot(db.pool));
     const s = await settings({ startupRun: false, grace: '2s' });
     const killed = start(s);
@@ -148,8 +148,14 @@ describe('Ctrl-C on npm start stops the worker, then the dev server, and leaves 
 
     const next = start(s);
     await expect.poll(() => next.output(), { timeout: 240_000 }).toContain('Caretaker is running.');
-    expect(next.output()).toContain(`temporal: a dev server left running by an earlier npm start (pid ${leftover!.pid}, state in `);
+    // On failure, the killed start's output holds what its server wrote after the kill.
+    expect(next.output(), `the killed start's output:\n${killed.output()}`).toContain(`temporal: a dev server left running by an earlier npm start (pid ${leftover!.pid}, state in `);
     expect(next.output()).toContain('database: default is DATABASE_URL');
+    // A running start's server is not left over: a second start on the same state directory is refused and stops nothing.
+    const second = start(s);
+    expect(await second.exited).toEqual({ code: 1, signal: null });
+    expect(second.output()).toMatch(/another npm start \(pid \d+\) runs with this state directory/);
+    expect(await listening(s.port)).toBe(true);
     next.signalGroup('SIGINT');
     expect(await next.exited).toEqual({ code: 0, signal: null });
     await expectNothingLeft(s);
