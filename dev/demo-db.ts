@@ -1,38 +1,29 @@
 import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { quoteIdent } from '../activities/sql/identifiers';
+import { assertDemoDatabase, createMarkedDatabase } from './demo-marker';
 
 const DEMO_DIR = join(__dirname, 'demo');
 
-/** Creates the database named in `url` if it does not exist, connecting to its server's `postgres` database. */
-export async function ensureDatabase(url: string): Promise<boolean> {
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (rowCount) return false;
-    await client.query(`create database ${quoteIdent(name)}`);
-    return true;
-  } finally {
-    await client.end();
-  }
-}
+/** The tables of schema public: a migration's tables are those it adds. */
+const PUBLIC_TABLES = `from pg_class where relnamespace = 'public'::regnamespace and relkind in ('r', 'p')`;
 
-/** Applies dev/demo/migrations/*.sql in name order, each once, recorded in caretaker_demo_migrations. */
+/**
+ * Applies dev/demo/migrations/*.sql in name order, each once, recorded in caretaker_demo_migrations;
+ * the tables each one creates are recorded in caretaker_demo_tables, the only tables a reseed empties.
+ */
 async function migrate(client: Client): Promise<string[]> {
-  await client.query('create table if not exists caretaker_demo_migrations (name text primary key, applied_at timestamptz not null default now())');
+  await client.query(`create table if not exists caretaker_demo_migrations (name text primary key, applied_at timestamptz not null default now());
+    create table if not exists caretaker_demo_tables (table_oid oid primary key)`);
   const done = new Set((await client.query<{ name: string }>('select name from caretaker_demo_migrations')).rows.map((r) => r.name));
   const files = (await readdir(join(DEMO_DIR, 'migrations'))).filter((f) => f.endsWith('.sql')).sort();
   const applied: string[] = [];
   for (const file of files.filter((f) => !done.has(f))) {
     await client.query('begin');
     try {
+      const before = (await client.query<{ oids: number[] }>(`select coalesce(array_agg(oid), '{}') as oids ${PUBLIC_TABLES}`)).rows[0]!.oids;
       await client.query(await readFile(join(DEMO_DIR, 'migrations', file), 'utf8'));
+      await client.query(`insert into caretaker_demo_tables (table_oid) select oid ${PUBLIC_TABLES} and oid <> all($1::oid[])`, [before]);
       await client.query('insert into caretaker_demo_migrations (name) values ($1)', [file]);
       await client.query('commit');
     } catch (err) {
@@ -67,19 +58,32 @@ export interface DemoDatabaseReport {
   seeded: boolean;
 }
 
-/** The demo database: created, migrated, and seeded once (a second start keeps what the first left). */
+/**
+ * Empties the tables the demo's migrations created (and only those: no cascade, so a table of
+ * someone else's that references one makes the reseed fail instead of emptying it too).
+ */
+async function emptyDemoTables(client: Client): Promise<void> {
+  const { rows } = await client.query<{ tables: string | null }>(
+    `select string_agg(c.oid::regclass::text, ', ' order by c.oid) as tables from caretaker_demo_tables d join pg_class c on c.oid = d.table_oid`,
+  );
+  if (rows[0]!.tables) await client.query(`truncate ${rows[0]!.tables} restart identity`);
+}
+
+/**
+ * The demo database: created (and marked as the demo's), migrated, and seeded once (a second start
+ * keeps what the first left). A database that exists without the demo's marker is refused
+ * (DemoRefusal) before anything is written to it. The session's advisory lock serialises two starts.
+ */
 export async function ensureDemoDatabase(url: string, opts: { reseed?: boolean; filesDir?: string } = {}): Promise<DemoDatabaseReport> {
-  const created = await ensureDatabase(url);
+  const created = await createMarkedDatabase(url);
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
+    await assertDemoDatabase(client, url);
+    // Two starts at once: one migrates and seeds, the other waits and finds it done.
+    await client.query(`select pg_advisory_lock(hashtext('caretaker demo setup'))`);
     const migrations = await migrate(client);
-    if (opts.reseed) {
-      const { rows } = await client.query<{ tables: string }>(
-        `select string_agg(format('%I', tablename), ', ') as tables from pg_tables where schemaname = 'public' and tablename <> 'caretaker_demo_migrations'`,
-      );
-      await client.query(`truncate ${rows[0]!.tables} restart identity cascade`);
-    }
+    if (opts.reseed) await emptyDemoTables(client);
     const { rows } = await client.query<{ empty: boolean }>('select not exists (select 1 from job_runs) as empty');
     const seeded = Boolean(rows[0]?.empty);
     if (seeded) {
