@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 
 /** Where `npm start` keeps its dev server: the ports and the state directory, overridable from the environment. */
 export interface StartSettings {
@@ -6,7 +6,11 @@ export interface StartSettings {
   port: number;
   /** The Web UI's port (CARETAKER_UI_PORT, default 8233). */
   uiPort: number;
-  /** temporal.db, the server's pid file and the demo files (CARETAKER_STATE_DIR, default .caretaker). */
+  /**
+   * temporal.db, the server's pid file and the demo files (CARETAKER_STATE_DIR). Default: `.caretaker`
+   * for the demo, `.caretaker/configs/<name>` for your own CARETAKER_CONFIG, so the demo's schedules
+   * (which would act on the `default` database, now yours) never live in your config's dev server.
+   */
   stateDir: string;
 }
 
@@ -22,5 +26,12 @@ export function startSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd =
   const port = portFromEnv(env, 'CARETAKER_TEMPORAL_PORT', 7233);
   const uiPort = portFromEnv(env, 'CARETAKER_UI_PORT', 8233);
   if (port === uiPort) throw new Error(`CARETAKER_TEMPORAL_PORT and CARETAKER_UI_PORT: expected two different ports, got ${port} for both`);
-  return { port, uiPort, stateDir: resolve(cwd, env.CARETAKER_STATE_DIR || '.caretaker') };
+  return { port, uiPort, stateDir: resolve(cwd, env.CARETAKER_STATE_DIR || defaultStateDir(env.CARETAKER_CONFIG)) };
+}
+
+/** `.caretaker` for the demo; `.caretaker/configs/<file name without extension>` for your own config. */
+export function defaultStateDir(configFile: string | undefined): string {
+  if (!configFile) return '.caretaker';
+  const name = basename(configFile, extname(configFile)).replace(/[^A-Za-z0-9_.-]/g, '_') || 'config';
+  return join('.caretaker', 'configs', name);
 }
