@@ -20,6 +20,7 @@ import { ReadAheads } from './read-ahead';
 import { planInspector } from './plan-capture';
 import { skippedResult } from '../results';
 import { TablePins } from './table-pins';
+import { leftBehind } from './backlog';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -131,6 +132,8 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     }
     const result = tally.result(input, startedAt, refusal.length > 0 ? 'refused' : undefined, refusal.length > 0 ? refusal.join('\n') : undefined);
     if (stoppedAtCap) result.counts.stopped_at_max_rows_per_run = 1;
+    const backlog = await inTransaction(client, cfg, 'predict', () => leftBehind(client, units, position, tally.sets));
+    if (backlog) result.backlog = backlog;
     const { slowestBatchMs, ...batchSize } = sizer.summary();
     result.pace = { batchSize, slowestBatchMs, throttle: throttle.report, readAhead: ahead.total };
     return result;
