@@ -10,6 +10,7 @@ import type { TaskConfig } from '../config/schema';
 import { alertWorkflowId } from '../workflows/deliver-alerts';
 import type { TaskResult } from '../workflows/types';
 import { caretaker } from './cli';
+import { parseTask } from './fixtures';
 import { sample, spawnWorker, type SpawnedWorker } from './spawn-worker';
 import { createTestDatabase, type TestDatabase } from './support';
 
@@ -169,5 +170,40 @@ describe('backlog', () => {
 
     await expect.poll(async () => JSON.parse((await caretaker('describe', task.id, '--json', '-f', file)).out).lastOutcome?.workflowId, { timeout: 30_000 }).toBe(last.handle.workflowId);
     expect((await caretaker('describe', task.id, '-f', file)).out).toContain('backlog: 0 rows\n');
+  });
+
+  it('rows skipped for locks stay in the backlog, with the rows after where max_rows_per_run stopped the run', async () => {
+    await db.pool.query(`
+      create table orders (id bigint primary key, created_at timestamptz not null);
+      create table order_lines (id bigserial primary key, order_id bigint not null references orders (id), sku text not null);
+      insert into orders select g, now() - interval '100 days' from generate_series(1, 10) g;
+      insert into orders values (11, now());
+      insert into order_lines (order_id, sku) select g, 'sku-' || g from generate_series(1, 11) g;`);
+    const orders = parseTask({
+      id: `${task.id}-orders`,
+      type: 'retention.enforce',
+      config: {
+        policies: [{ table: 'orders', timestamp_column: 'created_at', older_than: '30d', children: [{ table: 'order_lines', column: 'order_id' }] }],
+        max_fraction: 1,
+        batch_size: 4,
+        max_rows_per_run: 8,
+        sql: { lock_timeout: '1s' },
+      },
+    });
+    // An application's transaction holds order 2's line: its order is skipped, and left for the next run.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query(`begin; select * from order_lines where order_id = 2 for update`);
+      const result = (await client.workflow.execute(workflowTypeFor(orders), { taskQueue: worker.taskQueue, workflowId: `${orders.id}-${Date.now()}`, args: [buildTaskInput(orders)] })) as TaskResult;
+      expect(result.counts).toMatchObject({ matched: 8, deleted: 7, skipped_for_locks: 1, stopped_at_max_rows_per_run: 1 });
+      const left = await db.pool.query<{ id: string }>(`select id from orders where created_at < now() - interval '30 days' order by id`);
+      expect(left.rows.map((r) => Number(r.id))).toEqual([2, 9, 10]);
+      expect(result.backlog).toMatchObject({ rows: 3, sets: { orders: { rows: 3 } } });
+      sameMinute(result.backlog!.oldest_age_seconds, 100 * 86_400);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect((await db.pool.query(`select count(*)::int as n from orders where id = 11`)).rows[0].n).toBe(1);
   });
 });
