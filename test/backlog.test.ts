@@ -206,4 +206,37 @@ describe('backlog', () => {
     }
     expect((await db.pool.query(`select count(*)::int as n from orders where id = 11`)).rows[0].n).toBe(1);
   });
+
+  it('a backlog count that meets the lock timeout leaves the result without a backlog; the run completes with its work', async () => {
+    await db.pool.query(`
+      create table visits (id bigserial primary key, at timestamptz not null);
+      create table clicks (id bigserial primary key, at timestamptz not null);
+      insert into visits (at) select now() - interval '10 days' from generate_series(1, 5);
+      insert into clicks (at) select now() - interval '10 days' from generate_series(1, 5);`);
+    const both = parseTask({
+      id: `${task.id}-both`,
+      type: 'retention.enforce',
+      config: {
+        policies: ['visits', 'clicks'].map((table) => ({ table, timestamp_column: 'at', older_than: '7d' })),
+        max_fraction: 1,
+        batch_size: 3,
+        max_rows_per_run: 3,
+        sql: { lock_timeout: '1s' },
+      },
+      retry: { maximum_attempts: 1 },
+    });
+    // The run stops in `visits`; `clicks`, which it never reached, is locked by a migration when the backlog counts it.
+    const migration = await db.pool.connect();
+    try {
+      await migration.query('begin; lock table clicks in access exclusive mode');
+      const result = (await client.workflow.execute(workflowTypeFor(both), { taskQueue: worker.taskQueue, workflowId: `${both.id}-${Date.now()}`, args: [buildTaskInput(both)] })) as TaskResult;
+      expect(result.status).toBe('completed');
+      expect(result.counts).toMatchObject({ deleted: 3, stopped_at_max_rows_per_run: 1 });
+      expect(result.backlog).toBeUndefined();
+    } finally {
+      await migration.query('rollback');
+      migration.release();
+    }
+    expect((await db.pool.query(`select (select count(*)::int from visits) as visits, (select count(*)::int from clicks) as clicks`)).rows[0]).toEqual({ visits: 2, clicks: 5 });
+  });
 });
