@@ -10,7 +10,7 @@ import type { TaskConfig } from '../config/schema';
 import { alertWorkflowId } from '../workflows/deliver-alerts';
 import type { TaskResult } from '../workflows/types';
 import { caretaker } from './cli';
-import { parseTask } from './fixtures';
+import { insertJob, parseTask, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG } from './fixtures';
 import { sample, spawnWorker, type SpawnedWorker } from './spawn-worker';
 import { createTestDatabase, type TestDatabase } from './support';
 
@@ -238,5 +238,19 @@ describe('backlog', () => {
       migration.release();
     }
     expect((await db.pool.query(`select (select count(*)::int from visits) as visits, (select count(*)::int from clicks) as clicks`)).rows[0]).toEqual({ visits: 2, clicks: 5 });
+  });
+
+  it('stale runs: the runs a capped run left, the oldest by the task\'s timestamp column', async () => {
+    await db.pool.query(PIPELINE_SCHEMA);
+    for (let i = 1; i <= 5; i++) await insertJob(db.pool, { state: 'running', age: `3 hours ${i * 10} minutes` });
+    const fresh = await insertJob(db.pool, { state: 'running', age: '1 minute' });
+    const stale = parseTask({ id: `${task.id}-stale`, config: { ...PIPELINE_TASK_CONFIG, max_rows_per_run: 2 } });
+    const result = (await client.workflow.execute(workflowTypeFor(stale), { taskQueue: worker.taskQueue, workflowId: `${stale.id}-${Date.now()}`, args: [buildTaskInput(stale)] })) as TaskResult;
+    expect(result.counts).toMatchObject({ stale: 2, requeued: 2, stopped_at_max_rows_per_run: 1 });
+    const { rows } = await db.pool.query<{ job_id: string }>(`select job_id from app.pipeline_jobs where state = 'running' and last_seen_at < now() - interval '2 hours' order by job_id`);
+    expect(rows.map((r) => Number(r.job_id))).toEqual([3, 4, 5]);
+    expect(result.backlog).toMatchObject({ rows: 3, sets: { 'app.pipeline_jobs': { rows: 3 } } });
+    sameMinute(result.backlog!.oldest_age_seconds, (3 * 60 + 50) * 60);
+    expect((await db.pool.query(`select state from app.pipeline_jobs where job_id = $1`, [fresh])).rows[0].state).toBe('running');
   });
 });
