@@ -265,7 +265,7 @@ async function readAhead(client: PoolClient, cfg: EngineConfig, ahead: ReadAhead
 
 /** SQLSTATE of a statement stopped by statement_timeout. */
 const QUERY_CANCELED = '57014';
-/** ... and by statement_timeout or lock_timeout (lock_not_available). */
+/** SQLSTATEs of a statement stopped by statement_timeout or by lock_timeout (lock_not_available). */
 const TIMEOUTS = [QUERY_CANCELED, '55P03'];
 
 async function preflights(client: PoolClient, units: readonly WorkUnit[]): Promise<string[]> {
