@@ -1,7 +1,8 @@
 import type { AlertSpec, RunOutcome } from '../workflows/alert-types';
+import { ageText } from '../config/duration';
 
 export interface AlertCause {
-  /** failure, refusal, cancellation, rows_changed_above, zero_rows_runs, duration_above */
+  /** failure, refusal, cancellation, rows_changed_above, zero_rows_runs, duration_above, backlog_above */
   rule: string;
   message: string;
 }
@@ -30,6 +31,10 @@ export function alertCauses(spec: AlertSpec, run: RunOutcome, zeroStreak?: numbe
   }
   if (spec.duration_above !== undefined && run.durationMs > spec.duration_above) {
     causes.push({ rule: 'duration_above', message: `took ${seconds(run.durationMs)}, longer than duration_above ${seconds(spec.duration_above)}` });
+  }
+  if (spec.backlog_above !== undefined && !run.dryRun && run.backlog !== undefined && run.backlog.rows > spec.backlog_above) {
+    const oldest = run.backlog.oldest_age_seconds === undefined ? '' : ` (oldest ${ageText(run.backlog.oldest_age_seconds)})`;
+    causes.push({ rule: 'backlog_above', message: `left ${run.backlog.rows} eligible rows for the next run${oldest}, more than backlog_above ${spec.backlog_above}` });
   }
   return causes;
 }
@@ -60,6 +65,7 @@ export function alertPayload(format: 'slack' | 'json', run: RunOutcome, causes: 
     run_id: run.runId,
     link,
     rows_changed: run.rowsChanged,
+    ...(run.backlog !== undefined && { backlog: run.backlog }),
     tables: run.tables,
     duration_seconds: Math.round(run.durationMs) / 1000,
   };

@@ -148,6 +148,7 @@ async function policyRowSet(
     action,
     counter: policy.action === 'mark' ? 'marked' : undefined,
     where: (params) => [...own(params), ...before.map((e) => `(${e.where(params)}) is not true`)],
+    ...(policy.timestamp_column !== undefined && { age: { column: policy.timestamp_column, zones } }),
   };
   return { set, earlier: { oid: table.oid, where: (params) => own(params).join(' and '), policy } };
 }

@@ -12,6 +12,7 @@ import { col, colType, type ResolvedTable } from './sql/identifiers';
 import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from './sql/keys';
 import { assignmentList, type Assigned, changesRow, readText } from './sql/expressions';
 import type { TimestampZones } from './sql/time';
+import { type AgeColumn, rowsLeft } from './sql/rows-left';
 import { type ColumnRef, ref } from '../tasks/column-refs';
 
 /** A child table whose rows reference the parent's key (checked to be a foreign key unless the config says there is none). */
@@ -39,6 +40,8 @@ export interface RowSet {
   action: RowAction;
   /** Name of the result counter, e.g. "marked"; defaults to the action's past tense. */
   counter?: string;
+  /** The rows' timestamp column, for the age of the oldest row a run leaves (retention's timestamp_column). */
+  age?: AgeColumn;
 }
 
 const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported' } as const;
@@ -209,6 +212,7 @@ export function rowSetUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
       cursors: (client, after, limit) => keysUpTo(client, set.key, (p) => conditions(set, p), after, limit),
       among: (tx, keys, mode) => selectKeys(tx, set, { among: keys }, mode),
     },
+    rowsLeft: (client, after) => rowsLeft(client, set.key, (p) => conditions(set, p), after, set.age),
   };
 }
 

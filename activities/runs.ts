@@ -13,6 +13,7 @@ import { keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindo
 import { SqlParams } from './sql/params';
 import { assignmentList, type Assigned, readAs, readText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
+import { rowsLeft } from './sql/rows-left';
 import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../tasks/column-refs';
 import { exclusive } from './task-lock';
 
@@ -181,6 +182,7 @@ function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): Wo
       cursors: (client, after, limit) => keysUpTo(client, key, (p) => staleConditions(key, cfg, zones, p), after, limit),
       among: (tx, keys, mode) => selectStale(tx, key, cfg, zones, { among: keys }, mode),
     },
+    rowsLeft: (client, after) => rowsLeft(client, key, (p) => staleConditions(key, cfg, zones, p), after, { column: cfg.columns.timestamp, zones }),
     cursorOf: (run) => run.key,
     act: async (tx, runs, mode) => {
       const decisions = runs.map((run) => decideStaleRun(run, cfg, taskId));
@@ -231,6 +233,7 @@ export function createRunsActivities({ databases }: ActivityDeps) {
             label: 'expired runs',
             key,
             action: { kind: 'delete', children },
+            age: { column: c.timestamp, zones },
             where: (params) => [
               `t.${col(table, c.status)} = any(${params.add(cfg.terminal_statuses, `${colType(table, c.status)}[]`)})`,
               zones.olderThan(table, c.timestamp, `${params.add(cfg.retention_days, 'float8')} * interval '1 day'`, params),

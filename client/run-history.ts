@@ -1,6 +1,7 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID } from '../workflows/search-attributes';
 import { OUTCOME_MEMO } from '../workflows/run-task';
+import type { Backlog } from '../workflows/types';
 import { formatDuration, parseDuration } from '../config/duration';
 import { UsageError } from './context';
 
@@ -15,6 +16,8 @@ export interface RunRecord {
   outcome: string;
   dryRun: boolean;
   rowsChanged?: number;
+  /** Eligible rows the run left for the next one (tasks that pick rows; from its outcome memo). */
+  backlog?: Backlog;
   failure?: string;
   startTime: string;
   closeTime?: string;
@@ -31,7 +34,7 @@ function startedBy(info: WorkflowExecutionInfo, taskId: string): RunRecord['star
 /** A visibility row as a RunRecord; a run that ended without recording an outcome gets Temporal's status. */
 function toRecord(info: WorkflowExecutionInfo, taskId: string): RunRecord {
   const sa = info.typedSearchAttributes;
-  const memo = info.memo?.[OUTCOME_MEMO] as { failure?: string } | undefined;
+  const memo = info.memo?.[OUTCOME_MEMO] as { failure?: string; backlog?: Backlog } | undefined;
   const running = info.status.name === 'RUNNING';
   const recorded = sa.get(OUTCOME);
   const outcome = running ? 'running' : recorded && recorded !== 'running' ? recorded : info.status.name.toLowerCase().replace('canceled', 'cancelled');
@@ -45,6 +48,7 @@ function toRecord(info: WorkflowExecutionInfo, taskId: string): RunRecord {
     dryRun: sa.get(DRY_RUN) ?? false,
     ...(rows === undefined ? {} : { rowsChanged: rows }),
     ...(memo?.failure ? { failure: memo.failure } : {}),
+    ...(memo?.backlog ? { backlog: memo.backlog } : {}),
     startTime: info.startTime.toISOString(),
     ...(info.closeTime ? { closeTime: info.closeTime.toISOString(), durationMs: info.closeTime.getTime() - info.startTime.getTime() } : {}),
   };

@@ -37,6 +37,7 @@ export const alertsBlockSchema = z
     rows_changed_above: z.number().int().min(0).optional(),
     zero_rows_runs: z.number().int().min(1).optional(),
     duration_above: duration({ min: 1_000 }).optional(),
+    backlog_above: z.number().int().min(0).optional(),
   })
   .strict()
   .superRefine((block, ctx) => {
@@ -66,5 +67,6 @@ export function effectiveAlerts(global: AlertsBlock | undefined, task: AlertsBlo
     ...(merged.rows_changed_above !== undefined && { rows_changed_above: merged.rows_changed_above }),
     ...(merged.zero_rows_runs !== undefined && { zero_rows_runs: merged.zero_rows_runs }),
     ...(merged.duration_above !== undefined && { duration_above: merged.duration_above }),
+    ...(merged.backlog_above !== undefined && { backlog_above: merged.backlog_above }),
   };
 }

@@ -32,6 +32,12 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
+/** An age for people, to the minute: "3h", "2d4h5m", "0m" under a minute. */
+export function ageText(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  return minutes === 0 ? '0m' : formatDuration(minutes * 60_000);
+}
+
 /** A zod field that takes a duration string and yields milliseconds. */
 export function duration(opts: { min?: number; max?: number } = {}) {
   const min = opts.min ?? 0;

@@ -72,6 +72,8 @@ describe('the alerts: block', () => {
       'maintenance.yaml:3: alerts.webhooks[0].url_env: required: expected the name of the environment variable on the worker that holds the webhook URL, such as SLACK_WEBHOOK_URL',
     ]);
     expect(problems(file('  webhooks: []', '    alerts: { rows_changed_abov: 5 }'))).toEqual(['maintenance.yaml:9: tasks[0].alerts: unexpected key rows_changed_abov']);
+    expect(problems(file('  webhooks: [{ name: ops, url_env: A }]\n  backlog_above: -1'))).toEqual(['maintenance.yaml:4: alerts.backlog_above: expected a number >= 0, got -1']);
+    expect(problems(file('  webhooks: [{ name: ops, url_env: A }]\n  backlog_above: lots'))).toEqual(['maintenance.yaml:4: alerts.backlog_above: expected number, got "lots"']);
   });
 });
 
@@ -91,6 +93,13 @@ describe('alert rules', () => {
     expect(alertCauses(spec, { ...run, rowsChanged: 101, dryRun: true })).toEqual([]);
     expect(alertCauses({ ...spec, on: ['refusal'] }, { ...run, outcome: 'failed', cause: 'boom' })).toEqual([]);
     expect(alertCauses(spec, { ...run, outcome: 'cancelled' })).toEqual([{ rule: 'cancellation', message: 'run was cancelled' }]);
+    const backlog = { ...spec, backlog_above: 10 };
+    expect(alertCauses(backlog, { ...run, backlog: { rows: 10, oldest_age_seconds: 7_260 } })).toEqual([]);
+    expect(alertCauses(backlog, { ...run, backlog: { rows: 11, oldest_age_seconds: 7_260 } })).toEqual([
+      { rule: 'backlog_above', message: 'left 11 eligible rows for the next run (oldest 2h1m), more than backlog_above 10' },
+    ]);
+    expect(alertCauses(backlog, { ...run, backlog: { rows: 11 } }).map((c) => c.message)).toEqual(['left 11 eligible rows for the next run, more than backlog_above 10']);
+    expect(alertCauses(backlog, { ...run, dryRun: true, backlog: { rows: 11 } })).toEqual([]);
   });
 
   it('link to the run in Temporal Web, and Slack gets text', () => {

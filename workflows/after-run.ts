@@ -2,7 +2,7 @@ import { ApplicationFailure, CancellationScope, isCancellation, log, metricMeter
 import type { Activities } from '../activities';
 import type { RunOutcome } from './alert-types';
 import { METRICS } from './metric-names';
-import type { Counts, TaskInput, TaskProgress } from './types';
+import type { Backlog, Counts, TaskInput, TaskProgress } from './types';
 import { ALERT_DELIVERY, alertWorkflowId, deliverAlertsWorkflow } from './deliver-alerts';
 
 /** Runs that started before alerts moved out of the run deliver them inline, as they did then (replay). */
@@ -37,11 +37,17 @@ function runOutcomeOf(input: TaskInput<{ dry_run: boolean }>, progress: TaskProg
     ...(failureType !== undefined && { failureType }),
     tables,
     rowsChanged,
+    ...(err === undefined && progress.result?.backlog !== undefined && { backlog: taskTotal(progress.result.backlog) }),
     durationMs: Date.now() - info.runStartTime.getTime(),
     namespace: info.namespace,
     workflowId: info.workflowId,
     runId: info.runId,
   };
+}
+
+/** The task's backlog without its per-set parts (an alert and a gauge need only the total). */
+function taskTotal(backlog: Backlog): Backlog {
+  return { rows: backlog.rows, ...(backlog.oldest_age_seconds !== undefined && { oldest_age_seconds: backlog.oldest_age_seconds }) };
 }
 
 /** Caretaker's run metrics, through the SDK's meter (not emitted again when a history is replayed). */
@@ -55,7 +61,16 @@ function recordMetrics(run: RunOutcome): void {
   }
   if (!run.dryRun && (run.outcome === 'completed' || run.outcome === 'completed_with_errors')) {
     metricMeter.createGauge(METRICS.lastSuccess, 'float', 's', 'Unix time of the last real run that completed').withTags({ task_id: run.taskId }).set(Date.now() / 1000);
+    if (run.backlog) recordBacklog(run.taskId, run.backlog);
   }
+}
+
+/** The backlog gauges of a completed real run; a run that left no rows has no oldest row: age 0. */
+function recordBacklog(taskId: string, backlog: Backlog): void {
+  const tags = { task_id: taskId };
+  metricMeter.createGauge(METRICS.backlogRows, 'int', 'rows', 'Eligible rows the last completed real run left for the next one').withTags(tags).set(backlog.rows);
+  const age = backlog.oldest_age_seconds ?? (backlog.rows === 0 ? 0 : undefined);
+  if (age !== undefined) metricMeter.createGauge(METRICS.backlogOldestAge, 'float', 's', 'Age of the oldest row the last completed real run left').withTags(tags).set(age);
 }
 
 /**

@@ -3,6 +3,8 @@
  * Plain data: webhook URLs are named (`url_env`), never written, because the input is stored in
  * Temporal's history; the worker reads the variable when it delivers.
  */
+import type { Backlog } from './types';
+
 export type AlertEvent = 'failure' | 'refusal' | 'cancellation';
 
 export interface AlertWebhook {
@@ -25,6 +27,8 @@ export interface AlertSpec {
   zero_rows_runs?: number;
   /** A run that took longer than this (milliseconds). */
   duration_above?: number;
+  /** A real run that left more eligible rows than this for the next run (its `backlog.rows`). */
+  backlog_above?: number;
 }
 
 /** What the workflow knows about a run when it ends, for metrics and alerts. */
@@ -42,6 +46,8 @@ export interface RunOutcome {
   /** Rows a real run changed, per table and action (from its result or, when it failed, its ledger). */
   tables: Record<string, Record<string, number>>;
   rowsChanged: number;
+  /** Eligible rows a completed run left for the next one (tasks that pick rows). */
+  backlog?: Backlog;
   durationMs: number;
   namespace: string;
   workflowId: string;

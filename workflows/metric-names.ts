@@ -13,6 +13,10 @@ export const METRICS = {
   rowsChanged: 'caretaker_rows_changed',
   /** gauge {task_id}: unix time of the last real run that completed. */
   lastSuccess: 'caretaker_last_success_timestamp_seconds',
+  /** gauge {task_id}: eligible rows the last completed real run left for the next one. */
+  backlogRows: 'caretaker_backlog_rows',
+  /** gauge {task_id}: age in seconds of the oldest of them (0 when none are left). */
+  backlogOldestAge: 'caretaker_backlog_oldest_age_seconds',
   /** histogram {task_id, dry_run}: one batch (its transaction, or one item outside a transaction), in seconds. */
   batchDuration: 'caretaker_batch_duration_seconds',
   /** counter {task_id, cause}: alerts delivered to every webhook. */

@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { type BatchCheckpoint, type Counts, type PartialResult, PROGRESS_SIGNAL, type TaskInput, type TaskProgress, type TaskResult } from './types';
+import { type Backlog, type BatchCheckpoint, type Counts, type PartialResult, PROGRESS_SIGNAL, type TaskInput, type TaskProgress, type TaskResult } from './types';
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from './search-attributes';
 import { finalDetails, liveDetails, outcomeHeadline, rowsChanged, type RunOutcome, stoppedDetails } from './run-text';
 import { afterRun } from './after-run';
@@ -102,8 +102,12 @@ export function taskActivities<A extends object = Activities>(input: TaskInput):
  * the search attributes (Temporal Web's list, `caretaker history`) and the current details (the
  * run's page in Temporal Web).
  */
-function recordOutcome(input: TaskInput, end: { outcome: RunOutcome; dryRun: boolean; reason?: string; counts: Counts; tables: Record<string, Counts>; details: string }): void {
-  upsertMemo({ [OUTCOME_MEMO]: { outcome: end.outcome, dryRun: end.dryRun, failure: end.reason, counts: end.counts, tables: end.tables } });
+function recordOutcome(
+  input: TaskInput,
+  end: { outcome: RunOutcome; dryRun: boolean; reason?: string; counts: Counts; tables: Record<string, Counts>; backlog?: Backlog; details: string },
+): void {
+  const backlog = end.backlog && { rows: end.backlog.rows, oldest_age_seconds: end.backlog.oldest_age_seconds };
+  upsertMemo({ [OUTCOME_MEMO]: { outcome: end.outcome, dryRun: end.dryRun, failure: end.reason, counts: end.counts, tables: end.tables, backlog } });
   upsertSearchAttributes([
     { key: TASK_ID, value: input.taskId },
     { key: TASK_TYPE, value: input.type },
@@ -175,6 +179,7 @@ export async function runTask<C, A extends object = Activities>(
     reason: result.reason,
     counts: result.counts,
     tables: result.tables,
+    backlog: result.backlog,
     details: finalDetails({ outcome: result.status, dryRun: result.dryRun, reason: result.reason, counts: result.counts, tables: result.tables, batches: result.batches, elapsedMs: Date.now() - started, errors: result.errors }),
   });
   await afterRun(input, progress); // metrics and alerts (workflows/after-run.ts)

@@ -68,6 +68,23 @@ export interface TaskResult {
   finishedAt: string;
   /** How the run paced itself (batch engine tasks): batch sizes and throttle pauses. */
   pace?: RunPace;
+  /** Eligible rows the run left for the next one (tasks that pick rows); a dry run: what the real run would leave. */
+  backlog?: RunBacklog;
+}
+
+/**
+ * Eligible rows not yet done when a run ended: rows after where a run stopped (max_rows_per_run)
+ * and rows skipped for locks. `oldest_age_seconds` only where the rows have a timestamp column
+ * (retention's `timestamp_column`, stale runs' timestamp) and some are left after the stop.
+ */
+export interface Backlog {
+  rows: number;
+  oldest_age_seconds?: number;
+}
+
+/** The task's backlog, and each policy's / rule's (`sets`, by the same names as the result's `sets`). */
+export interface RunBacklog extends Backlog {
+  sets: Record<string, Backlog>;
 }
 
 /** What the throttle did in one attempt: pauses by reason (`active_connections`, `max_rows_per_second`, ...). */

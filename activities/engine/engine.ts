@@ -20,6 +20,7 @@ import { ReadAheads } from './read-ahead';
 import { planInspector } from './plan-capture';
 import { skippedResult } from '../results';
 import { TablePins } from './table-pins';
+import { leftBehind } from './backlog';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -131,6 +132,13 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     }
     const result = tally.result(input, startedAt, refusal.length > 0 ? 'refused' : undefined, refusal.length > 0 ? refusal.join('\n') : undefined);
     if (stoppedAtCap) result.counts.stopped_at_max_rows_per_run = 1;
+    // Reporting only: a count stopped by the task's statement or lock timeout leaves the result
+    // without a backlog; it never fails a run that did its work (its retries would stop there again).
+    const backlog = await inTransaction(client, cfg, 'predict', () => leftBehind(client, units, position, tally.sets)).catch((err: unknown) => {
+      if (!TIMEOUTS.includes((err as { code?: string }).code ?? '')) throw err;
+      return undefined;
+    });
+    if (backlog) result.backlog = backlog;
     const { slowestBatchMs, ...batchSize } = sizer.summary();
     result.pace = { batchSize, slowestBatchMs, throttle: throttle.report, readAhead: ahead.total };
     return result;
@@ -257,6 +265,8 @@ async function readAhead(client: PoolClient, cfg: EngineConfig, ahead: ReadAhead
 
 /** SQLSTATE of a statement stopped by statement_timeout. */
 const QUERY_CANCELED = '57014';
+/** SQLSTATEs of a statement stopped by statement_timeout or by lock_timeout (lock_not_available). */
+const TIMEOUTS = [QUERY_CANCELED, '55P03'];
 
 async function preflights(client: PoolClient, units: readonly WorkUnit[]): Promise<string[]> {
   const problems: string[] = [];

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { TaskInput } from '../../workflows/types';
+import type { Backlog, TaskInput } from '../../workflows/types';
 import type { ResolvedTable } from '../sql/identifiers';
 import type { RowKey } from '../sql/keys';
 import type { SqlParams } from '../sql/params';
@@ -71,6 +71,11 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
   };
   /** What max_fraction checks for this unit, per table. */
   fraction?: FractionTarget[];
+  /**
+   * The unit's eligible rows after `after` (null: all of them), and the age of the oldest where the
+   * rows have a timestamp: one query, asked only of a unit the run stopped before finishing (backlog.ts).
+   */
+  rowsLeft?(client: PoolClient, after: Cursor | null): Promise<Backlog>;
   /** Other checks before anything changes (e.g. a base_dir that is missing); each problem refuses a real run. */
   preflight?(client: PoolClient): Promise<string[]>;
 }

@@ -3,6 +3,14 @@ import { describeSchedule } from './schedules';
 import { describeRecentRun } from './runs';
 import { durationText, listRuns } from '../run-history';
 import { scheduleWords } from '../schedule-words';
+import { ageText } from '../../config/duration';
+import type { Backlog } from '../../workflows/types';
+
+/** "backlog: 12 rows, oldest 3h": what the last run left for the next one (a dry run: what the real run would). */
+export function backlogLine(backlog: Backlog, dryRun: boolean): string {
+  const oldest = backlog.oldest_age_seconds === undefined ? '' : `, oldest ${ageText(backlog.oldest_age_seconds)}`;
+  return `backlog: ${backlog.rows} rows${oldest}${dryRun ? ' (dry run: what the real run would leave)' : ''}`;
+}
 
 /**
  * `caretaker describe <id>`: the schedule as the user wrote it (from the config when the task is
@@ -25,7 +33,7 @@ export async function describe(ctx: CliContext): Promise<number> {
     policies: d.policies,
     state: d.state,
     nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
-    lastOutcome: last ? { outcome: last.outcome, workflowId: last.workflowId, startTime: last.startTime, failure: last.failure } : undefined,
+    lastOutcome: last ? { outcome: last.outcome, workflowId: last.workflowId, startTime: last.startTime, failure: last.failure, backlog: last.backlog } : undefined,
     failures,
     recentRuns: recent,
     runs,
@@ -39,6 +47,7 @@ export async function describe(ctx: CliContext): Promise<number> {
       `next runs: ${data.nextActionTimes.slice(0, 5).join(', ') || 'none'}`,
       `running: ${data.runningWorkflows.join(', ') || 'none'}`,
       `last outcome: ${last ? `${last.outcome}${last.failure ? `: ${last.failure}` : ''} (${last.startTime}, ${last.startedBy})` : 'no finished runs yet'}`,
+      ...(last?.backlog ? [backlogLine(last.backlog, last.dryRun)] : []),
       ...(failures.length ? ['failures among the last runs:', ...failures.map((f) => `  ${f.startTime}  ${f.outcome}: ${f.failure}`)] : []),
       'recent runs (scheduled, triggered, manual, startup; `caretaker history` for all):',
       runs.length === 0
