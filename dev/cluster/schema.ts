@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { Client } from 'pg';
+import { urlOfDatabase, withClient } from '../pg-client';
 import { quoteIdent } from '../../activities/sql/identifiers';
 import type { ClusterSettings } from './settings';
 
@@ -15,22 +15,6 @@ function run(command: string, args: string[]): Promise<void> {
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${output.trim()}`))));
   });
-}
-
-async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function databaseUrl(adminUrl: string, database: string): string {
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return url.toString();
 }
 
 /**
@@ -56,7 +40,7 @@ export async function ensureClusterSchemas(sqlTool: string, settings: ClusterSet
       await run(sqlTool, [...connection, '--database', database, 'create-database']);
       created.push(database);
     }
-    const versioned = await withClient(databaseUrl(settings.postgresUrl, database), async (c) => (await c.query(`select to_regclass('public.schema_version') is not null as ok`)).rows[0].ok as boolean);
+    const versioned = await withClient(urlOfDatabase(settings.postgresUrl, database), async (c) => (await c.query(`select to_regclass('public.schema_version') is not null as ok`)).rows[0].ok as boolean);
     if (!versioned) await run(sqlTool, [...connection, '--database', database, 'setup-schema', '-v', '0.0']);
     await run(sqlTool, [...connection, '--database', database, 'update-schema', '--schema-name', SCHEMA_NAMES[kind]]);
   }
