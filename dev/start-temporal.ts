@@ -18,6 +18,8 @@ export interface StartedTemporal {
   namespace: string;
   /** Closes the connections and stops the dev server (if npm start runs one); nothing of it is left running. */
   stop: () => Promise<void>;
+  /** Whether npm start runs this server (false: TEMPORAL_ADDRESS, which it only connects to). */
+  ownServer: boolean;
 }
 
 function portInUse(port: number): Promise<boolean> {
@@ -48,7 +50,7 @@ async function connectToAddress(): Promise<StartedTemporal> {
     (r) => r.added.length && console.log(`temporal: registered search attributes ${r.added.join(', ')}`),
     (err: Error) => console.log(`temporal: could not register Caretaker's search attributes (${err.message}); runs fail to record their outcome until they are. ${cloudHint(env.namespace)}`),
   );
-  return { connection, client: new Client({ connection, namespace: env.namespace }), namespace: env.namespace, stop: () => connection.close() };
+  return { connection, client: new Client({ connection, namespace: env.namespace }), namespace: env.namespace, stop: () => connection.close(), ownServer: false };
 }
 
 /**
@@ -101,5 +103,5 @@ export async function startTemporal(settings: StartSettings): Promise<StartedTem
     await stopOwnServer(settings);
     forgetServer(stateDir);
   };
-  return { connection: env.nativeConnection, client: env.client, namespace: env.namespace ?? 'default', stop };
+  return { connection: env.nativeConnection, client: env.client, namespace: env.namespace ?? 'default', stop, ownServer: true };
 }

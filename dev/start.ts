@@ -75,24 +75,28 @@ async function main(): Promise<void> {
 
     await Promise.race([runStartupTasks(temporal.client, config), interrupts.stopped]);
     if (!interrupts.requested) {
+      // The commands to try name a task of the config that runs (the demo's, or yours).
+      const example = config.tasks[0]?.id ?? '<task>';
       console.log(
         [
           '',
           `Caretaker is running. Web UI: ${process.env.CARETAKER_UI_URL}/namespaces/${temporal.namespace}/schedules`,
           `  npx caretaker schedules list           every schedule and its next run`,
-          `  npx caretaker describe stale-runs      recent runs and their results`,
-          `  npx caretaker run stale-runs --dry-run --wait`,
+          `  npx caretaker describe ${example.padEnd(18)} recent runs and their results`,
+          `  npx caretaker run ${example} --dry-run --wait`,
           `  npm run temporal -- schedule list      the same, from the Temporal CLI`,
-          `Ctrl-C stops the worker (running batches finish) and the dev server; state is kept in ${settings.stateDir}.`,
+          temporal.ownServer
+            ? `Ctrl-C stops the worker (running batches finish) and the dev server; state is kept in ${settings.stateDir}.`
+            : `Ctrl-C stops the worker (running batches finish); the Temporal server at TEMPORAL_ADDRESS keeps running.`,
         ].join('\n'),
       );
     }
     await running;
-    console.log('worker: stopped (running batches finished); stopping the dev server');
+    console.log(`worker: stopped (running batches finished)${temporal.ownServer ? '; stopping the dev server' : ''}`);
   } finally {
     await databases.close();
     await temporal.stop();
-    console.log('temporal: stopped');
+    console.log(temporal.ownServer ? 'temporal: stopped' : 'temporal: disconnected');
   }
 }
 
