@@ -34,10 +34,20 @@ export default tseslint.config(
             { name: 'zod', message: 'config is validated at the edge (client), not in workflows' },
           ],
           patterns: [
-            { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'import activities as types only and call them through proxyActivities' },
-            { group: ['../client', '../client/*', '../worker', '../worker/*', '../config', '../config/*', '../dev/*'], message: 'workflows may not import client, worker, config or dev code' },
+            {
+              group: ['../activities', '../activities/*'],
+              allowTypeImports: true,
+              message: 'import activities as types only and call them through proxyActivities',
+            },
+            {
+              group: ['../client', '../client/*', '../worker', '../worker/*', '../config', '../config/*', '../dev/*'],
+              message: 'workflows may not import client, worker, config or dev code',
+            },
             { group: ['../tasks', '../tasks/*'], allowTypeImports: true, message: 'import task config types only' },
-            { group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'], message: 'workflows may only use @temporalio/workflow' },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'],
+              message: 'workflows may only use @temporalio/workflow',
+            },
           ],
         },
       ],

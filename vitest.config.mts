@@ -17,7 +17,13 @@ export default defineConfig({
         // A real Temporal server on PostgreSQL (test/cluster/global-setup.ts). Its files stop and
         // restart that one server, so they run one at a time. `npm run test:cluster` runs it alone.
         extends: true,
-        test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], globalSetup: ['test/cluster/global-setup.ts'], poolOptions: { forks: { singleFork: true } }, testTimeout: 180_000 },
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          globalSetup: ['test/cluster/global-setup.ts'],
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 180_000,
+        },
       },
     ],
   },

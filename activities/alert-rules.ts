@@ -18,9 +18,13 @@ function seconds(ms: number): string {
 export function alertCauses(spec: AlertSpec, run: RunOutcome, zeroStreak?: number): AlertCause[] {
   const causes: AlertCause[] = [];
   const why = run.cause ? `: ${run.cause}` : '';
-  if (run.outcome === 'failed' && spec.on.includes('failure')) causes.push({ rule: 'failure', message: `run failed${run.failureType ? ` (${run.failureType})` : ''}${why}` });
+  if (run.outcome === 'failed' && spec.on.includes('failure'))
+    causes.push({ rule: 'failure', message: `run failed${run.failureType ? ` (${run.failureType})` : ''}${why}` });
   if (run.outcome === 'refused' && spec.on.includes('refusal')) {
-    causes.push({ rule: 'refusal', message: `${run.dryRun ? 'dry run found the real run would be refused by a safety limit' : 'refused by a safety limit'}${why}` });
+    causes.push({
+      rule: 'refusal',
+      message: `${run.dryRun ? 'dry run found the real run would be refused by a safety limit' : 'refused by a safety limit'}${why}`,
+    });
   }
   if (run.outcome === 'cancelled' && spec.on.includes('cancellation')) causes.push({ rule: 'cancellation', message: `run was cancelled${why}` });
   if (spec.rows_changed_above !== undefined && !run.dryRun && run.rowsChanged > spec.rows_changed_above) {
@@ -34,7 +38,10 @@ export function alertCauses(spec: AlertSpec, run: RunOutcome, zeroStreak?: numbe
   }
   if (spec.backlog_above !== undefined && !run.dryRun && run.backlog !== undefined && run.backlog.rows > spec.backlog_above) {
     const oldest = run.backlog.oldest_age_seconds === undefined ? '' : ` (oldest ${ageText(run.backlog.oldest_age_seconds)})`;
-    causes.push({ rule: 'backlog_above', message: `left ${run.backlog.rows} eligible rows for the next run${oldest}, more than backlog_above ${spec.backlog_above}` });
+    causes.push({
+      rule: 'backlog_above',
+      message: `left ${run.backlog.rows} eligible rows for the next run${oldest}, more than backlog_above ${spec.backlog_above}`,
+    });
   }
   return causes;
 }

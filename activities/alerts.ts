@@ -30,10 +30,10 @@ async function zeroRowStreak(pool: Pool, schema: string, run: RunOutcome, window
     run.rowsChanged,
   ]);
   await pool.query(`delete from ${s}.run_outcomes where task_id = $1 and finished_at < now() - interval '90 days'`, [run.taskId]);
-  const { rows } = await pool.query<{ rows_changed: string }>(`select rows_changed from ${s}.run_outcomes where task_id = $1 order by finished_at desc, run_key desc limit $2`, [
-    run.taskId,
-    window + 1,
-  ]);
+  const { rows } = await pool.query<{ rows_changed: string }>(
+    `select rows_changed from ${s}.run_outcomes where task_id = $1 order by finished_at desc, run_key desc limit $2`,
+    [run.taskId, window + 1],
+  );
   const firstNonZero = rows.findIndex((r) => Number(r.rows_changed) !== 0);
   return firstNonZero === -1 ? rows.length : firstNonZero;
 }

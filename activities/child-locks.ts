@@ -17,7 +17,10 @@ export async function parentsWithLockedChildren(tx: PoolClient, child: ChildTabl
   const refs = child.columns.map((c) => `t.${col(child.table, c)}`);
   const asText = refs.map((r, i) => `${r}::text as k${i}`).join(', ');
   const from = `from ${child.table.sql} t where ${condition}`;
-  const all = await onTable(child.table.name, tx.query<Record<string, string>>(`select ${asText}, count(*)::int as n ${from} group by ${refs.join(', ')}`, params.values));
+  const all = await onTable(
+    child.table.name,
+    tx.query<Record<string, string>>(`select ${asText}, count(*)::int as n ${from} group by ${refs.join(', ')}`, params.values),
+  );
   const mine = await onTable(child.table.name, tx.query<Record<string, string>>(`select ${asText} ${from} for update of t skip locked`, params.values));
   const keyOf = (row: Record<string, string>): string => JSON.stringify(child.columns.map((_, i) => row[`k${i}`]) as KeyValue);
   const locked = new Map<string, number>();

@@ -62,11 +62,19 @@ async function fix(tx: PoolClient, c: ResolvedCounter, drifted: ParentCount[]): 
   const p = new SqlParams();
   const { key, spec } = c;
   const t = key.table;
-  const keys = key.columns.map((k, i) => p.add(drifted.map((d) => d.key[i]), `${colType(t, k)}[]`));
+  const keys = key.columns.map((k, i) =>
+    p.add(
+      drifted.map((d) => d.key[i]),
+      `${colType(t, k)}[]`,
+    ),
+  );
   const names = key.columns.map((_, i) => `k${i}`);
   const res = await tx.query(
     `update ${t.sql} t set ${assignmentList(t, [[ref(spec.count_column), { sql: 'u.n' }]], p, c.label).join(', ')}
-     from unnest(${keys.join(', ')}, ${p.add(drifted.map((d) => d.actual), 'bigint[]')}) as u(${names.join(', ')}, n)
+     from unnest(${keys.join(', ')}, ${p.add(
+       drifted.map((d) => d.actual),
+       'bigint[]',
+     )}) as u(${names.join(', ')}, n)
      where ${key.columns.map((k, i) => `t.${col(t, k)} = u.${names[i]}`).join(' and ')}`,
     p.values,
   );
@@ -85,7 +93,12 @@ function counterUnit(c: ResolvedCounter): WorkUnit<ParentCount, KeyValue> {
       const fixed = drifted.length === 0 ? 0 : mode === 'predict' ? drifted.length : await fix(tx, c, drifted);
       return {
         counts: { checked: rows.length, drifted: drifted.length, fixed },
-        details: drifted.map((r) => ({ counter: label, id: keyLabel(r.key), recorded: r.recorded === null ? null : Number(r.recorded), actual: Number(r.actual) })),
+        details: drifted.map((r) => ({
+          counter: label,
+          id: keyLabel(r.key),
+          recorded: r.recorded === null ? null : Number(r.recorded),
+          actual: Number(r.actual),
+        })),
       };
     },
   };
@@ -101,7 +114,12 @@ export function createCountsActivities({ databases }: ActivityDeps) {
         for (const [i, spec] of cfg.counters.entries()) {
           const where = `task ${input.taskId}: config.counters[${i}]`;
           const key = await resolveKeyed(session.client, spec.table, spec.id_column, [ref(spec.count_column).column, ...filterColumns(spec.where)], where);
-          const child = await resolveTable(session.client, spec.child_table, [...keyColumns(spec.child_column), ...filterColumns(spec.child_where)], `${where}: child_table`);
+          const child = await resolveTable(
+            session.client,
+            spec.child_table,
+            [...keyColumns(spec.child_column), ...filterColumns(spec.child_where)],
+            `${where}: child_table`,
+          );
           units.push(counterUnit({ label: spec.name ?? `${key.table.name}.${spec.count_column}`, spec, key, child }) as WorkUnit);
         }
         return runUnits(session, units, { counters: ['checked', 'drifted', 'fixed'] });

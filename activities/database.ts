@@ -75,13 +75,21 @@ async function withStatementTimeout<T>(client: PoolClient, ms: number, work: () 
 type Routine = { sql: string; kind: string; call: ProcedureExecuteConfig['calls'][number] };
 
 /** A list worked through one item at a time, outside a transaction (VACUUM and procedures cannot run in one). */
-function listUnit<T>(label: string, items: readonly T[], act: (conn: PoolClient, item: T, mode: ActMode) => Promise<BatchEffect>): WorkUnit<{ index: number; item: T }, number> {
+function listUnit<T>(
+  label: string,
+  items: readonly T[],
+  act: (conn: PoolClient, item: T, mode: ActMode) => Promise<BatchEffect>,
+): WorkUnit<{ index: number; item: T }, number> {
   return {
     label,
     transactional: false,
     compare: (a, b) => a - b,
     cursorOf: (entry) => entry.index,
-    nextBatch: async (_conn, cursor, limit) => items.map((item, index) => ({ index, item })).slice(cursor === null ? 0 : cursor + 1).slice(0, limit),
+    nextBatch: async (_conn, cursor, limit) =>
+      items
+        .map((item, index) => ({ index, item }))
+        .slice(cursor === null ? 0 : cursor + 1)
+        .slice(0, limit),
     act: (conn, [entry], mode) => act(conn, entry!.item, mode),
   };
 }
@@ -94,7 +102,10 @@ async function vacuumItem(conn: PoolClient, item: VacuumItem, cfg: DbVacuumConfi
     const ratio = live + dead === 0 ? 0 : dead / (live + dead);
     if (ratio < cfg.min_dead_ratio) return { counts: { skipped: 1 }, details: [] };
     if (mode === 'apply') await conn.query(`vacuum (${cfg.analyze ? 'analyze' : 'analyze false'}) ${item.sql}`);
-    return { counts: { vacuumed: 1 }, details: [{ action: 'vacuum', table: item.name, live_tuples: live, dead_tuples: dead, dead_ratio: Math.round(ratio * 1000) / 1000 }] };
+    return {
+      counts: { vacuumed: 1 },
+      details: [{ action: 'vacuum', table: item.name, live_tuples: live, dead_tuples: dead, dead_ratio: Math.round(ratio * 1000) / 1000 }],
+    };
   }
   if (item.bytes < cfg.reindex.min_size_bytes) return { counts: {}, details: [] };
   const bloat = (await conn.query<{ bloat: number }>(INDEX_BLOAT, [item.oid])).rows[0]?.bloat ?? 0;
@@ -111,7 +122,10 @@ async function callRoutine(conn: PoolClient, r: Routine, mode: ActMode): Promise
     const sql = r.kind === 'p' ? `call ${r.sql}(${placeholders})` : `select ${r.sql}(${placeholders}) as result`;
     result = (await conn.query<{ result?: unknown }>(sql, r.call.args)).rows[0]?.result ?? null;
   }
-  return { counts: { called: 1 }, details: [{ routine: r.call.name, kind: r.kind === 'p' ? 'procedure' : 'function', args: r.call.args, result, ms: Date.now() - started }] };
+  return {
+    counts: { called: 1 },
+    details: [{ routine: r.call.name, kind: r.kind === 'p' ? 'procedure' : 'function', args: r.call.args, result, ms: Date.now() - started }],
+  };
 }
 
 export function createDatabaseActivities({ databases }: ActivityDeps) {
@@ -122,7 +136,9 @@ export function createDatabaseActivities({ databases }: ActivityDeps) {
       return exclusive(databases, input, async (session) => {
         const { items, problems } = await vacuumPlan(session.client, cfg, `task ${input.taskId}`);
         const unit = listUnit('vacuum', items, (conn, item, mode) => vacuumItem(conn, item, cfg, mode));
-        return withStatementTimeout(session.client, cfg.statement_timeout, () => runUnits(session, [unit as WorkUnit], { counters: ['vacuumed', 'reindexed', 'skipped'], warnings: problems, batchSize: 100 }));
+        return withStatementTimeout(session.client, cfg.statement_timeout, () =>
+          runUnits(session, [unit as WorkUnit], { counters: ['vacuumed', 'reindexed', 'skipped'], warnings: problems, batchSize: 100 }),
+        );
       });
     },
 

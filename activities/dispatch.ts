@@ -40,7 +40,13 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
         const table = key.table;
         const zones = new TimestampZones(cfg.timestamps);
         const action: RowAction = cfg.workflow
-          ? { kind: 'start_workflow', workflowType: cfg.workflow.type, taskQueue: cfg.workflow.task_queue, idPrefix: cfg.workflow.id_prefix, executionTimeoutMs: cfg.workflow.execution_timeout }
+          ? {
+              kind: 'start_workflow',
+              workflowType: cfg.workflow.type,
+              taskQueue: cfg.workflow.task_queue,
+              idPrefix: cfg.workflow.id_prefix,
+              executionTimeoutMs: cfg.workflow.execution_timeout,
+            }
           : {
               kind: 'update',
               assign: [

@@ -29,8 +29,10 @@ export function planDirectory(files: readonly FileEntry[], rule: DirectoryRule, 
   const actions: FileAction[] = [];
   const kept: FileEntry[] = [];
   newestFirst.forEach((f, index) => {
-    if (rule.max_age !== undefined && now - f.mtimeMs > rule.max_age) actions.push({ path: f.path, action: 'delete', reason: 'older than max_age', size: f.size });
-    else if (rule.keep_newest !== undefined && index >= rule.keep_newest) actions.push({ path: f.path, action: 'delete', reason: `beyond the newest ${rule.keep_newest}`, size: f.size });
+    if (rule.max_age !== undefined && now - f.mtimeMs > rule.max_age)
+      actions.push({ path: f.path, action: 'delete', reason: 'older than max_age', size: f.size });
+    else if (rule.keep_newest !== undefined && index >= rule.keep_newest)
+      actions.push({ path: f.path, action: 'delete', reason: `beyond the newest ${rule.keep_newest}`, size: f.size });
     else kept.push(f);
   });
   if (rule.max_total_size !== undefined) {
@@ -43,7 +45,8 @@ export function planDirectory(files: readonly FileEntry[], rule: DirectoryRule, 
   }
   if (rule.archive_larger_than !== undefined) {
     for (const f of kept) {
-      if (f.size > rule.archive_larger_than && !f.path.endsWith(rule.archive_suffix)) actions.push({ path: f.path, action: 'archive', reason: 'larger than archive_larger_than', size: f.size });
+      if (f.size > rule.archive_larger_than && !f.path.endsWith(rule.archive_suffix))
+        actions.push({ path: f.path, action: 'archive', reason: 'larger than archive_larger_than', size: f.size });
     }
   }
   return actions;

@@ -51,7 +51,10 @@ function directoryUnit(rule: DirectoryRule, index: number, cfg: FilesCleanupConf
     cursorOf: (item) => (item.kind === 'listing' ? '' : item.path),
     nextBatch: async (_client, cursor, limit) => {
       const { files, actions } = await plan();
-      const items: DirectoryItem[] = [...(cursor === null ? [{ kind: 'listing' as const, files }] : []), ...actions.filter((a) => cursor === null || comparePaths(a.path, cursor) > 0).map((a) => ({ kind: 'action' as const, ...a }))];
+      const items: DirectoryItem[] = [
+        ...(cursor === null ? [{ kind: 'listing' as const, files }] : []),
+        ...actions.filter((a) => cursor === null || comparePaths(a.path, cursor) > 0).map((a) => ({ kind: 'action' as const, ...a })),
+      ];
       return items.slice(0, limit);
     },
     act: async (_client, [item], mode) => {

@@ -35,7 +35,13 @@ export async function databaseLatency(client: PoolClient, cfg: HealthReportConfi
   const started = process.hrtime.bigint();
   await client.query('select 1');
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  return { check: 'database', target: name, status: above(ms, cfg.database_latency_ms), value: Math.round(ms * 10) / 10, message: `select 1 took ${ms.toFixed(1)} ms` };
+  return {
+    check: 'database',
+    target: name,
+    status: above(ms, cfg.database_latency_ms),
+    value: Math.round(ms * 10) / 10,
+    message: `select 1 took ${ms.toFixed(1)} ms`,
+  };
 }
 
 /** `url` may hold a password (read on the worker from `redis.url_env`): the check reports the host only. */
@@ -58,7 +64,13 @@ export async function diskFree(path: string, l: Limits): Promise<HealthCheck> {
   try {
     const s = await statfs(path);
     const pct = (Number(s.bavail) / Number(s.blocks)) * 100;
-    return { check: 'disk', target: path, status: below(pct, l), value: Math.round(pct * 10) / 10, message: `${pct.toFixed(1)}% free (${Math.round((Number(s.bavail) * Number(s.bsize)) / 2 ** 30)} GiB)` };
+    return {
+      check: 'disk',
+      target: path,
+      status: below(pct, l),
+      value: Math.round(pct * 10) / 10,
+      message: `${pct.toFixed(1)}% free (${Math.round((Number(s.bavail) * Number(s.bsize)) / 2 ** 30)} GiB)`,
+    };
   } catch (err) {
     return { check: 'disk', target: path, status: 'critical', value: null, message: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
   }
@@ -73,7 +85,15 @@ export async function queueDepth(client: PoolClient, q: HealthReportConfig['queu
   );
   const per = Object.fromEntries(q.statuses.map((s) => [s, Number(rows.find((r) => r.status === s)?.n ?? 0)]));
   const total = Object.values(per).reduce((a, b) => a + b, 0);
-  return { check: 'queue_depth', target: t.name, status: above(total, q.depth), value: total, message: Object.entries(per).map(([s, n]) => `${s}=${n}`).join(' ') };
+  return {
+    check: 'queue_depth',
+    target: t.name,
+    status: above(total, q.depth),
+    value: total,
+    message: Object.entries(per)
+      .map(([s, n]) => `${s}=${n}`)
+      .join(' '),
+  };
 }
 
 export async function recentErrors(client: PoolClient, e: HealthReportConfig['errors'][number], zones: TimestampZones, where: string): Promise<HealthCheck> {
@@ -85,7 +105,13 @@ export async function recentErrors(client: PoolClient, e: HealthReportConfig['er
     p.values,
   );
   const n = Number(rows[0]?.n ?? 0);
-  return { check: 'recent_errors', target: t.name, status: above(n, e.count), value: n, message: `${n} row(s) in ${e.statuses.join('/')} within ${e.window / 60_000} min` };
+  return {
+    check: 'recent_errors',
+    target: t.name,
+    status: above(n, e.count),
+    value: n,
+    message: `${n} row(s) in ${e.statuses.join('/')} within ${e.window / 60_000} min`,
+  };
 }
 
 export async function longQueries(client: PoolClient, l: Limits): Promise<HealthCheck> {
@@ -98,7 +124,13 @@ export async function longQueries(client: PoolClient, l: Limits): Promise<Health
     [l.warn],
   );
   const longest = rows[0]?.seconds ?? 0;
-  const message = rows.length === 0 ? 'none' : rows.slice(0, 3).map((r) => `pid ${r.pid} ${Math.round(r.seconds)}s: ${r.query}`).join('; ');
+  const message =
+    rows.length === 0
+      ? 'none'
+      : rows
+          .slice(0, 3)
+          .map((r) => `pid ${r.pid} ${Math.round(r.seconds)}s: ${r.query}`)
+          .join('; ');
   return { check: 'long_queries', target: 'pg_stat_activity', status: above(longest, l), value: rows.length, message };
 }
 
@@ -110,7 +142,13 @@ export async function deadTuples(client: PoolClient, l: Limits, minRows: number)
   );
   return rows.map((r) => {
     const ratio = Number(r.dead) / (Number(r.live) + Number(r.dead));
-    return { check: 'dead_tuples', target: r.name, status: above(ratio, l), value: Math.round(ratio * 1000) / 1000, message: `${r.dead} dead of ${Number(r.live) + Number(r.dead)} tuples` };
+    return {
+      check: 'dead_tuples',
+      target: r.name,
+      status: above(ratio, l),
+      value: Math.round(ratio * 1000) / 1000,
+      message: `${r.dead} dead of ${Number(r.live) + Number(r.dead)} tuples`,
+    };
   });
 }
 
@@ -131,7 +169,9 @@ export async function scheduleLiveness(client: Client, missed: number, now = Dat
     const late = now - lastAction.getTime() > missed * interval + (d.spec.jitter ?? 0) + 60_000;
     // Firing is not enough: a schedule whose runs fail is not healthy either.
     const last = await lastRunOutcome(client, d.info.recentActions.at(-1)?.action.workflow);
-    const fired = late ? `has not fired since ${lastAction.toISOString()} (expected every ${Math.round(interval / 1000)}s)` : `last fired ${lastAction.toISOString()}`;
+    const fired = late
+      ? `has not fired since ${lastAction.toISOString()} (expected every ${Math.round(interval / 1000)}s)`
+      : `last fired ${lastAction.toISOString()}`;
     checks.push({
       check: 'schedule',
       target: s.scheduleId,

@@ -100,7 +100,11 @@ export function createHealthActivities({ databases }: ActivityDeps) {
       const sorted = [...checks].sort((a, b) => RANK[b.status] - RANK[a.status]);
       const counts = Object.fromEntries((['ok', 'warn', 'critical'] as const).map((s) => [s, checks.filter((c) => c.status === s).length]));
       const details = sorted.slice(0, cfg.details_limit) as unknown as Record<string, unknown>[];
-      return taskResult(input, { counts, details, detailsTruncated: sorted.length > cfg.details_limit, errors, batches: 1, startedAt }, { reason: `overall ${overall}` });
+      return taskResult(
+        input,
+        { counts, details, detailsTruncated: sorted.length > cfg.details_limit, errors, batches: 1, startedAt },
+        { reason: `overall ${overall}` },
+      );
     },
   };
 }

@@ -97,7 +97,14 @@ async function markOrphans(client: PoolClient, rule: Rule<'orphan_file'>, table:
 }
 
 /** Files under base_dir that no row points to, paged by path in code-unit order; each deletion recorded as it is done. */
-function orphanFileUnit(rule: Rule<'orphan_file'>, table: ResolvedTable, baseDir: string, label: string, files: FileEntry[], maxFraction: number): WorkUnit<ListedFile, string> {
+function orphanFileUnit(
+  rule: Rule<'orphan_file'>,
+  table: ResolvedTable,
+  baseDir: string,
+  label: string,
+  files: FileEntry[],
+  maxFraction: number,
+): WorkUnit<ListedFile, string> {
   return {
     label,
     transactional: false,
@@ -114,7 +121,11 @@ function orphanFileUnit(rule: Rule<'orphan_file'>, table: ResolvedTable, baseDir
       const errors: string[] = [];
       if (rule.action === 'delete') {
         if (mode !== 'apply') counts.files_deleted = 1;
-        else await unlink(file).then(() => (counts.files_deleted = 1), (err: NodeJS.ErrnoException) => errors.push(`${file}: ${err.code ?? err.message}`));
+        else
+          await unlink(file).then(
+            () => (counts.files_deleted = 1),
+            (err: NodeJS.ErrnoException) => errors.push(`${file}: ${err.code ?? err.message}`),
+          );
       }
       return { counts, errors, details: [{ set: label, file, action: rule.action, size: f!.size }] };
     },
@@ -137,7 +148,13 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
     const label = rule.name ?? `${rule.kind} ${rule.table}`;
     if (rule.kind === 'missing_parent' || rule.kind === 'missing_file') {
       const refs = rule.kind === 'missing_parent' ? keyColumns(rule.reference_column) : refColumns(template(rule.path_column));
-      const key = await resolveKeyed(client, rule.table, rule.id_column, [...refs, ...filterColumns(rule.where), ...Object.keys(rule.set).map((s) => ref(s).column)], where);
+      const key = await resolveKeyed(
+        client,
+        rule.table,
+        rule.id_column,
+        [...refs, ...filterColumns(rule.where), ...Object.keys(rule.set).map((s) => ref(s).column)],
+        where,
+      );
       const table = key.table;
       const action = rowAction(rule, { kind: 'delete', children: await resolveChildren(client, key, rule.children, where) });
       if (rule.kind === 'missing_file') {
@@ -171,7 +188,11 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
         `coalesce(${readAs(table, retry, 'int', p)}, 0) ${retriesLeft ? '<' : '>='} ${p.add(rule.max_retries, 'int')}`,
       ];
       const fail: [ColumnRef, Assigned][] = [[whole(rule.status_column), rule.failed_status]];
-      if (rule.error_column) fail.push([whole(rule.error_column), `Stuck in ${rule.pending_status} after ${rule.max_retries} re-queues; marked ${rule.failed_status} by Caretaker task ${taskId}`]);
+      if (rule.error_column)
+        fail.push([
+          whole(rule.error_column),
+          `Stuck in ${rule.pending_status} after ${rule.max_retries} re-queues; marked ${rule.failed_status} by Caretaker task ${taskId}`,
+        ]);
       const requeue: [ColumnRef, Assigned][] = [
         [retry, { increment: 1 }],
         [whole(rule.timestamp_column), { now: true }],

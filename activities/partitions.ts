@@ -59,7 +59,15 @@ const PARTITIONS = `
 /** Whether `parent` is range-partitioned on `column` alone, and how it may be detached; null when rows must go one by one. */
 async function partitionStrategy(client: PoolClient, parent: ResolvedTable, column: string): Promise<{ concurrently: boolean } | null> {
   const row = (
-    await client.query<{ strategy: string; columns: number; column: string | null; referenced: boolean; delete_triggers: boolean; version: number; has_default: boolean }>(STRATEGY, [parent.oid])
+    await client.query<{
+      strategy: string;
+      columns: number;
+      column: string | null;
+      referenced: boolean;
+      delete_triggers: boolean;
+      version: number;
+      has_default: boolean;
+    }>(STRATEGY, [parent.oid])
   ).rows[0];
   // List and hash partitions, multi-column keys and expression keys are handled row by row; so is a
   // table that other tables reference (DETACH would fail on their foreign keys) and one with
@@ -102,7 +110,11 @@ async function partitionsPast(client: PoolClient, plan: PartitionPlan): Promise<
  */
 function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: { concurrently: boolean }): WorkUnit<Partition, string> {
   const counter = plan.action === 'drop' ? 'partitions_dropped' : 'partitions_archived';
-  const inPlan = (p: SqlParams) => `t.tableoid = any(${p.add(planned.map((x) => String(x.oid)), 'oid[]')})`;
+  const inPlan = (p: SqlParams) =>
+    `t.tableoid = any(${p.add(
+      planned.map((x) => String(x.oid)),
+      'oid[]',
+    )})`;
   return {
     label: plan.label,
     transactional: false,
@@ -182,7 +194,8 @@ export async function retentionPartitions(
   const { action, archive_schema } = policy.partitions;
   // A count or size cap is not an age: no partition is wholly past it.
   if (policy.keep_newest !== undefined || policy.max_total_size !== undefined) return null;
-  if (policy.action !== 'delete' || action === 'rows' || Object.keys(policy.where).length > 0 || policy.children.length > 0 || cfg.max_rows_per_run !== null) return null;
+  if (policy.action !== 'delete' || action === 'rows' || Object.keys(policy.where).length > 0 || policy.children.length > 0 || cfg.max_rows_per_run !== null)
+    return null;
   const column = policy.expires_column ?? policy.timestamp_column!;
   const how = await partitionStrategy(client, parent, column);
   if (!how) return null;
@@ -211,6 +224,10 @@ export async function retentionPartitions(
   return {
     unit: partitionUnit(plan, planned, how) as WorkUnit,
     counter: action === 'drop' ? 'partitions_dropped' : 'partitions_archived',
-    outside: (p) => `t.tableoid <> all(${p.add(planned.map((x) => String(x.oid)), 'oid[]')})`,
+    outside: (p) =>
+      `t.tableoid <> all(${p.add(
+        planned.map((x) => String(x.oid)),
+        'oid[]',
+      )})`,
   };
 }

@@ -3,7 +3,15 @@ import type { TaskInput, TaskResult, TaskStatus } from '../workflows/types';
 /** A result built outside the batch engine (health.report, a skipped run); the status follows from the errors unless given. */
 export function taskResult(
   input: TaskInput<{ dry_run: boolean }>,
-  run: { counts: Record<string, number>; details: Record<string, unknown>[]; detailsTruncated: boolean; errors: string[]; batches: number; startedAt: string; detailsOmitted?: number },
+  run: {
+    counts: Record<string, number>;
+    details: Record<string, unknown>[];
+    detailsTruncated: boolean;
+    errors: string[];
+    batches: number;
+    startedAt: string;
+    detailsOmitted?: number;
+  },
   extra: { status?: TaskStatus; reason?: string } = {},
 ): TaskResult {
   return {

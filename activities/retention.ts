@@ -38,7 +38,9 @@ export async function resolveChildren(
     const columns = keyColumns(c.column);
     const table = await resolveTable(client, c.table, columns, at);
     if (columns.length !== parent.columns.length) {
-      throw configError(`${at}: expected ${parent.columns.length} column(s) referencing ${parent.table.name} (${parent.columns.join(', ')}), got ${columns.join(', ')}`);
+      throw configError(
+        `${at}: expected ${parent.columns.length} column(s) referencing ${parent.table.name} (${parent.columns.join(', ')}), got ${columns.join(', ')}`,
+      );
     }
     if (!c.no_foreign_key) {
       const fks = (await client.query<{ columns: string[]; refs: string[] }>(FOREIGN_KEYS, [table.oid, parent.table.oid])).rows;
@@ -73,13 +75,22 @@ function keepNewestCondition(key: RowKey, policy: RetentionPolicy, scope: (p: Sq
   const t = key.table;
   const order = (alias: string) => [`${alias}.${col(t, policy.timestamp_column!)}`, ...key.columns.map((k) => `${alias}.${col(t, k)}`)];
   const where = [`${order('s')[0]} is not null`, ...scope(p)].join(' and ');
-  const desc = order('s').map((c) => `${c} desc`).join(', ');
+  const desc = order('s')
+    .map((c) => `${c} desc`)
+    .join(', ');
   const boundary = `select ${order('s').join(', ')} from ${t.sql} s where ${where} order by ${desc} offset ${p.add(policy.keep_newest!, 'bigint')} limit 1`;
   return `(${order('t').join(', ')}) <= (${boundary})`;
 }
 
 /** The condition that makes a row due: past its age, its expiry, or beyond a cap (`sizeCap`: max_total_size, size-cap.ts). */
-function dueCondition(key: RowKey, policy: RetentionPolicy, zones: TimestampZones, p: SqlParams, before: readonly Earlier[], sizeCap?: (p: SqlParams) => string): string {
+function dueCondition(
+  key: RowKey,
+  policy: RetentionPolicy,
+  zones: TimestampZones,
+  p: SqlParams,
+  before: readonly Earlier[],
+  sizeCap?: (p: SqlParams) => string,
+): string {
   const t: ResolvedTable = key.table;
   if (policy.expires_column) return zones.passed(t, policy.expires_column, p);
   if (policy.older_than !== undefined) return zones.olderThan(t, policy.timestamp_column!, millis(p, policy.older_than), p);
@@ -118,7 +129,13 @@ async function policyRowSet(
   earlier: readonly Earlier[],
 ): Promise<{ set: RowSet; earlier: Earlier }> {
   const where = `task ${taskId}: config.policies[${index}]`;
-  const key = await resolveKeyed(client, policy.table, policy.id_column, [policy.timestamp_column, policy.expires_column, policy.size_column, policy.mark?.column, ...filterColumns(policy.where)], where);
+  const key = await resolveKeyed(
+    client,
+    policy.table,
+    policy.id_column,
+    [policy.timestamp_column, policy.expires_column, policy.size_column, policy.mark?.column, ...filterColumns(policy.where)],
+    where,
+  );
   const table = key.table;
   const before = earlier.filter((e) => e.oid === table.oid && takes(e.policy, policy));
   let action: RowAction;

@@ -135,13 +135,23 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
     }
   }
   if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children };
-  if (action.kind === 'delete') return { affected: (await onTable(table.name, tx.query(`delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0, children };
+  if (action.kind === 'delete')
+    return { affected: (await onTable(table.name, tx.query(`delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0, children };
   if (action.kind === 'update') {
     const assignments = assignmentList(table, action.assign, p, set.label, action.zones);
-    return { affected: (await onTable(table.name, tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values))).rowCount ?? 0, children };
+    return {
+      affected: (await onTable(table.name, tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values))).rowCount ?? 0,
+      children,
+    };
   }
   const cols = action.columns.map((c) => col(table, c)).join(', ');
-  const res = await onTable(table.name, tx.query(`with moved as (delete from ${table.sql} t where ${cond} returning ${cols}) insert into ${action.archive.sql} (${cols}) select ${cols} from moved`, p.values));
+  const res = await onTable(
+    table.name,
+    tx.query(
+      `with moved as (delete from ${table.sql} t where ${cond} returning ${cols}) insert into ${action.archive.sql} (${cols}) select ${cols} from moved`,
+      p.values,
+    ),
+  );
   return { affected: res.rowCount ?? 0, children };
 }
 
@@ -153,7 +163,12 @@ function fractionTargets(set: RowSet): FractionTarget[] {
   const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true }];
   if (action.kind === 'delete') {
     for (const child of action.children) {
-      targets.push({ table: child.table, verb: 'delete', condition: (p) => childCondition(set, child, own, p), through: { columns: child.columns, parent: set.key, condition: own } });
+      targets.push({
+        table: child.table,
+        verb: 'delete',
+        condition: (p) => childCondition(set, child, own, p),
+        through: { columns: child.columns, parent: set.key, condition: own },
+      });
     }
   }
   return targets;

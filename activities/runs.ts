@@ -56,7 +56,13 @@ export function decideStaleRun(run: StaleRun, cfg: RunsCleanupStaleConfig, taskI
   const retries = run.retry_count ?? 0;
   const age = `${run.status} for ${formatDuration(Math.round(run.elapsed_ms / 60_000) * 60_000)} (limit ${formatDuration(run.threshold_ms)})`;
   if (cfg.columns.retry_count !== null && retries < cfg.max_retries) {
-    return { id: run.id, action: 'requeue', newStatus: cfg.requeue_status, newRetryCount: retryWritten(cfg, cfg.requeue_set, retries, retries + 1), message: null };
+    return {
+      id: run.id,
+      action: 'requeue',
+      newStatus: cfg.requeue_status,
+      newRetryCount: retryWritten(cfg, cfg.requeue_set, retries, retries + 1),
+      message: null,
+    };
   }
   const finalStatus = cfg.final_status[run.status];
   if (finalStatus === undefined) throw new Error(`no final status for "${run.status}" (the config schema requires one)`);
@@ -93,12 +99,16 @@ function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, zones: Timest
   const jobTypes = Object.keys(cfg.job_type_thresholds);
   const status = `t.${col(t, c.status)}`;
   const byJob = c.job_type
-    ? `(select ms from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(jobTypes.map((j) => cfg.job_type_thresholds[j]), 'float8[]')}) jt(job_type, ms) where jt.job_type = ${readText(t, ref(c.job_type), p)})`
+    ? `(select ms from unnest(${p.add(jobTypes, 'text[]')}, ${p.add(
+        jobTypes.map((j) => cfg.job_type_thresholds[j]),
+        'float8[]',
+      )}) jt(job_type, ms) where jt.job_type = ${readText(t, ref(c.job_type), p)})`
     : 'null';
   // Cast to the column's type: a status an ENUM does not have fails loudly instead of matching nothing.
   const type = colType(t, c.status);
   const perStatus = statuses.map(
-    (s) => `(${status} = ${p.add(s, type)} and ${zones.olderThan(t, ageColumn(cfg, s), `coalesce(${byJob}, ${p.add(cfg.thresholds[s], 'float8')}) * interval '1 millisecond'`, p)})`,
+    (s) =>
+      `(${status} = ${p.add(s, type)} and ${zones.olderThan(t, ageColumn(cfg, s), `coalesce(${byJob}, ${p.add(cfg.thresholds[s], 'float8')}) * interval '1 millisecond'`, p)})`,
   );
   const conds = [`${status} = any(${p.add(statuses, `${type}[]`)})`, `(${perStatus.join(' or ')})`];
   if (c.heartbeat) {
@@ -109,7 +119,14 @@ function staleConditions(key: RowKey, cfg: RunsCleanupStaleConfig, zones: Timest
 }
 
 /** The stale runs in a window (the next `limit` after a cursor, or among keys read ahead), in key order; row-locked (skip locked) unless predicting. */
-async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, window: KeyWindow, mode: ActMode): Promise<StaleRun[]> {
+async function selectStale(
+  tx: PoolClient,
+  key: RowKey,
+  cfg: RunsCleanupStaleConfig,
+  zones: TimestampZones,
+  window: KeyWindow,
+  mode: ActMode,
+): Promise<StaleRun[]> {
   const c = cfg.columns;
   const t = key.table;
   const p = new SqlParams();
@@ -130,7 +147,15 @@ async function selectStale(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleCon
   return rows.map((r) => {
     const k = keyOf(r, key);
     const threshold_ms = (r.job_type !== null ? cfg.job_type_thresholds[r.job_type] : undefined) ?? cfg.thresholds[r.status]!;
-    return { id: String(keyLabel(k)), key: k, status: r.status, job_type: r.job_type, retry_count: r.retry_count, elapsed_ms: Number(r.elapsed_ms), threshold_ms };
+    return {
+      id: String(keyLabel(k)),
+      key: k,
+      status: r.status,
+      job_type: r.job_type,
+      retry_count: r.retry_count,
+      elapsed_ms: Number(r.elapsed_ms),
+      threshold_ms,
+    };
   });
 }
 
@@ -154,15 +179,33 @@ function decisionAssignments(cfg: RunsCleanupStaleConfig, d: StaleDecision): [Co
  * Writes the decisions, one statement per outcome (re-queue, each final status): only for rows that
  * are still stale. A status is cast to the column's type, so an ENUM gets an ENUM.
  */
-async function applyDecisions(tx: PoolClient, key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, runs: StaleRun[], decisions: StaleDecision[]): Promise<void> {
+async function applyDecisions(
+  tx: PoolClient,
+  key: RowKey,
+  cfg: RunsCleanupStaleConfig,
+  zones: TimestampZones,
+  runs: StaleRun[],
+  decisions: StaleDecision[],
+): Promise<void> {
   const t = key.table;
   const groups = new Map<string, number[]>();
   decisions.forEach((d, i) => groups.set(`${d.action}:${d.newStatus}`, [...(groups.get(`${d.action}:${d.newStatus}`) ?? []), i]));
   for (const indexes of groups.values()) {
     const p = new SqlParams();
-    const keyArrays = key.columns.map((k, i) => p.add(indexes.map((j) => runs[j]!.key[i]), `${colType(t, k)}[]`));
-    const retries = p.add(indexes.map((j) => decisions[j]!.newRetryCount), 'int[]');
-    const messages = p.add(indexes.map((j) => decisions[j]!.message), 'text[]');
+    const keyArrays = key.columns.map((k, i) =>
+      p.add(
+        indexes.map((j) => runs[j]!.key[i]),
+        `${colType(t, k)}[]`,
+      ),
+    );
+    const retries = p.add(
+      indexes.map((j) => decisions[j]!.newRetryCount),
+      'int[]',
+    );
+    const messages = p.add(
+      indexes.map((j) => decisions[j]!.message),
+      'text[]',
+    );
     const u = `unnest(${keyArrays.join(', ')}, ${retries}, ${messages}) as u(${key.columns.map((_, i) => `k${i}`).join(', ')}, new_retry, message)`;
     const sets = assignmentList(t, decisionAssignments(cfg, decisions[indexes[0]!]!), p, `config`, zones);
     const join = key.columns.map((k, i) => `t.${col(t, k)} = u.k${i}`);

@@ -31,7 +31,8 @@ export class WorkerSecrets {
     } catch {
       throw configError(`${path}: expected ${name} on the worker to hold a ${expected} URL, got text that is not a URL (value not shown)`);
     }
-    if (!protocols.includes(url.protocol)) throw configError(`${path}: expected ${name} on the worker to hold a ${expected} URL, got one starting ${url.protocol}//`);
+    if (!protocols.includes(url.protocol))
+      throw configError(`${path}: expected ${name} on the worker to hold a ${expected} URL, got one starting ${url.protocol}//`);
     this.read.push({ name, value: url.href }); // the normalised form, as error messages may print it
     return value;
   }

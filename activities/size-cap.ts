@@ -14,7 +14,12 @@ import { SqlParams } from './sql/params';
  * move as a batch deletes rows newer than some it has not reached yet, keeping rows the dry run
  * (each batch rolled back) reported. With a fixed boundary, the real run deletes what the dry run says.
  */
-export async function sizeCapCondition(client: PoolClient, key: RowKey, policy: RetentionPolicy, scope: (p: SqlParams) => string[]): Promise<(p: SqlParams) => string> {
+export async function sizeCapCondition(
+  client: PoolClient,
+  key: RowKey,
+  policy: RetentionPolicy,
+  scope: (p: SqlParams) => string[],
+): Promise<(p: SqlParams) => string> {
   const t = key.table;
   const column = policy.timestamp_column!;
   const size = policy.size_column ? `s.${col(t, policy.size_column)}` : 'pg_column_size(s.*)';

@@ -101,6 +101,8 @@ export async function exclusive<C extends EngineConfig>(
 ): Promise<TaskResult> {
   const ledgerSchema = databases.ledgerSchema?.(input.database) ?? DEFAULT_LEDGER_SCHEMA;
   if (planInspector()) return withInspectedConnection(databases.get(input.database), (client) => work({ client, input, ledgerSchema }));
-  const outcome = await withTaskLock(databases.get(input.database), taskLockKey(input.database, input.taskId), (client) => work({ client, input, ledgerSchema }));
+  const outcome = await withTaskLock(databases.get(input.database), taskLockKey(input.database, input.taskId), (client) =>
+    work({ client, input, ledgerSchema }),
+  );
   return outcome.locked ? outcome.value : skippedResult(input, 'already running');
 }

@@ -52,7 +52,13 @@ async function pgbenchWhile(url: string, until: Promise<unknown>): Promise<{ lat
  * The application's p99 and throughput, idle and while a cleanup runs: a bulk DELETE, Caretaker at
  * its defaults, and Caretaker throttled. Each phase on its own copy of the same data.
  */
-export async function foregroundBench(stack: Stack, runs: number, pgbenchScale: number, idleSeconds: number, throttled: Record<string, unknown>): Promise<Record<'idle' | 'bulk' | 'caretaker' | 'throttled', Foreground>> {
+export async function foregroundBench(
+  stack: Stack,
+  runs: number,
+  pgbenchScale: number,
+  idleSeconds: number,
+  throttled: Record<string, unknown>,
+): Promise<Record<'idle' | 'bulk' | 'caretaker' | 'throttled', Foreground>> {
   const seed = await stack.database('fg_seed');
   await run(PGBENCH, ['-i', '-q', '-s', String(pgbenchScale), seed.url]);
   await seedRuns(seed.pool, runs);
@@ -67,9 +73,17 @@ export async function foregroundBench(stack: Stack, runs: number, pgbenchScale: 
     const cleanupMs = Date.now() - started;
     await stack.dropDatabase(`fg_${name}`);
     const lat = bench.latenciesMs;
-    return { p99Ms: percentile(lat, 99), p50Ms: percentile(lat, 50), tps: lat.length / bench.seconds, transactions: lat.length, cleanupMs: name === 'idle' ? 0 : cleanupMs, cleanupRows: rows };
+    return {
+      p99Ms: percentile(lat, 99),
+      p50Ms: percentile(lat, 50),
+      tps: lat.length / bench.seconds,
+      transactions: lat.length,
+      cleanupMs: name === 'idle' ? 0 : cleanupMs,
+      cleanupRows: rows,
+    };
   };
-  const caretaker = (name: string, extra: Record<string, unknown>) => async () => (await stack.run(`fg_${name}`, caretakerTask(extra))).result.counts.deleted ?? 0;
+  const caretaker = (name: string, extra: Record<string, unknown>) => async () =>
+    (await stack.run(`fg_${name}`, caretakerTask(extra))).result.counts.deleted ?? 0;
   const result = {
     idle: await phase('idle', () => new Promise((r) => setTimeout(() => r(0), idleSeconds * 1000))),
     bulk: await phase('bulk', (db) => bulkDelete(db.pool)),

@@ -52,7 +52,9 @@ export async function nodeLoop(pool: Pool, batch: number): Promise<{ rows: numbe
     for (;;) {
       const { ms, value: n } = await timed(async () => {
         await c.query('begin');
-        const ids = (await c.query<{ id: string }>(`select id from runs t where ${EXPIRED} and id > $1 order by id limit $2 for update of t skip locked`, [cursor, batch])).rows.map((r) => r.id);
+        const ids = (
+          await c.query<{ id: string }>(`select id from runs t where ${EXPIRED} and id > $1 order by id limit $2 for update of t skip locked`, [cursor, batch])
+        ).rows.map((r) => r.id);
         if (ids.length > 0) {
           await c.query(`delete from events t where t.run_id in (select id from runs where id = any($1::bigint[]) and ${EXPIRED})`, [ids]);
           await c.query(`delete from runs t where id = any($1::bigint[]) and ${EXPIRED}`, [ids]);
@@ -107,7 +109,8 @@ export async function retentionBench(stack: Stack, runs: number): Promise<Retent
 
   await stack.database('retention_unguarded', 'retention_seed');
   const unguarded = await stack.run('retention_unguarded', caretakerTask({ max_fraction: 1 }));
-  if (unguarded.result.counts.deleted !== bulk.value) throw new Error(`bench: Caretaker (max_fraction 1) deleted ${unguarded.result.counts.deleted} runs, the bulk DELETE ${bulk.value}`);
+  if (unguarded.result.counts.deleted !== bulk.value)
+    throw new Error(`bench: Caretaker (max_fraction 1) deleted ${unguarded.result.counts.deleted} runs, the bulk DELETE ${bulk.value}`);
   await stack.dropDatabase('retention_unguarded');
 
   // The loop uses the batch size Caretaker's controller settled on, so both run the same SQL in the same sizes.

@@ -89,7 +89,13 @@ export class Stack {
     const native = await NativeConnection.connect({ address: env.address });
     const pools = new BenchPools();
     const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
-    const worker = await createCaretakerWorker({ connection: native, namespace: 'default', taskQueue, databases: pools, workflowBundle: { codePath: bundlePath } });
+    const worker = await createCaretakerWorker({
+      connection: native,
+      namespace: 'default',
+      taskQueue,
+      databases: pools,
+      workflowBundle: { codePath: bundlePath },
+    });
     const running = worker.run();
     const connection = await Connection.connect({ address: env.address });
     const client = new TemporalClient({ connection, namespace: 'default' });
@@ -125,7 +131,11 @@ export class Stack {
     const parsed: TaskConfig = parseConfigText(JSON.stringify({ tasks: [{ id: 'bench', database, ...task }] }), 'bench.yaml', {}).tasks[0]!;
     const workflowId = `bench-${randomBytes(6).toString('hex')}`;
     const { ms, value } = await timed(() =>
-      this.client.workflow.execute<(i: unknown) => Promise<TaskResult>>(workflowTypeFor(parsed), { taskQueue: this.taskQueue, workflowId, args: [buildTaskInput(parsed)] }),
+      this.client.workflow.execute<(i: unknown) => Promise<TaskResult>>(workflowTypeFor(parsed), {
+        taskQueue: this.taskQueue,
+        workflowId,
+        args: [buildTaskInput(parsed)],
+      }),
     );
     // The engine's part of the activity (runUnits: the guard, the batches), from its own clock: not
     // Temporal's dispatch, nor the task lock, pool checkout and catalog checks before it.

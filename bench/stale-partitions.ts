@@ -13,11 +13,15 @@ export async function staleBench(stack: Stack, runs: number): Promise<{ rows: nu
   await seed.pool.query('vacuum analyze job_runs');
   await stack.dropPool('stale_seed');
   const rawDb = await stack.database('stale_raw', 'stale_seed');
-  const raw = await timed(async () => (await rawDb.pool.query(`update job_runs set status = 'failed' where status = 'running' and updated_at < now() - interval '2 hours'`)).rowCount ?? 0);
+  const raw = await timed(
+    async () =>
+      (await rawDb.pool.query(`update job_runs set status = 'failed' where status = 'running' and updated_at < now() - interval '2 hours'`)).rowCount ?? 0,
+  );
   await stack.dropDatabase('stale_raw');
   await stack.database('stale_caretaker', 'stale_seed');
   const ct = await stack.run('stale_caretaker', { type: 'runs.cleanup_stale', config: { table: 'job_runs', max_retries: 0, details_limit: 0 } });
-  if (ct.result.counts.finalized !== raw.value) throw new Error(`bench: Caretaker finalized ${ct.result.counts.finalized} stale runs, the raw UPDATE ${raw.value}`);
+  if (ct.result.counts.finalized !== raw.value)
+    throw new Error(`bench: Caretaker finalized ${ct.result.counts.finalized} stale runs, the raw UPDATE ${raw.value}`);
   await stack.dropDatabase('stale_caretaker');
   await stack.dropDatabase('stale_seed');
   return { rows: raw.value, rawMs: raw.ms, caretakerMs: ct.ms, caretakerActivityMs: ct.activityMs };
@@ -58,7 +62,8 @@ export async function partitionBench(stack: Stack, rows: number): Promise<Partit
   await stack.database('partition_caretaker', 'partition_seed');
   const policy = { table: 'logs', id_column: ['id', 'at'], timestamp_column: 'at', older_than: '30d' };
   const ct = await stack.run('partition_caretaker', { type: 'retention.enforce', config: { policies: [policy], max_fraction: 1 } });
-  if (ct.result.counts.deleted !== del.value || ct.result.counts.partitions_dropped !== 1) throw new Error(`bench: partition retention reported ${JSON.stringify(ct.result.counts)}, the DELETE ${del.value}`);
+  if (ct.result.counts.deleted !== del.value || ct.result.counts.partitions_dropped !== 1)
+    throw new Error(`bench: partition retention reported ${JSON.stringify(ct.result.counts)}, the DELETE ${del.value}`);
   await stack.dropDatabase('partition_caretaker');
   await stack.dropDatabase('partition_seed');
   return { rows: del.value, deleteMs: del.ms, deleteVacuumMs: del.ms + vacuum.ms, caretakerMs: ct.ms, caretakerActivityMs: ct.activityMs, sqlDropMs: drop.ms };

@@ -34,7 +34,13 @@ export async function fireLatency(stack: Stack, fires: number): Promise<{ fires:
   const handle = await stack.client.schedule.create({
     scheduleId,
     spec: { intervals: [{ every: '1s' }] },
-    action: { type: 'startWorkflow', workflowType: 'runsCleanupExpiredWorkflow', taskQueue: stack.taskQueue, args: [buildTaskInput(parsed)], workflowId: `${scheduleId}-wf` },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'runsCleanupExpiredWorkflow',
+      taskQueue: stack.taskQueue,
+      args: [buildTaskInput(parsed)],
+      workflowId: `${scheduleId}-wf`,
+    },
   });
   const latencies: number[] = [];
   const seen = new Set<string>();
@@ -44,7 +50,10 @@ export async function fireLatency(stack: Stack, fires: number): Promise<{ fires:
       for (const action of recent) {
         const id = action.action.workflow.workflowId;
         if (seen.has(id)) continue;
-        const history = await stack.client.workflow.getHandle(id, action.action.workflow.firstExecutionRunId).fetchHistory().catch(() => undefined);
+        const history = await stack.client.workflow
+          .getHandle(id, action.action.workflow.firstExecutionRunId)
+          .fetchHistory()
+          .catch(() => undefined);
         const started = history?.events?.find((e) => e.activityTaskStartedEventAttributes);
         if (!started) continue;
         seen.add(id);
@@ -60,7 +69,13 @@ export async function fireLatency(stack: Stack, fires: number): Promise<{ fires:
 
 /** The standalone worker (`npm run worker`) as a child process on its own task queue. */
 function spawnWorker(stack: Stack, taskQueue: string, databaseUrl: string, prebuilt: boolean): ChildProcess {
-  const env = { ...process.env, TEMPORAL_ADDRESS: stack.env.address, CARETAKER_TASK_QUEUE: taskQueue, DATABASE_URL: databaseUrl, CARETAKER_WORKFLOW_BUNDLE: prebuilt ? stack.bundlePath : '' };
+  const env = {
+    ...process.env,
+    TEMPORAL_ADDRESS: stack.env.address,
+    CARETAKER_TASK_QUEUE: taskQueue,
+    DATABASE_URL: databaseUrl,
+    CARETAKER_WORKFLOW_BUNDLE: prebuilt ? stack.bundlePath : '',
+  };
   return spawn(process.execPath, workerNodeArgs(join(__dirname, '..', 'worker', 'main.ts')), { env: workerEnv(env), stdio: 'ignore' });
 }
 
@@ -72,7 +87,11 @@ async function stopWorker(child: ChildProcess): Promise<void> {
 
 function runIdle(stack: Stack, taskQueue: string, taskId: string) {
   const parsed = parseConfigText(JSON.stringify({ tasks: [{ id: taskId, ...IDLE_TASK }] }), 'bench.yaml', {}).tasks[0]!;
-  return stack.client.workflow.execute('runsCleanupExpiredWorkflow', { taskQueue, workflowId: `${taskId}-${randomBytes(4).toString('hex')}`, args: [buildTaskInput(parsed)] });
+  return stack.client.workflow.execute('runsCleanupExpiredWorkflow', {
+    taskQueue,
+    workflowId: `${taskId}-${randomBytes(4).toString('hex')}`,
+    args: [buildTaskInput(parsed)],
+  });
 }
 
 /**
@@ -106,9 +125,11 @@ export async function workerRss(stack: Stack, databaseUrl: string, runs: number)
   const child = spawnWorker(stack, queue, databaseUrl, true);
   try {
     let next = 0;
-    await Promise.all(Array.from({ length: 20 }, async () => {
-      while (next < runs) await runIdle(stack, queue, `rss-${next++}`);
-    }));
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        while (next < runs) await runIdle(stack, queue, `rss-${next++}`);
+      }),
+    );
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
     return { runs, rssMb: kb / 1024 };
@@ -118,7 +139,10 @@ export async function workerRss(stack: Stack, databaseUrl: string, runs: number)
 }
 
 /** History size and events of a retention run on `small` and on 10x as many runs: both should be flat. */
-export async function historyGrowth(stack: Stack, small: number): Promise<{ small: { runs: number; bytes: number; events: number }; large: { runs: number; bytes: number; events: number } }> {
+export async function historyGrowth(
+  stack: Stack,
+  small: number,
+): Promise<{ small: { runs: number; bytes: number; events: number }; large: { runs: number; bytes: number; events: number } }> {
   const measure = async (runs: number) => {
     const db = await stack.database(`history_${runs}`);
     await seedRuns(db.pool, runs);

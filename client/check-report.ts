@@ -25,7 +25,13 @@ export function checkText(file: string, checks: readonly DatabaseCheck[], config
   for (const d of checks) {
     out.push(`database ${d.database}:`, ...d.findings.map(line));
     for (const t of d.tasks) {
-      const state = !t.checked ? 'not checked against the database (validated only)' : errorCount(t.findings) > 0 ? 'FAILED' : t.findings.length > 0 ? 'ok, with warnings' : 'ok';
+      const state = !t.checked
+        ? 'not checked against the database (validated only)'
+        : errorCount(t.findings) > 0
+          ? 'FAILED'
+          : t.findings.length > 0
+            ? 'ok, with warnings'
+            : 'ok';
       out.push(`  ${t.task} (${t.type}): ${state}`, ...t.findings.map(line));
     }
   }
@@ -53,7 +59,10 @@ function testcase(name: string, classname: string, findings: readonly Finding[],
 /** JUnit XML: one testsuite per database, one testcase per task (plus one for the database itself), a failure per error. */
 export function checkJunit(checks: readonly DatabaseCheck[]): string {
   const suites = checks.map((d) => {
-    const cases = [testcase('database', `caretaker.${d.database}`, d.findings), ...d.tasks.map((t) => testcase(t.task, `caretaker.${d.database}`, t.findings, !t.checked))];
+    const cases = [
+      testcase('database', `caretaker.${d.database}`, d.findings),
+      ...d.tasks.map((t) => testcase(t.task, `caretaker.${d.database}`, t.findings, !t.checked)),
+    ];
     const failures = errorCount(all([d]));
     const skipped = d.tasks.filter((t) => !t.checked).length;
     return `  <testsuite name="caretaker check: ${xmlEscape(d.database)}" tests="${cases.length}" failures="${failures}" errors="0" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;

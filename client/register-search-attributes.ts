@@ -12,7 +12,9 @@ export interface RegistrationResult {
 
 /** Where the operator service is not ours to use (Temporal Cloud), what to run instead. */
 export function cloudHint(namespace: string): string {
-  const flags = CARETAKER_SEARCH_ATTRIBUTES.map((k) => `--sa '${k.name}=${TYPE_NAMES[INDEXED_VALUE_TYPE[k.type as keyof typeof INDEXED_VALUE_TYPE]]}'`).join(' ');
+  const flags = CARETAKER_SEARCH_ATTRIBUTES.map((k) => `--sa '${k.name}=${TYPE_NAMES[INDEXED_VALUE_TYPE[k.type as keyof typeof INDEXED_VALUE_TYPE]]}'`).join(
+    ' ',
+  );
   return `On Temporal Cloud, add them in the Cloud UI (Namespace -> Custom Search Attributes) or with: tcld namespace search-attributes add -n ${namespace} ${flags}`;
 }
 
@@ -34,7 +36,9 @@ export async function registerSearchAttributes(connection: ConnectionLike, names
       missing[key.name] = want;
       added.push(key.name);
     } else if (Number(got) !== want) {
-      throw new Error(`search attribute ${key.name} exists in namespace ${namespace} as ${TYPE_NAMES[Number(got)] ?? got}; Caretaker needs ${TYPE_NAMES[want]}. Remove it (temporal operator search-attribute remove --name ${key.name}) and run caretaker setup again.`);
+      throw new Error(
+        `search attribute ${key.name} exists in namespace ${namespace} as ${TYPE_NAMES[Number(got)] ?? got}; Caretaker needs ${TYPE_NAMES[want]}. Remove it (temporal operator search-attribute remove --name ${key.name}) and run caretaker setup again.`,
+      );
     } else existing.push(key.name);
   }
   if (added.length) await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });

@@ -58,7 +58,8 @@ function toRecord(info: WorkflowExecutionInfo, taskId: string): RunRecord {
 export function parseSince(text: string): Date {
   const ms = parseDuration(text);
   const date = ms === undefined ? new Date(text) : new Date(Date.now() - ms);
-  if (Number.isNaN(date.getTime())) throw new UsageError(`--since: expected a duration like 7d or 12h, or an ISO date like 2026-01-31T00:00:00Z; got ${JSON.stringify(text)}`);
+  if (Number.isNaN(date.getTime()))
+    throw new UsageError(`--since: expected a duration like 7d or 12h, or an ISO date like 2026-01-31T00:00:00Z; got ${JSON.stringify(text)}`);
   return date;
 }
 

@@ -31,7 +31,11 @@ export function failureOf(err: unknown): RunFailure {
 }
 
 function countsText(counts: Counts): string {
-  return Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing';
+  return (
+    Object.entries(counts)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ') || 'nothing'
+  );
 }
 
 /** One line about a finished run: its counts, or why it did nothing. */
@@ -51,7 +55,10 @@ export function tablesText(tables: Record<string, Counts>, indent = '  '): strin
   const names = Object.keys(tables).sort();
   if (names.length === 0) return `${indent}no rows changed`;
   const keys = [...new Set(names.flatMap((t) => Object.keys(tables[t]!)))];
-  return table([[`${indent}TABLE`, ...keys.map((k) => k.toUpperCase())], ...names.map((t) => [`${indent}${t}`, ...keys.map((k) => String(tables[t]![k] ?? 0))])]);
+  return table([
+    [`${indent}TABLE`, ...keys.map((k) => k.toUpperCase())],
+    ...names.map((t) => [`${indent}${t}`, ...keys.map((k) => String(tables[t]![k] ?? 0))]),
+  ]);
 }
 
 /**

@@ -13,7 +13,15 @@ export function overlapPolicy(name: OverlapPolicyName): ScheduleOverlapPolicy {
   return name.toUpperCase() as ScheduleOverlapPolicy;
 }
 
-const CALENDAR_KEYS = { second: 'second', minute: 'minute', hour: 'hour', day_of_month: 'dayOfMonth', month: 'month', year: 'year', day_of_week: 'dayOfWeek' } as const;
+const CALENDAR_KEYS = {
+  second: 'second',
+  minute: 'minute',
+  hour: 'hour',
+  day_of_month: 'dayOfMonth',
+  month: 'month',
+  year: 'year',
+  day_of_week: 'dayOfWeek',
+} as const;
 
 /**
  * A parsed calendar field in the SDK's own terms (numbers, MONTHS/DAYS_OF_WEEK names, ranges, "*"),
@@ -71,7 +79,10 @@ function desiredParts(task: TaskConfig, taskQueue: string) {
 }
 
 export function configHash(task: TaskConfig, taskQueue: string): string {
-  return createHash('sha256').update(JSON.stringify(desiredParts(task, taskQueue))).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify(desiredParts(task, taskQueue)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** The full ScheduleOptions for creating a task's schedule. */
@@ -89,4 +100,3 @@ export function scheduleOptionsFor(task: TaskConfig, taskQueue: string): Schedul
     },
   };
 }
-

@@ -6,7 +6,15 @@ import type { ScheduleConfig } from '../config/schema';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const ORDER: CalendarFieldName[] = ['month', 'day_of_month', 'day_of_week', 'hour', 'minute', 'second', 'year'];
-const LABEL: Record<CalendarFieldName, string> = { month: 'in', day_of_month: 'on day', day_of_week: 'on', hour: 'hour', minute: 'minute', second: 'second', year: 'in' };
+const LABEL: Record<CalendarFieldName, string> = {
+  month: 'in',
+  day_of_month: 'on day',
+  day_of_week: 'on',
+  hour: 'hour',
+  minute: 'minute',
+  second: 'second',
+  year: 'in',
+};
 
 function unit(field: CalendarFieldName, n: number): string {
   return field === 'month' ? MONTHS[n - 1]! : field === 'day_of_week' ? DAYS[n % 7]! : String(n);

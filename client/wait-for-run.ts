@@ -29,7 +29,9 @@ export async function waitForRun(ctx: CliContext, handle: WorkflowHandle): Promi
   const tty = !ctx.json && process.stdout.isTTY === true;
   const onInterrupt = () => {
     if (tty) process.stdout.write('\n');
-    console.error(`caretaker: stopped waiting; the run goes on in Temporal.\n  follow it: caretaker status ${workflowId}\n  stop it:   caretaker cancel ${workflowId}`);
+    console.error(
+      `caretaker: stopped waiting; the run goes on in Temporal.\n  follow it: caretaker status ${workflowId}\n  stop it:   caretaker cancel ${workflowId}`,
+    );
     process.exit(130);
   };
   process.once('SIGINT', onInterrupt);
@@ -53,13 +55,24 @@ export async function waitForRun(ctx: CliContext, handle: WorkflowHandle): Promi
     const failure = failureOf(err);
     const memo = (await handle.describe().catch(() => undefined))?.memo?.[OUTCOME_MEMO] as StoppedMemo | undefined;
     const partial = { counts: memo?.counts ?? {}, tables: memo?.tables ?? {} };
-    ctx.print({ workflowId, failed: true, outcome: failure.outcome, dryRun: memo?.dryRun ?? false, cause: failure.cause, type: failure.type, partial, url: webUiLink(workflowId) }, () =>
-      [
-        `${tty ? '\n' : ''}${workflowId}: ${summarizeFailure(failure)}${memo?.dryRun ? ' (dry run)' : ''}`,
-        `  ${memo?.dryRun ? 'would change (dry run; nothing was changed)' : 'changed before it stopped'}: ${countsText(partial.counts)}`,
-        tablesText(partial.tables, '    '),
-        `  ${webUiLink(workflowId)}`,
-      ].join('\n'),
+    ctx.print(
+      {
+        workflowId,
+        failed: true,
+        outcome: failure.outcome,
+        dryRun: memo?.dryRun ?? false,
+        cause: failure.cause,
+        type: failure.type,
+        partial,
+        url: webUiLink(workflowId),
+      },
+      () =>
+        [
+          `${tty ? '\n' : ''}${workflowId}: ${summarizeFailure(failure)}${memo?.dryRun ? ' (dry run)' : ''}`,
+          `  ${memo?.dryRun ? 'would change (dry run; nothing was changed)' : 'changed before it stopped'}: ${countsText(partial.counts)}`,
+          tablesText(partial.tables, '    '),
+          `  ${webUiLink(workflowId)}`,
+        ].join('\n'),
     );
     return 1;
   } finally {
@@ -72,7 +85,11 @@ export async function waitForRun(ctx: CliContext, handle: WorkflowHandle): Promi
       `  per table${result.dryRun ? ' (would change; nothing was changed)' : ''}:`,
       tablesText(result.tables, '    '),
       ...(result.errors.length ? [`  errors (${result.errors.length}):`, ...result.errors.slice(0, 10).map((e) => `    ${e}`)] : []),
-      ...(result.details.length ? [`  ${result.details.length} item(s) listed in the result${result.detailsOmitted ? `, ${result.detailsOmitted} more not listed` : ''}: ${webUiLink(workflowId)}`] : []),
+      ...(result.details.length
+        ? [
+            `  ${result.details.length} item(s) listed in the result${result.detailsOmitted ? `, ${result.detailsOmitted} more not listed` : ''}: ${webUiLink(workflowId)}`,
+          ]
+        : []),
     ].join('\n'),
   );
   // A dry run recorded before refusals failed it completed with status refused: still exit 1.

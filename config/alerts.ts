@@ -23,7 +23,11 @@ const webhookSchema = z
       const message = `expected url_env naming the environment variable on the worker that holds the webhook URL, got url; a webhook URL is a credential (${STORED})`;
       ctx.addIssue({ code: 'custom', path: ['url'], message });
     } else if (hook.url_env === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'required: expected the name of the environment variable on the worker that holds the webhook URL, such as SLACK_WEBHOOK_URL' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url_env'],
+        message: 'required: expected the name of the environment variable on the worker that holds the webhook URL, such as SLACK_WEBHOOK_URL',
+      });
     }
   })
   .transform(({ name, format, url_env }) => ({ name, format, url_env: url_env! }));

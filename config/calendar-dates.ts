@@ -30,4 +30,5 @@ export function matchesSomeDate(fields: DateRanges): boolean {
 }
 
 /** Why a calendar that matches no date is refused. */
-export const NEVER_FIRES = 'it never fires: no date in 2000-2100 matches its day of month, month, day of week and year at once (Temporal accepts it and never runs it)';
+export const NEVER_FIRES =
+  'it never fires: no date in 2000-2100 matches its day of month, month, day of week and year at once (Temporal accepts it and never runs it)';

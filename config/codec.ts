@@ -40,7 +40,8 @@ export class AesGcmCodec implements PayloadCodec {
       if (Buffer.from(payload.metadata?.encoding ?? []).toString() !== ENCRYPTED_ENCODING) return payload;
       const keyId = Buffer.from(payload.metadata?.[KEY_ID_METADATA] ?? []).toString();
       const key = this.keys.get(keyId);
-      if (!key) throw new Error(`codec: payload encrypted with key id "${keyId}", which this process does not have (known: ${[...this.keys.keys()].join(', ')})`);
+      if (!key)
+        throw new Error(`codec: payload encrypted with key id "${keyId}", which this process does not have (known: ${[...this.keys.keys()].join(', ')})`);
       const data = Buffer.from(payload.data ?? []);
       const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
@@ -57,7 +58,9 @@ function parseKeys(text: string, source: string): Map<string, Buffer> {
     const id = entry.slice(0, colon);
     const key = Buffer.from(entry.slice(colon + 1), 'base64');
     if (colon < 1 || key.length !== 32) {
-      throw new Error(`${source}: expected entries "<key id>:<32 bytes in base64>" separated by commas or new lines, got an entry of ${colon < 1 ? 'no key id' : `${key.length} bytes`}`);
+      throw new Error(
+        `${source}: expected entries "<key id>:<32 bytes in base64>" separated by commas or new lines, got an entry of ${colon < 1 ? 'no key id' : `${key.length} bytes`}`,
+      );
     }
     keys.set(id, key);
   }

@@ -68,7 +68,11 @@ export function explainIssues(issues: readonly z.core.$ZodIssue[], root: unknown
     const path = issue.path as (string | number)[];
     if (issue.code === 'invalid_union') {
       const branch = issue.errors.find((inner) => inner.some((i) => i.code !== 'invalid_type' || i.path.length > 0));
-      if (branch) return explainIssues(branch.map((i) => ({ ...i, path: [...path, ...i.path] })), root);
+      if (branch)
+        return explainIssues(
+          branch.map((i) => ({ ...i, path: [...path, ...i.path] })),
+          root,
+        );
     }
     return [{ path, message: describeIssue(issue, valueAt(root, path)) }];
   });
@@ -104,11 +108,25 @@ export function describeIssue(issue: z.core.$ZodIssue, received: unknown): strin
     case 'invalid_type':
       return received === undefined ? `required: expected ${issue.expected}` : `expected ${issue.expected}, got ${show(received)}`;
     case 'too_small': {
-      const what = issue.origin === 'number' ? 'a number' : issue.origin === 'array' ? 'a list with length' : issue.origin === 'string' ? 'text with length' : String(issue.origin);
+      const what =
+        issue.origin === 'number'
+          ? 'a number'
+          : issue.origin === 'array'
+            ? 'a list with length'
+            : issue.origin === 'string'
+              ? 'text with length'
+              : String(issue.origin);
       return `expected ${what} ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}, got ${show(received)}`;
     }
     case 'too_big': {
-      const what = issue.origin === 'number' ? 'a number' : issue.origin === 'array' ? 'a list with length' : issue.origin === 'string' ? 'text with length' : String(issue.origin);
+      const what =
+        issue.origin === 'number'
+          ? 'a number'
+          : issue.origin === 'array'
+            ? 'a list with length'
+            : issue.origin === 'string'
+              ? 'text with length'
+              : String(issue.origin);
       return `expected ${what} ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}, got ${show(received)}`;
     }
     case 'invalid_value':

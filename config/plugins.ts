@@ -22,7 +22,10 @@ export function definePlugin(plugin: CaretakerPlugin): CaretakerPlugin {
 
 /** Loads and registers the plugins named in `spec` (default: $CARETAKER_PLUGINS). */
 export async function loadPlugins(spec: string | undefined = process.env.CARETAKER_PLUGINS): Promise<CaretakerPlugin[]> {
-  const paths = (spec ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const paths = (spec ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   const plugins: CaretakerPlugin[] = [];
   for (const path of paths) {
     const file = resolve(path);

@@ -80,9 +80,7 @@ const timeoutsSchema = z
 
 export const taskSchema = z
   .object({
-    id: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a task id of lower-case letters, digits, "-" and "_" (it becomes the schedule id)'),
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a task id of lower-case letters, digits, "-" and "_" (it becomes the schedule id)'),
     type: z.string().refine((name) => findTaskType(name) !== undefined, {
       error: (issue) => `expected one of ${knownTaskTypeNames().join(', ')}; got ${JSON.stringify(issue.input)}`,
     }),
@@ -118,14 +116,24 @@ export const taskSchema = z
     }
     // rawConfig keeps what the file said, so `caretaker run --config` can override single keys.
     // alerts: the task's own rules here; the file's transform below merges the global ones in.
-    return { ...task, type: taskType.type, config: parsed.data as Record<string, unknown>, rawConfig: task.config, alerts: effectiveAlerts(undefined, task.alerts), ownAlerts: task.alerts };
+    return {
+      ...task,
+      type: taskType.type,
+      config: parsed.data as Record<string, unknown>,
+      rawConfig: task.config,
+      alerts: effectiveAlerts(undefined, task.alerts),
+      ownAlerts: task.alerts,
+    };
   });
 
 const DATABASE_NAME = /^[a-z][a-z0-9_]*$/;
 
 /** Settings per named database that its tasks inherit: `databases: { default: { timestamps: { zone: UTC } } }`. */
 const databasesSchema = z
-  .record(z.string().regex(DATABASE_NAME, 'expected a database name of lower-case letters, digits and "_"'), z.object({ timestamps: z.object({ zone: timeZone() }).strict().optional() }).strict())
+  .record(
+    z.string().regex(DATABASE_NAME, 'expected a database name of lower-case letters, digits and "_"'),
+    z.object({ timestamps: z.object({ zone: timeZone() }).strict().optional() }).strict(),
+  )
   .default({});
 
 type RawTask = { type?: unknown; database?: unknown; config?: unknown };
@@ -149,29 +157,32 @@ function inheritDatabaseZones(input: unknown): unknown {
   return { ...file, tasks };
 }
 
-export const configSchema = z.preprocess(inheritDatabaseZones, z
-  .object({
-    version: z.literal(1).default(1),
-    /** Temporal task queue the worker polls and schedules start workflows on. */
-    task_queue: z.string().min(1).default('caretaker'),
-    databases: databasesSchema,
-    /** Webhooks and rules for every task (config/alerts.ts). */
-    alerts: alertsBlockSchema.optional(),
-    tasks: z.array(taskSchema),
-  })
-  .strict()
-  .superRefine((cfg, ctx) => {
-    const seen = new Map<string, number>();
-    cfg.tasks.forEach((task, index) => {
-      const first = seen.get(task.id);
-      if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['tasks', index, 'id'], message: `expected a unique id; "${task.id}" is also tasks[${first}].id` });
-      }
-      seen.set(task.id, index);
-    });
-  })
-  // Each task carries its effective alert rules (global merged with its own) into its run input.
-  .transform((cfg) => ({ ...cfg, tasks: cfg.tasks.map((task) => ({ ...task, alerts: effectiveAlerts(cfg.alerts, task.ownAlerts) })) })));
+export const configSchema = z.preprocess(
+  inheritDatabaseZones,
+  z
+    .object({
+      version: z.literal(1).default(1),
+      /** Temporal task queue the worker polls and schedules start workflows on. */
+      task_queue: z.string().min(1).default('caretaker'),
+      databases: databasesSchema,
+      /** Webhooks and rules for every task (config/alerts.ts). */
+      alerts: alertsBlockSchema.optional(),
+      tasks: z.array(taskSchema),
+    })
+    .strict()
+    .superRefine((cfg, ctx) => {
+      const seen = new Map<string, number>();
+      cfg.tasks.forEach((task, index) => {
+        const first = seen.get(task.id);
+        if (first !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['tasks', index, 'id'], message: `expected a unique id; "${task.id}" is also tasks[${first}].id` });
+        }
+        seen.set(task.id, index);
+      });
+    })
+    // Each task carries its effective alert rules (global merged with its own) into its run input.
+    .transform((cfg) => ({ ...cfg, tasks: cfg.tasks.map((task) => ({ ...task, alerts: effectiveAlerts(cfg.alerts, task.ownAlerts) })) })),
+);
 
 export type CaretakerConfig = z.output<typeof configSchema>;
 export type TaskConfig = CaretakerConfig['tasks'][number];

@@ -39,5 +39,7 @@ function unitWarnings(value: unknown, path: string): string[] {
   const m = typeof value === 'string' ? DECIMAL.exec(value.trim()) : null;
   if (!m) return [];
   const binary = `${m[1]}${m[2]!.slice(0, 1).toUpperCase()}iB`;
-  return [`${path}: "${value as string}" is decimal (${m[2]!.toUpperCase()} = 1000^n bytes); if the system counts in 1024s, as du, ls -h and most code do, write "${binary}"`];
+  return [
+    `${path}: "${value as string}" is decimal (${m[2]!.toUpperCase()} = 1000^n bytes); if the system counts in 1024s, as du, ls -h and most code do, write "${binary}"`,
+  ];
 }

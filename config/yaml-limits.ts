@@ -79,7 +79,8 @@ export function documentProblems(doc: Document, lines: LineCounter, file: string
           const key = String(pair.key.value);
           const line = lines.linePos(pair.key.range?.[0] ?? 0).line;
           const first = seen.get(key);
-          if (first !== undefined) problems.push(`${file}:${line}: ${JSON.stringify(key)}: expected each key once in a mapping, got it again (first on line ${first})`);
+          if (first !== undefined)
+            problems.push(`${file}:${line}: ${JSON.stringify(key)}: expected each key once in a mapping, got it again (first on line ${first})`);
           else seen.set(key, line);
         }
         total += size(pair.key) + size(pair.value);

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   try {
     const created = await ensureNamespace(connection, env.namespace);
     const added = await ensureSearchAttributes(connection, env.namespace);
-    console.log(`temporal ${env.address}: namespace ${env.namespace} ${created ? 'created' : 'exists'}; search attributes ${added.length ? `registered: ${added.join(', ')}` : 'in place'}`);
+    console.log(
+      `temporal ${env.address}: namespace ${env.namespace} ${created ? 'created' : 'exists'}; search attributes ${added.length ? `registered: ${added.join(', ')}` : 'in place'}`,
+    );
   } finally {
     await connection.close();
   }

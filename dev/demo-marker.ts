@@ -78,7 +78,9 @@ export async function assertDemoDatabase(client: Client, url: string): Promise<v
       `npm start: database ${describeDatabase(url)} exists and was not created by npm start's demo (it has no ${DEMO_MARKER_TABLE} table),`,
       `so npm start leaves it alone: nothing was created, migrated, seeded or emptied in it. The demo's tasks delete and update rows; they run only in a database npm start created.`,
       ...(rows[0]!.legacy
-        ? [`  - it has the demo's tables of an earlier Caretaker (caretaker_demo_migrations): if it holds nothing else, drop it (dropdb ${quoteIdent(databaseName(url))}) and npm start creates it again`]
+        ? [
+            `  - it has the demo's tables of an earlier Caretaker (caretaker_demo_migrations): if it holds nothing else, drop it (dropdb ${quoteIdent(databaseName(url))}) and npm start creates it again`,
+          ]
         : []),
       ...HOW_TO_GO_ON,
     ].join('\n'),

@@ -48,9 +48,18 @@ async function connectToAddress(): Promise<StartedTemporal> {
   const connection = await NativeConnection.connect({ address: env.address, tls: env.tls, apiKey: env.apiKey });
   await registerSearchAttributes(connection, env.namespace).then(
     (r) => r.added.length && console.log(`temporal: registered search attributes ${r.added.join(', ')}`),
-    (err: Error) => console.log(`temporal: could not register Caretaker's search attributes (${err.message}); runs fail to record their outcome until they are. ${cloudHint(env.namespace)}`),
+    (err: Error) =>
+      console.log(
+        `temporal: could not register Caretaker's search attributes (${err.message}); runs fail to record their outcome until they are. ${cloudHint(env.namespace)}`,
+      ),
   );
-  return { connection, client: new Client({ connection, namespace: env.namespace }), namespace: env.namespace, stop: () => connection.close(), ownServer: false };
+  return {
+    connection,
+    client: new Client({ connection, namespace: env.namespace }),
+    namespace: env.namespace,
+    stop: () => connection.close(),
+    ownServer: false,
+  };
 }
 
 /**
@@ -74,7 +83,10 @@ export async function startTemporal(settings: StartSettings): Promise<StartedTem
     console.log(`temporal: a dev server left running by an earlier npm start (pid ${leftover.pid}, state in ${state}): stopping it`);
     await stopServerProcess(leftover, stateDir);
   }
-  for (const [taken, variable] of [[port, 'CARETAKER_TEMPORAL_PORT'], [uiPort, 'CARETAKER_UI_PORT']] as const) {
+  for (const [taken, variable] of [
+    [port, 'CARETAKER_TEMPORAL_PORT'],
+    [uiPort, 'CARETAKER_UI_PORT'],
+  ] as const) {
     if (await portTaken(taken, Boolean(leftover))) {
       const owner = describePortOwner(taken);
       throw new Error(
@@ -85,7 +97,8 @@ export async function startTemporal(settings: StartSettings): Promise<StartedTem
   }
   const cli = await resolveTemporalCli({ log: (l) => console.log(l) });
   mkdirSync(stateDir, { recursive: true });
-  const executable = cli.source === 'sdk-download' ? ({ type: 'cached-download' } as const) : ({ type: 'existing-path', path: ownSessionWrapper(cli.path, stateDir) } as const);
+  const executable =
+    cli.source === 'sdk-download' ? ({ type: 'cached-download' } as const) : ({ type: 'existing-path', path: ownSessionWrapper(cli.path, stateDir) } as const);
   const env = await startDevServer({
     executable,
     dbFilename: serverDbPath(stateDir),

@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   // Our own signal handling, not the SDK's: its handler goes after the first signal, and a second
   // Ctrl-C then ended the process before the dev server was stopped.
   const interrupts = new Interrupts({
-    stopping: () => `stopping: the worker finishes running batches (up to ${shutdownGraceTime}), then the dev server stops; Ctrl-C again stops the dev server now`,
+    stopping: () =>
+      `stopping: the worker finishes running batches (up to ${shutdownGraceTime}), then the dev server stops; Ctrl-C again stops the dev server now`,
     hurrying: 'stopping the dev server now',
   });
   interrupts.onHurry(() => void stopOwnServer(settings).finally(() => process.exit(130)));
@@ -45,7 +46,9 @@ async function main(): Promise<void> {
         `${demo.migrations.length ? `, migrated (${demo.migrations.join(', ')})` : ''}${demo.seeded ? ', seeded with demo data' : ''}`,
     );
   } else {
-    console.log(`database: default is DATABASE_URL (${describeDatabase(urls.get('default')!)}), used as it is: npm start creates, migrates and seeds only its demo database`);
+    console.log(
+      `database: default is DATABASE_URL (${describeDatabase(urls.get('default')!)}), used as it is: npm start creates, migrates and seeds only its demo database`,
+    );
   }
   interrupts.throwIfRequested();
 

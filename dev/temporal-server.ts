@@ -44,7 +44,9 @@ export async function resolveTemporalServer(log: (line: string) => void = (l) =>
   if (missing.length) {
     const go = findGo();
     if (!go) throw new Error(noServerMessage());
-    log(`caretaker: building the Temporal server ${TEMPORAL_SERVER_VERSION} (${missing.map((k) => BINARIES[k].name).join(', ')}) with Go into ${CACHE_DIR} (first run only; ~5 minutes)...`);
+    log(
+      `caretaker: building the Temporal server ${TEMPORAL_SERVER_VERSION} (${missing.map((k) => BINARIES[k].name).join(', ')}) with Go into ${CACHE_DIR} (first run only; ~5 minutes)...`,
+    );
     await goInstall(go, missing);
     server ??= { path: join(CACHE_DIR, BINARIES.server.name), source: 'go install' };
     sqlTool ??= { path: join(CACHE_DIR, BINARIES.sqlTool.name), source: 'go install' };

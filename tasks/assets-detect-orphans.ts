@@ -95,7 +95,11 @@ export const assetsDetectOrphansConfig = z
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'set'], message: 'expected at least one column to set for action update' });
       }
       if (rule.kind === 'missing_parent' && [rule.reference_column].flat().length !== [rule.parent_id_column].flat().length) {
-        ctx.addIssue({ code: 'custom', path: ['rules', i, 'parent_id_column'], message: `expected as many parent_id_column columns as reference_column columns (${[rule.reference_column].flat().length})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, 'parent_id_column'],
+          message: `expected as many parent_id_column columns as reference_column columns (${[rule.reference_column].flat().length})`,
+        });
       }
       if ('children' in rule && rule.action !== 'delete' && rule.children.length > 0) {
         ctx.addIssue({ code: 'custom', path: ['rules', i, 'children'], message: 'expected children only with action delete' });

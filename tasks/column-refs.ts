@@ -55,7 +55,9 @@ export function parseTemplate(text: string): TextTemplate | null {
 
 /** The columns a set of references reads, for the catalog check. */
 export function refColumns(...refs: (ColumnRef | TextTemplate | null | undefined)[]): string[] {
-  return refs.flatMap((r) => (r === null || r === undefined ? [] : Array.isArray(r) ? r.filter((p): p is ColumnRef => typeof p !== 'string') : [r])).map((r) => r.column);
+  return refs
+    .flatMap((r) => (r === null || r === undefined ? [] : Array.isArray(r) ? r.filter((p): p is ColumnRef => typeof p !== 'string') : [r]))
+    .map((r) => r.column);
 }
 
 /** How a reference reads in messages: `config->>'retry_count'`. */
@@ -71,7 +73,8 @@ export const columnRef = () => z.string().refine((s) => parseColumnRef(s) !== nu
 /** A column, a JSON path, or a text template over columns like `apps/{model_slug}/app{app_number}`. */
 export const textTemplate = () =>
   z.string().refine((s) => parseTemplate(s) !== null, {
-    error: (i) => `expected a column name, a JSON path (meta->>'file'), or a template over columns like "apps/{model_slug}/app{app_number}"; got ${JSON.stringify(i.input)}`,
+    error: (i) =>
+      `expected a column name, a JSON path (meta->>'file'), or a template over columns like "apps/{model_slug}/app{app_number}"; got ${JSON.stringify(i.input)}`,
   });
 
 /** Parses a value the schema already accepted. */
@@ -92,14 +95,7 @@ export function template(text: string): TextTemplate {
  * `{ now: true }` (the database clock), or `{ increment: N }` (NULL counts as 0).
  */
 export const assignedValue = () =>
-  z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
-    z.null(),
-    z.object({ now: z.literal(true) }).strict(),
-    z.object({ increment: z.number().int() }).strict(),
-  ]);
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.object({ now: z.literal(true) }).strict(), z.object({ increment: z.number().int() }).strict()]);
 export type AssignedValue = z.output<ReturnType<typeof assignedValue>>;
 
 /** `{ started_at: null, broker_task_id: null, "config->>'retries'": { increment: 1 }, finished_at: { now: true } }` */

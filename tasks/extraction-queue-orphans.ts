@@ -7,7 +7,10 @@ import { workflowTarget } from './sync-trigger';
 export const extractionQueueOrphansConfig = z
   .object({
     table: table(),
-    columns: z.object({ id: keyColumn().default('id'), status: column().default('status'), timestamp: column().default('updated_at') }).strict().prefault({}),
+    columns: z
+      .object({ id: keyColumn().default('id'), status: column().default('status'), timestamp: column().default('updated_at') })
+      .strict()
+      .prefault({}),
     pending_status: statusValue().default('pending'),
     older_than: duration({ min: 1_000 }).prefault('30m'),
     /** Re-queue by status: set this status (or keep pending_status) and restart the row's clock. */
@@ -26,7 +29,7 @@ export type ExtractionQueueOrphansConfig = z.output<typeof extractionQueueOrphan
 export const extractionQueueOrphans = defineTask({
   type: 'extraction.queue_orphans',
   aliases: ['extraction.queue_pending'],
-  description: "A safety net for work queues: rows pending past a threshold are re-queued, by a status change or by starting a configured workflow per row.",
+  description: 'A safety net for work queues: rows pending past a threshold are re-queued, by a status change or by starting a configured workflow per row.',
   workflow: 'extractionQueueOrphansWorkflow',
   destructive: true,
   configSchema: extractionQueueOrphansConfig,

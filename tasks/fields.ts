@@ -20,10 +20,7 @@ export const keyColumn = () => z.union([column(), z.array(column()).min(1).max(8
 export type KeyColumn = z.output<ReturnType<typeof keyColumn>>;
 
 /** `table` or `schema.table`. Checked against the catalog before use. */
-export const table = () =>
-  z
-    .string()
-    .regex(QUALIFIED_NAME, 'expected a table name like "runs" or "app.runs"');
+export const table = () => z.string().regex(QUALIFIED_NAME, 'expected a table name like "runs" or "app.runs"');
 
 /** A status value stored in the user's status column. */
 export const statusValue = () => z.string().min(1, 'expected a non-empty status value');
@@ -77,7 +74,12 @@ export const detailsLimit = () => z.number().int().min(0).max(10_000).default(10
 /** Details beyond this size (JSON) are counted, not listed: a result has to fit a Temporal payload. */
 export const detailsMaxBytes = () =>
   size()
-    .pipe(z.number().min(1024, 'expected at least 1KiB').max(1024 * 1024, 'expected at most 1MiB (a result must fit a Temporal payload)'))
+    .pipe(
+      z
+        .number()
+        .min(1024, 'expected at least 1KiB')
+        .max(1024 * 1024, 'expected at most 1MiB (a result must fit a Temporal payload)'),
+    )
     .prefault('256KiB');
 
 export const dryRun = () => z.boolean().default(false);
@@ -127,8 +129,7 @@ export type RowFilter = z.output<ReturnType<typeof rowFilter>>;
  * column (a list for a composite key) references the parent's key through a foreign key.
  * `no_foreign_key: true` accepts a reference the schema does not declare.
  */
-export const childTables = () =>
-  z.array(z.object({ table: table(), column: keyColumn(), no_foreign_key: z.boolean().default(false) }).strict()).default([]);
+export const childTables = () => z.array(z.object({ table: table(), column: keyColumn(), no_foreign_key: z.boolean().default(false) }).strict()).default([]);
 
 export const ONE_DAY_MS = 86_400_000;
 
@@ -144,7 +145,10 @@ export const timeZone = () =>
  * overrides it per column. A task's zone falls back to its database's (`databases.<name>.timestamps`).
  */
 export const timestamps = () =>
-  z.object({ zone: timeZone().nullable().default(null), columns: z.record(column(), timeZone()).default({}) }).strict().prefault({});
+  z
+    .object({ zone: timeZone().nullable().default(null), columns: z.record(column(), timeZone()).default({}) })
+    .strict()
+    .prefault({});
 export type TimestampSettings = z.output<ReturnType<typeof timestamps>>;
 
 /** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */

@@ -5,7 +5,10 @@ import { column, detailsLimit, dryRun, statusValue, table, timestamps } from './
 
 /** `warn` and `critical` limits; a reading past one sets the check's status. */
 const limits = (warn: number, critical: number) =>
-  z.object({ warn: z.number().min(0).default(warn), critical: z.number().min(0).default(critical) }).strict().prefault({});
+  z
+    .object({ warn: z.number().min(0).default(warn), critical: z.number().min(0).default(critical) })
+    .strict()
+    .prefault({});
 
 /*
  * Secrets are named, not written: `url_env: REDIS_URL` names an environment variable that the
@@ -43,7 +46,10 @@ const redis = z
   .strict()
   .superRefine((r, ctx) => {
     if ((r.url === undefined) === (r.url_env === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'expected exactly one of url_env (the environment variable on the worker that holds the Redis URL) or url (a URL without a password)' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected exactly one of url_env (the environment variable on the worker that holds the Redis URL) or url (a URL without a password)',
+      });
     }
     const problem = r.url === undefined ? undefined : redisUrlProblem(r.url);
     if (problem) ctx.addIssue({ code: 'custom', path: ['url'], message: problem });
@@ -57,53 +63,71 @@ function refuseInlineSecrets(raw: unknown, ctx: z.RefinementCtx): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
   const { redis_url, ...config } = raw as Record<string, unknown>;
   if (redis_url !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['redis_url'], message: `expected redis: { url_env: REDIS_URL } (the worker reads the URL from its environment) or redis: { url: ... } without a password; redis_url is no longer read (${STORED})` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['redis_url'],
+      message: `expected redis: { url_env: REDIS_URL } (the worker reads the URL from its environment) or redis: { url: ... } without a password; redis_url is no longer read (${STORED})`,
+    });
   }
   const hook = config.webhook;
   if (hook !== null && typeof hook === 'object' && 'url' in hook) {
-    ctx.addIssue({ code: 'custom', path: ['webhook', 'url'], message: `expected webhook: { url_env: ALERT_WEBHOOK_URL }, naming the environment variable on the worker that holds the webhook URL; a webhook URL is a credential (${STORED})` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['webhook', 'url'],
+      message: `expected webhook: { url_env: ALERT_WEBHOOK_URL }, naming the environment variable on the worker that holds the webhook URL; a webhook URL is a credential (${STORED})`,
+    });
   }
   return config;
 }
 
 export const healthReportConfig = z.preprocess(
   refuseInlineSecrets,
-  z.object({
-    /** Round-trip of `select 1`, in milliseconds. */
-    database_latency_ms: limits(100, 1000),
-    /** Redis to PING: `{ url_env: REDIS_URL }` or `{ url }` without a password; omitted: no Redis check. */
-    redis: redis.optional(),
-    /** Paths whose free space to check, as a percentage of the file system. */
-    disk: z.array(z.object({ path: z.string().min(1), min_free_percent: limits(20, 10) }).strict()).default([]),
-    /** Rows per status (queue depth); limits apply to the sum over `statuses`. */
-    queues: z
-      .array(z.object({ table: table(), status_column: column().default('status'), statuses: z.array(statusValue()).min(1), depth: limits(1000, 10000) }).strict())
-      .default([]),
-    /** Rows in an error status changed within `window`. */
-    errors: z
-      .array(
-        z
-          .object({ table: table(), status_column: column().default('status'), timestamp_column: column(), statuses: z.array(statusValue()).min(1).default(['failed']), window: duration({ min: 1_000 }).prefault('1h'), count: limits(10, 100) })
-          .strict(),
-      )
-      .default([]),
-    /** Queries running longer than these many seconds. */
-    long_queries_seconds: limits(300, 1800),
-    /** Dead tuples / all tuples per table, for tables with at least `dead_tuples_min_rows` rows. */
-    dead_tuple_ratio: limits(0.2, 0.5),
-    dead_tuples_min_rows: z.number().int().min(0).default(1000),
-    /** Caretaker's own schedules must have fired within this many expected intervals. */
-    schedule_liveness: z.boolean().default(true),
-    schedule_missed_intervals: z.number().min(1).default(2),
-    /** Alert when the report is at least `notify_on`: `{ url_env: ALERT_WEBHOOK_URL }`. */
-    webhook: webhook.optional(),
-    details_limit: detailsLimit(),
-    /** The zone of naive timestamps (the `errors` windows); see README "Real schemas". */
-    timestamps: timestamps(),
-    /** A dry run checks everything but sends no webhook. */
-    dry_run: dryRun(),
-  })
-  .strict(),
+  z
+    .object({
+      /** Round-trip of `select 1`, in milliseconds. */
+      database_latency_ms: limits(100, 1000),
+      /** Redis to PING: `{ url_env: REDIS_URL }` or `{ url }` without a password; omitted: no Redis check. */
+      redis: redis.optional(),
+      /** Paths whose free space to check, as a percentage of the file system. */
+      disk: z.array(z.object({ path: z.string().min(1), min_free_percent: limits(20, 10) }).strict()).default([]),
+      /** Rows per status (queue depth); limits apply to the sum over `statuses`. */
+      queues: z
+        .array(
+          z.object({ table: table(), status_column: column().default('status'), statuses: z.array(statusValue()).min(1), depth: limits(1000, 10000) }).strict(),
+        )
+        .default([]),
+      /** Rows in an error status changed within `window`. */
+      errors: z
+        .array(
+          z
+            .object({
+              table: table(),
+              status_column: column().default('status'),
+              timestamp_column: column(),
+              statuses: z.array(statusValue()).min(1).default(['failed']),
+              window: duration({ min: 1_000 }).prefault('1h'),
+              count: limits(10, 100),
+            })
+            .strict(),
+        )
+        .default([]),
+      /** Queries running longer than these many seconds. */
+      long_queries_seconds: limits(300, 1800),
+      /** Dead tuples / all tuples per table, for tables with at least `dead_tuples_min_rows` rows. */
+      dead_tuple_ratio: limits(0.2, 0.5),
+      dead_tuples_min_rows: z.number().int().min(0).default(1000),
+      /** Caretaker's own schedules must have fired within this many expected intervals. */
+      schedule_liveness: z.boolean().default(true),
+      schedule_missed_intervals: z.number().min(1).default(2),
+      /** Alert when the report is at least `notify_on`: `{ url_env: ALERT_WEBHOOK_URL }`. */
+      webhook: webhook.optional(),
+      details_limit: detailsLimit(),
+      /** The zone of naive timestamps (the `errors` windows); see README "Real schemas". */
+      timestamps: timestamps(),
+      /** A dry run checks everything but sends no webhook. */
+      dry_run: dryRun(),
+    })
+    .strict(),
 );
 
 export type HealthReportConfig = z.output<typeof healthReportConfig>;

@@ -21,7 +21,11 @@ export const procedureExecuteConfig = z
   .superRefine((cfg, ctx) => {
     cfg.calls.forEach((call, i) => {
       if (!cfg.allowlist.includes(call.name)) {
-        ctx.addIssue({ code: 'custom', path: ['calls', i, 'name'], message: `expected one of the allowlist (${cfg.allowlist.join(', ')}), got "${call.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['calls', i, 'name'],
+          message: `expected one of the allowlist (${cfg.allowlist.join(', ')}), got "${call.name}"`,
+        });
       }
     });
   });

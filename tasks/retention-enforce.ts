@@ -27,7 +27,10 @@ const policy = z
     where: rowFilter(),
     action: z.enum(['delete', 'mark', 'archive']).default('delete'),
     /** For `mark` (soft delete): the column to set, to now() unless a value is given. */
-    mark: z.object({ column: column(), value: z.union([z.string(), z.number(), z.boolean()]).optional() }).strict().optional(),
+    mark: z
+      .object({ column: column(), value: z.union([z.string(), z.number(), z.boolean()]).optional() })
+      .strict()
+      .optional(),
     /** For `archive`: a table with (at least) the same columns; rows move there in the same transaction. */
     archive_table: table().optional(),
     children: childTables(),
@@ -54,9 +57,15 @@ export const retentionEnforceConfig = z
       const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: ['policies', i, path], message });
       const rules = (['older_than', 'expires_column', 'keep_newest', 'max_total_size'] as const).filter((k) => p[k] !== undefined);
       if (rules.length !== 1) {
-        issue(rules[1] ?? 'older_than', `expected exactly one of older_than, expires_column, keep_newest, max_total_size; got ${rules.length === 0 ? 'none' : rules.join(' and ')}`);
+        issue(
+          rules[1] ?? 'older_than',
+          `expected exactly one of older_than, expires_column, keep_newest, max_total_size; got ${rules.length === 0 ? 'none' : rules.join(' and ')}`,
+        );
       } else if (rules[0] !== 'expires_column' && p.timestamp_column === undefined) {
-        issue('timestamp_column', `expected timestamp_column with ${rules[0]} (${rules[0] === 'older_than' ? 'the age of a row' : 'which rows are newest; a last-used column evicts the least recently used'})`);
+        issue(
+          'timestamp_column',
+          `expected timestamp_column with ${rules[0]} (${rules[0] === 'older_than' ? 'the age of a row' : 'which rows are newest; a last-used column evicts the least recently used'})`,
+        );
       } else if (rules[0] === 'expires_column' && p.timestamp_column !== undefined) {
         issue('timestamp_column', 'expected no timestamp_column with expires_column (the expiry is the timestamp)');
       }
@@ -67,7 +76,8 @@ export const retentionEnforceConfig = z
       if (p.action === 'mark' && !p.mark) issue('mark', 'expected mark: { column, value? } for action mark');
       if (p.action === 'archive' && !p.archive_table) issue('archive_table', 'expected archive_table for action archive');
       if (p.action !== 'delete' && p.children.length > 0) issue('children', 'expected children only with action delete');
-      if (p.partitions.action === 'archive' && !p.partitions.archive_schema) issue('partitions', 'expected partitions.archive_schema for partitions.action archive');
+      if (p.partitions.action === 'archive' && !p.partitions.archive_schema)
+        issue('partitions', 'expected partitions.archive_schema for partitions.action archive');
     });
   });
 

@@ -82,7 +82,11 @@ export const runsCleanupStaleConfig = z
     }
     for (const status of Object.keys(cfg.age_columns)) {
       if (!(status in cfg.thresholds)) {
-        ctx.addIssue({ code: 'custom', path: ['age_columns', status], message: `expected a status with a threshold (${Object.keys(cfg.thresholds).join(', ')}), got "${status}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['age_columns', status],
+          message: `expected a status with a threshold (${Object.keys(cfg.thresholds).join(', ')}), got "${status}"`,
+        });
       }
     }
     const requeueAge = cfg.age_columns[cfg.requeue_status];

@@ -26,7 +26,10 @@ function problems(text: string): string[] {
 describe('the alerts: block', () => {
   it('merges the global block with the task own keys, with defaults, into the run input', () => {
     const cfg = parseConfigText(
-      file('  webhooks: [{ name: ops, format: slack, url_env: SLACK_WEBHOOK_URL }]\n  zero_rows_runs: 3\n  duration_above: 30m', '    alerts: { on: [failure], rows_changed_above: 1000 }'),
+      file(
+        '  webhooks: [{ name: ops, format: slack, url_env: SLACK_WEBHOOK_URL }]\n  zero_rows_runs: 3\n  duration_above: 30m',
+        '    alerts: { on: [failure], rows_changed_above: 1000 }',
+      ),
       'maintenance.yaml',
       {},
     );
@@ -71,17 +74,32 @@ describe('the alerts: block', () => {
     expect(problems(file('  webhooks: [{ name: ops }]'))).toEqual([
       'maintenance.yaml:3: alerts.webhooks[0].url_env: required: expected the name of the environment variable on the worker that holds the webhook URL, such as SLACK_WEBHOOK_URL',
     ]);
-    expect(problems(file('  webhooks: []', '    alerts: { rows_changed_abov: 5 }'))).toEqual(['maintenance.yaml:9: tasks[0].alerts: unexpected key rows_changed_abov']);
-    expect(problems(file('  webhooks: [{ name: ops, url_env: A }]\n  backlog_above: -1'))).toEqual(['maintenance.yaml:4: alerts.backlog_above: expected a number >= 0, got -1']);
-    expect(problems(file('  webhooks: [{ name: ops, url_env: A }]\n  backlog_above: lots'))).toEqual(['maintenance.yaml:4: alerts.backlog_above: expected number, got "lots"']);
+    expect(problems(file('  webhooks: []', '    alerts: { rows_changed_abov: 5 }'))).toEqual([
+      'maintenance.yaml:9: tasks[0].alerts: unexpected key rows_changed_abov',
+    ]);
+    expect(problems(file('  webhooks: [{ name: ops, url_env: A }]\n  backlog_above: -1'))).toEqual([
+      'maintenance.yaml:4: alerts.backlog_above: expected a number >= 0, got -1',
+    ]);
+    expect(problems(file('  webhooks: [{ name: ops, url_env: A }]\n  backlog_above: lots'))).toEqual([
+      'maintenance.yaml:4: alerts.backlog_above: expected number, got "lots"',
+    ]);
   });
 });
 
 describe('alert rules', () => {
   const spec: AlertSpec = { webhooks: [], on: ['failure', 'refusal', 'cancellation'], rows_changed_above: 100, zero_rows_runs: 3, duration_above: 60_000 };
   const run: RunOutcome = {
-    taskId: 'purge', type: 'retention.enforce', database: 'default', dryRun: false, outcome: 'completed', tables: {}, rowsChanged: 0,
-    durationMs: 1_000, namespace: 'default', workflowId: 'purge-1', runId: 'r1',
+    taskId: 'purge',
+    type: 'retention.enforce',
+    database: 'default',
+    dryRun: false,
+    outcome: 'completed',
+    tables: {},
+    rowsChanged: 0,
+    durationMs: 1_000,
+    namespace: 'default',
+    workflowId: 'purge-1',
+    runId: 'r1',
   };
 
   it('fire on their thresholds only', () => {
@@ -98,14 +116,22 @@ describe('alert rules', () => {
     expect(alertCauses(backlog, { ...run, backlog: { rows: 11, oldest_age_seconds: 7_260 } })).toEqual([
       { rule: 'backlog_above', message: 'left 11 eligible rows for the next run (oldest 2h1m), more than backlog_above 10' },
     ]);
-    expect(alertCauses(backlog, { ...run, backlog: { rows: 11 } }).map((c) => c.message)).toEqual(['left 11 eligible rows for the next run, more than backlog_above 10']);
+    expect(alertCauses(backlog, { ...run, backlog: { rows: 11 } }).map((c) => c.message)).toEqual([
+      'left 11 eligible rows for the next run, more than backlog_above 10',
+    ]);
     expect(alertCauses(backlog, { ...run, dryRun: true, backlog: { rows: 11 } })).toEqual([]);
   });
 
   it('link to the run in Temporal Web, and Slack gets text', () => {
-    expect(runLink('https://ui.example.com/', { namespace: 'prod ns', workflowId: 'purge/1', runId: 'r1' })).toBe('https://ui.example.com/namespaces/prod%20ns/workflows/purge%2F1/r1');
+    expect(runLink('https://ui.example.com/', { namespace: 'prod ns', workflowId: 'purge/1', runId: 'r1' })).toBe(
+      'https://ui.example.com/namespaces/prod%20ns/workflows/purge%2F1/r1',
+    );
     const causes = [{ rule: 'failure', message: 'run failed: boom' }];
     expect(alertPayload('json', run, causes, 'L')).not.toHaveProperty('text');
-    expect(alertPayload('slack', run, causes, 'L')).toMatchObject({ text: 'Caretaker: task purge COMPLETED: run failed: boom\n<L|purge-1>', link: 'L', task: 'purge' });
+    expect(alertPayload('slack', run, causes, 'L')).toMatchObject({
+      text: 'Caretaker: task purge COMPLETED: run failed: boom\n<L|purge-1>',
+      link: 'L',
+      task: 'purge',
+    });
   });
 });

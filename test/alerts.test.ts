@@ -66,7 +66,11 @@ function task(alerts: Record<string, unknown>, config: Record<string, unknown> =
 
 let n = 0;
 async function start(t: TaskConfig, dryRun = false) {
-  const handle = await env.temporal.client.workflow.start(workflowTypeFor(t), { taskQueue: env.temporal.taskQueue, workflowId: `sessions-${++n}-${Date.now()}`, args: [buildTaskInput(t, { dryRun })] });
+  const handle = await env.temporal.client.workflow.start(workflowTypeFor(t), {
+    taskQueue: env.temporal.taskQueue,
+    workflowId: `sessions-${++n}-${Date.now()}`,
+    args: [buildTaskInput(t, { dryRun })],
+  });
   // Alerts are delivered by a workflow of their own once the run ends: `result()` waits for both.
   const result = handle.result.bind(handle);
   return Object.assign(handle, { result: () => result().finally(() => alertsDelivered(handle)) });
@@ -106,7 +110,9 @@ describe('alerts', () => {
       link,
       causes: [{ rule: 'failure', message: expect.stringContaining('no_such_table') }],
     });
-    expect(received[0]!.body.text).toMatch(new RegExp(`^Caretaker: task sessions FAILED: run failed \\(ConfigError\\): .*no_such_table[^]*<${link.replace(/[.?]/g, '\\$&')}\\|`));
+    expect(received[0]!.body.text).toMatch(
+      new RegExp(`^Caretaker: task sessions FAILED: run failed \\(ConfigError\\): .*no_such_table[^]*<${link.replace(/[.?]/g, '\\$&')}\\|`),
+    );
     // The webhook's URL lives in the worker's environment only, never in the run's history.
     const raw = JSON.stringify(await handle.fetchHistory());
     const history = raw + [...raw.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString()).join('\n');
@@ -134,13 +140,25 @@ describe('alerts', () => {
     await seed(200, 0);
     await env.db.pool.query('create trigger slow before delete on sessions for each row execute function slow_down()');
     const handle = await start(task({}, { max_fraction: 1 }));
-    await expect.poll(async () => ((await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails ? 'beating' : 'not yet'), { timeout: 30_000 }).toBe('beating');
+    await expect
+      .poll(async () => ((await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails ? 'beating' : 'not yet'), { timeout: 30_000 })
+      .toBe('beating');
     await handle.cancel();
-    expect(await handle.result().then(() => 'completed', (err: Error & { cause?: Error }) => (isCancellation(err) || isCancellation(err.cause) ? 'cancelled' : err))).toBe('cancelled');
+    expect(
+      await handle.result().then(
+        () => 'completed',
+        (err: Error & { cause?: Error }) => (isCancellation(err) || isCancellation(err.cause) ? 'cancelled' : err),
+      ),
+    ).toBe('cancelled');
     const deleted = 200 - (await env.db.pool.query('select count(*)::int as n from sessions')).rows[0].n;
     expect(deleted).toBeGreaterThan(0);
     expect(received).toHaveLength(1);
-    expect(received[0]!.body).toMatchObject({ outcome: 'cancelled', rows_changed: deleted, tables: { 'public.sessions': { deleted } }, causes: [{ rule: 'cancellation' }] });
+    expect(received[0]!.body).toMatchObject({
+      outcome: 'cancelled',
+      rows_changed: deleted,
+      tables: { 'public.sessions': { deleted } },
+      causes: [{ rule: 'cancellation' }],
+    });
   });
 
   it('outcome rules: more rows than rows_changed_above, and zero rows for zero_rows_runs runs in a row (once)', async () => {
@@ -154,12 +172,17 @@ describe('alerts', () => {
     expect(received.map((r) => (r.body.causes as { rule: string }[]).map((c) => c.rule))).toEqual([['rows_changed_above'], ['zero_rows_runs']]);
     expect(received[1]!.body.cause).toBe('changed no rows in 2 completed runs in a row (zero_rows_runs 2)');
     // The streak is kept in the ledger schema of the task's database, one row per run.
-    expect((await env.db.pool.query('select rows_changed::int from caretaker.run_outcomes order by finished_at')).rows.map((r) => r.rows_changed)).toEqual([3, 0, 0, 0]);
+    expect((await env.db.pool.query('select rows_changed::int from caretaker.run_outcomes order by finished_at')).rows.map((r) => r.rows_changed)).toEqual([
+      3, 0, 0, 0,
+    ]);
   });
 
   it('a retry sends only to the webhooks that have not taken the alert yet', async () => {
     answers.push(200, 500);
-    const t = task({ webhooks: [...WEBHOOKS, { name: 'pager', format: 'json', url_env: 'CARETAKER_TEST_PAGER_URL' }] }, { policies: [{ table: 'no_such_table', timestamp_column: 'seen_at', older_than: '7d' }] });
+    const t = task(
+      { webhooks: [...WEBHOOKS, { name: 'pager', format: 'json', url_env: 'CARETAKER_TEST_PAGER_URL' }] },
+      { policies: [{ table: 'no_such_table', timestamp_column: 'seen_at', older_than: '7d' }] },
+    );
     await expect((await start(t)).result()).rejects.toThrow();
     expect(received.map((r) => [r.path.split('/')[1], r.status])).toEqual([
       ['hooks', 200],
@@ -173,7 +196,11 @@ describe('alerts', () => {
   it('a webhook that keeps failing never holds the run open: delivery goes on in its own workflow after the run ended', async () => {
     refusing = true;
     const t = task({}, { policies: [{ table: 'no_such_table', timestamp_column: 'seen_at', older_than: '7d' }] });
-    const handle = await env.temporal.client.workflow.start(workflowTypeFor(t), { taskQueue: env.temporal.taskQueue, workflowId: `sessions-${++n}-${Date.now()}`, args: [buildTaskInput(t, { dryRun: false })] });
+    const handle = await env.temporal.client.workflow.start(workflowTypeFor(t), {
+      taskQueue: env.temporal.taskQueue,
+      workflowId: `sessions-${++n}-${Date.now()}`,
+      args: [buildTaskInput(t, { dryRun: false })],
+    });
     // Inline delivery kept the run open through ten attempts (minutes); now it ends with its own outcome.
     await expect(handle.result()).rejects.toThrow('Workflow execution failed');
     const { runId } = await handle.describe();

@@ -103,8 +103,13 @@ describe('assets.detect_orphans', () => {
   it('refuses to delete rows when base_dir is missing or empty (an unmounted volume)', async () => {
     const before = await snapshot(db.pool, 'apps', 'id');
     const unmounted = [{ kind: 'missing_file', table: 'apps', path_column: 'path', base_dir: join(dir, 'not-mounted'), action: 'delete' }];
-    const failure = await taskFailure(runTaskWorkflow(temporal, parseTask({ id: 'orphans', type: 'assets.detect_orphans', config: { rules: unmounted }, retry: { maximum_attempts: 1 } })));
-    expect(failure).toMatchObject({ type: 'SafetyLimitExceeded', message: expect.stringContaining('is missing or empty; refusing to treat every file as missing (is the volume mounted?)') });
+    const failure = await taskFailure(
+      runTaskWorkflow(temporal, parseTask({ id: 'orphans', type: 'assets.detect_orphans', config: { rules: unmounted }, retry: { maximum_attempts: 1 } })),
+    );
+    expect(failure).toMatchObject({
+      type: 'SafetyLimitExceeded',
+      message: expect.stringContaining('is missing or empty; refusing to treat every file as missing (is the volume mounted?)'),
+    });
     expect(await snapshot(db.pool, 'apps', 'id')).toEqual(before);
   });
 });

@@ -66,7 +66,12 @@ beforeAll(async () => {
           id,
           type: 'retention.enforce',
           schedule: { every: '24h' },
-          config: { policies: [{ name: 'old sessions', table: 'sessions', timestamp_column: 'seen_at', older_than: '7d' }], batch_size: 2, max_rows_per_run: 4, max_fraction: 1 },
+          config: {
+            policies: [{ name: 'old sessions', table: 'sessions', timestamp_column: 'seen_at', older_than: '7d' }],
+            batch_size: 2,
+            max_rows_per_run: 4,
+            max_fraction: 1,
+          },
         },
       ],
     }),
@@ -75,7 +80,10 @@ beforeAll(async () => {
   expect((await caretaker('schedules', 'sync', '-f', file)).code).toBe(0);
 });
 afterAll(async () => {
-  await client?.schedule.getHandle(task.id).delete().catch(() => undefined);
+  await client?.schedule
+    .getHandle(task.id)
+    .delete()
+    .catch(() => undefined);
   worker?.kill();
   await connection?.close();
   await new Promise((resolve) => server?.close(resolve));
@@ -86,7 +94,11 @@ afterAll(async () => {
 let n = 0;
 /** A run, and its alert delivery (a workflow of its own, when the run started one) waited for. */
 async function run(dryRun: boolean): Promise<{ result: TaskResult; handle: WorkflowHandle }> {
-  const handle = await client.workflow.start(workflowTypeFor(task), { taskQueue: worker.taskQueue, workflowId: `${task.id}-manual-${++n}`, args: [buildTaskInput(task, { dryRun })] });
+  const handle = await client.workflow.start(workflowTypeFor(task), {
+    taskQueue: worker.taskQueue,
+    workflowId: `${task.id}-manual-${++n}`,
+    args: [buildTaskInput(task, { dryRun })],
+  });
   const result = (await handle.result()) as TaskResult;
   const { runId } = await handle.describe();
   await client.workflow
@@ -143,7 +155,9 @@ describe('backlog', () => {
     });
 
     // describe: the last run's backlog, in words.
-    await expect.poll(async () => JSON.parse((await caretaker('describe', task.id, '--json', '-f', file)).out).lastOutcome?.workflowId, { timeout: 30_000 }).toBe(handle.workflowId);
+    await expect
+      .poll(async () => JSON.parse((await caretaker('describe', task.id, '--json', '-f', file)).out).lastOutcome?.workflowId, { timeout: 30_000 })
+      .toBe(handle.workflowId);
     expect((await caretaker('describe', task.id, '-f', file)).out).toContain('backlog: 6 rows, oldest 8d10h\n');
   });
 
@@ -168,7 +182,9 @@ describe('backlog', () => {
     const fresh = await db.pool.query<{ id: string }>(`select id from sessions order by id`);
     expect(fresh.rows.map((r) => Number(r.id))).toEqual([11, 12, 13]);
 
-    await expect.poll(async () => JSON.parse((await caretaker('describe', task.id, '--json', '-f', file)).out).lastOutcome?.workflowId, { timeout: 30_000 }).toBe(last.handle.workflowId);
+    await expect
+      .poll(async () => JSON.parse((await caretaker('describe', task.id, '--json', '-f', file)).out).lastOutcome?.workflowId, { timeout: 30_000 })
+      .toBe(last.handle.workflowId);
     expect((await caretaker('describe', task.id, '-f', file)).out).toContain('backlog: 0 rows\n');
   });
 
@@ -194,7 +210,11 @@ describe('backlog', () => {
     const holder = await db.pool.connect();
     try {
       await holder.query(`begin; select * from order_lines where order_id = 2 for update`);
-      const result = (await client.workflow.execute(workflowTypeFor(orders), { taskQueue: worker.taskQueue, workflowId: `${orders.id}-${Date.now()}`, args: [buildTaskInput(orders)] })) as TaskResult;
+      const result = (await client.workflow.execute(workflowTypeFor(orders), {
+        taskQueue: worker.taskQueue,
+        workflowId: `${orders.id}-${Date.now()}`,
+        args: [buildTaskInput(orders)],
+      })) as TaskResult;
       expect(result.counts).toMatchObject({ matched: 8, deleted: 7, skipped_for_locks: 1, stopped_at_max_rows_per_run: 1 });
       const left = await db.pool.query<{ id: string }>(`select id from orders where created_at < now() - interval '30 days' order by id`);
       expect(left.rows.map((r) => Number(r.id))).toEqual([2, 9, 10]);
@@ -229,7 +249,11 @@ describe('backlog', () => {
     const migration = await db.pool.connect();
     try {
       await migration.query('begin; lock table clicks in access exclusive mode');
-      const result = (await client.workflow.execute(workflowTypeFor(both), { taskQueue: worker.taskQueue, workflowId: `${both.id}-${Date.now()}`, args: [buildTaskInput(both)] })) as TaskResult;
+      const result = (await client.workflow.execute(workflowTypeFor(both), {
+        taskQueue: worker.taskQueue,
+        workflowId: `${both.id}-${Date.now()}`,
+        args: [buildTaskInput(both)],
+      })) as TaskResult;
       expect(result.status).toBe('completed');
       expect(result.counts).toMatchObject({ deleted: 3, stopped_at_max_rows_per_run: 1 });
       expect(result.backlog).toBeUndefined();
@@ -237,17 +261,26 @@ describe('backlog', () => {
       await migration.query('rollback');
       migration.release();
     }
-    expect((await db.pool.query(`select (select count(*)::int from visits) as visits, (select count(*)::int from clicks) as clicks`)).rows[0]).toEqual({ visits: 2, clicks: 5 });
+    expect((await db.pool.query(`select (select count(*)::int from visits) as visits, (select count(*)::int from clicks) as clicks`)).rows[0]).toEqual({
+      visits: 2,
+      clicks: 5,
+    });
   });
 
-  it('stale runs: the runs a capped run left, the oldest by the task\'s timestamp column', async () => {
+  it("stale runs: the runs a capped run left, the oldest by the task's timestamp column", async () => {
     await db.pool.query(PIPELINE_SCHEMA);
     for (let i = 1; i <= 5; i++) await insertJob(db.pool, { state: 'running', age: `3 hours ${i * 10} minutes` });
     const fresh = await insertJob(db.pool, { state: 'running', age: '1 minute' });
     const stale = parseTask({ id: `${task.id}-stale`, config: { ...PIPELINE_TASK_CONFIG, max_rows_per_run: 2 } });
-    const result = (await client.workflow.execute(workflowTypeFor(stale), { taskQueue: worker.taskQueue, workflowId: `${stale.id}-${Date.now()}`, args: [buildTaskInput(stale)] })) as TaskResult;
+    const result = (await client.workflow.execute(workflowTypeFor(stale), {
+      taskQueue: worker.taskQueue,
+      workflowId: `${stale.id}-${Date.now()}`,
+      args: [buildTaskInput(stale)],
+    })) as TaskResult;
     expect(result.counts).toMatchObject({ stale: 2, requeued: 2, stopped_at_max_rows_per_run: 1 });
-    const { rows } = await db.pool.query<{ job_id: string }>(`select job_id from app.pipeline_jobs where state = 'running' and last_seen_at < now() - interval '2 hours' order by job_id`);
+    const { rows } = await db.pool.query<{ job_id: string }>(
+      `select job_id from app.pipeline_jobs where state = 'running' and last_seen_at < now() - interval '2 hours' order by job_id`,
+    );
     expect(rows.map((r) => Number(r.job_id))).toEqual([3, 4, 5]);
     expect(result.backlog).toMatchObject({ rows: 3, sets: { 'app.pipeline_jobs': { rows: 3 } } });
     sameMinute(result.backlog!.oldest_age_seconds, (3 * 60 + 50) * 60);

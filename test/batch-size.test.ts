@@ -40,7 +40,7 @@ describe('adaptive batch size (pure logic)', () => {
     expect(sizer.observe(3125, 156.25)).toBe(3906);
   });
 
-  it('aims the items\' work at the target less the fixed part of a batch', () => {
+  it("aims the items' work at the target less the fixed part of a batch", () => {
     const sizer = new BatchSizer(adaptive, 5000);
     // 5000 rows: 240 ms of work, 20 ms of BEGIN, fence, counters, ledger and COMMIT around it.
     // At 0.048 ms a row, 230 ms of work is 4792 rows, where the whole batch's rate would give 4808.
@@ -73,9 +73,19 @@ describe('adaptive batch size (pure logic)', () => {
   });
 
   it('is the default, starting at the task type’s usual size; a number is fixed', () => {
-    expect(parseTask({ type: 'runs.cleanup_expired', config: { table: 'runs' } }).config.batch_size).toEqual({ min: 10, max: 50_000, target: 250, start: 1000 });
+    expect(parseTask({ type: 'runs.cleanup_expired', config: { table: 'runs' } }).config.batch_size).toEqual({
+      min: 10,
+      max: 50_000,
+      target: 250,
+      start: 1000,
+    });
     expect(parseTask({ type: 'runs.cleanup_expired', config: { table: 'runs', batch_size: 7 } }).config.batch_size).toBe(7);
-    expect(parseTask({ type: 'runs.cleanup_expired', config: { table: 'runs', batch_size: { max: 2000, target: '1s' } } }).config.batch_size).toEqual({ min: 10, max: 2000, target: 1000, start: 1000 });
+    expect(parseTask({ type: 'runs.cleanup_expired', config: { table: 'runs', batch_size: { max: 2000, target: '1s' } } }).config.batch_size).toEqual({
+      min: 10,
+      max: 2000,
+      target: 1000,
+      start: 1000,
+    });
     expect(() => parseTask({ type: 'runs.cleanup_expired', config: { table: 'runs', batch_size: { min: 900, max: 100 } } })).toThrow('expected min <= max');
   });
 });
@@ -97,7 +107,9 @@ describe('throttle (pure logic)', () => {
     expect(busyReason({ active: 5, lockWaits: 0, lagMs: 0 }, cfg)).toBe('active_connections');
     expect(busyReason({ active: 0, lockWaits: 1, lagMs: 0 }, cfg)).toBe('lock_waits');
     expect(busyReason({ active: 0, lockWaits: 0, lagMs: 10_001 }, cfg)).toBe('replication_lag');
-    expect(busyReason({ active: 99, lockWaits: 99, lagMs: 1e9 }, { ...cfg, max_active_connections: null, max_lock_waits: null, max_replication_lag: null })).toBeNull();
+    expect(
+      busyReason({ active: 99, lockWaits: 99, lagMs: 1e9 }, { ...cfg, max_active_connections: null, max_lock_waits: null, max_replication_lag: null }),
+    ).toBeNull();
   });
 
   it('delays just enough to keep the average rate under max_rows_per_second', () => {

@@ -57,7 +57,11 @@ function configWith(...tasks: object[]): string {
 interface Report {
   errors: number;
   warnings: number;
-  databases: { database: string; findings: { severity: string; message: string }[]; tasks: { task: string; findings: { severity: string; message: string }[] }[] }[];
+  databases: {
+    database: string;
+    findings: { severity: string; message: string }[];
+    tasks: { task: string; findings: { severity: string; message: string }[] }[];
+  }[];
 }
 
 async function checkJson(file: string): Promise<{ code: number; report: Report }> {
@@ -65,7 +69,8 @@ async function checkJson(file: string): Promise<{ code: number; report: Report }
   return { code: run.code, report: JSON.parse(run.out) as Report };
 }
 
-const messages = (report: Report, task: string) => report.databases.flatMap((d) => d.tasks.filter((t) => t.task === task).flatMap((t) => t.findings.map((f) => `${f.severity}: ${f.message}`)));
+const messages = (report: Report, task: string) =>
+  report.databases.flatMap((d) => d.tasks.filter((t) => t.task === task).flatMap((t) => t.findings.map((f) => `${f.severity}: ${f.message}`)));
 
 describe('caretaker check', () => {
   it('passes a config that matches the database (exit 0, no findings)', async () => {
@@ -98,14 +103,18 @@ describe('caretaker check', () => {
     const run = await caretaker('check', '-f', file);
     expect(run.code).toBe(1);
     expect(run.out).toContain('purge-audit (retention.enforce): FAILED');
-    expect(run.out).toMatch(/task purge-audit: config\.policies\[0\]: column "created_at" does not exist in table public\.audit_entries; did you mean "created_on"\?/);
+    expect(run.out).toMatch(
+      /task purge-audit: config\.policies\[0\]: column "created_at" does not exist in table public\.audit_entries; did you mean "created_on"\?/,
+    );
     expect(run.out).toContain('purge-events (retention.enforce): ok');
   });
 
   it('warns about a child foreign key without an index, and stops once the index exists', async () => {
     const before = await checkJson(configWith(orders));
     expect(before.code).toBe(0);
-    expect(messages(before.report, 'purge-orders')).toEqual([expect.stringMatching(/^warning: .*no index on public\.order_items \(order_id\), the column\(s\) referencing public\.orders/)]);
+    expect(messages(before.report, 'purge-orders')).toEqual([
+      expect.stringMatching(/^warning: .*no index on public\.order_items \(order_id\), the column\(s\) referencing public\.orders/),
+    ]);
     await db.pool.query('create index order_items_order_id on order_items (order_id)');
     try {
       const after = await checkJson(configWith(orders));
@@ -120,7 +129,9 @@ describe('caretaker check', () => {
     const task = retention('purge-log', 'big_log', 'logged_at');
     const before = await checkJson(configWith(task));
     expect(before.code).toBe(0);
-    expect(messages(before.report, 'purge-log')).toContainEqual(expect.stringMatching(/^warning: big_log: the first batch reads all of public\.big_log \(a sequential scan over about 150000 rows\)/));
+    expect(messages(before.report, 'purge-log')).toContainEqual(
+      expect.stringMatching(/^warning: big_log: the first batch reads all of public\.big_log \(a sequential scan over about 150000 rows\)/),
+    );
     // --strict turns warnings into a failing exit code.
     expect((await caretaker('check', '--strict', '-f', configWith(task))).code).toBe(1);
     await db.pool.query('create index big_log_logged_at on big_log (logged_at); analyze big_log');
@@ -133,11 +144,16 @@ describe('caretaker check', () => {
   });
 
   it('warns when the planner expects a run over max_fraction or max_rows_per_run', async () => {
-    const task = { ...retention('purge-most', 'events', 'created_at'), config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '2d' }], max_fraction: 0.2, max_rows_per_run: 10 } };
+    const task = {
+      ...retention('purge-most', 'events', 'created_at'),
+      config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '2d' }], max_fraction: 0.2, max_rows_per_run: 10 },
+    };
     const { code, report } = await checkJson(configWith(task));
     expect(code).toBe(0);
     const found = messages(report, 'purge-most');
-    expect(found).toContainEqual(expect.stringMatching(/^warning: events: public\.events: a run would delete about \d+ of 100 rows .* more than max_fraction 0\.2/));
+    expect(found).toContainEqual(
+      expect.stringMatching(/^warning: events: public\.events: a run would delete about \d+ of 100 rows .* more than max_fraction 0\.2/),
+    );
     expect(found).toContainEqual(expect.stringMatching(/^warning: a run would change about \d+ rows .* more than max_rows_per_run 10/));
   });
 
@@ -150,9 +166,13 @@ describe('caretaker check', () => {
     try {
       const { code, report } = await checkJson(configWith(events));
       expect(code).toBe(1);
-      expect(messages(report, 'purge-events')).toContainEqual(expect.stringMatching(new RegExp(`^error: events: public\\.events: the role lacks DELETE on public\\.events.*grant DELETE on public\\.events to it`)));
+      expect(messages(report, 'purge-events')).toContainEqual(
+        expect.stringMatching(new RegExp(`^error: events: public\\.events: the role lacks DELETE on public\\.events.*grant DELETE on public\\.events to it`)),
+      );
       expect(report.databases[0]!.findings.map((f) => f.message)).toContainEqual(
-        expect.stringContaining(`needs CREATE on database ${db.name}; run \`caretaker setup --database default\` as a role that may create it, or grant create on database ${db.name} to ${role}`),
+        expect.stringContaining(
+          `needs CREATE on database ${db.name}; run \`caretaker setup --database default\` as a role that may create it, or grant create on database ${db.name} to ${role}`,
+        ),
       );
     } finally {
       process.env.DATABASE_URL = db.url;
@@ -167,7 +187,9 @@ describe('caretaker check', () => {
     expect(messages(known.report, 'expire-sessions')).toEqual([]);
     const { code, report } = await checkJson(configWith({ ...task, config: { ...task.config, timestamps: { zone: 'US/Pacific-New' } } }));
     expect(code).toBe(1);
-    expect(messages(report, 'expire-sessions')).toEqual(['error: task expire-sessions: config.timestamps: time zone "US/Pacific-New" is unknown to this PostgreSQL (see pg_timezone_names)']);
+    expect(messages(report, 'expire-sessions')).toEqual([
+      'error: task expire-sessions: config.timestamps: time zone "US/Pacific-New" is unknown to this PostgreSQL (see pg_timezone_names)',
+    ]);
   });
 
   it('warns about a naive timestamp column read without a zone in a session whose TimeZone is not UTC', async () => {
@@ -176,7 +198,9 @@ describe('caretaker check', () => {
     await db.pool.query(`alter database ${quoteIdent(db.name)} set timezone = 'Europe/Berlin'`);
     try {
       expect(messages((await checkJson(file)).report, 'expire-sessions')).toEqual([
-        expect.stringMatching(/^warning: public\.sessions\.seen_at is timestamp without time zone and no timestamps\.zone is set: its age is read in the session's TimeZone Europe\/Berlin/),
+        expect.stringMatching(
+          /^warning: public\.sessions\.seen_at is timestamp without time zone and no timestamps\.zone is set: its age is read in the session's TimeZone Europe\/Berlin/,
+        ),
       ]);
       const zoned = retention('expire-sessions', 'sessions', 'seen_at');
       const withZone = configWith({ ...zoned, config: { ...zoned.config, timestamps: { zone: 'UTC' } } });
@@ -191,7 +215,11 @@ describe('caretaker check', () => {
     const file = configWith(events, orders, retention('purge-typo', 'events', 'created'));
     const run = await caretaker('check', '--junit', xmlFile, '-f', file);
     expect(run.code).toBe(1);
-    const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => ['testsuite', 'testcase', 'failure'].includes(name) }).parse(readFileSync(xmlFile, 'utf8'));
+    const parsed = new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: '',
+      isArray: (name) => ['testsuite', 'testcase', 'failure'].includes(name),
+    }).parse(readFileSync(xmlFile, 'utf8'));
     const suite = parsed.testsuites.testsuite[0];
     expect(suite.name).toBe('caretaker check: default');
     expect(suite.failures).toBe('1');

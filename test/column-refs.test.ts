@@ -9,7 +9,7 @@ describe('column references (pure)', () => {
     expect(parseColumnRef("config->>'retry_count'")).toEqual({ column: 'config', path: ['retry_count'] });
     expect(parseColumnRef("meta -> 'limits' ->> 'max'")).toEqual({ column: 'meta', path: ['limits', 'max'] });
     expect(formatRef({ column: 'meta', path: ['limits', 'max'] })).toBe("meta->'limits'->>'max'");
-    for (const bad of ["config->>'a'->'b'", 'a; drop table x', "config->>'it''s'", '1col', "config->>retry", 'a.b']) {
+    for (const bad of ["config->>'a'->'b'", 'a; drop table x', "config->>'it''s'", '1col', 'config->>retry', 'a.b']) {
       expect(parseColumnRef(bad), bad).toBeNull();
     }
   });
@@ -31,21 +31,31 @@ const parse = (tasks: unknown[], extra: Record<string, unknown> = {}) => parseCo
 
 describe('config for real shapes', () => {
   it('names what a bad reference, template or zone should have been', () => {
-    expect(() => parse([{ id: 's', type: 'runs.cleanup_stale', config: { table: 'runs', max_retries: 0, columns: { job_type: 'kind; drop table runs' } } }])).toThrow(
+    expect(() =>
+      parse([{ id: 's', type: 'runs.cleanup_stale', config: { table: 'runs', max_retries: 0, columns: { job_type: 'kind; drop table runs' } } }]),
+    ).toThrow(
       /config\.columns\.job_type: expected a column name, or a JSON path into a json\/jsonb column like config->>'retry_count'; got "kind; drop table runs"/,
     );
-    expect(() => parse([{ id: 'o', type: 'assets.detect_orphans', config: { rules: [{ kind: 'missing_file', table: 'apps', path_column: 'apps/{a b}', base_dir: '/x' }] } }])).toThrow(
-      /path_column: expected a column name, a JSON path \(meta->>'file'\), or a template over columns/,
-    );
+    expect(() =>
+      parse([
+        { id: 'o', type: 'assets.detect_orphans', config: { rules: [{ kind: 'missing_file', table: 'apps', path_column: 'apps/{a b}', base_dir: '/x' }] } },
+      ]),
+    ).toThrow(/path_column: expected a column name, a JSON path \(meta->>'file'\), or a template over columns/);
     expect(() => parse([{ id: 's', type: 'runs.cleanup_stale', config: { table: 'runs', max_retries: 0, timestamps: { zone: 'Mars/Olympus' } } }])).toThrow(
       /timestamps\.zone: expected an IANA time zone like UTC or Europe\/Berlin; got "Mars\/Olympus"/,
     );
     expect(() => parse([{ id: 's', type: 'runs.cleanup_stale', config: { table: 'runs', max_retries: 0, age_columns: { queued: 'created_at' } } }])).toThrow(
       /age_columns\.queued: expected a status with a threshold \(submitted, pending, running\), got "queued"/,
     );
-    expect(() => parse([{ id: 'o', type: 'assets.detect_orphans', config: { rules: [{ kind: 'missing_parent', table: 't', reference_column: ['a', 'b'], parent_table: 'p' }] } }])).toThrow(
-      /expected as many parent_id_column columns as reference_column columns \(2\)/,
-    );
+    expect(() =>
+      parse([
+        {
+          id: 'o',
+          type: 'assets.detect_orphans',
+          config: { rules: [{ kind: 'missing_parent', table: 't', reference_column: ['a', 'b'], parent_table: 'p' }] },
+        },
+      ]),
+    ).toThrow(/expected as many parent_id_column columns as reference_column columns \(2\)/);
   });
 
   it("a task inherits its database's zone unless it names its own; tasks without timestamps are untouched", () => {

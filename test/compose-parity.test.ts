@@ -28,7 +28,11 @@ describe('docker-compose.yml runs what the cluster tests run', () => {
 
   it('the same server version, PostgreSQL persistence and SQL visibility, shards and dynamic config', () => {
     expect(temporal!.image).toBe(`temporalio/auto-setup:${TEMPORAL_SERVER_VERSION.slice(1)}`);
-    expect(env(temporal!)).toMatchObject({ DB: 'postgres12', NUM_HISTORY_SHARDS: String(NUM_HISTORY_SHARDS), DYNAMIC_CONFIG_FILE_PATH: 'config/dynamicconfig/development-sql.yaml' });
+    expect(env(temporal!)).toMatchObject({
+      DB: 'postgres12',
+      NUM_HISTORY_SHARDS: String(NUM_HISTORY_SHARDS),
+      DYNAMIC_CONFIG_FILE_PATH: 'config/dynamicconfig/development-sql.yaml',
+    });
     expect(temporal!.volumes).toContain(`./${relative(ROOT, join(DYNAMIC_CONFIG, '..'))}:/etc/temporal/config/dynamicconfig`);
   });
 

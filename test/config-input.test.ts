@@ -43,7 +43,9 @@ describe('${VAR} is a value, never YAML', () => {
     env({ PURGE_TABLE: 'victims, timestamp_column: created_at, older_than: 1d } #' });
     const { code, err, file } = await validate(retention('${PURGE_TABLE}'));
     expect(code).toBe(2);
-    expect(err).toContain(`${file}:8: tasks[0].config.policies[0].table: expected a table name like "runs" or "app.runs", got "victims, timestamp_column: created_at, older_than: 1d } #"`);
+    expect(err).toContain(
+      `${file}:8: tasks[0].config.policies[0].table: expected a table name like "runs" or "app.runs", got "victims, timestamp_column: created_at, older_than: 1d } #"`,
+    );
   });
 
   it('a plain value keeps its policy as written', async () => {
@@ -63,7 +65,9 @@ describe('${VAR} is a value, never YAML', () => {
   it('an unset variable in a value is refused with its line, and one in a key is refused', async () => {
     const unset = await validate(retention('events', '    description: ${NEVER_SET_ANYWHERE}'));
     expect(unset.code).toBe(2);
-    expect(unset.err).toContain(`${unset.file}:9: environment variable NEVER_SET_ANYWHERE is not set (write \${NEVER_SET_ANYWHERE:-default} to give a default)`);
+    expect(unset.err).toContain(
+      `${unset.file}:9: environment variable NEVER_SET_ANYWHERE is not set (write \${NEVER_SET_ANYWHERE:-default} to give a default)`,
+    );
     const key = await validate(retention('events', '    ${KEY_NAME:-description}: x'));
     expect(key.code).toBe(2);
     expect(key.err).toContain(`${key.file}:9: "\${KEY_NAME:-description}": \${...} and $$ are read in values only, not in keys`);
@@ -102,7 +106,9 @@ describe('validation gaps', () => {
   it('refuses a run timeout below the activity timeout, naming both and the fix', async () => {
     const defaulted = await validate(retention('events', '    timeouts: { run: 5m }'));
     expect(defaulted.code).toBe(2);
-    expect(defaulted.err).toContain(`${defaulted.file}:9: tasks[0].timeouts.run: expected at least activity (30m, the default), got 5m: set run to 30m or more, or activity to 5m or less`);
+    expect(defaulted.err).toContain(
+      `${defaulted.file}:9: tasks[0].timeouts.run: expected at least activity (30m, the default), got 5m: set run to 30m or more, or activity to 5m or less`,
+    );
     const both = await validate(retention('events', '    timeouts: { run: 5m, activity: 10m }'));
     expect(both.err).toContain('tasks[0].timeouts.run: expected at least activity (10m), got 5m: set run to 10m or more, or activity to 5m or less');
     const activity = await validate(retention('events', '    timeouts: { activity: 3h }'));

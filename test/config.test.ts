@@ -59,7 +59,9 @@ tasks:
     config: { table: runs, max_retries: 0 }
 `;
     const out = problems(text);
-    expect(out).toContain('maintenance.yaml:5: tasks[0].overlap: expected one of "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all", got "sometimes"');
+    expect(out).toContain(
+      'maintenance.yaml:5: tasks[0].overlap: expected one of "skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all", got "sometimes"',
+    );
     expect(out).toContain('maintenance.yaml:6: tasks[0].schedule.every: expected a duration like "30s", "15m", "2h" or "7d", got "5x"');
     expect(out.some((p) => p.includes('tasks[0]: unexpected key retention'))).toBe(true);
   });

@@ -26,10 +26,38 @@ const unit = (compare?: (a: number, b: number) => number): WorkUnit<number, numb
 
 describe('the batch cursor', () => {
   it('strictly advances, or the engine stops instead of handing out a batch again', () => {
-    expect(advance(unit((a, b) => a - b), { unit: 0, cursor: 2 }, [3, 4], 2)).toEqual({ unit: 0, cursor: 4 });
-    expect(advance(unit((a, b) => a - b), { unit: 0, cursor: 4 }, [5], 2)).toEqual({ unit: 1, cursor: null });
-    expect(() => advance(unit((a, b) => a - b), { unit: 0, cursor: 4 }, [3, 4], 2)).toThrow('the batch cursor did not advance past 4');
-    expect(() => advance(unit((a, b) => a - b), { unit: 0, cursor: null }, [1, 3, 2], 3)).toThrow('did not advance past 3');
+    expect(
+      advance(
+        unit((a, b) => a - b),
+        { unit: 0, cursor: 2 },
+        [3, 4],
+        2,
+      ),
+    ).toEqual({ unit: 0, cursor: 4 });
+    expect(
+      advance(
+        unit((a, b) => a - b),
+        { unit: 0, cursor: 4 },
+        [5],
+        2,
+      ),
+    ).toEqual({ unit: 1, cursor: null });
+    expect(() =>
+      advance(
+        unit((a, b) => a - b),
+        { unit: 0, cursor: 4 },
+        [3, 4],
+        2,
+      ),
+    ).toThrow('the batch cursor did not advance past 4');
+    expect(() =>
+      advance(
+        unit((a, b) => a - b),
+        { unit: 0, cursor: null },
+        [1, 3, 2],
+        3,
+      ),
+    ).toThrow('did not advance past 3');
     // Without an order of its own (SQL keysets, ordered by the database), a repeat is still caught.
     expect(() => advance(unit(), { unit: 0, cursor: 7 }, [7], 1)).toThrow('did not advance past 7');
   });
@@ -44,7 +72,12 @@ describe('the batch cursor', () => {
     const task = parseTask({
       id: 'files',
       type: 'assets.detect_orphans',
-      config: { rules: [{ kind: 'orphan_file', base_dir: dir, pattern: '*.pdf', table: 'docs', path_column: 'path', action: 'delete' }], batch_size: 2, max_fraction: 1, details_limit: 100 },
+      config: {
+        rules: [{ kind: 'orphan_file', base_dir: dir, pattern: '*.pdf', table: 'docs', path_column: 'path', action: 'delete' }],
+        batch_size: 2,
+        max_fraction: 1,
+        details_limit: 100,
+      },
       retry: { maximum_attempts: 1 },
     });
     const preview = await runTaskWorkflow(env.temporal, task, { dryRun: true });

@@ -6,8 +6,12 @@ const env = useTaskEnvironment('dbtasks');
 
 const vacuumTask = (config: Record<string, unknown>) => parseTask({ id: 'vacuum', type: 'db.vacuum', config });
 const lastVacuum = async (table: string) =>
-  (await env.db.pool.query(`select last_vacuum, last_analyze from pg_stat_user_tables where relname = $1`, [table])).rows[0] as { last_vacuum: Date | null; last_analyze: Date | null };
-const relfilenode = async (index: string) => (await env.db.pool.query(`select relfilenode::int as n from pg_class where relname = $1`, [index])).rows[0].n as number;
+  (await env.db.pool.query(`select last_vacuum, last_analyze from pg_stat_user_tables where relname = $1`, [table])).rows[0] as {
+    last_vacuum: Date | null;
+    last_analyze: Date | null;
+  };
+const relfilenode = async (index: string) =>
+  (await env.db.pool.query(`select relfilenode::int as n from pg_class where relname = $1`, [index])).rows[0].n as number;
 
 describe('db.vacuum', () => {
   it('vacuums (and analyzes) the listed tables; a dry run only reports them', async () => {
@@ -42,8 +46,18 @@ describe('db.vacuum', () => {
     const preview = await runTaskWorkflow(env.temporal, vacuumTask(cfg), { dryRun: true });
     expect(await relfilenode('bloated_v')).toBe(before.v);
     const real = await runTaskWorkflow(env.temporal, vacuumTask(cfg));
-    expect(real.details.filter((d) => d.action === 'reindex').map((d) => d.index).sort()).toEqual(['public.bloated_pkey', 'public.bloated_v']);
-    expect(preview.details.filter((d) => d.action === 'reindex').map((d) => d.index).sort()).toEqual(['public.bloated_pkey', 'public.bloated_v']);
+    expect(
+      real.details
+        .filter((d) => d.action === 'reindex')
+        .map((d) => d.index)
+        .sort(),
+    ).toEqual(['public.bloated_pkey', 'public.bloated_v']);
+    expect(
+      preview.details
+        .filter((d) => d.action === 'reindex')
+        .map((d) => d.index)
+        .sort(),
+    ).toEqual(['public.bloated_pkey', 'public.bloated_v']);
     expect(await relfilenode('bloated_v')).not.toBe(before.v);
     expect(await relfilenode('bloated_pkey')).not.toBe(before.pkey);
     expect(await relfilenode('tidy_pkey')).toBe(before.tidy);
@@ -67,7 +81,13 @@ describe('procedure.execute', () => {
       insert into sessions values (1, 40), (2, 5), (3, 90);
       create function purge_sessions(days int) returns int language sql as $$ with d as (delete from sessions where age_days > days returning 1) select count(*)::int from d $$;
       create procedure touch_sessions(by_days int) language sql as $$ update sessions set age_days = age_days + by_days $$;`);
-    const config = { allowlist: ['purge_sessions', 'public.touch_sessions'], calls: [{ name: 'purge_sessions', args: [30] }, { name: 'public.touch_sessions', args: [1] }] };
+    const config = {
+      allowlist: ['purge_sessions', 'public.touch_sessions'],
+      calls: [
+        { name: 'purge_sessions', args: [30] },
+        { name: 'public.touch_sessions', args: [1] },
+      ],
+    };
     const preview = await runTaskWorkflow(env.temporal, task(config), { dryRun: true });
     expect(preview.counts).toEqual({ would_call: 2 });
     expect((await env.db.pool.query('select count(*)::int as n from sessions')).rows[0].n).toBe(3);
@@ -81,7 +101,9 @@ describe('procedure.execute', () => {
   });
 
   it('refuses a call outside the allowlist at validation, and a missing routine without retrying', async () => {
-    expect(() => task({ allowlist: ['a'], calls: [{ name: 'drop_everything' }] })).toThrow('tasks[0].config.calls[0].name: expected one of the allowlist (a), got "drop_everything"');
+    expect(() => task({ allowlist: ['a'], calls: [{ name: 'drop_everything' }] })).toThrow(
+      'tasks[0].config.calls[0].name: expected one of the allowlist (a), got "drop_everything"',
+    );
     const failure = await taskFailure(runTaskWorkflow(env.temporal, task({ allowlist: ['nope'], calls: [{ name: 'nope' }] })));
     expect(failure).toMatchObject({ type: 'ConfigError', message: 'task proc: config.calls[0].name: no function or procedure "nope" in this database' });
   });

@@ -3,7 +3,16 @@ import { decideStaleRun, type StaleRun } from '../activities/runs';
 import { runsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 
 const cfg = runsCleanupStaleConfig.parse({ table: 'runs', columns: { retry_count: 'retries' } });
-const run = (over: Partial<StaleRun>): StaleRun => ({ id: '1', key: ['1'], status: 'running', job_type: null, retry_count: 0, elapsed_ms: 3 * 3_600_000, threshold_ms: 2 * 3_600_000, ...over });
+const run = (over: Partial<StaleRun>): StaleRun => ({
+  id: '1',
+  key: ['1'],
+  status: 'running',
+  job_type: null,
+  retry_count: 0,
+  elapsed_ms: 3 * 3_600_000,
+  threshold_ms: 2 * 3_600_000,
+  ...over,
+});
 
 describe('decideStaleRun', () => {
   it('re-queues while retries remain', () => {
@@ -27,12 +36,21 @@ describe('decideStaleRun', () => {
 
   it('reports the retry count requeue_set or final_set writes where it assigns the counter', () => {
     const over = (extra: Record<string, unknown>) => runsCleanupStaleConfig.parse({ table: 'runs', columns: { retry_count: "meta->>'retries'" }, ...extra });
-    expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->'retries'": 0 } }), 't')).toMatchObject({ action: 'requeue', newRetryCount: 0 });
+    expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->'retries'": 0 } }), 't')).toMatchObject({
+      action: 'requeue',
+      newRetryCount: 0,
+    });
     expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->>'retries'": { increment: 5 } } }), 't')).toMatchObject({ newRetryCount: 6 });
     expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->>'retries'": null } }), 't')).toMatchObject({ newRetryCount: null });
     expect(decideStaleRun(run({ retry_count: 1 }), over({ requeue_set: { "meta->>'other'": 9 } }), 't')).toMatchObject({ newRetryCount: 2 });
-    expect(decideStaleRun(run({ retry_count: 3 }), over({ final_set: { failed: { "meta->>'retries'": '7' } } }), 't')).toMatchObject({ action: 'finalize', newRetryCount: 7 });
-    expect(decideStaleRun(run({ status: 'pending', retry_count: 3 }), over({ final_set: { failed: { "meta->>'retries'": 7 } } }), 't')).toMatchObject({ newStatus: 'cancelled', newRetryCount: 3 });
+    expect(decideStaleRun(run({ retry_count: 3 }), over({ final_set: { failed: { "meta->>'retries'": '7' } } }), 't')).toMatchObject({
+      action: 'finalize',
+      newRetryCount: 7,
+    });
+    expect(decideStaleRun(run({ status: 'pending', retry_count: 3 }), over({ final_set: { failed: { "meta->>'retries'": 7 } } }), 't')).toMatchObject({
+      newStatus: 'cancelled',
+      newRetryCount: 3,
+    });
   });
 
   it('without a retry column, finalizes at once and says nothing about retries', () => {

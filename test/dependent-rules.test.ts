@@ -30,7 +30,14 @@ beforeEach(async () => {
 
 function task(config: Record<string, unknown>) {
   const rules = [
-    { kind: 'missing_file', name: 'orphan apps', table: 'generated_applications', path_column: 'generated/apps/{model_slug}/app{app_number}', base_dir: root, action: 'delete' },
+    {
+      kind: 'missing_file',
+      name: 'orphan apps',
+      table: 'generated_applications',
+      path_column: 'generated/apps/{model_slug}/app{app_number}',
+      base_dir: root,
+      action: 'delete',
+    },
     {
       kind: 'missing_parent',
       name: 'orphan tasks',

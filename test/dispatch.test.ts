@@ -12,7 +12,14 @@ beforeAll(async () => {
   temporal = await startTestWorker({ default: db.url });
 });
 afterAll(async () => {
-  await Promise.all(started.map((id) => temporal.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+  await Promise.all(
+    started.map((id) =>
+      temporal.client.workflow
+        .getHandle(id)
+        .terminate('test cleanup')
+        .catch(() => undefined),
+    ),
+  );
   await temporal?.stop();
   await db?.drop();
 });
@@ -27,7 +34,12 @@ describe('sync.trigger', () => {
     const task = parseTask({
       id: 'sp-hourly',
       type: 'sharepoint.scheduled_sync',
-      config: { table: 'sharepoint_sync_configs', frequency: 'hourly', where: { enabled: true }, workflow: { type: 'sharePointSync', task_queue: `${temporal.taskQueue}-app`, id_prefix: prefix } },
+      config: {
+        table: 'sharepoint_sync_configs',
+        frequency: 'hourly',
+        where: { enabled: true },
+        workflow: { type: 'sharePointSync', task_queue: `${temporal.taskQueue}-app`, id_prefix: prefix },
+      },
     });
     expect(task.type).toBe('sync.trigger');
 

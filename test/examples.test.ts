@@ -8,7 +8,9 @@ const load = (name: string) => loadConfigFile(join(dir, name), {});
 
 describe('examples/', () => {
   it('has one config per seed system, and every one validates', async () => {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort();
     expect(files).toEqual(['cleanup-job.yaml', 'curatore.yaml', 'housekeeper.yaml', 'thesisapp.yaml', 'ucore.yaml']);
     for (const f of files) await expect(load(f)).resolves.toMatchObject({ version: 1 });
   });

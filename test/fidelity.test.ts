@@ -12,7 +12,8 @@ const env = useTaskEnvironment('fidelity');
 // Real-world shapes: an ENUM status with upper-case labels, a RESTRICT and a CASCADE foreign
 // key, an audit trigger, a trigger that raises, a non-unique column, a nullable column, a view.
 beforeEach(async () => {
-  await env.db.pool.query(`
+  await env.db.pool.query(
+    `
     drop schema if exists f cascade;
     drop schema if exists caretaker cascade;
     create schema f;
@@ -25,11 +26,13 @@ beforeEach(async () => {
     create trigger audit before delete on f.runs for each row execute function f.audit();
     insert into f.runs select g, case when g <= 6 then 'RUNNING' else 'COMPLETED' end::f.run_state, now() - interval '100 days', 'b' || (g % 3), g from generate_series(1, 20) g;
     insert into f.steps (run_id) select g, from generate_series(1, 20) g, generate_series(1, 2);
-    create view f.runs_view as select * from f.runs;`.replace('select g, from', 'select g from'));
+    create view f.runs_view as select * from f.runs;`.replace('select g, from', 'select g from'),
+  );
 });
 
 const count = async (sql: string) => Number((await env.db.pool.query<{ n: string }>(sql)).rows[0]!.n);
-const retention = (config: Record<string, unknown>) => parseTask({ id: 'retention', type: 'retention.enforce', config: { max_fraction: 1, ...config }, retry: { maximum_attempts: 3, initial_interval: '100ms' } });
+const retention = (config: Record<string, unknown>) =>
+  parseTask({ id: 'retention', type: 'retention.enforce', config: { max_fraction: 1, ...config }, retry: { maximum_attempts: 3, initial_interval: '100ms' } });
 const oldRuns = { table: 'f.runs', timestamp_column: 'updated_at', older_than: '30d', where: { state: 'COMPLETED' } };
 
 async function attemptsOf(workflowIdPrefix: string): Promise<number> {
@@ -58,7 +61,14 @@ describe('a dry run executes and rolls back', () => {
       parseTask({
         id: 'enum-stale',
         type: 'runs.cleanup_stale',
-        config: { table: 'f.runs', columns: { status: 'state' }, thresholds: { RUNNING: '1h' }, final_status: { RUNNING: finalStatus }, max_retries: 0, max_fraction: 1 },
+        config: {
+          table: 'f.runs',
+          columns: { status: 'state' },
+          thresholds: { RUNNING: '1h' },
+          final_status: { RUNNING: finalStatus },
+          max_retries: 0,
+          max_fraction: 1,
+        },
         retry: { maximum_attempts: 5, initial_interval: '100ms' },
       });
     const stale = staleTask('failed');
@@ -71,7 +81,9 @@ describe('a dry run executes and rolls back', () => {
   });
 
   it('fails where the real run fails: a foreign key that RESTRICTs and a trigger that raises', async () => {
-    await env.db.pool.query(`create table f.invoices (id bigserial primary key, run_id bigint references f.runs (id) on delete restrict); insert into f.invoices (run_id) values (10)`);
+    await env.db.pool.query(
+      `create table f.invoices (id bigserial primary key, run_id bigint references f.runs (id) on delete restrict); insert into f.invoices (run_id) values (10)`,
+    );
     const restrict = await taskFailure(runTaskWorkflow(env.temporal, retention({ policies: [oldRuns] }), { dryRun: true }));
     expect(restrict.message).toContain('violates foreign key constraint');
     await env.db.pool.query(`delete from f.invoices;
@@ -87,12 +99,30 @@ describe('a dry run executes and rolls back', () => {
     const file = join(tmpdir(), `fidelity-${Date.now()}.yaml`);
     const tasks = [
       { id: 'too-much', type: 'retention.enforce', database: 'default', config: { policies: [oldRuns] } },
-      { id: 'enum', type: 'runs.cleanup_stale', config: { table: 'f.runs', columns: { status: 'state' }, thresholds: { RUNNING: '1h' }, final_status: { RUNNING: 'failed' }, max_retries: 0, max_fraction: 1 }, retry: { maximum_attempts: 1 } },
+      {
+        id: 'enum',
+        type: 'runs.cleanup_stale',
+        config: {
+          table: 'f.runs',
+          columns: { status: 'state' },
+          thresholds: { RUNNING: '1h' },
+          final_status: { RUNNING: 'failed' },
+          max_retries: 0,
+          max_fraction: 1,
+        },
+        retry: { maximum_attempts: 1 },
+      },
     ];
     writeFileSync(file, JSON.stringify({ task_queue: env.temporal.taskQueue, tasks }));
     const refused = await caretaker('run', 'too-much', '--dry-run', '--wait', '--json', '-f', file);
     expect(refused.code).toBe(1);
-    expect(JSON.parse(refused.out)).toMatchObject({ failed: true, outcome: 'refused', dryRun: true, type: 'SafetyLimitExceeded', partial: { counts: { would_delete: 14 } } });
+    expect(JSON.parse(refused.out)).toMatchObject({
+      failed: true,
+      outcome: 'refused',
+      dryRun: true,
+      type: 'SafetyLimitExceeded',
+      partial: { counts: { would_delete: 14 } },
+    });
     const failed = await caretaker('run', 'enum', '--dry-run', '--wait', '--json', '-f', file);
     expect(failed.code).toBe(1);
     expect(JSON.parse(failed.out).cause).toContain('invalid input value for enum');
@@ -113,26 +143,40 @@ describe('found under attack', () => {
   it('says a view is a view, and refuses child tables without a foreign key unless told there is none', async () => {
     const view = await taskFailure(runTaskWorkflow(env.temporal, retention({ policies: [{ ...oldRuns, table: 'f.runs_view' }] })));
     expect(view.message).toContain('"f.runs_view" is a view (f.runs_view), not a table');
-    const noFk = await taskFailure(runTaskWorkflow(env.temporal, retention({ policies: [{ ...oldRuns, children: [{ table: 'f.audit', column: 'run_id' }] }] })));
+    const noFk = await taskFailure(
+      runTaskWorkflow(env.temporal, retention({ policies: [{ ...oldRuns, children: [{ table: 'f.audit', column: 'run_id' }] }] })),
+    );
     expect(noFk.message).toContain('f.audit (run_id) has no foreign key referencing f.runs (id)');
-    const told = await runTaskWorkflow(env.temporal, retention({ policies: [{ ...oldRuns, children: [{ table: 'f.audit', column: 'run_id', no_foreign_key: true }] }] }));
+    const told = await runTaskWorkflow(
+      env.temporal,
+      retention({ policies: [{ ...oldRuns, children: [{ table: 'f.audit', column: 'run_id', no_foreign_key: true }] }] }),
+    );
     expect(told.counts).toMatchObject({ deleted: 14 });
   });
 
   it('counts max_fraction per table across policies: two at 35% each are 70% of it', async () => {
     const half = (batch: string) => ({ ...oldRuns, name: batch, where: { batch } });
-    const failure = await taskFailure(runTaskWorkflow(env.temporal, parseTask({ id: 'two', type: 'retention.enforce', config: { policies: [half('b1'), half('b2')] }, retry: { maximum_attempts: 1 } })));
+    const failure = await taskFailure(
+      runTaskWorkflow(
+        env.temporal,
+        parseTask({ id: 'two', type: 'retention.enforce', config: { policies: [half('b1'), half('b2')] }, retry: { maximum_attempts: 1 } }),
+      ),
+    );
     expect(failure.type).toBe('SafetyLimitExceeded');
     expect(failure.message).toContain('b1, b2: would delete 14 of 20 rows of f.runs (70%)');
     expect(await count('select count(*) as n from f.runs')).toBe(20);
   });
 
   it('guards runs.cleanup_stale: no threshold under 5 minutes by default, and max_fraction of the table', async () => {
-    expect(() => parseTask({ id: 's', config: { table: 'f.runs', thresholds: { RUNNING: '1s' }, final_status: { RUNNING: 'FAILED' }, max_retries: 0 } })).toThrow(
-      'tasks[0].config.thresholds.RUNNING: expected at least 5m (a shorter threshold needs allow_short_thresholds: true), got 1s',
-    );
+    expect(() =>
+      parseTask({ id: 's', config: { table: 'f.runs', thresholds: { RUNNING: '1s' }, final_status: { RUNNING: 'FAILED' }, max_retries: 0 } }),
+    ).toThrow('tasks[0].config.thresholds.RUNNING: expected at least 5m (a shorter threshold needs allow_short_thresholds: true), got 1s');
     await env.db.pool.query(`update f.runs set state = 'RUNNING'`);
-    const stale = parseTask({ id: 'all-stale', config: { table: 'f.runs', columns: { status: 'state' }, thresholds: { RUNNING: '1h' }, final_status: { RUNNING: 'FAILED' }, max_retries: 0 }, retry: { maximum_attempts: 1 } });
+    const stale = parseTask({
+      id: 'all-stale',
+      config: { table: 'f.runs', columns: { status: 'state' }, thresholds: { RUNNING: '1h' }, final_status: { RUNNING: 'FAILED' }, max_retries: 0 },
+      retry: { maximum_attempts: 1 },
+    });
     const failure = await taskFailure(runTaskWorkflow(env.temporal, stale));
     expect(failure.message).toContain('would update 20 of 20 rows of f.runs (100%), more than max_fraction 0.5');
     expect(await count(`select count(*) as n from f.runs where state = 'RUNNING'`)).toBe(20);
@@ -142,7 +186,12 @@ describe('found under attack', () => {
     const holder = await env.db.pool.connect();
     try {
       await holder.query('begin; lock table f.runs in access exclusive mode');
-      const failure = await taskFailure(runTaskWorkflow(env.temporal, parseTask({ id: 'locked', type: 'retention.enforce', config: { policies: [oldRuns], sql: { lock_timeout: '1s' } }, retry: { maximum_attempts: 1 } })));
+      const failure = await taskFailure(
+        runTaskWorkflow(
+          env.temporal,
+          parseTask({ id: 'locked', type: 'retention.enforce', config: { policies: [oldRuns], sql: { lock_timeout: '1s' } }, retry: { maximum_attempts: 1 } }),
+        ),
+      );
       expect(failure.message).toContain('canceling statement due to lock timeout (SQLSTATE 55P03');
     } finally {
       await holder.query('rollback');
@@ -152,7 +201,10 @@ describe('found under attack', () => {
 
   it('bounds details by bytes, and says how many changed rows are not listed', async () => {
     await env.db.pool.query(`insert into f.runs select g, 'COMPLETED', now() - interval '100 days', 'big', g from generate_series(1000, 12999) g`);
-    const result = await runTaskWorkflow(env.temporal, retention({ policies: [{ ...oldRuns, where: { batch: 'big' } }], details_limit: 10000, details_max_bytes: '64KiB', batch_size: 5000 }));
+    const result = await runTaskWorkflow(
+      env.temporal,
+      retention({ policies: [{ ...oldRuns, where: { batch: 'big' } }], details_limit: 10000, details_max_bytes: '64KiB', batch_size: 5000 }),
+    );
     expect(result.counts.deleted).toBe(12000);
     expect(JSON.stringify(result.details).length).toBeLessThanOrEqual(64 * 1024);
     expect(result.details.length + result.detailsOmitted).toBe(12000);

@@ -33,7 +33,10 @@ describe('planDirectory', () => {
   it('rejects a directory rule that would do nothing, and bad sizes', () => {
     expect(() => rule({})).toThrow('expected at least one of max_age, keep_newest, max_total_size or archive_larger_than');
     const short = filesCleanupConfig.safeParse({ directories: [{ path: '/x', max_age: '6h' }] });
-    expect(short.error?.issues[0]).toMatchObject({ path: ['directories', 0, 'max_age'], message: 'expected at least 1d (retention below one day needs allow_short_retention: true), got 6h' });
+    expect(short.error?.issues[0]).toMatchObject({
+      path: ['directories', 0, 'max_age'],
+      message: 'expected at least 1d (retention below one day needs allow_short_retention: true), got 6h',
+    });
     expect(filesCleanupConfig.safeParse({ directories: [{ path: '/x', max_age: '6h' }], allow_short_retention: true }).success).toBe(true);
     const bad = filesCleanupConfig.safeParse({ directories: [{ path: '/x', max_total_size: '10 parsecs' }] });
     expect(bad.error?.issues[0]?.message).toBe('expected a size like "500MB", "10GiB" or a number of bytes, got "10 parsecs"');
@@ -102,7 +105,8 @@ describe('files.cleanup', () => {
     expect(Object.keys(after).sort()).toEqual(
       ['cache/b/thumb-new.png', 'cache/thumb-mid.png', 'logs/app-1.log.old', 'logs/app-2.log', 'logs/app-3.log', 'logs/notes.txt'].sort(),
     );
-    for (const untouched of ['cache/b/thumb-new.png', 'cache/thumb-mid.png', 'logs/app-2.log', 'logs/app-3.log', 'logs/notes.txt']) expect(after[untouched]).toEqual(before[untouched]);
+    for (const untouched of ['cache/b/thumb-new.png', 'cache/thumb-mid.png', 'logs/app-2.log', 'logs/app-3.log', 'logs/notes.txt'])
+      expect(after[untouched]).toEqual(before[untouched]);
   });
 
   it('refuses to delete more than max_fraction of a directory', async () => {
@@ -110,7 +114,15 @@ describe('files.cleanup', () => {
     put('tmp/2', 40);
     put('tmp/3', 1);
     const failure = await taskFailure(
-      runTaskWorkflow(temporal, parseTask({ id: 'files', type: 'files.cleanup', config: { directories: [{ path: join(dir, 'tmp'), max_age: '30d' }] }, retry: { maximum_attempts: 1 } })),
+      runTaskWorkflow(
+        temporal,
+        parseTask({
+          id: 'files',
+          type: 'files.cleanup',
+          config: { directories: [{ path: join(dir, 'tmp'), max_age: '30d' }] },
+          retry: { maximum_attempts: 1 },
+        }),
+      ),
     );
     expect(failure.type).toBe('SafetyLimitExceeded');
     expect(failure.message).toContain('would delete 2 of 3 files (67%), more than max_fraction 0.5');

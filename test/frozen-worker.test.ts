@@ -40,7 +40,14 @@ afterAll(async () => {
 const task = parseTask({
   id: 'frozen',
   type: 'runs.cleanup_expired',
-  config: { table: 'frozen.runs', columns: { status: 'state', timestamp: 'finished_at' }, children: [{ table: 'frozen.events', column: 'run_id' }], batch_size: 20, max_fraction: 1, sql: { lock_timeout: '10m', statement_timeout: '10m' } },
+  config: {
+    table: 'frozen.runs',
+    columns: { status: 'state', timestamp: 'finished_at' },
+    children: [{ table: 'frozen.events', column: 'run_id' }],
+    batch_size: 20,
+    max_fraction: 1,
+    sql: { lock_timeout: '10m', statement_timeout: '10m' },
+  },
   timeouts: { heartbeat: '2s' },
   retry: { maximum_attempts: 2, initial_interval: '100ms' },
 });
@@ -53,9 +60,18 @@ describe('a worker frozen mid-batch (SIGSTOP) past its heartbeat timeout', () =>
     const blocker = await db.pool.connect();
     try {
       await blocker.query('select pg_advisory_lock(4444)');
-      const handle = await client.workflow.start(workflowTypeFor(task), { taskQueue: zombie.taskQueue, workflowId: `frozen-${randomBytes(4).toString('hex')}`, args: [buildTaskInput(task)] });
+      const handle = await client.workflow.start(workflowTypeFor(task), {
+        taskQueue: zombie.taskQueue,
+        workflowId: `frozen-${randomBytes(4).toString('hex')}`,
+        args: [buildTaskInput(task)],
+      });
       // The worker's sixth batch waits inside its transaction, its first five committed.
-      await expect.poll(() => count(`select count(*) as n from pg_locks where locktype = 'advisory' and objid = 4444 and objsubid = 1 and not granted`), { timeout: 60_000, interval: 50 }).toBe(1);
+      await expect
+        .poll(() => count(`select count(*) as n from pg_locks where locktype = 'advisory' and objid = 4444 and objsubid = 1 and not granted`), {
+          timeout: 60_000,
+          interval: 50,
+        })
+        .toBe(1);
       // Draining first, so the frozen worker holds no poll the server could hand the retry (or the
       // workflow's ledger read) to; its batch goes on, then it freezes.
       zombie.child.kill('SIGTERM');
@@ -63,7 +79,10 @@ describe('a worker frozen mid-batch (SIGSTOP) past its heartbeat timeout', () =>
       process.kill(zombie.child.pid!, 'SIGSTOP');
       // The retry runs on another worker: it waits for the frozen attempt's task lock, then the run fails.
       other = await startTestWorker({ default: db.url }, { taskQueue: zombie.taskQueue });
-      const failure = await handle.result().then(() => undefined, (err: unknown) => err as WorkflowFailedError);
+      const failure = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err as WorkflowFailedError,
+      );
       // The retry waited for the frozen attempt's task lock until lock_timeout, heartbeating: its heartbeat timeout did not cut it short.
       expect((failure?.cause?.cause as Error | undefined)?.message).toMatch(/lock timeout/);
       const memo = (await handle.describe()).memo?.[OUTCOME_MEMO] as { outcome: string; counts: Record<string, number> };

@@ -17,7 +17,6 @@ declare module 'vitest' {
   }
 }
 
-
 /**
  * One real Temporal dev server for the whole run (the CLI resolved like `npm start` does, built
  * with Go on a fresh machine), and the workflow bundle built once: a forbidden import in

@@ -54,14 +54,22 @@ describe('health.report', () => {
   it('grades every check and alerts the webhook with a Slack-compatible body', async () => {
     const sleeper = await db.pool.connect();
     const sleeping = sleeper.query('select pg_sleep(30)').catch(() => undefined);
-    await expect.poll(async () => (await db.pool.query(`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(30)%' and state = 'active'`)).rows[0].n).toBe(1);
+    await expect
+      .poll(
+        async () =>
+          (await db.pool.query(`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(30)%' and state = 'active'`)).rows[0].n,
+      )
+      .toBe(1);
     try {
       const result = await runTaskWorkflow(
         temporal,
         task({
           ...base,
           redis: { url: 'redis://127.0.0.1:6379' },
-          disk: [{ path: '/', min_free_percent: { warn: 100.1, critical: 0 } }, { path: '/no/such/dir', min_free_percent: {} }],
+          disk: [
+            { path: '/', min_free_percent: { warn: 100.1, critical: 0 } },
+            { path: '/no/such/dir', min_free_percent: {} },
+          ],
           long_queries_seconds: { warn: 0, critical: 3600 },
           webhook: { url_env: 'HEALTH_TEST_WEBHOOK_URL', notify_on: 'warn' },
         }),
@@ -93,7 +101,9 @@ describe('health.report', () => {
 
   it('reports an unreachable Redis as critical, and a dry run sends no webhook', async () => {
     received.length = 0;
-    const result = await runTaskWorkflow(temporal, task({ ...base, redis: { url: 'redis://127.0.0.1:1' }, webhook: { url_env: 'HEALTH_TEST_WEBHOOK_URL' } }), { dryRun: true });
+    const result = await runTaskWorkflow(temporal, task({ ...base, redis: { url: 'redis://127.0.0.1:1' }, webhook: { url_env: 'HEALTH_TEST_WEBHOOK_URL' } }), {
+      dryRun: true,
+    });
     expect(result.details.find((d) => d.check === 'redis')).toMatchObject({ status: 'critical', message: expect.stringMatching(/^unreachable: /) });
     expect(received).toHaveLength(0);
   });
@@ -108,7 +118,9 @@ describe('health.report', () => {
     });
     try {
       // Schedule listing is eventually consistent (visibility): wait until the new one shows.
-      await expect.poll(async () => (await scheduleLiveness(temporal.client, 2)).find((c) => c.target === scheduleId), { timeout: 30_000 }).toMatchObject({ status: 'ok' });
+      await expect
+        .poll(async () => (await scheduleLiveness(temporal.client, 2)).find((c) => c.target === scheduleId), { timeout: 30_000 })
+        .toMatchObject({ status: 'ok' });
       const later = await scheduleLiveness(temporal.client, 2, Date.now() + 3 * 3_600_000);
       expect(later.find((c) => c.target === scheduleId)).toMatchObject({ status: 'warn', message: expect.stringContaining('(expected every 3600s)') });
     } finally {

@@ -39,7 +39,14 @@ describe('a constraint violation', () => {
     const task = parseTask({
       id: 'check-refuses',
       type: 'runs.cleanup_stale',
-      config: { table: 'app.jobs', columns: { status: 'state', timestamp: 'updated_at', retry_count: 'attempts' }, thresholds: { running: '1h' }, final_status: { running: 'failed' }, max_retries: 3, max_fraction: 1 },
+      config: {
+        table: 'app.jobs',
+        columns: { status: 'state', timestamp: 'updated_at', retry_count: 'attempts' },
+        thresholds: { running: '1h' },
+        final_status: { running: 'failed' },
+        max_retries: 3,
+        max_fraction: 1,
+      },
       retry: { maximum_attempts: 5, initial_interval: '100ms' },
     });
     const failure = await taskFailure(runTaskWorkflow(env.temporal, task));

@@ -47,7 +47,14 @@ const task = (extra: Record<string, unknown> = {}, taskId = 'crash') =>
   parseTask({
     id: taskId,
     type: 'runs.cleanup_expired',
-    config: { table: 'crash.runs', columns: { status: 'state', timestamp: 'finished_at' }, children: [{ table: 'crash.events', column: 'run_id' }], batch_size: 20, max_fraction: 1, ...extra },
+    config: {
+      table: 'crash.runs',
+      columns: { status: 'state', timestamp: 'finished_at' },
+      children: [{ table: 'crash.events', column: 'run_id' }],
+      batch_size: 20,
+      max_fraction: 1,
+      ...extra,
+    },
     timeouts: { heartbeat: '2s' },
     retry: { maximum_attempts: 10, initial_interval: '500ms', maximum_interval: '1s' },
   });
@@ -65,7 +72,13 @@ const ledgerEntries = () => count(`select count(*) as n from caretaker.ledger`).
 function spawnWorker(taskQueue: string): ChildProcess {
   const child = spawn(process.execPath, workerNodeArgs(), {
     cwd: join(__dirname, '..'),
-    env: workerEnv({ ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), CARETAKER_TASK_QUEUE: taskQueue, DATABASE_URL: db.url, CARETAKER_WORKFLOW_BUNDLE: inject('workflowBundlePath') }),
+    env: workerEnv({
+      ...process.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      CARETAKER_TASK_QUEUE: taskQueue,
+      DATABASE_URL: db.url,
+      CARETAKER_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    }),
     stdio: 'ignore',
   });
   return child;
@@ -133,7 +146,10 @@ describe('the run ledger', () => {
   });
 
   it('lives in the schema the worker names for that database', async () => {
-    const worker = await startTestWorker({ default: db.url }, { settings: { idleInTransactionTimeout: 60_000, ledgerSchemas: { byName: new Map([['default', 'ops_ledger']]) } } });
+    const worker = await startTestWorker(
+      { default: db.url },
+      { settings: { idleInTransactionTimeout: 60_000, ledgerSchemas: { byName: new Map([['default', 'ops_ledger']]) } } },
+    );
     workers.push(worker);
     const result = (await (await start(worker.taskQueue, task({ batch_size: 200 }, 'named'))).result()) as TaskResult;
     expect(result.counts.deleted).toBe(600);

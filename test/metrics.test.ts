@@ -32,7 +32,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const task = parseTask({ id: 'purge-events', type: 'retention.enforce', config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '30d' }], batch_size: 3, max_fraction: 1 } });
+const task = parseTask({
+  id: 'purge-events',
+  type: 'retention.enforce',
+  config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '30d' }], batch_size: 3, max_fraction: 1 },
+});
 
 async function run(dryRun: boolean): Promise<{ result: TaskResult; startedAt: Date; closedAt: Date }> {
   const handle = await client.workflow.start(workflowTypeFor(task), {
@@ -99,7 +103,11 @@ describe('the worker metrics endpoint', () => {
     // Every series the Grafana dashboard queries exists under that name (those that need a failure or an alert aside).
     const dashboard = readFileSync(join(__dirname, '..', 'deploy', 'grafana', 'caretaker.json'), 'utf8');
     const queried = new Set([...dashboard.matchAll(/\b((?:caretaker|temporal)_[a-z_]+)\b/g)].map((m) => m[1]!));
-    const onlyAfterAFailureOrAlert = ['caretaker_alerts_sent_total', 'temporal_activity_execution_failed_total', 'temporal_workflow_task_execution_failed_total'];
+    const onlyAfterAFailureOrAlert = [
+      'caretaker_alerts_sent_total',
+      'temporal_activity_execution_failed_total',
+      'temporal_workflow_task_execution_failed_total',
+    ];
     const exported = new Set([...metrics.matchAll(/^([a-z_]+)[{ ]/gm)].map((m) => m[1]!));
     expect([...queried].filter((name) => !exported.has(name) && !onlyAfterAFailureOrAlert.includes(name))).toEqual([]);
     expect(queried.size).toBeGreaterThan(8);

@@ -12,7 +12,9 @@ let dir: string;
 let file: string;
 
 beforeAll(async () => {
-  server = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: inject('temporalCli') }, log: { format: 'pretty', level: 'error' } } });
+  server = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: inject('temporalCli') }, log: { format: 'pretty', level: 'error' } },
+  });
   process.env.TEMPORAL_ADDRESS = server.address;
   dir = mkdtempSync(join(tmpdir(), 'caretaker-no-attrs-'));
   file = join(dir, 'maintenance.yaml');
@@ -24,7 +26,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('a Temporal namespace without Caretaker\'s search attributes', () => {
+describe("a Temporal namespace without Caretaker's search attributes", () => {
   it('`run` and `schedules sync` name the missing attribute and `caretaker setup`, and exit 1; after setup they work', async () => {
     const run = await caretaker('run', 'stale-runs', '-f', file);
     expect(run.code).toBe(1);
@@ -36,7 +38,15 @@ describe('a Temporal namespace without Caretaker\'s search attributes', () => {
     expect(sync.code).toBe(1);
     expect(sync.out).toMatch(/create\s+stale-runs\s+Temporal namespace "default" has no search attribute Caretaker\w+/);
     expect(sync.out).toContain('Run `caretaker setup` once for this namespace');
-    expect(await server.client.schedule.getHandle('stale-runs').describe().then(() => 'exists', () => 'none')).toBe('none');
+    expect(
+      await server.client.schedule
+        .getHandle('stale-runs')
+        .describe()
+        .then(
+          () => 'exists',
+          () => 'none',
+        ),
+    ).toBe('none');
 
     expect((await caretaker('setup')).code).toBe(0);
     // The server serves newly registered attributes after a moment.

@@ -18,7 +18,10 @@ beforeAll(async () => {
 });
 
 const retention = (policy: Record<string, unknown>) =>
-  parseTask({ id: 'names', type: 'retention.enforce', config: { policies: [{ older_than: '30d', ...policy }], max_fraction: 1 }, retry: { maximum_attempts: 1 } }, env.temporal.taskQueue);
+  parseTask(
+    { id: 'names', type: 'retention.enforce', config: { policies: [{ older_than: '30d', ...policy }], max_fraction: 1 }, retry: { maximum_attempts: 1 } },
+    env.temporal.taskQueue,
+  );
 
 describe('names PostgreSQL accepts unquoted', () => {
   it('a table and columns named with non-ASCII letters are accepted, and exactly the old rows go, as the dry run said', async () => {
@@ -60,11 +63,18 @@ describe('caretaker status', () => {
     const task = parseTask({
       id: 'names',
       type: 'retention.enforce',
-      config: { policies: [{ table: 'jöbs_日本', timestamp_column: 'créé_le', older_than: '30d' }], throttle: { max_active_connections: 2, check_interval: '50ms', max_check_interval: '200ms' } },
+      config: {
+        policies: [{ table: 'jöbs_日本', timestamp_column: 'créé_le', older_than: '30d' }],
+        throttle: { max_active_connections: 2, check_interval: '50ms', max_check_interval: '200ms' },
+      },
       timeouts: { heartbeat: '2s' },
     });
     const workflowId = `names-paused-${Date.now()}`;
-    const handle = await env.temporal.client.workflow.start(workflowTypeFor(task), { taskQueue: env.temporal.taskQueue, workflowId, args: [buildTaskInput(task, { dryRun: true })] });
+    const handle = await env.temporal.client.workflow.start(workflowTypeFor(task), {
+      taskQueue: env.temporal.taskQueue,
+      workflowId,
+      args: [buildTaskInput(task, { dryRun: true })],
+    });
     try {
       await expect
         .poll(async () => (await caretaker('status', workflowId)).out, { timeout: 30_000 })

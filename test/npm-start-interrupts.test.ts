@@ -59,7 +59,14 @@ async function settings(opts: { startupRun: boolean; grace: string }): Promise<S
   const stateDir = mkdtempSync(join(dir, 'state-'));
   stateDirs.push(stateDir);
   const config = join(stateDir, 'slow.yaml');
-  const task = { id: 'slow', type: 'runs.cleanup_stale', run_on_startup: opts.startupRun, schedule: { every: '1h' }, config: PIPELINE_TASK_CONFIG, timeouts: { heartbeat: '5s' } };
+  const task = {
+    id: 'slow',
+    type: 'runs.cleanup_stale',
+    run_on_startup: opts.startupRun,
+    schedule: { every: '1h' },
+    config: PIPELINE_TASK_CONFIG,
+    timeouts: { heartbeat: '5s' },
+  };
   writeFileSync(config, JSON.stringify({ task_queue: `npm-start-${stateDir.slice(-6)}`, tasks: [task] }));
   const [port, uiPort] = [await freePort(), await freePort()];
   const env = {
@@ -136,31 +143,52 @@ describe('Ctrl-C on npm start stops the worker, then the dev server, and leaves 
     await expectNothingLeft(s);
   });
 
-  it('a dev server left by a killed start is found by the next start, named and stopped (one of a running start is not); the user database gets no demo tables', { timeout: 300_000 }, async () => {
-    const before = Object.keys(await databaseSnapshot(db.pool));
-    const s = await settings({ startupRun: false, grace: '2s' });
-    // What a SIGKILL'd start leaves: its dev server, started through the own-session wrapper (pid
-    // file and all), whose start is gone. (Killing a real start leaves this too, but under vitest
-    // the orphaned server sometimes exits by itself within seconds, which would test nothing.)
-    const server = spawn(ownSessionWrapper(inject('temporalCli'), s.stateDir), ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(s.port), '--ui-port', String(s.uiPort), '--db-filename', serverDbPath(s.stateDir), '--log-level', 'error'], { stdio: 'ignore' });
-    server.unref();
-    await expect.poll(() => listening(s.port), { timeout: 60_000 }).toBe(true);
-    const [leftover] = processesMentioning(s.stateDir);
-    expect(leftover).toMatchObject({ pid: server.pid, command: expect.stringContaining('start-dev') });
-    expect(readFileSync(join(s.stateDir, 'temporal.pid'), 'utf8').trim()).toBe(`${server.pid} ${process.pid}`);
+  it(
+    'a dev server left by a killed start is found by the next start, named and stopped (one of a running start is not); the user database gets no demo tables',
+    { timeout: 300_000 },
+    async () => {
+      const before = Object.keys(await databaseSnapshot(db.pool));
+      const s = await settings({ startupRun: false, grace: '2s' });
+      // What a SIGKILL'd start leaves: its dev server, started through the own-session wrapper (pid
+      // file and all), whose start is gone. (Killing a real start leaves this too, but under vitest
+      // the orphaned server sometimes exits by itself within seconds, which would test nothing.)
+      const server = spawn(
+        ownSessionWrapper(inject('temporalCli'), s.stateDir),
+        [
+          'server',
+          'start-dev',
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          String(s.port),
+          '--ui-port',
+          String(s.uiPort),
+          '--db-filename',
+          serverDbPath(s.stateDir),
+          '--log-level',
+          'error',
+        ],
+        { stdio: 'ignore' },
+      );
+      server.unref();
+      await expect.poll(() => listening(s.port), { timeout: 60_000 }).toBe(true);
+      const [leftover] = processesMentioning(s.stateDir);
+      expect(leftover).toMatchObject({ pid: server.pid, command: expect.stringContaining('start-dev') });
+      expect(readFileSync(join(s.stateDir, 'temporal.pid'), 'utf8').trim()).toBe(`${server.pid} ${process.pid}`);
 
-    const next = start(s);
-    await expect.poll(() => next.output(), { timeout: 240_000 }).toContain('Caretaker is running.');
-    expect(next.output()).toContain(`temporal: a dev server left running by an earlier npm start (pid ${server.pid}, state in `);
-    expect(next.output()).toContain('database: default is DATABASE_URL');
-    // A running start's server is not left over: a second start on the same state directory is refused and stops nothing.
-    const second = start(s);
-    expect(await second.exited).toEqual({ code: 1, signal: null });
-    expect(second.output()).toMatch(/another npm start \(pid \d+\) runs with this state directory/);
-    expect(await listening(s.port)).toBe(true);
-    next.signalGroup('SIGINT');
-    expect(await next.exited).toEqual({ code: 0, signal: null });
-    await expectNothingLeft(s);
-    expect(Object.keys(await databaseSnapshot(db.pool))).toEqual(before);
-  });
+      const next = start(s);
+      await expect.poll(() => next.output(), { timeout: 240_000 }).toContain('Caretaker is running.');
+      expect(next.output()).toContain(`temporal: a dev server left running by an earlier npm start (pid ${server.pid}, state in `);
+      expect(next.output()).toContain('database: default is DATABASE_URL');
+      // A running start's server is not left over: a second start on the same state directory is refused and stops nothing.
+      const second = start(s);
+      expect(await second.exited).toEqual({ code: 1, signal: null });
+      expect(second.output()).toMatch(/another npm start \(pid \d+\) runs with this state directory/);
+      expect(await listening(s.port)).toBe(true);
+      next.signalGroup('SIGINT');
+      expect(await next.exited).toEqual({ code: 0, signal: null });
+      await expectNothingLeft(s);
+      expect(Object.keys(await databaseSnapshot(db.pool))).toEqual(before);
+    },
+  );
 });

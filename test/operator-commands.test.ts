@@ -28,7 +28,12 @@ beforeAll(async () => {
   file = join(dir, 'maintenance.yaml');
   const tasks = [
     { id: `${prefix}-old`, type: 'runs.cleanup_stale', schedule: { every: '1h' }, config: PIPELINE_TASK_CONFIG },
-    { id: `${prefix}-cal`, type: 'runs.cleanup_stale', schedule: { calendars: [{ hour: '3', minute: '0', day_of_week: 'mon-fri', comment: 'nightly' }] }, config: PIPELINE_TASK_CONFIG },
+    {
+      id: `${prefix}-cal`,
+      type: 'runs.cleanup_stale',
+      schedule: { calendars: [{ hour: '3', minute: '0', day_of_week: 'mon-fri', comment: 'nightly' }] },
+      config: PIPELINE_TASK_CONFIG,
+    },
   ];
   writeFileSync(file, JSON.stringify({ task_queue: temporal.taskQueue, tasks }));
 });
@@ -45,10 +50,21 @@ function taskIdOf(d: ScheduleDescription): string | undefined {
 
 describe('schedules from before the search attributes', () => {
   it('sync updates them cleanly; their runs then carry the attributes, and describe and list show the outcome', async () => {
-    const cfg = parseConfigText(JSON.stringify({ task_queue: temporal.taskQueue, tasks: [{ id: `${prefix}-old`, type: 'runs.cleanup_stale', schedule: { every: '1h' }, config: PIPELINE_TASK_CONFIG }] }), 'old.yaml', {});
+    const cfg = parseConfigText(
+      JSON.stringify({
+        task_queue: temporal.taskQueue,
+        tasks: [{ id: `${prefix}-old`, type: 'runs.cleanup_stale', schedule: { every: '1h' }, config: PIPELINE_TASK_CONFIG }],
+      }),
+      'old.yaml',
+      {},
+    );
     // What an older Caretaker created: no search attributes, no details, its own config hash.
     const current = scheduleOptionsFor(cfg.tasks[0]!, temporal.taskQueue);
-    const oldAction = { ...current.action, staticSummary: `Caretaker runs.cleanup_stale (${prefix}-old)`, memo: { [CONFIG_HASH_KEY]: 'from-an-older-caretaker' } };
+    const oldAction = {
+      ...current.action,
+      staticSummary: `Caretaker runs.cleanup_stale (${prefix}-old)`,
+      memo: { [CONFIG_HASH_KEY]: 'from-an-older-caretaker' },
+    };
     delete (oldAction as { typedSearchAttributes?: unknown }).typedSearchAttributes;
     delete (oldAction as { staticDetails?: unknown }).staticDetails;
     await temporal.client.schedule.create({ ...current, action: oldAction });
@@ -69,7 +85,13 @@ describe('schedules from before the search attributes', () => {
     expect((await caretaker('run', `${prefix}-old`, '--dry-run', '--wait', '-f', file)).code).toBe(0);
 
     await expect
-      .poll(async () => JSON.parse((await caretaker('describe', `${prefix}-old`, '--json', '-f', file)).out).runs.map((r: { startedBy: string; outcome: string }) => `${r.startedBy} ${r.outcome}`), { timeout: 30_000 })
+      .poll(
+        async () =>
+          JSON.parse((await caretaker('describe', `${prefix}-old`, '--json', '-f', file)).out).runs.map(
+            (r: { startedBy: string; outcome: string }) => `${r.startedBy} ${r.outcome}`,
+          ),
+        { timeout: 30_000 },
+      )
       .toEqual(['manual completed', 'schedule completed']);
     const described = await caretaker('describe', `${prefix}-old`, '-f', file);
     expect(described.out).toContain('when: every 1h UTC');
@@ -158,7 +180,11 @@ describe('fresh progress', () => {
       create trigger slow before update on app.pipeline_jobs for each row execute function app.slow_down();
       insert into app.pipeline_jobs (kind, state, attempts, last_seen_at) select 'sync', 'running', 0, now() - interval '5 hours' from generate_series(1, 1500);`);
     const task = parseTask({ id: `${prefix}-slow`, config: { ...PIPELINE_TASK_CONFIG, batch_size: 5 }, timeouts: { heartbeat: '60s' } });
-    const handle = await temporal.client.workflow.start('runsCleanupStaleWorkflow', { taskQueue: temporal.taskQueue, workflowId: `${prefix}-slow-1`, args: [buildTaskInput(task)] });
+    const handle = await temporal.client.workflow.start('runsCleanupStaleWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId: `${prefix}-slow-1`,
+      args: [buildTaskInput(task)],
+    });
     const batches = async () => JSON.parse((await caretaker('status', handle.workflowId, '--json')).out).activities[0]?.checkpoint?.batches ?? 0;
     await expect.poll(batches, { timeout: 30_000 }).toBeGreaterThan(0);
     const first = await batches();

@@ -21,7 +21,13 @@ beforeEach(async () => {
 });
 
 const task = (config: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-  parseTask({ id: 'pace', type: 'runs.cleanup_expired', config: { table: 'runs', children: [{ table: 'events', column: 'run_id' }], details_limit: 0, max_fraction: 1, ...config }, retry: { maximum_attempts: 1 }, ...extra });
+  parseTask({
+    id: 'pace',
+    type: 'runs.cleanup_expired',
+    config: { table: 'runs', children: [{ table: 'events', column: 'run_id' }], details_limit: 0, max_fraction: 1, ...config },
+    retry: { maximum_attempts: 1 },
+    ...extra,
+  });
 
 async function survivors() {
   return { runs: await snapshot(env.db.pool, 'runs', 'id'), events: await snapshot(env.db.pool, 'events', 'id') };
@@ -71,14 +77,19 @@ describe('throttle', () => {
   it('waits while the database is busy (active sessions), says so in its checkpoint, and resumes when it calms', async () => {
     const before = await survivors();
     // Three other sessions busy in this database: over max_active_connections 2.
-    const busy = await Promise.all([1, 2, 3].map(async () => {
-      const c = new Client({ connectionString: env.db.url });
-      await c.connect();
-      const pid = (await c.query('select pg_backend_pid() as pid')).rows[0].pid as number;
-      const running = c.query('select pg_sleep(600)').catch(() => undefined);
-      return { c, pid, running };
-    }));
-    const t = task({ batch_size: 250, throttle: { max_active_connections: 2, check_interval: '50ms', max_check_interval: '200ms' } }, { timeouts: { heartbeat: '2s' } });
+    const busy = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const c = new Client({ connectionString: env.db.url });
+        await c.connect();
+        const pid = (await c.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+        const running = c.query('select pg_sleep(600)').catch(() => undefined);
+        return { c, pid, running };
+      }),
+    );
+    const t = task(
+      { batch_size: 250, throttle: { max_active_connections: 2, check_interval: '50ms', max_check_interval: '200ms' } },
+      { timeouts: { heartbeat: '2s' } },
+    );
     const handle = await env.temporal.client.workflow.start('runsCleanupExpiredWorkflow', {
       taskQueue: env.temporal.taskQueue,
       workflowId: `pace-busy-${Date.now()}`,

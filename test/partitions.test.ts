@@ -32,7 +32,9 @@ async function seed(withDefault = false): Promise<void> {
 }
 
 const partitionsOf = async (parent: string) =>
-  (await env.db.pool.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass order by 1`, [parent])).rows.map((r) => r.relname);
+  (
+    await env.db.pool.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::regclass order by 1`, [parent])
+  ).rows.map((r) => r.relname);
 
 const logsPolicy = { name: 'logs', table: 'app.logs', id_column: ['id', 'at'], timestamp_column: 'at', older_than: '45d' };
 const task = (policy: Record<string, unknown>, extra: Record<string, unknown> = {}, retry: Record<string, unknown> = { maximum_attempts: 1 }) =>
@@ -104,7 +106,9 @@ describe('partition-aware retention', () => {
   });
 
   it('counts partition rows against max_fraction before dropping anything', async () => {
-    const refused = await runTaskWorkflow(env.temporal, task(logsPolicy, { max_fraction: 0.5 })).catch((e: { cause?: { cause?: Error } }) => e.cause?.cause?.message);
+    const refused = await runTaskWorkflow(env.temporal, task(logsPolicy, { max_fraction: 0.5 })).catch(
+      (e: { cause?: { cause?: Error } }) => e.cause?.cause?.message,
+    );
     expect(refused).toMatch(/logs: would delete 302 of 304 rows of app\.logs/);
     expect(await partitionsOf('app.logs')).toEqual(['logs_edge', 'logs_new', 'logs_old']);
   });
@@ -175,7 +179,7 @@ describe('partition-aware retention', () => {
     });
     afterEach(() => env.db.pool.query('drop trigger if exists fail_first_partition_record on caretaker.ledger'));
 
-    it("the DROP and its ledger entry commit together: the retry drops the partition and counts its rows once", async () => {
+    it('the DROP and its ledger entry commit together: the retry drops the partition and counts its rows once', async () => {
       const before = await snapshot(env.db.pool, 'app.logs', 'id');
       const real = await runTaskWorkflow(env.temporal, task(logsPolicy, {}, { maximum_attempts: 2, initial_interval: '100ms' }));
       // Attempt 1's DROP rolled back with its failed ledger entry; attempt 2 dropped the partition and

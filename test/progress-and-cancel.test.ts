@@ -29,7 +29,11 @@ describe('a running task', () => {
   it('shows its progress through `caretaker status`, and a cancel stops it at a batch boundary', async () => {
     const task = parseTask({ id: 'slow', config: { ...PIPELINE_TASK_CONFIG, batch_size: 2 }, timeouts: { heartbeat: '2s' } });
     const workflowId = `slow-${Date.now()}`;
-    const handle = await temporal.client.workflow.start('runsCleanupStaleWorkflow', { taskQueue: temporal.taskQueue, workflowId, args: [buildTaskInput(task)] });
+    const handle = await temporal.client.workflow.start('runsCleanupStaleWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId,
+      args: [buildTaskInput(task)],
+    });
 
     // Progress: the workflow's phase from its query, the batches from the activity's checkpoint.
     await expect

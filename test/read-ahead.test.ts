@@ -102,7 +102,7 @@ describe('read-ahead of a sparse set', () => {
     expect(locked).toEqual({ state: 'running', attempts: 0 });
   });
 
-  it('max_fraction counts the rows read ahead exactly: allowed at the limit, refused past it with the table\'s exact size', async () => {
+  it("max_fraction counts the rows read ahead exactly: allowed at the limit, refused past it with the table's exact size", async () => {
     const pool = env.db.pool;
     // 1 of 30 stale: the table is counted only up to 3 rows (enough to prove 1 is under 0.5 of it).
     await insertJob(pool, { state: 'running', age: '3 hours' });

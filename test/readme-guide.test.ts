@@ -8,7 +8,11 @@ function guideConfig(): string {
   const start = readme.indexOf('   # my-maintenance.yaml');
   expect(start).toBeGreaterThan(0);
   const end = readme.indexOf('   ```', start);
-  return readme.slice(start, end).split('\n').map((line) => line.slice(3)).join('\n');
+  return readme
+    .slice(start, end)
+    .split('\n')
+    .map((line) => line.slice(3))
+    .join('\n');
 }
 
 describe("README's own-database guide", () => {

@@ -56,7 +56,11 @@ async function dryThenReal(t: ReturnType<typeof task>, rows: () => Promise<unkno
 
 const all = async (table: string, order = 'id') => (await env.db.pool.query(`select * from shop.${table} order by ${order}`)).rows;
 const runsAsText = async () =>
-  (await env.db.pool.query(`select id, status, config, created_at::text, started_at::text, completed_at::text, broker_task_id, error from shop.runs order by id`)).rows;
+  (
+    await env.db.pool.query(
+      `select id, status, config, created_at::text, started_at::text, completed_at::text, broker_task_id, error from shop.runs order by id`,
+    )
+  ).rows;
 
 describe('runs.cleanup_stale on a real job table', () => {
   const config = {
@@ -128,7 +132,9 @@ describe('runs.cleanup_stale on a real job table', () => {
 
   it('a JSON path into a column that is not JSON is a config error naming it', async () => {
     const t = task('runs.cleanup_stale', { ...config, columns: { ...config.columns, retry_count: "error->>'n'" } });
-    expect((await taskFailure(runTaskWorkflow(env.temporal, t))).message).toMatch(/error->>'n' reads a JSON path, but shop\.runs\.error is text, not json or jsonb/);
+    expect((await taskFailure(runTaskWorkflow(env.temporal, t))).message).toMatch(
+      /error->>'n' reads a JSON path, but shop\.runs\.error is text, not json or jsonb/,
+    );
   });
 });
 
@@ -136,32 +142,70 @@ describe('assets.detect_orphans with composite references and path templates', (
   it('finds apps whose directory is gone and tasks whose (model, app) is gone', async () => {
     const pool = env.db.pool;
     await pool.query(`insert into shop.apps values ('gpt', 1), ('gpt', 2), ('claude', 1)`);
-    await pool.query(`insert into shop.tasks values (1, 'gpt', 1, 'PENDING'), (2, 'gpt', 9, 'PENDING'), (3, 'llama', 1, 'RUNNING'), (4, 'llama', 1, 'COMPLETED'), (5, null, null, 'PENDING')`);
+    await pool.query(
+      `insert into shop.tasks values (1, 'gpt', 1, 'PENDING'), (2, 'gpt', 9, 'PENDING'), (3, 'llama', 1, 'RUNNING'), (4, 'llama', 1, 'COMPLETED'), (5, null, null, 'PENDING')`,
+    );
     mkdirSync(join(appsDir, 'generated/apps/gpt/app1'), { recursive: true });
     mkdirSync(join(appsDir, 'generated/apps/claude/app1'), { recursive: true });
     const t = task('assets.detect_orphans', {
       max_fraction: 1,
       rules: [
-        { kind: 'missing_parent', table: 'shop.tasks', reference_column: ['target_model', 'target_app_number'], parent_table: 'shop.apps', parent_id_column: ['model_slug', 'app_number'], where: { status: ['PENDING', 'RUNNING'] }, action: 'update', set: { status: 'CANCELLED' } },
-        { kind: 'missing_file', table: 'shop.apps', id_column: ['model_slug', 'app_number'], path_column: 'generated/apps/{model_slug}/app{app_number}', base_dir: appsDir, action: 'delete' },
+        {
+          kind: 'missing_parent',
+          table: 'shop.tasks',
+          reference_column: ['target_model', 'target_app_number'],
+          parent_table: 'shop.apps',
+          parent_id_column: ['model_slug', 'app_number'],
+          where: { status: ['PENDING', 'RUNNING'] },
+          action: 'update',
+          set: { status: 'CANCELLED' },
+        },
+        {
+          kind: 'missing_file',
+          table: 'shop.apps',
+          id_column: ['model_slug', 'app_number'],
+          path_column: 'generated/apps/{model_slug}/app{app_number}',
+          base_dir: appsDir,
+          action: 'delete',
+        },
       ],
     });
     const rows = async () => ({ apps: await all('apps', 'model_slug, app_number'), tasks: await all('tasks') });
     const real = await dryThenReal(t, rows);
     expect(real.sets).toMatchObject({ 'missing_parent shop.tasks': { updated: 2 }, 'missing_file shop.apps': { deleted: 1 } });
     const after = await rows();
-    expect(after.apps).toEqual([{ model_slug: 'claude', app_number: 1 }, { model_slug: 'gpt', app_number: 1 }]);
-    expect(after.tasks.map((r) => [Number(r.id), r.status])).toEqual([[1, 'PENDING'], [2, 'CANCELLED'], [3, 'CANCELLED'], [4, 'COMPLETED'], [5, 'PENDING']]);
+    expect(after.apps).toEqual([
+      { model_slug: 'claude', app_number: 1 },
+      { model_slug: 'gpt', app_number: 1 },
+    ]);
+    expect(after.tasks.map((r) => [Number(r.id), r.status])).toEqual([
+      [1, 'PENDING'],
+      [2, 'CANCELLED'],
+      [3, 'CANCELLED'],
+      [4, 'COMPLETED'],
+      [5, 'PENDING'],
+    ]);
   });
 });
 
 describe('counts.rebuild with a parent filter and a counter inside JSON', () => {
   it('fixes manual collections only, in stats->>file_count', async () => {
     const pool = env.db.pool;
-    await pool.query(`insert into shop.collections values (1, 'manual', '{"file_count": 5, "owner": "ann"}'), (2, 'manual', '{"file_count": 1}'), (3, 'smart', '{"file_count": 40}')`);
+    await pool.query(
+      `insert into shop.collections values (1, 'manual', '{"file_count": 5, "owner": "ann"}'), (2, 'manual', '{"file_count": 1}'), (3, 'smart', '{"file_count": 40}')`,
+    );
     await pool.query(`insert into shop.collection_files values (1, 1, false), (2, 1, false), (3, 1, true), (4, 2, false), (5, 3, false)`);
     const t = task('counts.rebuild', {
-      counters: [{ table: 'shop.collections', count_column: "stats->>'file_count'", where: { kind: 'manual' }, child_table: 'shop.collection_files', child_column: 'collection_id', child_where: { deleted: false } }],
+      counters: [
+        {
+          table: 'shop.collections',
+          count_column: "stats->>'file_count'",
+          where: { kind: 'manual' },
+          child_table: 'shop.collection_files',
+          child_column: 'collection_id',
+          child_where: { deleted: false },
+        },
+      ],
     });
     const real = await dryThenReal(t, () => all('collections'));
     expect(real.counts).toMatchObject({ checked: 2, drifted: 1, fixed: 1 });
@@ -172,24 +216,36 @@ describe('counts.rebuild with a parent filter and a counter inside JSON', () => 
 describe('retention.enforce caps', () => {
   beforeEach(async () => {
     // key k01..k10, k10 used most recently; 100 bytes each.
-    await env.db.pool.query(`insert into shop.cache select 'k' || lpad(i::text, 2, '0'), now() - (10 - i) * interval '1 hour', 100 from generate_series(1, 10) i`);
+    await env.db.pool.query(
+      `insert into shop.cache select 'k' || lpad(i::text, 2, '0'), now() - (10 - i) * interval '1 hour', 100 from generate_series(1, 10) i`,
+    );
   });
   const keys = async () => (await all('cache', 'key')).map((r) => r.key as string);
 
   it('keep_newest keeps the N most recently used rows', async () => {
-    const t = task('retention.enforce', { max_fraction: 1, policies: [{ table: 'shop.cache', id_column: 'key', timestamp_column: 'last_used_at', keep_newest: 3 }] });
+    const t = task('retention.enforce', {
+      max_fraction: 1,
+      policies: [{ table: 'shop.cache', id_column: 'key', timestamp_column: 'last_used_at', keep_newest: 3 }],
+    });
     expect((await dryThenReal(t, keys)).counts).toMatchObject({ deleted: 7 });
     expect(await keys()).toEqual(['k08', 'k09', 'k10']);
   });
 
   it('max_total_size evicts least recently used rows until the rest fits', async () => {
-    const t = task('retention.enforce', { max_fraction: 1, policies: [{ table: 'shop.cache', id_column: 'key', timestamp_column: 'last_used_at', max_total_size: '450B', size_column: 'bytes' }] });
+    const t = task('retention.enforce', {
+      max_fraction: 1,
+      policies: [{ table: 'shop.cache', id_column: 'key', timestamp_column: 'last_used_at', max_total_size: '450B', size_column: 'bytes' }],
+    });
     expect((await dryThenReal(t, keys)).counts).toMatchObject({ deleted: 6 });
     expect(await keys()).toEqual(['k07', 'k08', 'k09', 'k10']);
   });
 
   it('exactly one rule per policy, with a timestamp to order by', () => {
-    expect(() => task('retention.enforce', { max_fraction: 1, policies: [{ table: 'shop.cache', keep_newest: 3 }] })).toThrow(/expected timestamp_column with keep_newest/);
-    expect(() => task('retention.enforce', { max_fraction: 1, policies: [{ table: 'shop.cache', timestamp_column: 'last_used_at', keep_newest: 3, older_than: '30d' }] })).toThrow(/expected exactly one of older_than, expires_column, keep_newest, max_total_size; got older_than and keep_newest/);
+    expect(() => task('retention.enforce', { max_fraction: 1, policies: [{ table: 'shop.cache', keep_newest: 3 }] })).toThrow(
+      /expected timestamp_column with keep_newest/,
+    );
+    expect(() =>
+      task('retention.enforce', { max_fraction: 1, policies: [{ table: 'shop.cache', timestamp_column: 'last_used_at', keep_newest: 3, older_than: '30d' }] }),
+    ).toThrow(/expected exactly one of older_than, expires_column, keep_newest, max_total_size; got older_than and keep_newest/);
   });
 });

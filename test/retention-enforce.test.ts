@@ -30,7 +30,15 @@ const policies = [
   { name: 'downloads', table: 'handled_downloads', timestamp_column: 'handled_at', older_than: '14d', where: { handled: true } },
   { name: 'tokens', table: 'access_tokens', id_column: 'token_id', expires_column: 'expires_at' },
   { name: 'temp artifacts', table: 'temp_artifacts', timestamp_column: 'created_at', older_than: '7d', action: 'mark', mark: { column: 'deleted_at' } },
-  { name: 'job history', table: 'job_history', timestamp_column: 'finished_at', older_than: '30d', where: { status: 'completed' }, action: 'archive', archive_table: 'job_history_archive' },
+  {
+    name: 'job history',
+    table: 'job_history',
+    timestamp_column: 'finished_at',
+    older_than: '30d',
+    where: { status: 'completed' },
+    action: 'archive',
+    archive_table: 'job_history_archive',
+  },
 ];
 const task = (extra: Record<string, unknown> = {}) =>
   parseTask({ id: 'retention', type: 'retention.enforce', config: { policies, batch_size: 1, ...extra }, retry: { maximum_attempts: 1 } });
@@ -89,15 +97,25 @@ describe('retention.enforce', () => {
   });
 
   it('validates policies: exactly one rule (age, expiry, count or size cap), no short retention, action settings present', () => {
-    const bad = (policy: Record<string, unknown>, extra: Record<string, unknown> = {}) => () =>
-      parseTask({ type: 'retention.enforce', config: { policies: [{ table: 't', ...policy }], ...extra } });
-    expect(bad({ timestamp_column: 'at', older_than: '2h' })).toThrow('tasks[0].config.policies[0].older_than: expected at least 1d (retention below one day needs allow_short_retention: true), got 2h');
+    const bad =
+      (policy: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      () =>
+        parseTask({ type: 'retention.enforce', config: { policies: [{ table: 't', ...policy }], ...extra } });
+    expect(bad({ timestamp_column: 'at', older_than: '2h' })).toThrow(
+      'tasks[0].config.policies[0].older_than: expected at least 1d (retention below one day needs allow_short_retention: true), got 2h',
+    );
     expect(bad({ timestamp_column: 'at', older_than: '2h' }, { allow_short_retention: true })).not.toThrow();
-    expect(bad({ timestamp_column: 'at' })).toThrow('policies[0].older_than: expected exactly one of older_than, expires_column, keep_newest, max_total_size; got none');
-    expect(bad({ timestamp_column: 'at', older_than: '2d', expires_column: 'e' })).toThrow('policies[0].expires_column: expected exactly one of older_than, expires_column, keep_newest, max_total_size; got older_than and expires_column');
+    expect(bad({ timestamp_column: 'at' })).toThrow(
+      'policies[0].older_than: expected exactly one of older_than, expires_column, keep_newest, max_total_size; got none',
+    );
+    expect(bad({ timestamp_column: 'at', older_than: '2d', expires_column: 'e' })).toThrow(
+      'policies[0].expires_column: expected exactly one of older_than, expires_column, keep_newest, max_total_size; got older_than and expires_column',
+    );
     expect(bad({ older_than: '2d' })).toThrow('policies[0].timestamp_column: expected timestamp_column with older_than (the age of a row)');
     expect(bad({ expires_column: 'e', timestamp_column: 'at' })).toThrow('policies[0].timestamp_column: expected no timestamp_column with expires_column');
-    expect(bad({ timestamp_column: 'at', older_than: '2d', size_column: 'bytes' })).toThrow('policies[0].size_column: expected size_column only with max_total_size');
+    expect(bad({ timestamp_column: 'at', older_than: '2d', size_column: 'bytes' })).toThrow(
+      'policies[0].size_column: expected size_column only with max_total_size',
+    );
     expect(bad({ expires_column: 'e', action: 'mark' })).toThrow('policies[0].mark: expected mark: { column, value? } for action mark');
     expect(bad({ expires_column: 'e', action: 'archive' })).toThrow('policies[0].archive_table: expected archive_table for action archive');
   });

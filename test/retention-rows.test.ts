@@ -126,7 +126,15 @@ describe('two policies of one task that match the same rows', () => {
     const before = await all();
     const policies = [
       { name: 'old', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '30d', action: 'mark', mark: { column: 'archived_at' } },
-      { name: 'debug', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '7d', where: { kind: 'debug' }, action: 'mark', mark: { column: 'archived_at' } },
+      {
+        name: 'debug',
+        table: 'shop.blobs',
+        timestamp_column: 'used_at',
+        older_than: '7d',
+        where: { kind: 'debug' },
+        action: 'mark',
+        mark: { column: 'archived_at' },
+      },
     ];
     const preview = await runTaskWorkflow(env.temporal, task(policies), { dryRun: true });
     const real = await runTaskWorkflow(env.temporal, task(policies));

@@ -150,11 +150,17 @@ describe('caretaker run --wait', () => {
 
 describe('startup runs and history', () => {
   it('npm start prints one line per startup run, and history lists runs of every kind with outcome, dry run, rows and duration', async () => {
-    const config = parseConfigText(JSON.stringify({ task_queue: temporal.taskQueue, tasks: [{ id, type: 'runs.cleanup_stale', run_on_startup: true, config: PIPELINE_TASK_CONFIG }] }), 'startup.yaml', {});
+    const config = parseConfigText(
+      JSON.stringify({ task_queue: temporal.taskQueue, tasks: [{ id, type: 'runs.cleanup_stale', run_on_startup: true, config: PIPELINE_TASK_CONFIG }] }),
+      'startup.yaml',
+      {},
+    );
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       await runStartupTasks(temporal.client, config);
-      expect(log.mock.calls.map((c) => c.join(' '))).toEqual([expect.stringMatching(new RegExp(`^startup run ${id}: completed: stale=\\d+ .*http://localhost:8233/namespaces/default/workflows/${id}-startup-`))]);
+      expect(log.mock.calls.map((c) => c.join(' '))).toEqual([
+        expect.stringMatching(new RegExp(`^startup run ${id}: completed: stale=\\d+ .*http://localhost:8233/namespaces/default/workflows/${id}-startup-`)),
+      ]);
     } finally {
       log.mockRestore();
     }
@@ -162,17 +168,22 @@ describe('startup runs and history', () => {
 
     // Visibility catches up eventually: wait for the three runs (the first test's, startup, the dry run), newest first.
     const history = async () => JSON.parse((await caretaker('history', id, '--since', '1h', '--json')).out) as Record<string, unknown>[];
-    await expect.poll(async () => (await history()).map((r) => [r.startedBy, r.outcome, r.dryRun]), { timeout: 30_000 }).toEqual([
-      ['manual', 'completed', true],
-      ['startup', 'completed', false],
-      ['manual', 'completed', false],
-    ]);
+    await expect
+      .poll(async () => (await history()).map((r) => [r.startedBy, r.outcome, r.dryRun]), { timeout: 30_000 })
+      .toEqual([
+        ['manual', 'completed', true],
+        ['startup', 'completed', false],
+        ['manual', 'completed', false],
+      ]);
     const runs = await history();
     expect(runs[2]).toMatchObject({ rowsChanged: 1, durationMs: expect.any(Number) });
     const human = await caretaker('history', id);
     expect(human.out.split('\n')[0]).toMatch(/^STARTED\s+BY\s+OUTCOME\s+DRY RUN\s+ROWS\s+DURATION\s+WORKFLOW ID$/);
     expect(JSON.parse((await caretaker('history', id, '--since', '2000-01-01T00:00:00Z', '--json')).out)).toHaveLength(3);
-    expect(await caretaker('history', id, '--since', 'yesterday')).toMatchObject({ code: 2, err: expect.stringContaining('--since: expected a duration like 7d') });
+    expect(await caretaker('history', id, '--since', 'yesterday')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--since: expected a duration like 7d'),
+    });
   });
 });
 
@@ -183,7 +194,9 @@ describe('run --wait that loses Temporal', () => {
     const task = { id: cut, type: 'runs.cleanup_stale', config: { ...PIPELINE_TASK_CONFIG, batch_size: 100, sql: { lock_timeout: '10m' } } };
     writeFileSync(cutFile, JSON.stringify({ task_queue: temporal.taskQueue, tasks: [task] }));
     await db.pool.query('delete from app.pipeline_jobs'); // what earlier tests left (a refused run's rows)
-    await db.pool.query(`insert into app.pipeline_jobs (kind, state, attempts, last_seen_at) select 'sync', 'running', 3, now() - interval '5 hours' from generate_series(1, 200)`);
+    await db.pool.query(
+      `insert into app.pipeline_jobs (kind, state, attempts, last_seen_at) select 'sync', 'running', 3, now() - interval '5 hours' from generate_series(1, 200)`,
+    );
     const stale = `select count(*)::int as n from app.pipeline_jobs where state = 'running' and last_seen_at < now() - interval '4 hours'`;
     expect((await db.pool.query(stale)).rows[0].n).toBe(200);
 
@@ -192,7 +205,9 @@ describe('run --wait that loses Temporal', () => {
     await holder.query('begin');
     await holder.query('lock table app.pipeline_jobs in access exclusive mode');
     const proxy = await startTcpProxy(temporal.address);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'run', cut, '--wait', '-f', cutFile], { env: { ...process.env, TEMPORAL_ADDRESS: proxy.address } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'run', cut, '--wait', '-f', cutFile], {
+      env: { ...process.env, TEMPORAL_ADDRESS: proxy.address },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -36,7 +36,12 @@ const config = (extra: Record<string, unknown> = {}) => ({
 const task = (extra: Record<string, unknown> = {}) => parseTask({ id: 'expired', type: 'gc.cleanup', config: config(extra), retry: { maximum_attempts: 1 } });
 
 async function seed() {
-  const expired = [await insertRun('completed', '40 days'), await insertRun('failed', '35 days'), await insertRun('cancelled', '31 days'), await insertRun('timed_out', '60 days')];
+  const expired = [
+    await insertRun('completed', '40 days'),
+    await insertRun('failed', '35 days'),
+    await insertRun('cancelled', '31 days'),
+    await insertRun('timed_out', '60 days'),
+  ];
   const kept = [
     await insertRun('running', '90 days'),
     await insertRun('pending', '40 days'),
@@ -53,7 +58,9 @@ describe('runs.cleanup_expired', () => {
     const { expired } = await seed();
     const before = { runs: await snapshot(env.db.pool, 'ops.task_history', 'task_id'), events: await snapshot(env.db.pool, 'ops.task_events', 'event_id') };
     const preview = await runTaskWorkflow(env.temporal, task(), { dryRun: true });
-    expect({ runs: await snapshot(env.db.pool, 'ops.task_history', 'task_id'), events: await snapshot(env.db.pool, 'ops.task_events', 'event_id') }).toEqual(before);
+    expect({ runs: await snapshot(env.db.pool, 'ops.task_history', 'task_id'), events: await snapshot(env.db.pool, 'ops.task_events', 'event_id') }).toEqual(
+      before,
+    );
     expect(preview.counts).toEqual({ matched: 4, would_delete: 4, would_delete_children: 8 });
     expect(preview.tables).toEqual({ 'ops.task_history': { would_delete: 4 }, 'ops.task_events': { would_delete: 8 } });
     expect(preview.details.map((d) => d.id).sort()).toEqual([...expired].sort());
@@ -107,7 +114,9 @@ describe('runs.cleanup_expired', () => {
     await insertRun('running', '1 hour', 1);
     await insertRun('completed', '1 day', 1);
     // A child row that references no run at all is in the total, never in the matching rows.
-    await env.db.pool.query(`alter table ops.task_events alter column task_ref drop not null; insert into ops.task_events (task_ref, note) values (null, 'loose')`);
+    await env.db.pool.query(
+      `alter table ops.task_events alter column task_ref drop not null; insert into ops.task_events (task_ref, note) values (null, 'loose')`,
+    );
     const failure = await taskFailure(runTaskWorkflow(env.temporal, task()));
     expect(failure.message).toBe(
       "expired runs: would delete 10 of 13 rows of ops.task_events (77%), more than max_fraction 0.5; if that is intended, set max_fraction: 0.77 (or higher) in this task's config",
@@ -125,7 +134,9 @@ describe('runs.cleanup_expired', () => {
   });
 
   it('refuses retention below one day unless allow_short_retention is set', () => {
-    expect(() => task({ retention_days: 0.5 })).toThrow('tasks[0].config.retention_days: expected retention_days >= 1 (below one day needs allow_short_retention: true), got 0.5');
+    expect(() => task({ retention_days: 0.5 })).toThrow(
+      'tasks[0].config.retention_days: expected retention_days >= 1 (below one day needs allow_short_retention: true), got 0.5',
+    );
     expect(task({ retention_days: 0.5, allow_short_retention: true }).config.retention_days).toBe(0.5);
   });
 });

@@ -78,10 +78,14 @@ describe('runs.cleanup_stale', () => {
     expect(rows.get(ids.staleSubmitted)).toMatchObject({ state: 'pending', attempts: 1 });
     expect(rows.get(ids.staleAnalysis)).toMatchObject({ state: 'pending', attempts: 1 });
     expect(rows.get(ids.exhaustedRunning)).toMatchObject({ state: 'failed', attempts: 3 });
-    expect(rows.get(ids.exhaustedRunning)!.failure_reason).toMatch(/^Stale: running for 3h \(limit 2h\); retries exhausted \(3\/3\); marked failed by Caretaker task stale$/);
+    expect(rows.get(ids.exhaustedRunning)!.failure_reason).toMatch(
+      /^Stale: running for 3h \(limit 2h\); retries exhausted \(3\/3\); marked failed by Caretaker task stale$/,
+    );
     expect(rows.get(ids.exhaustedPending)).toMatchObject({ state: 'cancelled' });
     // A re-queued run's clock restarts, so it is not stale again at once.
-    const { rows: requeued } = await db.pool.query(`select count(*)::int as n from app.pipeline_jobs where state = 'pending' and last_seen_at > now() - interval '1 minute'`);
+    const { rows: requeued } = await db.pool.query(
+      `select count(*)::int as n from app.pipeline_jobs where state = 'pending' and last_seen_at > now() - interval '1 minute'`,
+    );
     expect(requeued[0].n).toBe(3);
     // Rows that must not change did not.
     for (const id of [ids.freshRunning, ids.freshExport, ids.oldCompleted, ids.neverSeen]) expect(rows.get(id)).toEqual(before.get(id));

@@ -29,7 +29,12 @@ const staleTask = (extra: Record<string, unknown> = {}) => ({
   config: PIPELINE_TASK_CONFIG,
   ...extra,
 });
-const hourlyTask = () => ({ id: `${prefix}-hourly`, type: 'runs.cleanup_stale', schedule: { every: '1h' }, config: { ...PIPELINE_TASK_CONFIG, dry_run: true } });
+const hourlyTask = () => ({
+  id: `${prefix}-hourly`,
+  type: 'runs.cleanup_stale',
+  schedule: { every: '1h' },
+  config: { ...PIPELINE_TASK_CONFIG, dry_run: true },
+});
 
 /** Temporal CLI JSON output; the tests assert on its shape. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,7 +42,9 @@ type CliJson = Record<string, any>;
 
 /** `temporal schedule describe`, from the real Temporal CLI. */
 function temporalDescribe(id: string): CliJson {
-  const out = execFileSync(inject('temporalCli'), ['schedule', 'describe', '--schedule-id', id, '--address', temporal.address, '-o', 'json'], { encoding: 'utf8' });
+  const out = execFileSync(inject('temporalCli'), ['schedule', 'describe', '--schedule-id', id, '--address', temporal.address, '-o', 'json'], {
+    encoding: 'utf8',
+  });
   return JSON.parse(out) as CliJson;
 }
 
@@ -74,7 +81,10 @@ describe('schedules sync', () => {
       expect.objectContaining({ minute: [{ step: 1 }], hour: [{ start: 3, end: 3, step: 1 }], dayOfWeek: [{ end: 6, step: 1 }] }),
     ]);
     expect(described.schedule.policies).toMatchObject({ overlapPolicy: 'SCHEDULE_OVERLAP_POLICY_SKIP', catchupWindow: '300s' });
-    expect(described.schedule.action.startWorkflow).toMatchObject({ workflowType: { name: 'runsCleanupStaleWorkflow' }, taskQueue: { name: temporal.taskQueue } });
+    expect(described.schedule.action.startWorkflow).toMatchObject({
+      workflowType: { name: 'runsCleanupStaleWorkflow' },
+      taskQueue: { name: temporal.taskQueue },
+    });
     expect(temporalDescribe(`${prefix}-hourly`).schedule.spec.interval).toEqual([{ interval: '3600s', phase: '0s' }]);
   });
 
@@ -110,7 +120,9 @@ describe('schedules sync', () => {
     writeConfig([staleTask({ catchup_window: '15m', paused: false })]);
     // Listing schedules is eventually consistent; a sync without --prune changes nothing, so poll it.
     const orphaned = { id: `${prefix}-hourly`, action: 'orphaned', detail: 'not in config; run with --prune to delete' };
-    await expect.poll(async () => JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan, { timeout: 30_000 }).toContainEqual(orphaned);
+    await expect
+      .poll(async () => JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan, { timeout: 30_000 })
+      .toContainEqual(orphaned);
     const keep = JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan;
     expect(keep.find((p: { id: string }) => p.id === `${prefix}-foreign`)).toBeUndefined();
 
@@ -155,7 +167,12 @@ describe('schedules sync', () => {
     const big = { requeue_status: 'BIG', final_status: { submitted: 'ALIAS', pending: 'ALIAS', running: 'ALIAS' } };
     const oversized = { ...hourlyTask(), id: `${prefix}-b-oversized`, config: { ...PIPELINE_TASK_CONFIG, ...big } };
     writeConfig([staleTask({ paused: false }), { ...hourlyTask(), id: `${prefix}-a-first` }, oversized, { ...hourlyTask(), id: `${prefix}-c-last` }]);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('"BIG"', `&big "${'q'.repeat(600_000)}"`).replaceAll('"ALIAS"', '*big'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('"BIG"', `&big "${'q'.repeat(600_000)}"`)
+        .replaceAll('"ALIAS"', '*big'),
+    );
     const synced = await caretaker('schedules', 'sync', '--json', '-f', file);
     expect(synced.code).toBe(1);
     expect(JSON.parse(synced.out).failures).toEqual([
@@ -196,7 +213,9 @@ describe('CLI input errors', () => {
     writeFileSync(join(dir, 'cron.yaml'), 'tasks:\n  - id: x\n    type: db.vacuum\n    schedule: { cron: "0 3 * * 8" }\n');
     expect(await caretaker('validate', '-f', join(dir, 'cron.yaml'))).toMatchObject({
       code: 2,
-      err: expect.stringContaining('cron.yaml:4: tasks[0].schedule.cron: expected a day of week 0-6 (7 is also Sunday) or a name like "mon", got "8" in "0 3 * * 8"'),
+      err: expect.stringContaining(
+        'cron.yaml:4: tasks[0].schedule.cron: expected a day of week 0-6 (7 is also Sunday) or a name like "mon", got "8" in "0 3 * * 8"',
+      ),
     });
   });
 });

@@ -141,7 +141,13 @@ describe('schema zoo', () => {
         'zoo.tenant_docs': { deleted: keys(docs) },
         'zoo.doc_pages': { deleted: pages },
         'zoo.events_by_month': { deleted: keys(events) },
-        'zoo.audit_log': { inserted: audit('zoo.events_by_month', 'DELETE', events.map((e) => e.key.split('|')[0]!)) },
+        'zoo.audit_log': {
+          inserted: audit(
+            'zoo.events_by_month',
+            'DELETE',
+            events.map((e) => e.key.split('|')[0]!),
+          ),
+        },
         'zoo.uploads': { updated: updates(uploads, () => ({ deleted_at: RECENT })) },
         'zoo.notifications': { deleted: keys(notes) },
         'zoo.notifications_archive': { inserted: notes.map((n) => before.tables['zoo.notifications']![n.key]!) },

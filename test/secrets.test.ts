@@ -101,7 +101,9 @@ describe('secrets named in config', () => {
   });
 
   it('fail without retrying when the worker lacks the variable or it holds no URL, naming it and not its value', async () => {
-    const unset = await taskFailure(runTaskWorkflow(env.temporal, parseTask({ id: 'health', type: 'health.report', config: healthConfig({ redis: { url_env: 'TEST_UNSET_REDIS_URL' } }) })));
+    const unset = await taskFailure(
+      runTaskWorkflow(env.temporal, parseTask({ id: 'health', type: 'health.report', config: healthConfig({ redis: { url_env: 'TEST_UNSET_REDIS_URL' } }) })),
+    );
     expect(unset).toMatchObject({
       type: 'ConfigError',
       nonRetryable: true,
@@ -110,12 +112,20 @@ describe('secrets named in config', () => {
     const notUrl = await taskFailure(
       runTaskWorkflow(env.temporal, parseTask({ id: 'health', type: 'health.report', config: healthConfig({ webhook: { url_env: 'TEST_NOT_A_URL' } }) })),
     );
-    expect(notUrl).toMatchObject({ type: 'ConfigError', nonRetryable: true, message: expect.stringContaining('expected TEST_NOT_A_URL on the worker to hold a https:// or http:// URL') });
+    expect(notUrl).toMatchObject({
+      type: 'ConfigError',
+      nonRetryable: true,
+      message: expect.stringContaining('expected TEST_NOT_A_URL on the worker to hold a https:// or http:// URL'),
+    });
     expect(notUrl.message).not.toContain(CANARY);
   });
 
   it('scrub a secret that an error message repeats before it reaches the result', async () => {
-    const task = parseTask({ id: 'health', type: 'health.report', config: healthConfig({ redis: undefined, webhook: { url_env: 'TEST_HOOK_WITH_CREDENTIALS' } }) });
+    const task = parseTask({
+      id: 'health',
+      type: 'health.report',
+      config: healthConfig({ redis: undefined, webhook: { url_env: 'TEST_HOOK_WITH_CREDENTIALS' } }),
+    });
     const result = await runTaskWorkflow(env.temporal, task);
     // fetch refuses a URL with credentials, and its message quotes the URL.
     expect(result.errors).toEqual(['webhook failed: Request cannot be constructed from a URL that includes credentials: $TEST_HOOK_WITH_CREDENTIALS']);

@@ -21,7 +21,6 @@ export interface SpawnedWorker {
   kill: () => void;
 }
 
-
 /**
  * The standalone worker as production starts it (worker/command.ts), on its own
  * task queue against the test dev server, with a metrics port; resolves once it polls.
@@ -43,7 +42,9 @@ export async function spawnWorker(env: Record<string, string>): Promise<SpawnedW
   });
   let output = '';
   let exit: { code: number | null; signal: string | null } | undefined;
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve((exit = { code, signal }))));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve((exit = { code, signal }))),
+  );
   const kill = () => {
     if (exit === undefined) child.kill('SIGKILL');
   };

@@ -77,7 +77,16 @@ describe('counts.rebuild', () => {
       id: 'counts',
       type: 'counts.rebuild',
       config: {
-        counters: [{ name: 'album files', table: 'albums', count_column: 'file_count', child_table: 'album_files', child_column: 'album_id', child_where: { deleted: false } }],
+        counters: [
+          {
+            name: 'album files',
+            table: 'albums',
+            count_column: 'file_count',
+            child_table: 'album_files',
+            child_column: 'album_id',
+            child_where: { deleted: false },
+          },
+        ],
         batch_size: 4,
       },
     });

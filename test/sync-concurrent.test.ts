@@ -19,13 +19,20 @@ beforeAll(async () => {
   client = new Client({ connection, namespace: 'default' });
 });
 afterAll(async () => {
-  for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(prefix)) await client.schedule.getHandle(s.scheduleId).delete().catch(() => undefined);
+  for await (const s of client.schedule.list())
+    if (s.scheduleId.startsWith(prefix))
+      await client.schedule
+        .getHandle(s.scheduleId)
+        .delete()
+        .catch(() => undefined);
   await connection?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const config = (ids: string[], every: string) =>
-  ({ task_queue: prefix, tasks: ids.map((id) => ({ id: `${prefix}-${id}`, type: 'db.vacuum', schedule: { every }, config: { tables: ['runs'] } })) });
+const config = (ids: string[], every: string) => ({
+  task_queue: prefix,
+  tasks: ids.map((id) => ({ id: `${prefix}-${id}`, type: 'db.vacuum', schedule: { every }, config: { tables: ['runs'] } })),
+});
 const parsed = (ids: string[], every: string) => parseConfigText(JSON.stringify(config(ids, every)), 'm.yaml', {});
 
 async function intervalOf(id: string): Promise<number | undefined> {
@@ -56,7 +63,9 @@ describe('schedules sync, twice at once', () => {
     expect((await applySync(client, older, olderPlan)).failures).toEqual([]);
     const outcome = await applySync(client, newer, newerPlan);
     expect(outcome.failures).toEqual([]);
-    expect(outcome.steps.filter((s) => s.id === `${prefix}-d`)).toEqual([{ id: `${prefix}-d`, action: 'update', detail: 'definition; created by another sync meanwhile' }]);
+    expect(outcome.steps.filter((s) => s.id === `${prefix}-d`)).toEqual([
+      { id: `${prefix}-d`, action: 'update', detail: 'definition; created by another sync meanwhile' },
+    ]);
     expect(await intervalOf('d')).toBe(7_200_000);
   });
 

@@ -61,7 +61,14 @@ beforeEach(async () => {
 const task = parseTask({
   id: 'swap',
   type: 'runs.cleanup_expired',
-  config: { table: 'swap.runs', columns: { status: 'state', timestamp: 'finished_at' }, children: [{ table: 'swap.events', column: 'run_id' }], batch_size: 20, max_fraction: 0.5, sql: { lock_timeout: '60s' } },
+  config: {
+    table: 'swap.runs',
+    columns: { status: 'state', timestamp: 'finished_at' },
+    children: [{ table: 'swap.events', column: 'run_id' }],
+    batch_size: 20,
+    max_fraction: 0.5,
+    sql: { lock_timeout: '60s' },
+  },
   retry: { maximum_attempts: 3, initial_interval: '100ms' },
 });
 
@@ -109,8 +116,11 @@ describe('a table replaced during a run', () => {
 
       const failure = await taskFailure(handle.result());
       expect(failure.type).toBe('TableReplaced');
-      expect(failure.message).toMatch(new RegExp(`^swap\\.${name} was replaced during the run \\(oid \\d+ → \\d+\\); nothing more was changed; the next run checks the new table's guard`));
-      const fresh = name === 'runs' ? `select count(*) as n from swap.runs where id between 1 and 500` : `select count(*) as n from swap.events where body = 'new'`;
+      expect(failure.message).toMatch(
+        new RegExp(`^swap\\.${name} was replaced during the run \\(oid \\d+ → \\d+\\); nothing more was changed; the next run checks the new table's guard`),
+      );
+      const fresh =
+        name === 'runs' ? `select count(*) as n from swap.runs where id between 1 and 500` : `select count(*) as n from swap.events where body = 'new'`;
       expect(await count(fresh)).toBe(500);
 
       const oldRuns = name === 'runs' ? 'swap.runs_old' : 'swap.runs';

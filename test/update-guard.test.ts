@@ -26,12 +26,21 @@ beforeEach(async () => {
 });
 
 function task() {
-  const rule = { kind: 'missing_parent', name: 'orphan items', table: 'shop.items', reference_column: 'store_id', parent_table: 'shop.stores', action: 'update', set: { status: 'orphaned', "meta->>'state'": 'orphaned' } };
+  const rule = {
+    kind: 'missing_parent',
+    name: 'orphan items',
+    table: 'shop.items',
+    reference_column: 'store_id',
+    parent_table: 'shop.stores',
+    action: 'update',
+    set: { status: 'orphaned', "meta->>'state'": 'orphaned' },
+  };
   const text = JSON.stringify({ tasks: [{ id: 'orphans', type: 'assets.detect_orphans', config: { batch_size: 2, max_fraction: 1, rules: [rule] } }] });
   return parseConfigText(text, 'test.yaml', {}).tasks[0]!;
 }
 
-const rows = async () => (await env.db.pool.query(`select id, status, meta, xmin::text as xmin from shop.items order by id`)).rows as { id: number; xmin: string }[];
+const rows = async () =>
+  (await env.db.pool.query(`select id, status, meta, xmin::text as xmin from shop.items order by id`)).rows as { id: number; xmin: string }[];
 
 describe('action: update', () => {
   it('rewrites only rows that differ from the values it sets; a second run updates nothing; the dry run says the same', async () => {

@@ -47,16 +47,31 @@ describe('cron strings (Temporal grammar)', () => {
 describe('calendar fields', () => {
   it('reads string forms, names and range objects into ranges', () => {
     expect(parseCalendarText('minute', '*/15')).toEqual({ ok: true, value: [{ start: 0, end: 59, step: 15 }] });
-    expect(parseCalendarText('minute', '5/15,1-3')).toEqual({ ok: true, value: [{ start: 5, end: 59, step: 15 }, { start: 1, end: 3, step: 1 }] });
+    expect(parseCalendarText('minute', '5/15,1-3')).toEqual({
+      ok: true,
+      value: [
+        { start: 5, end: 59, step: 15 },
+        { start: 1, end: 3, step: 1 },
+      ],
+    });
     expect(parseCalendarText('day_of_week', 'MON-fri')).toEqual({ ok: true, value: [{ start: 1, end: 5, step: 1 }] });
-    expect(parseCalendarText('month', 'jan,December')).toEqual({ ok: true, value: [{ start: 1, end: 1, step: 1 }, { start: 12, end: 12, step: 1 }] });
+    expect(parseCalendarText('month', 'jan,December')).toEqual({
+      ok: true,
+      value: [
+        { start: 1, end: 1, step: 1 },
+        { start: 12, end: 12, step: 1 },
+      ],
+    });
     expect(parseCalendarItem('month', { start: 'mar', end: 5 })).toEqual({ ok: true, value: [{ start: 3, end: 5, step: 1 }] });
     expect(parseCalendarItem('hour', 7)).toEqual({ ok: true, value: [{ start: 7, end: 7, step: 1 }] });
   });
 
   it('makes day of week 7 Sunday, which structured calendars spell 0', () => {
     expect(foldSunday('day_of_week', { start: 7, end: 7, step: 1 })).toEqual([{ start: 0, end: 0, step: 1 }]);
-    expect(foldSunday('day_of_week', { start: 1, end: 7, step: 1 })).toEqual([{ start: 0, end: 0, step: 1 }, { start: 1, end: 6, step: 1 }]);
+    expect(foldSunday('day_of_week', { start: 1, end: 7, step: 1 })).toEqual([
+      { start: 0, end: 0, step: 1 },
+      { start: 1, end: 6, step: 1 },
+    ]);
     expect(foldSunday('day_of_week', { start: 0, end: 7, step: 1 })).toEqual([{ start: 0, end: 6, step: 1 }]);
     expect(foldSunday('day_of_week', { start: 2, end: 7, step: 2 })).toEqual([{ start: 2, end: 6, step: 2 }]);
   });
@@ -85,7 +100,14 @@ describe('agreement with the Temporal server', () => {
     client = new Client({ connection, namespace: 'default' });
   });
   afterAll(async () => {
-    await Promise.all(created.map((id) => client.schedule.getHandle(id).delete().catch(() => undefined)));
+    await Promise.all(
+      created.map((id) =>
+        client.schedule
+          .getHandle(id)
+          .delete()
+          .catch(() => undefined),
+      ),
+    );
     await connection?.close();
   });
 
@@ -143,7 +165,12 @@ describe('agreement with the Temporal server', () => {
     const fires = ['0 0 29 2 *', '0 0 13 * 5', '0 0 31 * *', '0 0 29 2 * 2096'];
     for (const cron of [...never, ...fires]) {
       const scheduleId = `${prefix}-${created.length}`;
-      await client.schedule.create({ scheduleId, spec: { cronExpressions: [cron], timezone: 'UTC' }, action: { type: 'startWorkflow', workflowType: 'none', taskQueue: prefix }, state: { paused: true } });
+      await client.schedule.create({
+        scheduleId,
+        spec: { cronExpressions: [cron], timezone: 'UTC' },
+        action: { type: 'startWorkflow', workflowType: 'none', taskQueue: prefix },
+        state: { paused: true },
+      });
       created.push(scheduleId);
       const next = (await client.schedule.getHandle(scheduleId).describe()).info.nextActionTimes;
       expect(next.length > 0, `${cron}: Temporal's next fire times`).toBe(fires.includes(cron));

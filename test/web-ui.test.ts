@@ -44,7 +44,14 @@ afterAll(async () => {
 
 /** Everything a person can read on the page, the markdown Temporal Web renders in its frames included. */
 async function readable(page: Page): Promise<string> {
-  const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+  const texts = await Promise.all(
+    page.frames().map((f) =>
+      f
+        .locator('body')
+        .innerText()
+        .catch(() => ''),
+    ),
+  );
   return texts.join('\n');
 }
 
@@ -74,7 +81,9 @@ async function readRunPage(url: string, expected: RegExp, lastLine?: string): Pr
     await page.goto(url);
     await page.getByText('User Metadata', { exact: true }).first().click({ timeout: 30_000 });
     let text = '';
-    await expect.poll(async () => (text = await readable(page)), { timeout: 30_000, message: `${url}: the page never showed ${String(expected)}` }).toMatch(expected);
+    await expect
+      .poll(async () => (text = await readable(page)), { timeout: 30_000, message: `${url}: the page never showed ${String(expected)}` })
+      .toMatch(expected);
     if (lastLine) await expect.poll(() => lastLineVisible(page, lastLine), { timeout: 10_000, message: `${url}: "${lastLine}" is clipped` }).toBe(true);
     return text;
   } finally {

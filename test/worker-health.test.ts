@@ -45,19 +45,35 @@ describe('worker health for orchestrators', () => {
     const holder = new PgClient({ connectionString: db.url });
     await holder.connect();
     await holder.query('select pg_advisory_lock($1)', [GATE]);
-    const task = parseTask({ id: 'gate', type: 'procedure.execute', config: { allowlist: ['pass_gate'], calls: [{ name: 'pass_gate' }] }, timeouts: { heartbeat: '10m' } });
-    const handle = await client.workflow.start(workflowTypeFor(task), { taskQueue: worker.taskQueue, workflowId: `gate-${Date.now()}`, args: [buildTaskInput(task)] });
+    const task = parseTask({
+      id: 'gate',
+      type: 'procedure.execute',
+      config: { allowlist: ['pass_gate'], calls: [{ name: 'pass_gate' }] },
+      timeouts: { heartbeat: '10m' },
+    });
+    const handle = await client.workflow.start(workflowTypeFor(task), {
+      taskQueue: worker.taskQueue,
+      workflowId: `gate-${Date.now()}`,
+      args: [buildTaskInput(task)],
+    });
     try {
       // The activity is in flight: its call waits for the gate.
-      const waiting = async () => (await db.pool.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = $1 and not granted`, [GATE])).rows[0].n;
+      const waiting = async () =>
+        (await db.pool.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = $1 and not granted`, [GATE])).rows[0].n;
       await expect.poll(waiting, { timeout: 60_000 }).toBe(1);
 
       worker.child.kill('SIGTERM');
       await expect
-        .poll(async () => {
-          const r = await worker.get('/readyz');
-          return { status: r.status, worker: (JSON.parse(r.body) as { checks: { name: string; ok: boolean }[] }).checks.find((c) => c.name === 'worker')?.ok };
-        }, { timeout: 30_000 })
+        .poll(
+          async () => {
+            const r = await worker.get('/readyz');
+            return {
+              status: r.status,
+              worker: (JSON.parse(r.body) as { checks: { name: string; ok: boolean }[] }).checks.find((c) => c.name === 'worker')?.ok,
+            };
+          },
+          { timeout: 30_000 },
+        )
         .toEqual({ status: 503, worker: false });
       expect((await db.pool.query('select count(*)::int as n from gate_log')).rows[0].n).toBe(0);
     } finally {

@@ -33,7 +33,10 @@ function processesWith(entry: string): number[] {
 }
 
 /** Starts the worker as production does, waits until it polls, sends SIGTERM to the spawned PID. */
-async function startAndTerminate(command: string, args: string[]): Promise<{ exit: { code: number | null; signal: string | null }; output: string; remaining: number[] }> {
+async function startAndTerminate(
+  command: string,
+  args: string[],
+): Promise<{ exit: { code: number | null; signal: string | null }; output: string; remaining: number[] }> {
   const taskQueue = `test-worker-process-${randomBytes(6).toString('hex')}`;
   const marker = `CARETAKER_TASK_QUEUE=${taskQueue}`;
   const child = spawn(command, args, {
@@ -51,7 +54,9 @@ async function startAndTerminate(command: string, args: string[]): Promise<{ exi
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let exit: { code: number | null; signal: string | null } | undefined;
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve((exit = { code, signal }))));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve((exit = { code, signal }))),
+  );
   try {
     await expect.poll(() => exit ?? output, { timeout: 60_000 }).toContain(`polling task queue "${taskQueue}"`);
     expect(processesWith(marker)).toContain(child.pid); // the marker finds the worker's processes
@@ -91,7 +96,9 @@ describe('worker database pools', () => {
     };
     expect(poolSettingsFromEnv({})).toMatchObject({ idleInTransactionTimeout: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT });
     expect(poolSettingsFromEnv({ CARETAKER_LEDGER_SCHEMA_REPORTS: 'ops_ledger' }).ledgerSchemas?.byName.get('reports')).toBe('ops_ledger');
-    expect(() => poolSettingsFromEnv({ CARETAKER_LEDGER_SCHEMA: 'Bad-Name' })).toThrow('CARETAKER_LEDGER_SCHEMA: expected a schema name of lower-case letters, digits and "_", got "Bad-Name"');
+    expect(() => poolSettingsFromEnv({ CARETAKER_LEDGER_SCHEMA: 'Bad-Name' })).toThrow(
+      'CARETAKER_LEDGER_SCHEMA: expected a schema name of lower-case letters, digits and "_", got "Bad-Name"',
+    );
     expect(await show()).toBe('5min');
     expect(await show(poolSettingsFromEnv({}))).toBe('5min');
     expect(await show(poolSettingsFromEnv({ CARETAKER_IDLE_IN_TRANSACTION_TIMEOUT: '90s' }))).toBe('90s');
@@ -114,7 +121,9 @@ describe('worker database pools', () => {
       const locked = await other.query('select id from locked where id = 1 for update').finally(() => other.release(true));
       expect(locked.rows).toEqual([{ id: 1 }]);
       // The held client's error is logged (not an uncaught exception), and its next query fails.
-      await expect.poll(() => logged.mock.calls.flat().join('\n'), { timeout: 30_000 }).toMatch(/connection to database "default" failed: .*idle-in-transaction timeout/);
+      await expect
+        .poll(() => logged.mock.calls.flat().join('\n'), { timeout: 30_000 })
+        .toMatch(/connection to database "default" failed: .*idle-in-transaction timeout/);
       await expect(frozen.query('select 1')).rejects.toThrow();
     } finally {
       logged.mockRestore();

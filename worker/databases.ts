@@ -44,7 +44,9 @@ export function poolSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): PoolS
   if (!text) return { idleInTransactionTimeout: DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT, ledgerSchemas: ledgerSchemasFromEnv(env) };
   const ms = text.trim() === '0' ? 0 : parseDuration(text);
   if (ms === undefined || (ms > 0 && ms < 1_000)) {
-    throw new Error(`CARETAKER_IDLE_IN_TRANSACTION_TIMEOUT: expected a duration of at least 1s like "5m" or "90s", or 0 for the server's setting, got ${JSON.stringify(text)}`);
+    throw new Error(
+      `CARETAKER_IDLE_IN_TRANSACTION_TIMEOUT: expected a duration of at least 1s like "5m" or "90s", or 0 for the server's setting, got ${JSON.stringify(text)}`,
+    );
   }
   return { idleInTransactionTimeout: ms, ledgerSchemas: ledgerSchemasFromEnv(env) };
 }

@@ -1,4 +1,15 @@
-import { ApplicationFailure, CancellationScope, isCancellation, log, metricMeter, ParentClosePolicy, patched, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  metricMeter,
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RunOutcome } from './alert-types';
 import { METRICS } from './metric-names';
@@ -22,7 +33,13 @@ function runOutcomeOf(input: TaskInput<{ dry_run: boolean }>, progress: TaskProg
   const info = workflowInfo();
   const failureType = err === undefined ? undefined : failureTypeOf(err);
   const outcome =
-    err === undefined ? (progress.result?.status ?? 'completed') : isCancellation(err) ? 'cancelled' : failureType === 'SafetyLimitExceeded' ? 'refused' : 'failed';
+    err === undefined
+      ? (progress.result?.status ?? 'completed')
+      : isCancellation(err)
+        ? 'cancelled'
+        : failureType === 'SafetyLimitExceeded'
+          ? 'refused'
+          : 'failed';
   const dryRun = input.config.dry_run;
   const tables: Record<string, Counts> = dryRun ? {} : ((err === undefined ? progress.result?.tables : progress.partial?.tables) ?? {});
   const rowsChanged = Object.values(tables).reduce((sum, counts) => sum + Object.values(counts).reduce((a, b) => a + b, 0), 0);
@@ -54,13 +71,19 @@ function taskTotal(backlog: Backlog): Backlog {
 function recordMetrics(run: RunOutcome): void {
   const tags = { task_id: run.taskId, task_type: run.type, outcome: run.outcome, dry_run: String(run.dryRun) };
   metricMeter.createCounter(METRICS.runs, 'runs', 'Caretaker runs that ended, by outcome').withTags(tags).add(1);
-  metricMeter.createHistogram(METRICS.runDuration, 'float', 's', 'Caretaker run duration').withTags(tags).record(run.durationMs / 1000);
+  metricMeter
+    .createHistogram(METRICS.runDuration, 'float', 's', 'Caretaker run duration')
+    .withTags(tags)
+    .record(run.durationMs / 1000);
   const rows = metricMeter.createCounter(METRICS.rowsChanged, 'rows', 'Rows changed by real runs, per table and action');
   for (const [table, counts] of Object.entries(run.tables)) {
     for (const [action, n] of Object.entries(counts)) if (n > 0) rows.withTags({ task_id: run.taskId, table, action }).add(n);
   }
   if (!run.dryRun && (run.outcome === 'completed' || run.outcome === 'completed_with_errors')) {
-    metricMeter.createGauge(METRICS.lastSuccess, 'float', 's', 'Unix time of the last real run that completed').withTags({ task_id: run.taskId }).set(Date.now() / 1000);
+    metricMeter
+      .createGauge(METRICS.lastSuccess, 'float', 's', 'Unix time of the last real run that completed')
+      .withTags({ task_id: run.taskId })
+      .set(Date.now() / 1000);
     if (run.backlog) recordBacklog(run.taskId, run.backlog);
   }
 }
@@ -68,9 +91,13 @@ function recordMetrics(run: RunOutcome): void {
 /** The backlog gauges of a completed real run; a run that left no rows has no oldest row: age 0. */
 function recordBacklog(taskId: string, backlog: Backlog): void {
   const tags = { task_id: taskId };
-  metricMeter.createGauge(METRICS.backlogRows, 'int', 'rows', 'Eligible rows the last completed real run left for the next one').withTags(tags).set(backlog.rows);
+  metricMeter
+    .createGauge(METRICS.backlogRows, 'int', 'rows', 'Eligible rows the last completed real run left for the next one')
+    .withTags(tags)
+    .set(backlog.rows);
   const age = backlog.oldest_age_seconds ?? (backlog.rows === 0 ? 0 : undefined);
-  if (age !== undefined) metricMeter.createGauge(METRICS.backlogOldestAge, 'float', 's', 'Age of the oldest row the last completed real run left').withTags(tags).set(age);
+  if (age !== undefined)
+    metricMeter.createGauge(METRICS.backlogOldestAge, 'float', 's', 'Age of the oldest row the last completed real run left').withTags(tags).set(age);
 }
 
 /**

@@ -15,7 +15,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { type Backlog, type BatchCheckpoint, type Counts, type PartialResult, PROGRESS_SIGNAL, type TaskInput, type TaskProgress, type TaskResult } from './types';
+import {
+  type Backlog,
+  type BatchCheckpoint,
+  type Counts,
+  type PartialResult,
+  PROGRESS_SIGNAL,
+  type TaskInput,
+  type TaskProgress,
+  type TaskResult,
+} from './types';
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from './search-attributes';
 import { finalDetails, liveDetails, outcomeHeadline, rowsChanged, type RunOutcome, stoppedDetails } from './run-text';
 import { afterRun } from './after-run';
@@ -155,7 +164,9 @@ export async function runTask<C, A extends object = Activities>(
     if (!input.config.dry_run) {
       // The ledger knows exactly what committed, even when the last attempt died without a word.
       const { workflowId, runId } = workflowInfo();
-      const fromLedger = await CancellationScope.nonCancellable(() => ledger.readRunLedger(input as TaskInput<{ dry_run: boolean }>, workflowId, runId)).catch(() => undefined);
+      const fromLedger = await CancellationScope.nonCancellable(() => ledger.readRunLedger(input as TaskInput<{ dry_run: boolean }>, workflowId, runId)).catch(
+        () => undefined,
+      );
       progress.partial = fromLedger ?? progress.partial;
     }
     if (cancelled) progress.phase = 'cancelled';
@@ -180,7 +191,16 @@ export async function runTask<C, A extends object = Activities>(
     counts: result.counts,
     tables: result.tables,
     backlog: result.backlog,
-    details: finalDetails({ outcome: result.status, dryRun: result.dryRun, reason: result.reason, counts: result.counts, tables: result.tables, batches: result.batches, elapsedMs: Date.now() - started, errors: result.errors }),
+    details: finalDetails({
+      outcome: result.status,
+      dryRun: result.dryRun,
+      reason: result.reason,
+      counts: result.counts,
+      tables: result.tables,
+      batches: result.batches,
+      elapsedMs: Date.now() - started,
+      errors: result.errors,
+    }),
   });
   await afterRun(input, progress); // metrics and alerts (workflows/after-run.ts)
   return result;

@@ -44,11 +44,13 @@ export function liveDetails(dryRun: boolean, startedAtMs: number, checkpoint: Ba
     .filter(([k]) => k !== 'matched')
     .reduce((n, [, v]) => n + v, 0);
   const waiting = checkpoint.pace?.waiting ? ` · waiting: ${checkpoint.pace.waiting}` : '';
-  return keepLastLineVisible([
-    `**${outcomeHeadline('running')}**${dryRun ? ' (DRY RUN)' : ''} · ${checkpoint.batches} batch(es) · ${countsText(checkpoint.counts)} · ~${Math.round(rows / elapsedS)} rows/s · elapsed ${elapsedS}s${waiting}`,
-    '',
-    `Checkpoint at ${checkpoint.at}; refreshed every 30 s here (at most 20 times an attempt), every few seconds in \`caretaker status\`.`,
-  ].join('\n'));
+  return keepLastLineVisible(
+    [
+      `**${outcomeHeadline('running')}**${dryRun ? ' (DRY RUN)' : ''} · ${checkpoint.batches} batch(es) · ${countsText(checkpoint.counts)} · ~${Math.round(rows / elapsedS)} rows/s · elapsed ${elapsedS}s${waiting}`,
+      '',
+      `Checkpoint at ${checkpoint.at}; refreshed every 30 s here (at most 20 times an attempt), every few seconds in \`caretaker status\`.`,
+    ].join('\n'),
+  );
 }
 
 /** Rows inserted, updated and deleted over every table (a dry run's would-be changes). */
@@ -67,11 +69,19 @@ export function tablesMarkdown(tables: Record<string, Counts>): string {
   const names = Object.keys(tables).sort();
   if (names.length === 0) return 'No rows changed.';
   const keys = [...new Set(names.flatMap((t) => Object.keys(tables[t]!)))];
-  return [`| table | ${keys.join(' | ')} |`, `|---|${keys.map(() => '---:').join('|')}|`, ...names.map((t) => `| ${t} | ${keys.map((k) => cell(tables[t]!, k)).join(' | ')} |`)].join('\n');
+  return [
+    `| table | ${keys.join(' | ')} |`,
+    `|---|${keys.map(() => '---:').join('|')}|`,
+    ...names.map((t) => `| ${t} | ${keys.map((k) => cell(tables[t]!, k)).join(' | ')} |`),
+  ].join('\n');
 }
 
 function countsText(counts: Counts): string {
-  return Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ') || 'nothing';
+  return (
+    Object.entries(counts)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ') || 'nothing'
+  );
 }
 
 /** The end-of-run details: headline, counts, and the per-table table. */
@@ -99,6 +109,21 @@ export function finalDetails(end: {
 }
 
 /** The end-of-run details of a failed or cancelled run, from what it had done when it stopped. */
-export function stoppedDetails(outcome: 'failed' | 'cancelled' | 'refused', reason: string, partial: PartialResult | undefined, dryRun: boolean, elapsedMs: number): string {
-  return finalDetails({ outcome, dryRun, reason, counts: partial?.counts ?? {}, tables: partial?.tables ?? {}, batches: partial?.batches ?? 0, elapsedMs, stopped: true });
+export function stoppedDetails(
+  outcome: 'failed' | 'cancelled' | 'refused',
+  reason: string,
+  partial: PartialResult | undefined,
+  dryRun: boolean,
+  elapsedMs: number,
+): string {
+  return finalDetails({
+    outcome,
+    dryRun,
+    reason,
+    counts: partial?.counts ?? {},
+    tables: partial?.tables ?? {},
+    batches: partial?.batches ?? 0,
+    elapsedMs,
+    stopped: true,
+  });
 }

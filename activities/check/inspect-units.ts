@@ -47,20 +47,37 @@ export async function inspectUnits(session: TaskSession, units: readonly WorkUni
   const tables = new Map(units.flatMap((u) => u.fraction ?? []).map((t) => [t.table.oid, t.table]));
   findings.push(...(await naiveColumnsWithoutZone(client, [...tables.values()], cfg as { timestamps?: TimestampSettings })));
   if (cfg.max_rows_per_run != null && estimated > cfg.max_rows_per_run) {
-    findings.push(warning(`a run would change about ${Math.round(estimated)} rows (planner's estimate), more than max_rows_per_run ${cfg.max_rows_per_run}: each run stops there and the rest waits for the next`));
+    findings.push(
+      warning(
+        `a run would change about ${Math.round(estimated)} rows (planner's estimate), more than max_rows_per_run ${cfg.max_rows_per_run}: each run stops there and the rest waits for the next`,
+      ),
+    );
   }
   return findings;
 }
 
 /** Privileges, the child's foreign key index and the estimated share of the table, for one table a unit changes. */
-async function targetFindings(client: PoolClient, unit: WorkUnit, target: FractionTarget, cfg: EngineConfig, count: (rows: number) => void): Promise<Finding[]> {
+async function targetFindings(
+  client: PoolClient,
+  unit: WorkUnit,
+  target: FractionTarget,
+  cfg: EngineConfig,
+  count: (rows: number) => void,
+): Promise<Finding[]> {
   const findings: Finding[] = [];
   const at = `${unit.label}: ${target.table.name}`;
   const missing = await missingPrivileges(client, target.table, target.verb);
-  if (missing.length > 0) findings.push(error(`${at}: the role lacks ${missing.join(' and ')} on ${target.table.name}, which a run needs to ${target.verb} its rows; grant ${missing.join(', ')} on ${target.table.name} to it`));
+  if (missing.length > 0)
+    findings.push(
+      error(
+        `${at}: the role lacks ${missing.join(' and ')} on ${target.table.name}, which a run needs to ${target.verb} its rows; grant ${missing.join(', ')} on ${target.table.name} to it`,
+      ),
+    );
   if (target.through && !(await hasLeadingIndex(client, target.table, target.through.columns))) {
     findings.push(
-      warning(`${at}: no index on ${target.table.name} (${target.through.columns.join(', ')}), the column(s) referencing ${target.through.parent.table.name}: every delete of parent rows scans the whole child table; create an index on (${target.through.columns.join(', ')})`),
+      warning(
+        `${at}: no index on ${target.table.name} (${target.through.columns.join(', ')}), the column(s) referencing ${target.through.parent.table.name}: every delete of parent rows scans the whole child table; create an index on (${target.through.columns.join(', ')})`,
+      ),
     );
   }
   if (missing.includes('SELECT')) return findings;
@@ -79,7 +96,11 @@ async function targetFindings(client: PoolClient, unit: WorkUnit, target: Fracti
   const max = cfg.max_fraction ?? 1;
   // An empty or never analyzed table (reltuples 0 or -1) has no estimate worth comparing.
   if (max < 1 && total > 0 && matching / total > max) {
-    findings.push(warning(`${at}: a run would ${target.verb} about ${Math.round(matching)} of ${Math.round(total)} rows (planner's estimate, ${Math.round((matching / total) * 100)}%), more than max_fraction ${max}: a real run would refuse`));
+    findings.push(
+      warning(
+        `${at}: a run would ${target.verb} about ${Math.round(matching)} of ${Math.round(total)} rows (planner's estimate, ${Math.round((matching / total) * 100)}%), more than max_fraction ${max}: a real run would refuse`,
+      ),
+    );
   }
   return findings;
 }
@@ -106,7 +127,9 @@ async function firstBatchFindings(client: PoolClient, unit: WorkUnit, size: { li
     if (rows > SEQ_SCAN_WARNING_ROWS) {
       const how = scan['Node Type'] === 'Seq Scan' ? 'a sequential scan' : `a walk of all of index ${scan['Index Name']} with a filter`;
       findings.push(
-        warning(`${unit.label}: the first batch reads all of ${scan.Schema}.${scan['Relation Name']} (${how} over about ${Math.round(rows)} rows): no index serves its conditions; add one on the columns the task filters by`),
+        warning(
+          `${unit.label}: the first batch reads all of ${scan.Schema}.${scan['Relation Name']} (${how} over about ${Math.round(rows)} rows): no index serves its conditions; add one on the columns the task filters by`,
+        ),
       );
     }
   }

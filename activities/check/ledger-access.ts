@@ -38,11 +38,24 @@ export async function ledgerAccess(client: PoolClient, schema: string, databaseN
   const setup = `run \`caretaker setup --database ${databaseName}\` as a role that may create it`;
   const missing = LEDGER_TABLES.filter((t) => !r.present.includes(t));
   if (!r.exists && !r.createSchema) {
-    found.push(error(`ledger schema "${schema}" does not exist and creating it needs CREATE on database ${r.database}; ${setup}, or grant create on database ${r.database} to ${r.role}`));
+    found.push(
+      error(
+        `ledger schema "${schema}" does not exist and creating it needs CREATE on database ${r.database}; ${setup}, or grant create on database ${r.database} to ${r.role}`,
+      ),
+    );
   } else if (r.exists && missing.length && !r.createInSchema) {
-    found.push(error(`ledger schema "${schema}" lacks ${missing.join(', ')} and creating them needs CREATE on schema ${schema}; ${setup}, or grant create on schema ${schema} to ${r.role}`));
+    found.push(
+      error(
+        `ledger schema "${schema}" lacks ${missing.join(', ')} and creating them needs CREATE on schema ${schema}; ${setup}, or grant create on schema ${schema} to ${r.role}`,
+      ),
+    );
   }
   if (r.exists && !r.useSchema) found.push(error(`ledger schema "${schema}": role ${r.role} lacks USAGE on it; grant usage on schema ${schema} to ${r.role}`));
-  for (const table of r.deniedTables) found.push(error(`ledger schema "${schema}": role ${r.role} lacks SELECT, INSERT, UPDATE or DELETE on ${schema}.${table}; grant select, insert, update, delete on ${schema}.${table} to ${r.role}`));
+  for (const table of r.deniedTables)
+    found.push(
+      error(
+        `ledger schema "${schema}": role ${r.role} lacks SELECT, INSERT, UPDATE or DELETE on ${schema}.${table}; grant select, insert, update, delete on ${schema}.${table} to ${r.role}`,
+      ),
+    );
   return found;
 }

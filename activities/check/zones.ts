@@ -26,14 +26,22 @@ const UTC = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'Universal', 'Zulu', 'U
  * session's TimeZone is not UTC: their age is then measured in that zone, off by its offset when
  * the application writes UTC (activities/sql/time.ts).
  */
-export async function naiveColumnsWithoutZone(client: PoolClient, tables: readonly ResolvedTable[], config: { timestamps?: TimestampSettings }): Promise<Finding[]> {
+export async function naiveColumnsWithoutZone(
+  client: PoolClient,
+  tables: readonly ResolvedTable[],
+  config: { timestamps?: TimestampSettings },
+): Promise<Finding[]> {
   const named = new Set(stringsOf(config));
   const zoned = (column: string) => Boolean(config.timestamps?.zone ?? config.timestamps?.columns[column]);
-  const naive = tables.flatMap((t) => [...t.columns].filter(([name, c]) => named.has(name) && isNaiveTimestamp(c.type) && !zoned(name)).map(([name]) => `${t.name}.${name}`));
+  const naive = tables.flatMap((t) =>
+    [...t.columns].filter(([name, c]) => named.has(name) && isNaiveTimestamp(c.type) && !zoned(name)).map(([name]) => `${t.name}.${name}`),
+  );
   if (naive.length === 0) return [];
   const zone = (await client.query<{ TimeZone: string }>('show timezone')).rows[0]!.TimeZone;
   if (UTC.has(zone)) return [];
   return naive.map((c) =>
-    warning(`${c} is timestamp without time zone and no timestamps.zone is set: its age is read in the session's TimeZone ${zone}; if the application writes UTC, set timestamps: { zone: UTC } (or the zone it writes in)`),
+    warning(
+      `${c} is timestamp without time zone and no timestamps.zone is set: its age is read in the session's TimeZone ${zone}; if the application writes UTC, set timestamps: { zone: UTC } (or the zone it writes in)`,
+    ),
   );
 }

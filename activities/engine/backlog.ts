@@ -11,7 +11,12 @@ import type { WorkUnit } from './work-unit';
  * A dry run leaves every row in place, and its cursor stops where the real run's would: the same
  * query gives the backlog the real run would leave. Undefined when no unit picks rows.
  */
-export async function leftBehind(client: PoolClient, units: readonly WorkUnit[], stop: Position, sets: Record<string, Counts>): Promise<RunBacklog | undefined> {
+export async function leftBehind(
+  client: PoolClient,
+  units: readonly WorkUnit[],
+  stop: Position,
+  sets: Record<string, Counts>,
+): Promise<RunBacklog | undefined> {
   const bySet: Record<string, Backlog> = {};
   for (const [i, unit] of units.entries()) {
     if (!unit.rowsLeft) continue;

@@ -73,7 +73,14 @@ export class BatchSizer {
 
   /** The sizes used and the slowest batch, for the result's `pace`. */
   summary(): RunPace['batchSize'] & { slowestBatchMs: number } {
-    return { first: this.first, last: this.size, smallest: this.smallest, largest: this.largest, adaptive: this.adaptive, slowestBatchMs: Math.round(this.slowestMs) };
+    return {
+      first: this.first,
+      last: this.size,
+      smallest: this.smallest,
+      largest: this.largest,
+      adaptive: this.adaptive,
+      slowestBatchMs: Math.round(this.slowestMs),
+    };
   }
 
   /** The size of the next batch. */

@@ -64,7 +64,14 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   try {
     if (mode === 'apply') {
       const { workflowId, runId } = ctx.info.workflowExecution ?? { workflowId: ctx.info.activityId, runId: '' };
-      const opened = await RunLedger.open(client, session.ledgerSchema, input.database, runKeyOf(workflowId, runId, ctx.info.activityType), input.taskId, ctx.info.attempt);
+      const opened = await RunLedger.open(
+        client,
+        session.ledgerSchema,
+        input.database,
+        runKeyOf(workflowId, runId, ctx.info.activityType),
+        input.taskId,
+        ctx.info.attempt,
+      );
       ledger = opened.ledger;
       for (const entry of opened.entries) {
         tally.apply(entry.effect);
@@ -225,7 +232,10 @@ export function advance(unit: WorkUnit, position: Position, items: readonly unkn
     const cursor = unit.cursorOf(item);
     const moved = previous === null || (unit.compare ? unit.compare(previous, cursor) < 0 : !isDeepStrictEqual(previous, cursor));
     if (!moved) {
-      throw ApplicationFailure.nonRetryable(`${unit.label}: the batch cursor did not advance past ${JSON.stringify(previous)}; stopping instead of repeating a batch`, 'CursorDidNotAdvance');
+      throw ApplicationFailure.nonRetryable(
+        `${unit.label}: the batch cursor did not advance past ${JSON.stringify(previous)}; stopping instead of repeating a batch`,
+        'CursorDidNotAdvance',
+      );
     }
     previous = cursor;
   }
@@ -238,7 +248,9 @@ export function advance(unit: WorkUnit, position: Position, items: readonly unkn
  */
 async function inTransaction<T>(client: PoolClient, cfg: EngineConfig, mode: ActMode, work: () => Promise<T>): Promise<T> {
   // One round trip: a batch pays it every time.
-  const limits = cfg.sql ? `; set local lock_timeout = ${Math.ceil(cfg.sql.lock_timeout)}; set local statement_timeout = ${Math.ceil(cfg.sql.statement_timeout)}` : '';
+  const limits = cfg.sql
+    ? `; set local lock_timeout = ${Math.ceil(cfg.sql.lock_timeout)}; set local statement_timeout = ${Math.ceil(cfg.sql.statement_timeout)}`
+    : '';
   try {
     await client.query(`${mode === 'predict' ? 'begin read only' : 'begin'}${limits}`);
     const value = await work();

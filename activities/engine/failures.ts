@@ -84,7 +84,13 @@ export function describePgError(e: PgError): string {
 export function withPartial(err: unknown, partial: PartialResult): Error {
   if (err instanceof CancelledFailure) return new CancelledFailure(err.message, [partial], err.cause);
   if (err instanceof ApplicationFailure) {
-    return ApplicationFailure.create({ message: err.message, type: err.type ?? undefined, nonRetryable: err.nonRetryable ?? false, details: [partial], cause: err.cause });
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.type ?? undefined,
+      nonRetryable: err.nonRetryable ?? false,
+      details: [partial],
+      cause: err.cause,
+    });
   }
   if (err instanceof TemporalFailure) return err;
   if (isPgError(err)) {

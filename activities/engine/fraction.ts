@@ -10,7 +10,12 @@ import type { FractionTarget, WorkUnit } from './work-unit';
  * (two policies on one table at 45% each are 90% of it) and over child tables too. It runs in the
  * engine's read-only transaction, under the task's lock and statement timeouts.
  */
-export async function checkFractions(client: PoolClient, units: readonly WorkUnit[], maxFraction: number, known: ReadonlyMap<FractionTarget, number> = new Map()): Promise<string[]> {
+export async function checkFractions(
+  client: PoolClient,
+  units: readonly WorkUnit[],
+  maxFraction: number,
+  known: ReadonlyMap<FractionTarget, number> = new Map(),
+): Promise<string[]> {
   // No run can change more than all of a table: `max_fraction: 1` turns the guard (and its scans) off.
   if (maxFraction >= 1) return [];
   const byTable = new Map<string, { targets: FractionTarget[]; labels: Set<string> }>();
@@ -25,7 +30,10 @@ export async function checkFractions(client: PoolClient, units: readonly WorkUni
   const problems: string[] = [];
   for (const { targets, labels } of byTable.values()) {
     const counted = targets.length === 1 ? known.get(targets[0]!) : undefined;
-    const counting = counted === undefined ? countBoth(client, targets) : countTotal(client, targets[0]!, counted, maxFraction).then((total) => ({ matching: counted, total }));
+    const counting =
+      counted === undefined
+        ? countBoth(client, targets)
+        : countTotal(client, targets[0]!, counted, maxFraction).then((total) => ({ matching: counted, total }));
     const { matching, total } = await onTable(targets[0]!.table.name, counting);
     const verbs = [...new Set(targets.map((t) => t.verb))].join(' or ');
     const problem = overFraction(`${[...labels].join(', ')}: would ${verbs}`, matching, total, `rows of ${targets[0]!.table.name}`, maxFraction);

@@ -72,7 +72,8 @@ export async function ensureLedger(client: PoolClient, schema: string, database:
     await client.query('commit');
   } catch (err) {
     await client.query('rollback').catch(() => undefined);
-    if ((err as { code?: string }).code === INSUFFICIENT_PRIVILEGE) throw await missingPrivilege(client, schema, database, state.schema_exists, (err as Error).message);
+    if ((err as { code?: string }).code === INSUFFICIENT_PRIVILEGE)
+      throw await missingPrivilege(client, schema, database, state.schema_exists, (err as Error).message);
     throw err;
   }
 }
@@ -80,7 +81,9 @@ export async function ensureLedger(client: PoolClient, schema: string, database:
 async function missingPrivilege(client: PoolClient, schema: string, database: string, schemaExists: boolean, cause: string): Promise<ApplicationFailure> {
   const { db, role } = (await client.query<{ db: string; role: string }>('select current_database() as db, current_user as role')).rows[0]!;
   const needed = schemaExists ? `CREATE on schema ${quoteIdent(schema)}` : `CREATE on database ${quoteIdent(db)}`;
-  const grant = schemaExists ? `grant create on schema ${quoteIdent(schema)} to ${quoteIdent(role)}` : `grant create on database ${quoteIdent(db)} to ${quoteIdent(role)}`;
+  const grant = schemaExists
+    ? `grant create on schema ${quoteIdent(schema)} to ${quoteIdent(role)}`
+    : `grant create on database ${quoteIdent(db)} to ${quoteIdent(role)}`;
   return ApplicationFailure.nonRetryable(
     `the run ledger (schema ${quoteIdent(schema)}) is missing in database ${quoteIdent(db)} and role ${quoteIdent(role)} may not create it (${cause}): ` +
       `it needs ${needed}. Create the ledger once as a privileged role: caretaker setup --database ${database}, ` +

@@ -60,7 +60,14 @@ export class RunLedger {
    * older ones) and returns what earlier attempts of this run recorded, in order. `database` is the
    * database's name in the worker's environment, for the error when the ledger cannot be created.
    */
-  static async open(client: PoolClient, schema: string, database: string, runKey: string, taskId: string, attempt: number): Promise<{ ledger: RunLedger; entries: LedgerEntry[] }> {
+  static async open(
+    client: PoolClient,
+    schema: string,
+    database: string,
+    runKey: string,
+    taskId: string,
+    attempt: number,
+  ): Promise<{ ledger: RunLedger; entries: LedgerEntry[] }> {
     const ledger = new RunLedger(schema, runKey, attempt);
     const s = ledger.sql;
     await ensureLedger(client, schema, database);

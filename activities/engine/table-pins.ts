@@ -38,9 +38,10 @@ export class TablePins {
 
   private async firstReplaced(client: PoolClient): Promise<ApplicationFailure | undefined> {
     if (this.tables.length === 0) return undefined;
-    const { rows } = await client.query<{ oids: (number | null)[] }>(`select array(select to_regclass(name)::oid from unnest($1::text[]) with ordinality u(name, i) order by i) as oids`, [
-      this.tables.map((t) => t.sql),
-    ]);
+    const { rows } = await client.query<{ oids: (number | null)[] }>(
+      `select array(select to_regclass(name)::oid from unnest($1::text[]) with ordinality u(name, i) order by i) as oids`,
+      [this.tables.map((t) => t.sql)],
+    );
     for (const [i, table] of this.tables.entries()) {
       const now = rows[0]!.oids[i] ?? null;
       if (now === null || Number(now) !== table.oid) return tableReplaced(table.name, table.oid, now);

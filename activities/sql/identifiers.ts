@@ -51,19 +51,16 @@ const TABLE_COLUMNS = `
  * column is a non-retryable configuration error naming what was expected; nothing from config ever
  * reaches SQL unchecked.
  */
-export async function resolveTable(
-  client: PoolClient,
-  table: string,
-  columns: readonly (string | null | undefined)[],
-  where: string,
-): Promise<ResolvedTable> {
+export async function resolveTable(client: PoolClient, table: string, columns: readonly (string | null | undefined)[], where: string): Promise<ResolvedTable> {
   const [schema, name] = table.includes('.') ? table.split('.', 2) : [null, table];
   const found = await client.query<{ schema: string; name: string; oid: number }>(FIND_TABLE, [schema, name]);
   const row = found.rows[0];
   if (!row) {
     const other = (await client.query<{ schema: string; name: string; what: string }>(FIND_OTHER, [schema, name])).rows[0];
     if (other) {
-      throw configError(`${where}: "${table}" is ${other.what} (${other.schema}.${other.name}), not a table; Caretaker changes tables only: name the table it reads from`);
+      throw configError(
+        `${where}: "${table}" is ${other.what} (${other.schema}.${other.name}), not a table; Caretaker changes tables only: name the table it reads from`,
+      );
     }
     throw configError(`${where}: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
   }

@@ -68,7 +68,13 @@ export async function resolveKey(client: PoolClient, table: ResolvedTable, colum
 }
 
 /** A table and its row key, every name checked against the catalog. */
-export async function resolveKeyed(client: PoolClient, tableName: string, key: KeyColumn, columns: readonly (string | null | undefined)[], where: string): Promise<RowKey> {
+export async function resolveKeyed(
+  client: PoolClient,
+  tableName: string,
+  key: KeyColumn,
+  columns: readonly (string | null | undefined)[],
+  where: string,
+): Promise<RowKey> {
   const table = await resolveTable(client, tableName, [...keyColumns(key), ...columns], where);
   return resolveKey(client, table, keyColumns(key), where);
 }
@@ -91,7 +97,12 @@ export function keyAfter(key: RowKey, cursor: KeyValue, p: SqlParams, alias = 't
 
 /** Rows whose key is one of `keys`. */
 export function keyIn(key: RowKey, keys: readonly KeyValue[], p: SqlParams, alias = 't'): string {
-  const arrays = key.columns.map((c, i) => p.add(keys.map((k) => k[i]), `${colType(key.table, c)}[]`));
+  const arrays = key.columns.map((c, i) =>
+    p.add(
+      keys.map((k) => k[i]),
+      `${colType(key.table, c)}[]`,
+    ),
+  );
   if (key.columns.length === 1) return `${keyOrder(key, alias)} = any(${arrays[0]})`;
   return `(${keyOrder(key, alias)}) in (select * from unnest(${arrays.join(', ')}))`;
 }
@@ -115,7 +126,13 @@ export function keyWindow(key: RowKey, window: KeyWindow, p: SqlParams, alias = 
  * `limit + 1` rows and a sparse set is read in one sequential pass, where a walk in key order
  * visits the key index for every row; the keys are sorted afterwards, in the key's own order.
  */
-export async function keysUpTo(client: PoolClient, key: RowKey, where: (p: SqlParams) => string[], after: KeyValue | null, limit: number): Promise<KeyValue[] | null> {
+export async function keysUpTo(
+  client: PoolClient,
+  key: RowKey,
+  where: (p: SqlParams) => string[],
+  after: KeyValue | null,
+  limit: number,
+): Promise<KeyValue[] | null> {
   const p = new SqlParams();
   const conds = where(p);
   if (after !== null) conds.push(keyAfter(key, after, p));

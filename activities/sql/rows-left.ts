@@ -19,7 +19,10 @@ export async function rowsLeft(client: PoolClient, key: RowKey, where: (p: SqlPa
   const conds = where(p);
   if (after !== null) conds.push(keyAfter(key, after, p));
   const oldest = age ? `floor(extract(epoch from now() - min(${age.zones.instant(key.table, age.column, p)})))` : 'null';
-  const { rows } = await client.query<{ n: string; age: string | null }>(`select count(*) as n, ${oldest} as age from ${key.table.sql} t where ${conds.join(' and ') || 'true'}`, p.values);
+  const { rows } = await client.query<{ n: string; age: string | null }>(
+    `select count(*) as n, ${oldest} as age from ${key.table.sql} t where ${conds.join(' and ') || 'true'}`,
+    p.values,
+  );
   const n = Number(rows[0]!.n);
   const seconds = rows[0]!.age;
   return seconds === null || n === 0 ? { rows: n } : { rows: n, oldest_age_seconds: Math.max(0, Number(seconds)) };

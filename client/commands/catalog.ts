@@ -27,7 +27,11 @@ export async function tasks(ctx: CliContext): Promise<number> {
   if (wanted !== undefined && !one && family.length === 0) {
     const names = catalog().flatMap((t) => [t.type, ...t.aliases, t.type.split('.')[0]!]);
     const guess = closestMatch(wanted, names);
-    throw new UsageError(`no task type "${wanted}"${guess ? `; did you mean "${guess}"?` : ''} (types: ${catalog().map((t) => t.type).join(', ')})`);
+    throw new UsageError(
+      `no task type "${wanted}"${guess ? `; did you mean "${guess}"?` : ''} (types: ${catalog()
+        .map((t) => t.type)
+        .join(', ')})`,
+    );
   }
   const docs = (one ? [one] : family.length ? family : catalog()).map((t) => ({
     type: t.type,

@@ -26,7 +26,9 @@ export async function check(ctx: CliContext): Promise<number> {
     const checks = await checkDatabases(cfg, pools, only);
     const counts = countFindings(checks, warnings);
     if (junit !== undefined) await writeFile(junit, checkJunit(checks));
-    ctx.print({ ok: counts.errors === 0, file: ctx.configFile, ...counts, configWarnings: warnings, databases: checks }, () => checkText(ctx.configFile, checks, warnings));
+    ctx.print({ ok: counts.errors === 0, file: ctx.configFile, ...counts, configWarnings: warnings, databases: checks }, () =>
+      checkText(ctx.configFile, checks, warnings),
+    );
     return counts.errors > 0 || (ctx.flags.strict === true && counts.warnings > 0) ? 1 : 0;
   } finally {
     await pools.close();

@@ -13,7 +13,9 @@ export async function serve(ctx: CliContext): Promise<number> {
   const server = createCodecServer(codec, origins);
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
-  console.log(`caretaker codec-server: http://127.0.0.1:${port} (POST /encode, /decode; CORS for ${origins.join(', ')}; encrypting with key "${codec.currentKeyId}")`);
+  console.log(
+    `caretaker codec-server: http://127.0.0.1:${port} (POST /encode, /decode; CORS for ${origins.join(', ')}; encrypting with key "${codec.currentKeyId}")`,
+  );
   await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
   server.close();
   return 0;

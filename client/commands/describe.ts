@@ -33,7 +33,9 @@ export async function describe(ctx: CliContext): Promise<number> {
     policies: d.policies,
     state: d.state,
     nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
-    lastOutcome: last ? { outcome: last.outcome, workflowId: last.workflowId, startTime: last.startTime, failure: last.failure, backlog: last.backlog } : undefined,
+    lastOutcome: last
+      ? { outcome: last.outcome, workflowId: last.workflowId, startTime: last.startTime, failure: last.failure, backlog: last.backlog }
+      : undefined,
     failures,
     recentRuns: recent,
     runs,

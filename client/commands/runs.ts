@@ -27,7 +27,10 @@ export async function describeRecentRun(client: Client, action: ScheduleExecutio
 function resolveRunTarget(ctx: CliContext, name: string, tasks: readonly TaskConfig[]): TaskConfig {
   const configured = tasks.find((t) => t.id === name);
   if (!configured && !findTaskType(name)) {
-    const guess = closestMatch(name, tasks.map((t) => t.id));
+    const guess = closestMatch(
+      name,
+      tasks.map((t) => t.id),
+    );
     throw new UsageError(
       `"${name}" is neither a task id in ${ctx.configFile} (${tasks.map((t) => t.id).join(', ') || 'none'}) nor a task type (see \`caretaker tasks\`)${guess ? `; did you mean "${guess}"?` : ''}`,
     );
@@ -96,8 +99,14 @@ export async function cancel(ctx: CliContext): Promise<number> {
     const desc = await handle.describe();
     if (desc.status.name !== 'RUNNING') {
       const outcome = closedOutcome(desc);
-      if (ctx.json) ctx.print({ workflowId, cancelRequested: false, alreadyEnded: true, status: desc.status.name, outcome, url: webUiLink(workflowId, desc.runId) }, () => '');
-      console.error(`caretaker cancel: ${workflowId} already ended (${outcome}, ${desc.closeTime?.toISOString() ?? 'closed'}); nothing to cancel\n  ${webUiLink(workflowId, desc.runId)}`);
+      if (ctx.json)
+        ctx.print(
+          { workflowId, cancelRequested: false, alreadyEnded: true, status: desc.status.name, outcome, url: webUiLink(workflowId, desc.runId) },
+          () => '',
+        );
+      console.error(
+        `caretaker cancel: ${workflowId} already ended (${outcome}, ${desc.closeTime?.toISOString() ?? 'closed'}); nothing to cancel\n  ${webUiLink(workflowId, desc.runId)}`,
+      );
       return 2;
     }
     await handle.cancel();

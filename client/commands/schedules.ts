@@ -34,18 +34,36 @@ export async function sync(ctx: CliContext): Promise<number> {
  */
 async function lastOutcome(client: Client, scheduleId: string): Promise<{ outcome: string; at: string } | undefined> {
   // The schedule's own description, not the list's copy of it, which visibility updates later.
-  const recent = (await client.schedule.getHandle(scheduleId).describe().catch(() => undefined))?.info.recentActions ?? [];
+  const recent =
+    (
+      await client.schedule
+        .getHandle(scheduleId)
+        .describe()
+        .catch(() => undefined)
+    )?.info.recentActions ?? [];
   const last = recent[recent.length - 1];
   if (!last) return undefined;
   const { workflowId, firstExecutionRunId } = last.action.workflow;
-  const desc = await client.workflow.getHandle(workflowId, firstExecutionRunId).describe().catch(() => undefined);
+  const desc = await client.workflow
+    .getHandle(workflowId, firstExecutionRunId)
+    .describe()
+    .catch(() => undefined);
   return desc && { outcome: desc.status.name === 'RUNNING' ? 'running' : closedOutcome(desc), at: desc.startTime.toISOString() };
 }
 
 /** `caretaker schedules list`: every schedule, its state, next run and the outcome of its last run. */
 export async function list(ctx: CliContext): Promise<number> {
   const client = await ctx.client();
-  const rows: { id: string; workflowType?: string; paused: boolean; note?: string; nextActionTimes: string[]; managedByCaretaker: boolean; lastOutcome?: string; lastRunAt?: string }[] = [];
+  const rows: {
+    id: string;
+    workflowType?: string;
+    paused: boolean;
+    note?: string;
+    nextActionTimes: string[];
+    managedByCaretaker: boolean;
+    lastOutcome?: string;
+    lastRunAt?: string;
+  }[] = [];
   for await (const s of client.schedule.list()) {
     rows.push({
       id: s.scheduleId,
@@ -62,7 +80,13 @@ export async function list(ctx: CliContext): Promise<number> {
       ? 'no schedules'
       : table([
           ['ID', 'WORKFLOW', 'STATE', 'NEXT RUN', 'LAST OUTCOME'],
-          ...rows.map((r) => [r.id, r.workflowType ?? '', r.paused ? 'paused' : 'active', r.nextActionTimes[0] ?? '', r.lastOutcome ? `${r.lastOutcome} (${r.lastRunAt})` : 'no runs yet']),
+          ...rows.map((r) => [
+            r.id,
+            r.workflowType ?? '',
+            r.paused ? 'paused' : 'active',
+            r.nextActionTimes[0] ?? '',
+            r.lastOutcome ? `${r.lastOutcome} (${r.lastRunAt})` : 'no runs yet',
+          ]),
         ]),
   );
   return 0;
@@ -120,7 +144,8 @@ export async function trigger(ctx: CliContext): Promise<number> {
 
 function parseDate(value: string | undefined, flag: string): Date {
   const date = value ? new Date(value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) throw new UsageError(`--${flag}: expected an ISO date/time like 2026-01-31T00:00:00Z, got ${JSON.stringify(value ?? '')}`);
+  if (!date || Number.isNaN(date.getTime()))
+    throw new UsageError(`--${flag}: expected an ISO date/time like 2026-01-31T00:00:00Z, got ${JSON.stringify(value ?? '')}`);
   return date;
 }
 

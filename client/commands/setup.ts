@@ -18,15 +18,16 @@ export async function setup(ctx: CliContext): Promise<number> {
   } catch (err) {
     const message = (err as Error).message;
     const denied = /permission|denied|unimplemented|not supported|unauthori/i.test(message);
-    ctx.print({ ok: false, namespace, error: message, hint: cloudHint(namespace) }, () => `caretaker setup: could not register search attributes in ${namespace}: ${message}${denied ? `\n${cloudHint(namespace)}` : ''}`);
+    ctx.print(
+      { ok: false, namespace, error: message, hint: cloudHint(namespace) },
+      () => `caretaker setup: could not register search attributes in ${namespace}: ${message}${denied ? `\n${cloudHint(namespace)}` : ''}`,
+    );
     return 1;
   }
   ctx.print({ ok: true, namespace, ...result }, () =>
-    [
-      `namespace ${namespace}: search attributes ready`,
-      ...result.added.map((n) => `  added    ${n}`),
-      ...result.existing.map((n) => `  present  ${n}`),
-    ].join('\n'),
+    [`namespace ${namespace}: search attributes ready`, ...result.added.map((n) => `  added    ${n}`), ...result.existing.map((n) => `  present  ${n}`)].join(
+      '\n',
+    ),
   );
   return 0;
 }

@@ -38,15 +38,27 @@ export async function status(ctx: CliContext): Promise<number> {
   const outcome = desc.memo?.[OUTCOME_MEMO] as OutcomeMemo | undefined;
   const failed = FAILED_STATES.has(state);
   // A run that failed without recording an outcome (terminated, timed out) still has its cause in Temporal.
-  const failure = failed ? (outcome?.failure ?? (await handle.result().then(() => undefined, (err: unknown) => failureOf(err).cause))) : outcome?.failure;
+  const failure = failed
+    ? (outcome?.failure ??
+      (await handle.result().then(
+        () => undefined,
+        (err: unknown) => failureOf(err).cause,
+      )))
+    : outcome?.failure;
   const phase = state === 'RUNNING' ? ('phase' in progress ? progress.phase : 'running') : (outcome?.outcome ?? state.toLowerCase());
   const data = { workflowId, runId: desc.runId, status: state, phase, failure, progress, outcome, activities, url: webUiLink(workflowId, desc.runId) };
   ctx.print(data, () => {
-    const lines = [`${workflowId}: ${state}`, `  ${data.url}`, `  phase: ${phase}${'phase' in progress && progress.result ? `; ${summarizeResult(progress.result)}` : ''}`];
+    const lines = [
+      `${workflowId}: ${state}`,
+      `  ${data.url}`,
+      `  phase: ${phase}${'phase' in progress && progress.result ? `; ${summarizeResult(progress.result)}` : ''}`,
+    ];
     if (failure) lines.push(`  cause: ${failure}`);
     if (state === 'RUNNING') lines.push(`  progress: ${progressLine(desc)}`);
     if (outcome && outcome.outcome !== 'completed') {
-      lines.push(`  ${state === 'RUNNING' || outcome.outcome === 'refused' || outcome.outcome.startsWith('completed') || outcome.outcome === 'skipped' ? 'counts' : 'changed before it stopped'}: ${countsText(outcome.counts)}`);
+      lines.push(
+        `  ${state === 'RUNNING' || outcome.outcome === 'refused' || outcome.outcome.startsWith('completed') || outcome.outcome === 'skipped' ? 'counts' : 'changed before it stopped'}: ${countsText(outcome.counts)}`,
+      );
       if (outcome.tables) lines.push(tablesText(outcome.tables, '    '));
     }
     return lines.join('\n');

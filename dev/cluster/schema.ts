@@ -26,21 +26,31 @@ function run(command: string, args: string[]): Promise<void> {
 export async function ensureClusterSchemas(sqlTool: string, settings: ClusterSettings): Promise<string[]> {
   const url = new URL(settings.postgresUrl);
   const connection = [
-    '--plugin', 'postgres12',
-    '--endpoint', url.hostname,
-    '--port', url.port || '5432',
-    '--user', decodeURIComponent(url.username) || 'postgres',
+    '--plugin',
+    'postgres12',
+    '--endpoint',
+    url.hostname,
+    '--port',
+    url.port || '5432',
+    '--user',
+    decodeURIComponent(url.username) || 'postgres',
     ...(url.password ? ['--password', decodeURIComponent(url.password)] : []),
   ];
   const created: string[] = [];
   for (const kind of ['persistence', 'visibility'] as const) {
     const database = settings.databases[kind];
-    const exists = await withClient(settings.postgresUrl, async (c) => (await c.query('select 1 from pg_database where datname = $1', [database])).rowCount === 1);
+    const exists = await withClient(
+      settings.postgresUrl,
+      async (c) => (await c.query('select 1 from pg_database where datname = $1', [database])).rowCount === 1,
+    );
     if (!exists) {
       await run(sqlTool, [...connection, '--database', database, 'create-database']);
       created.push(database);
     }
-    const versioned = await withClient(urlOfDatabase(settings.postgresUrl, database), async (c) => (await c.query(`select to_regclass('public.schema_version') is not null as ok`)).rows[0].ok as boolean);
+    const versioned = await withClient(
+      urlOfDatabase(settings.postgresUrl, database),
+      async (c) => (await c.query(`select to_regclass('public.schema_version') is not null as ok`)).rows[0].ok as boolean,
+    );
     if (!versioned) await run(sqlTool, [...connection, '--database', database, 'setup-schema', '-v', '0.0']);
     await run(sqlTool, [...connection, '--database', database, 'update-schema', '--schema-name', SCHEMA_NAMES[kind]]);
   }

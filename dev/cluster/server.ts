@@ -45,9 +45,12 @@ export class TemporalServerProcess {
   async start(): Promise<void> {
     if (this.child) return;
     const busy = await portsInUse(this.settings.port);
-    if (busy.length) throw new Error(`ports ${busy.join(', ')} are taken: is another cluster running? Choose other ports with --port or CARETAKER_CLUSTER_PORT`);
+    if (busy.length)
+      throw new Error(`ports ${busy.join(', ')} are taken: is another cluster running? Choose other ports with --port or CARETAKER_CLUSTER_PORT`);
     const configDir = writeServerConfig(this.settings);
-    const child = spawn(this.binary, ['--root', '/', '--config', configDir, '--env', ENVIRONMENT, '--allow-no-auth', 'start'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(this.binary, ['--root', '/', '--config', configDir, '--env', ENVIRONMENT, '--allow-no-auth', 'start'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     this.child = child;
@@ -58,7 +61,8 @@ export class TemporalServerProcess {
       this.child = undefined;
     });
     for (;;) {
-      if (exitCode !== undefined) throw new Error(`temporal-server exited with ${exitCode} while starting (log: ${this.settings.dir}/server.log)\n${stderr.trim()}`);
+      if (exitCode !== undefined)
+        throw new Error(`temporal-server exited with ${exitCode} while starting (log: ${this.settings.dir}/server.log)\n${stderr.trim()}`);
       if (await this.answers()) return;
       await new Promise((r) => setTimeout(r, 250));
     }

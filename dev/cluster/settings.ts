@@ -34,7 +34,8 @@ export function parsePort(value: string | undefined, name: string): number | und
   if (value === undefined || value === '') return undefined;
   const port = Number(value);
   // The server stores membership ports in a smallint column: the whole block must stay below 32768.
-  if (!Number.isInteger(port) || port < 1024 || port > MAX_CLUSTER_PORT) throw new Error(`${name}: expected a port number from 1024 to ${MAX_CLUSTER_PORT}, got "${value}"`);
+  if (!Number.isInteger(port) || port < 1024 || port > MAX_CLUSTER_PORT)
+    throw new Error(`${name}: expected a port number from 1024 to ${MAX_CLUSTER_PORT}, got "${value}"`);
   return port;
 }
 

@@ -27,7 +27,12 @@ export function spawnWorker(env: WorkerEnv, opts: { name?: string; output?: (lin
   if (opts.output) {
     const out = opts.output;
     const prefix = opts.name ? `${opts.name}: ` : '';
-    const forward = (chunk: Buffer) => chunk.toString().trimEnd().split('\n').forEach((line) => out(prefix + line));
+    const forward = (chunk: Buffer) =>
+      chunk
+        .toString()
+        .trimEnd()
+        .split('\n')
+        .forEach((line) => out(prefix + line));
     child.stdout!.on('data', forward);
     child.stderr!.on('data', forward);
   }

@@ -25,7 +25,13 @@ export function createQueueActivities({ databases }: ActivityDeps) {
             label: 'expired leases',
             key,
             counter: 'released',
-            action: { kind: 'update', assign: [[whole(c.locked_by), null], [whole(c.locked_at), null]] },
+            action: {
+              kind: 'update',
+              assign: [
+                [whole(c.locked_by), null],
+                [whole(c.locked_at), null],
+              ],
+            },
             where: (params) => [`t.${col(table, c.locked_at)} < now() - ${params.add(cfg.lease, 'float8')} * interval '1 millisecond'`],
           },
         ]);

@@ -6,7 +6,16 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskResult } from '../../workflows/types';
 import { caretaker } from '../cli';
-import { clusterClient, createTestDatabase, type ClusterTestDatabase, controlServer, startWorkers, stopWorkers, uniqueTaskQueue, type ClusterWorker } from './support';
+import {
+  clusterClient,
+  createTestDatabase,
+  type ClusterTestDatabase,
+  controlServer,
+  startWorkers,
+  stopWorkers,
+  uniqueTaskQueue,
+  type ClusterWorker,
+} from './support';
 
 const SCHEMA = `
   create table fired (task text not null, at timestamptz not null default clock_timestamp());
@@ -66,7 +75,9 @@ describe('the server down across a fire time', () => {
     await controlServer('start');
 
     // The schedule outside its window counts the action as missed; the one within takes it.
-    await expect.poll(async () => (await client.schedule.getHandle(outside).describe()).info.numActionsMissedCatchupWindow, { timeout: 120_000, interval: 500 }).toBe(1);
+    await expect
+      .poll(async () => (await client.schedule.getHandle(outside).describe()).info.numActionsMissedCatchupWindow, { timeout: 120_000, interval: 500 })
+      .toBe(1);
     await expect.poll(async () => (await client.schedule.getHandle(within).describe()).info.recentActions.length, { timeout: 120_000, interval: 500 }).toBe(1);
     const taken = (await client.schedule.getHandle(within).describe()).info.recentActions[0]!;
     const result = (await client.workflow.getHandle(taken.action.workflow.workflowId, taken.action.workflow.firstExecutionRunId).result()) as TaskResult;

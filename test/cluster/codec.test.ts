@@ -10,7 +10,10 @@ import { clusterClient, createTestDatabase, type ClusterTestDatabase, startWorke
 
 // The result carries md5(seed), computed in the database: the input holds only the seed.
 const SCHEMA = `create function secret_of(seed text) returns text language sql as $$ select 'secret-' || md5(seed) $$;`;
-const CODEC_ENV = { CARETAKER_CODEC_KEYS: `old:${randomBytes(32).toString('base64')},current:${randomBytes(32).toString('base64')}`, CARETAKER_CODEC_KEY_ID: 'current' };
+const CODEC_ENV = {
+  CARETAKER_CODEC_KEYS: `old:${randomBytes(32).toString('base64')},current:${randomBytes(32).toString('base64')}`,
+  CARETAKER_CODEC_KEY_ID: 'current',
+};
 
 let db: ClusterTestDatabase;
 let plainClient: Client;
@@ -34,7 +37,11 @@ afterAll(async () => {
 
 async function run(client: Client, taskQueue: string): Promise<{ secret: string; result: TaskResult; workflowId: string }> {
   const seed = randomBytes(8).toString('hex');
-  const task = parseTask({ id: `codec-${seed}`, type: 'procedure.execute', config: { allowlist: ['secret_of'], calls: [{ name: 'secret_of', args: [seed] }] } });
+  const task = parseTask({
+    id: `codec-${seed}`,
+    type: 'procedure.execute',
+    config: { allowlist: ['secret_of'], calls: [{ name: 'secret_of', args: [seed] }] },
+  });
   const handle = await client.workflow.start(workflowTypeFor(task), { taskQueue, workflowId: task.id, args: [buildTaskInput(task)] });
   return { secret: `secret-${createHash('md5').update(seed).digest('hex')}`, result: (await handle.result()) as TaskResult, workflowId: handle.workflowId };
 }

@@ -4,7 +4,17 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildTaskInput, workflowTypeFor } from '../../client/task-input';
 import type { TaskResult } from '../../workflows/types';
 import { parseTask } from '../fixtures';
-import { clusterClient, createTestDatabase, type ClusterTestDatabase, controlServer, startWorkers, stopWorkers, uniqueTaskQueue, workerByIdentity, type ClusterWorker } from './support';
+import {
+  clusterClient,
+  createTestDatabase,
+  type ClusterTestDatabase,
+  controlServer,
+  startWorkers,
+  stopWorkers,
+  uniqueTaskQueue,
+  workerByIdentity,
+  type ClusterWorker,
+} from './support';
 
 // As test/ledger.test.ts: deletes are slowed by a statement trigger, so a run is caught mid-way;
 // events reference runs (children go first, in the batch).
@@ -43,7 +53,13 @@ const task = (taskId: string) =>
   parseTask({
     id: taskId,
     type: 'runs.cleanup_expired',
-    config: { table: 'crash.runs', columns: { status: 'state', timestamp: 'finished_at' }, children: [{ table: 'crash.events', column: 'run_id' }], batch_size: 20, max_fraction: 1 },
+    config: {
+      table: 'crash.runs',
+      columns: { status: 'state', timestamp: 'finished_at' },
+      children: [{ table: 'crash.events', column: 'run_id' }],
+      batch_size: 20,
+      max_fraction: 1,
+    },
     timeouts: { heartbeat: '2s' },
     retry: { maximum_attempts: 10, initial_interval: '500ms', maximum_interval: '1s' },
   });

@@ -6,7 +6,16 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskResult } from '../../workflows/types';
 import { caretaker } from '../cli';
-import { clusterClient, createTestDatabase, type ClusterTestDatabase, startWorkers, stopWorkers, uniqueTaskQueue, workerByIdentity, type ClusterWorker } from './support';
+import {
+  clusterClient,
+  createTestDatabase,
+  type ClusterTestDatabase,
+  startWorkers,
+  stopWorkers,
+  uniqueTaskQueue,
+  workerByIdentity,
+  type ClusterWorker,
+} from './support';
 
 // Every run of a task inserts one row, and holds the task for 300 ms while it does.
 const SCHEMA = `
@@ -62,7 +71,12 @@ describe('schedules on the cluster', () => {
     expect(sync.code, sync.err).toBe(0);
     expect(Date.now(), 'sync finished before the fire time (else the schedules wait an hour)').toBeLessThan(fireAt);
 
-    await expect.poll(async () => Number((await db.pool.query('select count(*) as n from fired where finished_at is not null')).rows[0].n), { timeout: 120_000, interval: 500 }).toBe(TASKS);
+    await expect
+      .poll(async () => Number((await db.pool.query('select count(*) as n from fired where finished_at is not null')).rows[0].n), {
+        timeout: 120_000,
+        interval: 500,
+      })
+      .toBe(TASKS);
     const runs = await Promise.all(
       ids.map(async (id) => {
         const schedule = await client.schedule.getHandle(id).describe();

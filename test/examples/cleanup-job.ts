@@ -18,7 +18,11 @@ export function cleanupJobDryRuns(): void {
       expect(r.status).toBe('completed');
       expect(r.counts).toEqual({ matched: 4, would_delete: 4 });
       expect(r.sets).toEqual({ 'old job history': { matched: 2, would_delete: 2 }, 'download history': { matched: 2, would_delete: 2 } });
-      expect(r.tables).toEqual({ 'public.jobs': { would_delete: 2 }, 'public.handled_downloads': { would_delete: 2 }, 'public.analysis_plans': { would_update: 1 } });
+      expect(r.tables).toEqual({
+        'public.jobs': { would_delete: 2 },
+        'public.handled_downloads': { would_delete: 2 },
+        'public.analysis_plans': { would_update: 1 },
+      });
     });
 
     it('stuck-plans: PENDING plans whose job is finished or missing go back to DRAFT', async () => {

@@ -60,10 +60,7 @@ export interface ExampleEnv {
  * temp dir), a worker on it, and the example loaded by the real loader with `env(tmp)`.
  * `prepare(tmp)` creates sample files before the schema is loaded.
  */
-export function useExample(
-  name: string,
-  opts: { env?: (tmp: string) => Record<string, string>; prepare?: (tmp: string) => Promise<void> } = {},
-): ExampleEnv {
+export function useExample(name: string, opts: { env?: (tmp: string) => Record<string, string>; prepare?: (tmp: string) => Promise<void> } = {}): ExampleEnv {
   const state = {} as { db: TestDatabase; temporal: TestTemporal; tmp: string; config: CaretakerConfig };
   beforeAll(async () => {
     state.tmp = await mkdtemp(join(tmpdir(), `caretaker-example-${name}-`));

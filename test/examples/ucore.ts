@@ -24,7 +24,14 @@ export function ucoreDryRuns(): void {
           'notes.txt': { ageDays: 60 },
         });
         const logs = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`app-${String(i + 1).padStart(2, '0')}.log`, { ageDays: i + 1 }]));
-        await makeTree(join(tmp, 'logs'), { ...logs, 'app-01.log': { size: 101 * MiB, ageDays: 1 }, 'app.log.old': {}, 'nested/deep.log': { ageDays: 30 }, '.gitkeep': {}, '.hidden.log': { ageDays: 20 } });
+        await makeTree(join(tmp, 'logs'), {
+          ...logs,
+          'app-01.log': { size: 101 * MiB, ageDays: 1 },
+          'app.log.old': {},
+          'nested/deep.log': { ageDays: 30 },
+          '.gitkeep': {},
+          '.hidden.log': { ageDays: 20 },
+        });
       },
     });
     it('count-verification: three drifted counters among eight', async () => {

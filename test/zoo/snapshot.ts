@@ -56,8 +56,13 @@ export function diff(before: Snapshot, after: Snapshot): Changes {
     const b = before.tables[name] ?? {};
     const a = after.tables[name] ?? {};
     const changes: TableChanges = {};
-    const deleted = Object.keys(b).filter((k) => !(k in a)).sort();
-    const inserted = Object.keys(a).filter((k) => !(k in b)).sort().map((k) => a[k]!);
+    const deleted = Object.keys(b)
+      .filter((k) => !(k in a))
+      .sort();
+    const inserted = Object.keys(a)
+      .filter((k) => !(k in b))
+      .sort()
+      .map((k) => a[k]!);
     const updated: Record<string, Row> = {};
     for (const k of Object.keys(b).filter((k) => k in a)) {
       const cols = Object.keys(a[k]!).filter((c) => !isDeepStrictEqual(a[k]![c], b[k]![c]));
