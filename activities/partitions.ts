@@ -3,6 +3,7 @@ import type { BatchEffect } from './engine/tally';
 import type { ActMode, TaskSession, WorkUnit } from './engine/work-unit';
 import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
 import { clearIntent, pendingDetached, recordIntent, type DetachIntent } from './detached-partitions';
+import { planInspector } from './engine/plan-capture';
 import { configError } from './errors';
 import { colType, quoteIdent, type ResolvedTable } from './sql/identifiers';
 import { SqlParams } from './sql/params';
@@ -219,7 +220,12 @@ export async function retentionPartitions(
   // position (unit index, cursor) must mean the same thing on a retry after partitions were dropped.
   // A partition left detached sorts with the others: a retry's cursor has not passed it, since its
   // entry is recorded only after its drop, which also clears the intent.
-  const leftover = (await pendingDetached(client, ledgerSchema, parent.oid, !cfg.dry_run)).map((p) => ({ ...p, detachPending: false, detached: true }));
+  // `caretaker check` inspects the plan: it discards no stale intent (nothing may change).
+  const leftover = (await pendingDetached(client, ledgerSchema, parent.oid, !cfg.dry_run && !planInspector())).map((p) => ({
+    ...p,
+    detachPending: false,
+    detached: true,
+  }));
   const planned = [...(await partitionsPast(client, plan)), ...leftover].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     unit: partitionUnit(plan, planned, how) as WorkUnit,

@@ -1,7 +1,7 @@
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { createActivities, type Activities } from '../activities';
 import { withPlanInspector } from '../activities/engine/plan-capture';
-import { inspectUnits } from '../activities/check/inspect-units';
+import { inspectUnits, messageOf } from '../activities/check/inspect-units';
 import { error, type Finding } from '../activities/check/findings';
 import { ledgerAccess } from '../activities/check/ledger-access';
 import { unknownZones } from '../activities/check/zones';
@@ -44,8 +44,6 @@ export interface DatabaseCheck {
   findings: Finding[];
   tasks: TaskCheck[];
 }
-
-const messageOf = (err: unknown) => (err as Error).message ?? String(err);
 
 /** The zones a task's config names (`timestamps.zone`, `timestamps.columns`). */
 function zonesOf(task: TaskConfig): string[] {

@@ -8,7 +8,7 @@ import * as runs from './commands/runs';
 import { status } from './commands/status';
 import { history } from './commands/history';
 import { setup } from './commands/setup';
-import { closestMatch } from './did-you-mean';
+import { closestMatch } from '../config/did-you-mean';
 import * as schedules from './commands/schedules';
 import { describe } from './commands/describe';
 import { check } from './commands/check';

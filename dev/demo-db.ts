@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client } from 'pg';
+import type { Client } from 'pg';
+import { withClient } from './pg-client';
 import { assertDemoDatabase, createMarkedDatabase } from './demo-marker';
 
 const DEMO_DIR = join(__dirname, 'demo');
@@ -76,9 +77,7 @@ async function emptyDemoTables(client: Client): Promise<void> {
  */
 export async function ensureDemoDatabase(url: string, opts: { reseed?: boolean; filesDir?: string } = {}): Promise<DemoDatabaseReport> {
   const created = await createMarkedDatabase(url);
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     await assertDemoDatabase(client, url);
     // Two starts at once: one migrates and seeds, the other waits and finds it done.
     await client.query(`select pg_advisory_lock(hashtext('caretaker demo setup'))`);
@@ -91,7 +90,5 @@ export async function ensureDemoDatabase(url: string, opts: { reseed?: boolean; 
       if (opts.filesDir) await seedDemoFiles(opts.filesDir);
     }
     return { created, migrations, seeded };
-  } finally {
-    await client.end();
-  }
+  });
 }

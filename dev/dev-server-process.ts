@@ -37,7 +37,8 @@ export function ownSessionWrapper(cliPath: string, stateDir: string): string {
   return wrapper;
 }
 
-function commandLine(pid: number): string | undefined {
+/** A process's command line, from /proc (or `ps` where there is no /proc); undefined when it is gone. */
+export function commandLine(pid: number): string | undefined {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
   } catch {

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { commandLine } from './dev-server-process';
 
 /** Socket inodes listening on `port` (any address), from /proc/net/tcp and tcp6. */
 function listeningInodes(port: number): Set<string> {
@@ -32,7 +33,7 @@ export function describePortOwner(port: number): string | undefined {
       for (const fd of readdirSync(`/proc/${pid}/fd`)) {
         const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
         if (inode && inodes.has(inode)) {
-          const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+          const command = commandLine(Number(pid)) ?? '';
           return `pid ${pid} (${command.length > 200 ? `${command.slice(0, 200)}…` : command})`;
         }
       }

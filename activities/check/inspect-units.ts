@@ -13,7 +13,8 @@ import type { TimestampSettings } from '../../tasks/fields';
 /** A sequential scan over a table with more rows than this (the planner's estimate) is a warning. */
 export const SEQ_SCAN_WARNING_ROWS = 100_000;
 
-const messageOf = (err: unknown) => (err as Error).message ?? String(err);
+/** An error's message, or the thrown value as text. */
+export const messageOf = (err: unknown) => (err as Error).message ?? String(err);
 
 /** `work` in a read-only transaction that is rolled back: the check changes nothing. */
 async function readOnly<T>(client: PoolClient, work: () => Promise<T>): Promise<T> {

@@ -22,16 +22,20 @@ export function planInspector(): PlanInspector | undefined {
   return inspecting.getStore();
 }
 
-/** A connection for an inspected task: no task lock (nothing changes), released when `work` is done. */
+/**
+ * A connection for an inspected task: no task lock, and read-only for the whole session, so a write
+ * anywhere on the task's path (not only in the engine) fails loudly instead of changing anything.
+ * The connection is discarded afterwards rather than returned to the pool with that setting.
+ */
 export async function withInspectedConnection<R>(pool: Pool, work: (client: PoolClient) => Promise<R>): Promise<R> {
   const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error) => void (broken ??= err);
+  const onError = () => undefined; // the connection is discarded below whatever happened to it
   client.on('error', onError);
   try {
+    await client.query('set default_transaction_read_only = on');
     return await work(client);
   } finally {
     client.off('error', onError);
-    client.release(broken);
+    client.release(true);
   }
 }

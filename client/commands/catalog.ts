@@ -3,7 +3,7 @@ import { catalog, findTaskType } from '../../tasks';
 import { configWarnings } from '../../config/warnings';
 import { type CliContext, table, UsageError } from '../context';
 import { scheduleWords } from '../schedule-words';
-import { closestMatch } from '../did-you-mean';
+import { closestMatch } from '../../config/did-you-mean';
 import { fieldDocs } from '../field-docs';
 
 /** `caretaker validate`: parse and check the config file without touching Temporal. */

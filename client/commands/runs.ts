@@ -9,7 +9,7 @@ import { closedOutcome, summarizeResult } from '../run-report';
 import { runStartOptions } from '../run-start';
 import { warnIfNoWorker } from '../pollers';
 import { waitForRun } from '../wait-for-run';
-import { closestMatch } from '../did-you-mean';
+import { closestMatch } from '../../config/did-you-mean';
 import { missingSearchAttributeMessage } from '../missing-search-attribute';
 
 export { summarizeResult };

@@ -5,7 +5,7 @@ import { isOwnedBy } from '../../config/ownership';
 import { type CliContext, table, UsageError } from '../context';
 import { closedOutcome } from '../run-report';
 import { warnIfNoWorker } from '../pollers';
-import { closestMatch } from '../did-you-mean';
+import { closestMatch } from '../../config/did-you-mean';
 
 /** `caretaker schedules sync [--dry-run] [--prune]`: exit 1 when a step failed or a schedule is someone else's. */
 export async function sync(ctx: CliContext): Promise<number> {

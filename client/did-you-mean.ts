@@ -1,1 +1,0 @@
-export { closestMatch } from '../config/did-you-mean';
