@@ -21,21 +21,21 @@ async function zeroRowStreak(pool: Pool, schema: string, run: RunOutcome, window
   const client = await pool.connect();
   try {
     await ensureLedger(client, schema, run.database);
+    await client.query(`insert into ${s}.run_outcomes (run_key, task_id, rows_changed) values ($1, $2, $3) on conflict (run_key) do nothing`, [
+      `${run.workflowId}/${run.runId}`,
+      run.taskId,
+      run.rowsChanged,
+    ]);
+    await client.query(`delete from ${s}.run_outcomes where task_id = $1 and finished_at < now() - interval '90 days'`, [run.taskId]);
+    const { rows } = await client.query<{ rows_changed: string }>(
+      `select rows_changed from ${s}.run_outcomes where task_id = $1 order by finished_at desc, run_key desc limit $2`,
+      [run.taskId, window + 1],
+    );
+    const firstNonZero = rows.findIndex((r) => Number(r.rows_changed) !== 0);
+    return firstNonZero === -1 ? rows.length : firstNonZero;
   } finally {
     client.release();
   }
-  await pool.query(`insert into ${s}.run_outcomes (run_key, task_id, rows_changed) values ($1, $2, $3) on conflict (run_key) do nothing`, [
-    `${run.workflowId}/${run.runId}`,
-    run.taskId,
-    run.rowsChanged,
-  ]);
-  await pool.query(`delete from ${s}.run_outcomes where task_id = $1 and finished_at < now() - interval '90 days'`, [run.taskId]);
-  const { rows } = await pool.query<{ rows_changed: string }>(
-    `select rows_changed from ${s}.run_outcomes where task_id = $1 order by finished_at desc, run_key desc limit $2`,
-    [run.taskId, window + 1],
-  );
-  const firstNonZero = rows.findIndex((r) => Number(r.rows_changed) !== 0);
-  return firstNonZero === -1 ? rows.length : firstNonZero;
 }
 
 export function createAlertActivities({ databases }: ActivityDeps) {

@@ -50,7 +50,7 @@ export function ledgerDdl(schema: string): string {
 /** From the catalog, which needs no privilege: whether the schema exists, and which of its ledger tables do. */
 const LEDGER_STATE = `
   select n.oid is not null as schema_exists,
-         coalesce((select array_agg(c.relname::text) from pg_class c where c.relnamespace = n.oid and c.relname = any($2::text[])), '{}') as tables
+         coalesce((select array_agg(c.relname::text) from pg_class c where c.relnamespace = n.oid and c.relname = any($2::text[]) and c.relkind = 'r'), '{}') as tables
   from (select $1::text as name) want left join pg_namespace n on n.nspname = want.name`;
 
 /** The SQLSTATE of a missing privilege. */
