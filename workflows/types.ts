@@ -29,6 +29,29 @@ export interface TaskInput<C = Record<string, unknown>> {
     heartbeatMs: number;
     retry: RetrySpec;
   };
+  /** Plan → approve → apply (config `approval:`): absent for an ordinary run. */
+  plan?: PlanDirective;
+}
+
+/**
+ * A run that needs approval calls its task's activity twice. `record`: an executing dry run that also
+ * stores the keys of every row it would change under `planId` in the ledger schema of the target
+ * database (never in history) and returns `TaskResult.plan`. `apply`: a real run limited to the
+ * planned keys that still match; planned rows that no longer match are counted as `drifted`, rows
+ * that began to match after planning are left for the next run; when `drifted / planned` exceeds
+ * `maxDrift` the run fails with `PlanDrifted` before changing anything.
+ */
+export type PlanDirective = { phase: 'record'; planId: string } | { phase: 'apply'; planId: string; maxDrift: number };
+
+/** What `record` froze: exact counts per table and per set, the keys' digest, and a bounded sample of rows. */
+export interface PlanSummary {
+  planId: string;
+  /** Planned keys over all units. */
+  keys: number;
+  /** sha256 over the planned keys, unit by unit in key order. */
+  keysDigest: string;
+  /** A few planned rows per unit (bounded; large values and secret-looking columns cut). */
+  sample: Record<string, Record<string, unknown>[]>;
 }
 
 /**
@@ -70,6 +93,8 @@ export interface TaskResult {
   pace?: RunPace;
   /** Eligible rows the run left for the next one (tasks that pick rows); a dry run: what the real run would leave. */
   backlog?: RunBacklog;
+  /** A `record` run's plan (see `PlanDirective`). */
+  plan?: PlanSummary;
 }
 
 /**
