@@ -5,30 +5,11 @@ import { inspectUnits, messageOf } from '../activities/check/inspect-units';
 import { error, type Finding } from '../activities/check/findings';
 import { ledgerAccess } from '../activities/check/ledger-access';
 import { unknownZones } from '../activities/check/zones';
-import { findTaskType } from '../tasks';
+import type { Catalog } from '../tasks';
 import type { TimestampSettings } from '../tasks/fields';
 import type { TaskInput } from '../workflows/types';
 import { PoolRegistry } from '../worker/databases';
 import { buildTaskInput } from './task-input';
-
-/**
- * The activity each task type's workflow calls, for the types whose work goes through the batch
- * engine: `check` calls it with a plan inspector, so it resolves exactly what a run resolves.
- * health.report (read-only probes, no engine) and plugin types are not checked against the database.
- */
-const ENGINE_ACTIVITY: Record<string, keyof Activities> = {
-  'runs.cleanup_stale': 'cleanupStaleRuns',
-  'runs.cleanup_expired': 'cleanupExpiredRuns',
-  'retention.enforce': 'enforceRetention',
-  'status.reset': 'resetStuckStatus',
-  'counts.rebuild': 'rebuildCounts',
-  'db.vacuum': 'vacuumDatabase',
-  'procedure.execute': 'executeProcedures',
-  'sync.trigger': 'triggerSyncs',
-  'extraction.queue_orphans': 'queueOrphans',
-  'files.cleanup': 'cleanupFiles',
-  'assets.detect_orphans': 'detectOrphans',
-};
 
 export interface TaskCheck {
   task: string;
@@ -51,10 +32,19 @@ function zonesOf(task: TaskConfig): string[] {
   return ts ? [...(ts.zone ? [ts.zone] : []), ...Object.values(ts.columns)] : [];
 }
 
+/**
+ * The activity a task's workflow runs, when its work goes through the batch engine (the catalog's
+ * `engineActivity`) and it is one of Caretaker's own (a plugin's activities are not loaded here).
+ */
+function engineActivity(catalog: Catalog, activities: Activities, task: TaskConfig): keyof Activities | undefined {
+  const name = catalog.find(task.type)?.engineActivity;
+  return name !== undefined && Object.hasOwn(activities, name) ? (name as keyof Activities) : undefined;
+}
+
 /** One task: its activity run under the plan inspector, so nothing changes and every name is resolved as a run resolves it. */
-async function checkTask(pools: PoolRegistry, activities: Activities, task: TaskConfig): Promise<TaskCheck> {
-  const type = findTaskType(task.type)?.type ?? task.type;
-  const activity = ENGINE_ACTIVITY[type];
+async function checkTask(pools: PoolRegistry, activities: Activities, catalog: Catalog, task: TaskConfig): Promise<TaskCheck> {
+  const type = task.type;
+  const activity = engineActivity(catalog, activities, task);
   if (!activity) return { task: task.id, type, checked: false, findings: [] };
   const findings: Finding[] = [];
   const zones = zonesOf(task);
@@ -85,7 +75,7 @@ async function checkTask(pools: PoolRegistry, activities: Activities, task: Task
  * Checks the config's tasks against each live database they use (or only `only`), connecting with
  * the worker's own URLs and ledger schemas (worker/databases.ts).
  */
-export async function checkDatabases(cfg: CaretakerConfig, pools: PoolRegistry, only?: string): Promise<DatabaseCheck[]> {
+export async function checkDatabases(cfg: CaretakerConfig, pools: PoolRegistry, catalog: Catalog, only?: string): Promise<DatabaseCheck[]> {
   const activities = createActivities({ databases: pools });
   const names = [...new Set(cfg.tasks.map((t) => t.database))].filter((n) => only === undefined || n === only);
   const results: DatabaseCheck[] = [];
@@ -96,7 +86,7 @@ export async function checkDatabases(cfg: CaretakerConfig, pools: PoolRegistry, 
     try {
       const client = await pools.get(database).connect();
       try {
-        const realRuns = tasks.some((t) => ENGINE_ACTIVITY[findTaskType(t.type)?.type ?? ''] && !(t.config as { dry_run?: boolean }).dry_run);
+        const realRuns = tasks.some((t) => engineActivity(catalog, activities, t) && !(t.config as { dry_run?: boolean }).dry_run);
         if (realRuns) check.findings.push(...(await ledgerAccess(client, pools.ledgerSchema(database), database)));
       } finally {
         client.release();
@@ -105,7 +95,7 @@ export async function checkDatabases(cfg: CaretakerConfig, pools: PoolRegistry, 
       check.findings.push(error(`database "${database}": ${messageOf(err)}`));
       continue;
     }
-    for (const task of tasks) check.tasks.push(await checkTask(pools, activities, task));
+    for (const task of tasks) check.tasks.push(await checkTask(pools, activities, catalog, task));
   }
   return results;
 }

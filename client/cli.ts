@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load';
-import { loadPlugins } from '../config/plugins';
+import { catalogWithPlugins, loadPlugins } from '../config/plugins';
+import type { Catalog } from '../tasks';
 import { CliContext, UsageError } from './context';
 import * as catalog from './commands/catalog';
 import * as codec from './commands/codec';
@@ -123,14 +124,15 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`caretaker: unknown command "${name}"${hint ? `; did you mean "${hint}"?` : ''}\n\n${USAGE}`);
     return 2;
   }
+  let catalog: Catalog;
   try {
-    await loadPlugins();
+    catalog = catalogWithPlugins(await loadPlugins());
   } catch (err) {
     console.error(`caretaker: ${(err as Error).message}`);
     return 2;
   }
   const file = values.file ?? process.env.CARETAKER_CONFIG ?? 'maintenance.yaml';
-  const ctx = new CliContext(args, values, file, Boolean(values.json));
+  const ctx = new CliContext(args, values, file, Boolean(values.json), catalog);
   try {
     return await command(ctx);
   } catch (err) {

@@ -3,13 +3,14 @@ import { loadConfigFile } from '../config/load';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { temporalEnv } from '../config/temporal-env';
 import { dataConverterFromEnv } from '../config/codec';
+import type { Catalog } from '../tasks';
 
 /** Wrong use of the command line or an unknown name: exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** What every command gets: the parsed flags, lazily loaded config and a lazily connected client. */
+/** What every command gets: the parsed flags, the task catalog (built-ins and plugins), lazily loaded config and a lazily connected client. */
 export class CliContext {
   private cachedConfig?: Promise<CaretakerConfig>;
   private connection?: Connection;
@@ -20,10 +21,11 @@ export class CliContext {
     readonly flags: Record<string, string | boolean | undefined>,
     readonly configFile: string,
     readonly json: boolean,
+    readonly catalog: Catalog,
   ) {}
 
   config(): Promise<CaretakerConfig> {
-    this.cachedConfig ??= loadConfigFile(this.configFile);
+    this.cachedConfig ??= loadConfigFile(this.configFile, process.env, this.catalog);
     return this.cachedConfig;
   }
 

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { z } from 'zod';
+import type { Catalog } from '../tasks';
 import { configSchema, type CaretakerConfig } from './schema';
 import { ConfigError } from './config-error';
 import { EnvPlaceholders } from './interpolate';
@@ -10,7 +11,11 @@ import { parseYamlDocument } from './yaml-parse';
 
 export { ConfigError };
 
-export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<CaretakerConfig> {
+/**
+ * Reads and parses a config file. `catalog` is the task types it may name: the built-ins unless
+ * the caller loaded plugins (`catalogWithPlugins`, config/plugins.ts).
+ */
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env, catalog?: Catalog): Promise<CaretakerConfig> {
   let text: string;
   try {
     text = await readAtMost(file, MAX_CONFIG_BYTES);
@@ -18,7 +23,7 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
     if (err instanceof ConfigError) throw err;
     throw new ConfigError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  return parseConfigText(text, file, env);
+  return parseConfigText(text, file, env, catalog);
 }
 
 /** The file's text, refused past `limit` bytes without reading further (a device or pipe may never end). */
@@ -39,7 +44,7 @@ async function readAtMost(file: string, limit: number): Promise<string> {
   }
 }
 
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): CaretakerConfig {
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, catalog?: Catalog): CaretakerConfig {
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_CONFIG_BYTES) throw oversized(file, bytes);
   const placeholders = new EnvPlaceholders();
@@ -49,7 +54,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (envProblems.length > 0) throw new ConfigError(envProblems);
   // documentProblems (in parseYamlDocument) bounded the aliases; the library's own count refuses an anchor used 101 times.
   const raw: unknown = doc.toJS({ maxAliasCount: -1 });
-  const result = configSchema.safeParse(raw);
+  const result = configSchema(catalog).safeParse(raw);
   if (result.success) return result.data;
   const nodeLines = new NodeLines(doc, lines);
   const located = explainIssues(result.error.issues, raw).map((problem) => ({ ...problem, line: nodeLines.lineOf(problem.path) }));

@@ -1,26 +1,35 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ActivityDeps } from '../activities/deps';
-import { registerTaskType, type TaskType } from '../tasks';
+import { builtinCatalog, type Catalog, type TaskType } from '../tasks';
 
 /**
  * A module of custom task types (see examples/custom-task): their catalog entries, a factory for
  * their activities, and a module exporting their workflows. Named in CARETAKER_PLUGINS
- * (comma-separated paths), and loaded by the CLI, `npm start` and the worker alike.
+ * (comma-separated paths), and loaded by the CLI, `npm start` and the worker alike. `Deps` is what
+ * the worker passes to `createActivities`: `ActivityDeps` (activities/deps.ts), which config/ does
+ * not import.
  */
-export interface CaretakerPlugin {
+export interface CaretakerPlugin<Deps = unknown> {
   name: string;
   taskTypes: readonly TaskType[];
-  createActivities(deps: ActivityDeps): object;
+  createActivities(deps: Deps): object;
   /** Absolute path of the module exporting the plugin's workflow functions. */
   workflowsPath: string;
 }
 
-export function definePlugin(plugin: CaretakerPlugin): CaretakerPlugin {
+export function definePlugin<Deps>(plugin: CaretakerPlugin<Deps>): CaretakerPlugin<Deps> {
   return plugin;
 }
 
-/** Loads and registers the plugins named in `spec` (default: $CARETAKER_PLUGINS). */
+/** The built-in catalog plus every plugin's task types: what an entry point parses configs with. */
+export function catalogWithPlugins(plugins: readonly CaretakerPlugin[]): Catalog {
+  return builtinCatalog.with(plugins.flatMap((p) => p.taskTypes));
+}
+
+/**
+ * Loads the plugins named in `spec` (default: $CARETAKER_PLUGINS). Changes nothing global: pass
+ * them to `catalogWithPlugins`, the workflow bundle and the worker.
+ */
 export async function loadPlugins(spec: string | undefined = process.env.CARETAKER_PLUGINS): Promise<CaretakerPlugin[]> {
   const paths = (spec ?? '')
     .split(',')
@@ -41,7 +50,6 @@ export async function loadPlugins(spec: string | undefined = process.env.CARETAK
     if (!isPlugin(plugin)) {
       throw new Error(`CARETAKER_PLUGINS: ${file} must default-export definePlugin({ name, taskTypes, createActivities, workflowsPath })`);
     }
-    plugin.taskTypes.forEach(registerTaskType);
     plugins.push(plugin);
   }
   return plugins;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration, formatDuration } from './duration';
 import { scheduleSchema } from './schedule';
-import { findTaskType, knownTaskTypeNames } from '../tasks';
+import { builtinCatalog, type Catalog } from '../tasks';
 import { timeZone } from '../tasks/fields';
 import { alertsBlockSchema, effectiveAlerts } from './alerts';
 
@@ -78,53 +78,62 @@ const timeoutsSchema = z
     return timeouts;
   });
 
-export const taskSchema = z
-  .object({
-    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a task id of lower-case letters, digits, "-" and "_" (it becomes the schedule id)'),
-    type: z.string().refine((name) => findTaskType(name) !== undefined, {
-      error: (issue) => `expected one of ${knownTaskTypeNames().join(', ')}; got ${JSON.stringify(issue.input)}`,
-    }),
-    description: z.string().optional(),
-    /** Named target database; the worker maps it to a connection string (see worker/databases.ts). */
-    database: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]*$/, 'expected a database name of lower-case letters, digits and "_"')
-      .default('default'),
-    schedule: scheduleSchema.optional(),
-    overlap: z.enum(OVERLAP_POLICIES).default('skip'),
-    /** Always sent to Temporal: the SDK documents two different defaults (1 minute and 1 year). */
-    catchup_window: duration({ min: 10_000 }).prefault('10m'),
-    pause_on_failure: z.boolean().default(false),
-    /** Unset: sync keeps whatever pause state the schedule has (an operator's pause survives). */
-    paused: z.boolean().optional(),
-    /** false: the task has no schedule (sync deletes one it owns); it can still be run ad hoc. */
-    enabled: z.boolean().default(true),
-    run_on_startup: z.boolean().default(false),
-    timeouts: timeoutsSchema,
-    retry: retrySchema,
-    config: z.record(z.string(), z.unknown()).default({}),
-    /** Replaces the global `alerts:` keys for this task; false mutes it (config/alerts.ts). */
-    alerts: z.union([z.literal(false), alertsBlockSchema]).optional(),
-  })
-  .strict()
-  .transform((task, ctx) => {
-    const taskType = findTaskType(task.type)!; // the type field's own check rejected unknown names
-    const parsed = taskType.configSchema.safeParse(task.config);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as never);
-      return z.NEVER;
-    }
-    // rawConfig keeps what the file said, so `caretaker run --config` can override single keys.
-    // alerts: the task's own rules here; the file's transform below merges the global ones in.
-    return {
-      ...task,
-      type: taskType.type,
-      config: parsed.data as Record<string, unknown>,
-      rawConfig: task.config,
-      alerts: effectiveAlerts(undefined, task.alerts),
-      ownAlerts: task.alerts,
-    };
+/** A task's fields; `type` is checked against the catalog and `config` by its type's schema in `taskSchema`. */
+const taskFields = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a task id of lower-case letters, digits, "-" and "_" (it becomes the schedule id)'),
+  type: z.string(),
+  description: z.string().optional(),
+  /** Named target database; the worker maps it to a connection string (see worker/databases.ts). */
+  database: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*$/, 'expected a database name of lower-case letters, digits and "_"')
+    .default('default'),
+  schedule: scheduleSchema.optional(),
+  overlap: z.enum(OVERLAP_POLICIES).default('skip'),
+  /** Always sent to Temporal: the SDK documents two different defaults (1 minute and 1 year). */
+  catchup_window: duration({ min: 10_000 }).prefault('10m'),
+  pause_on_failure: z.boolean().default(false),
+  /** Unset: sync keeps whatever pause state the schedule has (an operator's pause survives). */
+  paused: z.boolean().optional(),
+  /** false: the task has no schedule (sync deletes one it owns); it can still be run ad hoc. */
+  enabled: z.boolean().default(true),
+  run_on_startup: z.boolean().default(false),
+  timeouts: timeoutsSchema,
+  retry: retrySchema,
+  config: z.record(z.string(), z.unknown()).default({}),
+  /** Replaces the global `alerts:` keys for this task; false mutes it (config/alerts.ts). */
+  alerts: z.union([z.literal(false), alertsBlockSchema]).optional(),
+});
+
+/** One task of the file, its type looked up in `catalog` and its `config` validated by that type's schema. */
+export function taskSchema(catalog: Catalog = builtinCatalog) {
+  const typeField = z.string().refine((name) => catalog.find(name) !== undefined, {
+    error: (issue) => `expected one of ${catalog.names().join(', ')}; got ${JSON.stringify(issue.input)}`,
   });
+  return taskFields
+    .extend({ type: typeField })
+    .strict()
+    .transform((task, ctx) => {
+      const taskType = catalog.find(task.type)!; // the type field's own check rejected unknown names
+      const parsed = taskType.configSchema.safeParse(task.config);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as never);
+        return z.NEVER;
+      }
+      // rawConfig keeps what the file said, so `caretaker run --config` can override single keys.
+      // alerts: the task's own rules here; the file's transform below merges the global ones in.
+      return {
+        ...task,
+        type: taskType.type,
+        /** The workflow that runs it, from the catalog, so nothing after parsing needs the catalog to start a run. */
+        workflow: taskType.workflow,
+        config: parsed.data as Record<string, unknown>,
+        rawConfig: task.config,
+        alerts: effectiveAlerts(undefined, task.alerts),
+        ownAlerts: task.alerts,
+      };
+    });
+}
 
 const DATABASE_NAME = /^[a-z][a-z0-9_]*$/;
 
@@ -143,12 +152,12 @@ type RawTask = { type?: unknown; database?: unknown; config?: unknown };
  * database's. Done on the raw file, so the task's config (and `run --config` overrides of it)
  * carries the zone like any key the file wrote.
  */
-function inheritDatabaseZones(input: unknown): unknown {
+function inheritDatabaseZones(input: unknown, catalog: Catalog): unknown {
   const file = input as { databases?: Record<string, { timestamps?: { zone?: unknown } }>; tasks?: unknown };
   if (!file || typeof file !== 'object' || !Array.isArray(file.tasks) || !file.databases || typeof file.databases !== 'object') return input;
   const tasks = (file.tasks as RawTask[]).map((task) => {
     const zone = file.databases?.[typeof task?.database === 'string' ? task.database : 'default']?.timestamps?.zone;
-    const schema = typeof task?.type === 'string' ? findTaskType(task.type)?.configSchema : undefined;
+    const schema = typeof task?.type === 'string' ? catalog.find(task.type)?.configSchema : undefined;
     const takesZone = schema instanceof z.ZodObject && 'timestamps' in schema.shape;
     const config = (task?.config ?? {}) as { timestamps?: { zone?: unknown } };
     if (zone === undefined || !takesZone || typeof config !== 'object' || config.timestamps?.zone !== undefined) return task;
@@ -157,33 +166,44 @@ function inheritDatabaseZones(input: unknown): unknown {
   return { ...file, tasks };
 }
 
-export const configSchema = z.preprocess(
-  inheritDatabaseZones,
-  z
-    .object({
-      version: z.literal(1).default(1),
-      /** Temporal task queue the worker polls and schedules start workflows on. */
-      task_queue: z.string().min(1).default('caretaker'),
-      databases: databasesSchema,
-      /** Webhooks and rules for every task (config/alerts.ts). */
-      alerts: alertsBlockSchema.optional(),
-      tasks: z.array(taskSchema),
-    })
-    .strict()
-    .superRefine((cfg, ctx) => {
-      const seen = new Map<string, number>();
-      cfg.tasks.forEach((task, index) => {
-        const first = seen.get(task.id);
-        if (first !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['tasks', index, 'id'], message: `expected a unique id; "${task.id}" is also tasks[${first}].id` });
-        }
-        seen.set(task.id, index);
-      });
-    })
-    // Each task carries its effective alert rules (global merged with its own) into its run input.
-    .transform((cfg) => ({ ...cfg, tasks: cfg.tasks.map((task) => ({ ...task, alerts: effectiveAlerts(cfg.alerts, task.ownAlerts) })) })),
-);
+const schemas = new WeakMap<Catalog, ReturnType<typeof buildConfigSchema>>();
 
-export type CaretakerConfig = z.output<typeof configSchema>;
+/** The whole file's schema for the task types of `catalog` (built once per catalog). */
+export function configSchema(catalog: Catalog = builtinCatalog): ReturnType<typeof buildConfigSchema> {
+  let schema = schemas.get(catalog);
+  if (!schema) schemas.set(catalog, (schema = buildConfigSchema(catalog)));
+  return schema;
+}
+
+function buildConfigSchema(catalog: Catalog) {
+  return z.preprocess(
+    (input) => inheritDatabaseZones(input, catalog),
+    z
+      .object({
+        version: z.literal(1).default(1),
+        /** Temporal task queue the worker polls and schedules start workflows on. */
+        task_queue: z.string().min(1).default('caretaker'),
+        databases: databasesSchema,
+        /** Webhooks and rules for every task (config/alerts.ts). */
+        alerts: alertsBlockSchema.optional(),
+        tasks: z.array(taskSchema(catalog)),
+      })
+      .strict()
+      .superRefine((cfg, ctx) => {
+        const seen = new Map<string, number>();
+        cfg.tasks.forEach((task, index) => {
+          const first = seen.get(task.id);
+          if (first !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['tasks', index, 'id'], message: `expected a unique id; "${task.id}" is also tasks[${first}].id` });
+          }
+          seen.set(task.id, index);
+        });
+      })
+      // Each task carries its effective alert rules (global merged with its own) into its run input.
+      .transform((cfg) => ({ ...cfg, tasks: cfg.tasks.map((task) => ({ ...task, alerts: effectiveAlerts(cfg.alerts, task.ownAlerts) })) })),
+  );
+}
+
+export type CaretakerConfig = z.output<ReturnType<typeof buildConfigSchema>>;
 export type TaskConfig = CaretakerConfig['tasks'][number];
 export type ScheduleConfig = z.output<typeof scheduleSchema>;

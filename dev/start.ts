@@ -10,7 +10,7 @@ import { shutdownGraceFromEnv } from '../worker/observability';
 import { ensureDemoDatabase } from './demo-db';
 import { DemoRefusal, describeDatabase } from './demo-marker';
 import { startDatabases } from './demo-target';
-import { loadPlugins } from '../config/plugins';
+import { catalogWithPlugins, loadPlugins } from '../config/plugins';
 import { runStartupTasks } from './startup-tasks';
 import { quietWorkerLogger } from './worker-log';
 import { Interrupted, Interrupts } from './interrupts';
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   process.env.CARETAKER_UI_URL ||= `http://localhost:${settings.uiPort}`;
   const plugins = await loadPlugins();
   const configFile = process.env.CARETAKER_CONFIG || 'maintenance.yaml';
-  const config = await loadConfigFile(configFile);
+  const config = await loadConfigFile(configFile, process.env, catalogWithPlugins(plugins));
   for (const [name, value] of Object.entries(DEMO_SECRETS)) process.env[name] ||= value;
   const reseed = process.argv.includes('--reseed');
   const { urls, demoUrl } = startDatabases(process.env, { ownConfig: Boolean(process.env.CARETAKER_CONFIG), reseed });

@@ -116,6 +116,7 @@ export const assetsDetectOrphans = defineTask({
   description:
     'Rows whose file is missing, rows whose parent is gone, files no row points to, and assets stuck in pending (re-queued up to max_retries); each rule reports, deletes or updates.',
   workflow: 'assetsDetectOrphansWorkflow',
+  engineActivity: 'detectOrphans',
   destructive: true,
   configSchema: assetsDetectOrphansConfig,
 });

@@ -35,6 +35,7 @@ export const countsRebuild = defineTask({
   aliases: [],
   description: 'Verifies denormalised counters (parent.count_column = number of child rows), reports the drift and fixes it unless dry run.',
   workflow: 'countsRebuildWorkflow',
+  engineActivity: 'rebuildCounts',
   destructive: true,
   configSchema: countsRebuildConfig,
 });

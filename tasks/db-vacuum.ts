@@ -34,6 +34,7 @@ export const dbVacuum = defineTask({
   aliases: [],
   description: 'VACUUM (ANALYZE) of the listed tables or all; optionally REINDEX CONCURRENTLY of b-tree indexes above a bloat threshold.',
   workflow: 'dbVacuumWorkflow',
+  engineActivity: 'vacuumDatabase',
   destructive: false,
   configSchema: dbVacuumConfig,
 });

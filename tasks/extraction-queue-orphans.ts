@@ -31,6 +31,7 @@ export const extractionQueueOrphans = defineTask({
   aliases: ['extraction.queue_pending'],
   description: 'A safety net for work queues: rows pending past a threshold are re-queued, by a status change or by starting a configured workflow per row.',
   workflow: 'extractionQueueOrphansWorkflow',
+  engineActivity: 'queueOrphans',
   destructive: true,
   configSchema: extractionQueueOrphansConfig,
 });

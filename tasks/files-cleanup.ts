@@ -56,6 +56,7 @@ export const filesCleanup = defineTask({
   aliases: [],
   description: 'Cache and log directories: delete by age, keep the newest N, cap total size (oldest first), archive oversized files.',
   workflow: 'filesCleanupWorkflow',
+  engineActivity: 'cleanupFiles',
   destructive: true,
   configSchema: filesCleanupConfig,
 });

@@ -37,6 +37,7 @@ export const procedureExecute = defineTask({
   aliases: [],
   description: 'Calls SQL functions or procedures named in an allowlist, with a timeout; a dry run only checks that they exist.',
   workflow: 'procedureExecuteWorkflow',
+  engineActivity: 'executeProcedures',
   destructive: true,
   configSchema: procedureExecuteConfig,
 });

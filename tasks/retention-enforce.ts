@@ -90,6 +90,7 @@ export const retentionEnforce = defineTask({
   description:
     'Applies retention policies: rows older than an age, past their expiry, beyond the newest N, or beyond a total size (oldest or least recently used first) are deleted, marked (soft delete) or moved to an archive table, in batches.',
   workflow: 'retentionEnforceWorkflow',
+  engineActivity: 'enforceRetention',
   destructive: true,
   configSchema: retentionEnforceConfig,
 });

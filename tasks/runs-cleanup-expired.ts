@@ -41,6 +41,7 @@ export const runsCleanupExpired = defineTask({
   description:
     'Deletes runs in a terminal status older than retention_days, with their child rows in the same transaction. Never touches a non-terminal run; never deletes files.',
   workflow: 'runsCleanupExpiredWorkflow',
+  engineActivity: 'cleanupExpiredRuns',
   destructive: true,
   configSchema: runsCleanupExpiredConfig,
 });

@@ -120,6 +120,7 @@ export const runsCleanupStale = defineTask({
   description:
     'Finds runs stuck in a non-terminal status past a threshold; re-queues them up to max_retries, then marks them failed or cancelled with a message.',
   workflow: 'runsCleanupStaleWorkflow',
+  engineActivity: 'cleanupStaleRuns',
   destructive: true,
   configSchema: runsCleanupStaleConfig,
 });

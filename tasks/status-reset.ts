@@ -44,6 +44,7 @@ export const statusReset = defineTask({
   aliases: [],
   description: 'Rows in from_status whose linked job is missing or not running go back to to_status (e.g. pending plans back to draft).',
   workflow: 'statusResetWorkflow',
+  engineActivity: 'resetStuckStatus',
   destructive: true,
   configSchema: statusResetConfig,
 });

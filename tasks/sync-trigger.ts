@@ -37,6 +37,7 @@ export const syncTrigger = defineTask({
   aliases: ['sharepoint.trigger_sync', 'sharepoint.scheduled_sync', 'sam.trigger_pull', 'sam.scheduled_pull', 'forecast.trigger_pull'],
   description: 'Starts a configured workflow for each row of a config table with the given frequency, unless one is already running for that row.',
   workflow: 'syncTriggerWorkflow',
+  engineActivity: 'triggerSyncs',
   destructive: false,
   configSchema: syncTriggerConfig,
 });

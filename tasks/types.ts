@@ -14,6 +14,12 @@ export interface TaskType<S extends z.ZodType = z.ZodType> {
   readonly description: string;
   /** Workflow function exported from `workflows/index.ts`. */
   readonly workflow: string;
+  /**
+   * The activity that workflow runs, when it does its work through the batch engine: `caretaker
+   * check` runs it under the plan inspector, so it resolves every name exactly as a run does.
+   * Unset (health.report's read-only probes, plugin types): the type is validated only.
+   */
+  readonly engineActivity?: string;
   /** Does a real run change rows or files? Such tasks must honour `dry_run`. */
   readonly destructive: boolean;
   readonly configSchema: S;

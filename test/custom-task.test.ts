@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadPlugins } from '../config/plugins';
+import { catalogWithPlugins, loadPlugins } from '../config/plugins';
+import type { Catalog } from '../tasks';
 import { buildWorkflowBundle } from '../worker/bundle';
 import { createCaretakerWorker } from '../worker/create-worker';
 import { PoolRegistry } from '../worker/databases';
@@ -14,6 +15,7 @@ const PLUGIN = join(__dirname, '..', 'examples', 'custom-task', 'index.ts');
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let temporal: TestTemporal;
 let stopPluginWorker: () => Promise<void>;
+let catalog: Catalog;
 
 beforeAll(async () => {
   db = await createTestDatabase('plugin');
@@ -21,6 +23,7 @@ beforeAll(async () => {
   temporal = await startTestWorker({ default: db.url });
   await temporal.stop();
   const plugins = await loadPlugins(PLUGIN);
+  catalog = catalogWithPlugins(plugins);
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const pools = new PoolRegistry(new Map([['default', db.url]]));
   const worker = await createCaretakerWorker({
@@ -58,7 +61,7 @@ describe('examples/custom-task (a plugin task type)', () => {
       create table jobs (id int primary key, locked_by text, locked_at timestamptz);
       insert into jobs values (1, 'worker-a', now() - interval '5 hours'), (2, 'worker-b', now() - interval '10 minutes'),
         (3, null, null), (4, 'worker-c', now() - interval '1 day'), (5, 'worker-d', now());`);
-    const task = parseTask({ id: 'leases', type: 'queue.release_leases', config: { table: 'jobs', lease: '4h' } });
+    const task = parseTask({ id: 'leases', type: 'queue.release_leases', config: { table: 'jobs', lease: '4h' } }, 'caretaker', catalog);
     const before = await snapshot(db.pool, 'jobs', 'id');
     const preview = await runTaskWorkflow(temporal, task, { dryRun: true });
     expect(await snapshot(db.pool, 'jobs', 'id')).toEqual(before);

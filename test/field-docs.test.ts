@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { fieldDocs } from '../client/field-docs';
-import { findTaskType } from '../tasks';
+import { builtinCatalog } from '../tasks';
 import { caretaker } from './cli';
 
 /** The reference `caretaker tasks <type>` prints, from the real catalog's schemas. */
 function docsOf(type: string) {
-  const schema = z.toJSONSchema(findTaskType(type)!.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(builtinCatalog.find(type)!.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return new Map(fieldDocs(schema).map((d) => [d.field, d]));
 }
 

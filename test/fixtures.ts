@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { parseConfigText } from '../config/load';
 import type { TaskConfig } from '../config/schema';
+import type { Catalog } from '../tasks';
 import { WorkflowFailedError } from '@temporalio/client';
 import { buildTaskInput, workflowTypeFor } from '../client/task-input';
 import type { TaskResult } from '../workflows/types';
@@ -41,10 +42,10 @@ export async function snapshot(pool: Pool, table = 'app.pipeline_jobs', id = 'jo
   return (await pool.query(`select * from ${table} order by ${id}`)).rows as Record<string, unknown>[];
 }
 
-/** One task parsed through the real config path, so tests get the same defaults a user does. */
-export function parseTask(task: Record<string, unknown>, taskQueue = 'caretaker'): TaskConfig {
+/** One task parsed through the real config path, so tests get the same defaults a user does; `catalog` for a plugin's types. */
+export function parseTask(task: Record<string, unknown>, taskQueue = 'caretaker', catalog?: Catalog): TaskConfig {
   const text = JSON.stringify({ task_queue: taskQueue, tasks: [{ id: 'stale', type: 'runs.cleanup_stale', ...task }] });
-  return parseConfigText(text, 'test.yaml', {}).tasks[0]!;
+  return parseConfigText(text, 'test.yaml', {}, catalog).tasks[0]!;
 }
 
 let runs = 0;

@@ -1,6 +1,6 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { DatabasePools } from '../activities/deps';
+import type { ActivityDeps, DatabasePools } from '../activities/deps';
 import type { TemporalEnv } from '../config/temporal-env';
 import type { CaretakerPlugin } from '../config/plugins';
 import { dataConverterFromEnv } from '../config/codec';
@@ -15,7 +15,7 @@ export interface CaretakerWorkerOptions {
   databases: DatabasePools;
   workflowBundle: WorkflowBundleOption;
   /** Custom task types; their workflows must be in `workflowBundle` (buildWorkflowBundle(plugins)). */
-  plugins?: readonly CaretakerPlugin[];
+  plugins?: readonly CaretakerPlugin<ActivityDeps>[];
   /** Seconds to let running activities finish on shutdown before they are cancelled. */
   shutdownGraceTime?: string;
 }

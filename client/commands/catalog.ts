@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { catalog, findTaskType } from '../../tasks';
 import { configWarnings } from '../../config/warnings';
 import { type CliContext, table, UsageError } from '../context';
 import { scheduleWords } from '../schedule-words';
@@ -21,19 +20,16 @@ export async function validate(ctx: CliContext): Promise<number> {
 /** `caretaker tasks [<type>]`: the catalog (or one type, by name or alias) with each config field and its default. */
 export async function tasks(ctx: CliContext): Promise<number> {
   const wanted = ctx.args[0];
-  const one = wanted === undefined ? undefined : findTaskType(wanted);
+  const catalog = ctx.catalog.types;
+  const one = wanted === undefined ? undefined : ctx.catalog.find(wanted);
   // `tasks retention` or `tasks runs`: every type of that family.
-  const family = wanted === undefined || one ? [] : catalog().filter((t) => t.type.startsWith(`${wanted}.`));
+  const family = wanted === undefined || one ? [] : catalog.filter((t) => t.type.startsWith(`${wanted}.`));
   if (wanted !== undefined && !one && family.length === 0) {
-    const names = catalog().flatMap((t) => [t.type, ...t.aliases, t.type.split('.')[0]!]);
+    const names = catalog.flatMap((t) => [t.type, ...t.aliases, t.type.split('.')[0]!]);
     const guess = closestMatch(wanted, names);
-    throw new UsageError(
-      `no task type "${wanted}"${guess ? `; did you mean "${guess}"?` : ''} (types: ${catalog()
-        .map((t) => t.type)
-        .join(', ')})`,
-    );
+    throw new UsageError(`no task type "${wanted}"${guess ? `; did you mean "${guess}"?` : ''} (types: ${catalog.map((t) => t.type).join(', ')})`);
   }
-  const docs = (one ? [one] : family.length ? family : catalog()).map((t) => ({
+  const docs = (one ? [one] : family.length ? family : catalog).map((t) => ({
     type: t.type,
     aliases: t.aliases,
     description: t.description,

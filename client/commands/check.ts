@@ -23,7 +23,7 @@ export async function check(ctx: CliContext): Promise<number> {
   }
   const pools = new PoolRegistry(databaseUrlsFromEnv(), poolSettingsFromEnv());
   try {
-    const checks = await checkDatabases(cfg, pools, only);
+    const checks = await checkDatabases(cfg, pools, ctx.catalog, only);
     const counts = countFindings(checks, warnings);
     if (junit !== undefined) await writeFile(junit, checkJunit(checks));
     ctx.print({ ok: counts.errors === 0, file: ctx.configFile, ...counts, configWarnings: warnings, databases: checks }, () =>

@@ -1,7 +1,6 @@
 import { WorkflowNotFoundError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
 import { taskSchema, type TaskConfig } from '../../config/schema';
 import { explainIssues, formatPath } from '../../config/load';
-import { findTaskType } from '../../tasks';
 import type { TaskResult } from '../../workflows/types';
 import { buildTaskInput, workflowTypeFor } from '../task-input';
 import { type CliContext, UsageError, webUiLink } from '../context';
@@ -26,7 +25,7 @@ export async function describeRecentRun(client: Client, action: ScheduleExecutio
 /** The task to run: a configured task id (with --config keys overriding its config), or a task type. */
 function resolveRunTarget(ctx: CliContext, name: string, tasks: readonly TaskConfig[]): TaskConfig {
   const configured = tasks.find((t) => t.id === name);
-  if (!configured && !findTaskType(name)) {
+  if (!configured && !ctx.catalog.find(name)) {
     const guess = closestMatch(
       name,
       tasks.map((t) => t.id),
@@ -49,7 +48,7 @@ function resolveRunTarget(ctx: CliContext, name: string, tasks: readonly TaskCon
   const raw = configured
     ? { id: configured.id, type: configured.type, database: configured.database, config: { ...configured.rawConfig, ...override } }
     : { id: name.replace(/[^a-z0-9_-]+/g, '-'), type: name, config: override };
-  const parsed = taskSchema.safeParse(raw);
+  const parsed = taskSchema(ctx.catalog).safeParse(raw);
   if (!parsed.success) {
     // Name the key, the value it was given (from --config or the file) and what it takes.
     const problems = explainIssues(parsed.error.issues, raw).map((p) => `${formatPath(p.path)}: ${p.message}`);
