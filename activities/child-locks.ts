@@ -1,9 +1,14 @@
 import type { PoolClient } from 'pg';
 import { onTable } from './engine/failures';
-import { col } from './sql/identifiers';
+import { col, type ResolvedTable } from './sql/identifiers';
 import type { SqlParams } from './sql/params';
 import type { KeyValue } from './sql/keys';
-import type { ChildTable } from './row-sets';
+
+/** A child table whose rows reference the parent's key (checked to be a foreign key unless the config says there is none). */
+export interface ChildTable {
+  table: ResolvedTable;
+  columns: string[];
+}
 
 /**
  * Locks the child rows of a batch's parents before they are deleted (`for update skip locked`), and

@@ -4,8 +4,8 @@ import type { TaskResult } from '../workflows/types';
 import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
-import { startWorkflowUnit } from './start-workflows';
-import { parentsWithLockedChildren } from './child-locks';
+import { startWorkflowUnit, type StartAction } from './start-workflows';
+import { parentsWithLockedChildren, type ChildTable } from './child-locks';
 import { onTable } from './engine/failures';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
@@ -15,11 +15,7 @@ import type { TimestampZones } from './sql/time';
 import { type AgeColumn, rowsLeft } from './sql/rows-left';
 import { type ColumnRef, ref } from '../tasks/column-refs';
 
-/** A child table whose rows reference the parent's key (checked to be a foreign key unless the config says there is none). */
-export interface ChildTable {
-  table: ResolvedTable;
-  columns: string[];
-}
+export type { ChildTable };
 
 /** What happens to the rows of a set. */
 export type RowAction =
@@ -28,7 +24,7 @@ export type RowAction =
   | { kind: 'update'; assign: [ColumnRef, Assigned][]; zones?: TimestampZones }
   | { kind: 'archive'; archive: ResolvedTable; columns: string[] }
   /** Starts one workflow per row (id `<idPrefix><row id>`) outside any transaction; a row whose workflow is running is skipped. */
-  | { kind: 'start_workflow'; workflowType: string; taskQueue: string; idPrefix: string; executionTimeoutMs?: number }
+  | StartAction
   | { kind: 'report' };
 
 /** Rows of one table picked by conditions, and the action to take on them. */
@@ -215,7 +211,16 @@ export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[
 
 /** A row set as a unit of work for the engine. */
 export function rowSetUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
-  if (set.action.kind === 'start_workflow') return startWorkflowUnit(set, set.action);
+  if (set.action.kind === 'start_workflow')
+    return startWorkflowUnit(
+      {
+        label: set.label,
+        counter: set.counter,
+        table: set.key.table.name,
+        read: (client, after, limit) => selectKeys(client, set, { after, limit }, 'predict'),
+      },
+      set.action,
+    );
   return {
     label: set.label,
     transactional: true,

@@ -1,11 +1,25 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { PoolClient } from 'pg';
 import type { WorkUnit } from './engine/work-unit';
-import type { RowAction, RowSet } from './row-sets';
-import { selectKeys } from './row-sets';
 import { keyLabel, type KeyValue } from './sql/keys';
 
-type StartAction = Extract<RowAction, { kind: 'start_workflow' }>;
+/** A row set's action that starts one workflow per row (id `<idPrefix><row id>`). */
+export interface StartAction {
+  kind: 'start_workflow';
+  workflowType: string;
+  taskQueue: string;
+  idPrefix: string;
+  executionTimeoutMs?: number;
+}
+
+/** The rows to start workflows for (a row set's, row-sets.ts): label, counter, table, and a batch of their keys after a cursor. */
+export interface StartRows {
+  label: string;
+  counter?: string;
+  table: string;
+  read: (client: PoolClient, after: KeyValue | null, limit: number) => Promise<KeyValue[]>;
+}
 
 /** Is a workflow with this id running now? */
 async function running(workflowId: string): Promise<boolean> {
@@ -22,11 +36,11 @@ async function running(workflowId: string): Promise<boolean> {
  * happen outside it (a workflow start cannot be rolled back), one row at a time, each recorded
  * in the ledger when done. A dry run starts nothing and asks Temporal which would already be running.
  */
-export function startWorkflowUnit(set: RowSet, action: StartAction): WorkUnit<KeyValue, KeyValue> {
+export function startWorkflowUnit(set: StartRows, action: StartAction): WorkUnit<KeyValue, KeyValue> {
   return {
     label: set.label,
     transactional: false,
-    nextBatch: (client, after, limit) => selectKeys(client, set, { after, limit }, 'predict'),
+    nextBatch: (client, after, limit) => set.read(client, after, limit),
     cursorOf: (key) => key,
     act: async (_client, keys, mode) => {
       let started = 0;
@@ -51,7 +65,7 @@ export function startWorkflowUnit(set: RowSet, action: StartAction): WorkUnit<Ke
       }
       return {
         counts: { matched: keys.length, [set.counter ?? 'started']: started, already_running: keys.length - started },
-        details: keys.map((k) => ({ set: set.label, table: set.key.table.name, id: keyLabel(k), action: set.action.kind })),
+        details: keys.map((k) => ({ set: set.label, table: set.table, id: keyLabel(k), action: action.kind })),
         capped: keys.length,
       };
     },
