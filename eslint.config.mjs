@@ -4,6 +4,17 @@ import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
+/** An import of one of the project's top-level folders from any depth below another (`../x`, `../../x/y`). */
+const folders = (...names) => `^(\\.\\./)+(${names.join('|')})(/|$)`;
+/**
+ * A boundary between layers: files in `files` may not import `names` (type imports included).
+ * `warn` marks one the code does not keep yet (each listed in CHANGELOG), so lint shows it without failing.
+ */
+const boundary = (files, names, message, level = 'error') => ({
+  files,
+  rules: { '@typescript-eslint/no-restricted-imports': [level, { patterns: [{ regex: folders(...names), message }] }] },
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.caretaker/', 'bin/', 'coverage/'] },
   js.configs.recommended,
@@ -20,6 +31,36 @@ export default tseslint.config(
     files: ['**/*.mjs'],
     languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
   },
+  // Imports run one way (ARCHITECTURE.md, "Where things live"): the catalog and config below the
+  // code that runs tasks, the CLI beside the worker and never inside workflows or activities.
+  boundary(
+    ['core/**/*.ts'],
+    ['activities', 'bench', 'client', 'config', 'dev', 'examples', 'tasks', 'test', 'worker', 'workflows'],
+    'core/ imports nothing of the project: every layer imports it',
+  ),
+  boundary(
+    ['tasks/**/*.ts'],
+    ['activities', 'workflows', 'client', 'worker', 'dev'],
+    'tasks/ is the catalog (schemas, defaults, names): no I/O, so it imports no code that runs tasks',
+  ),
+  boundary(
+    ['config/**/*.ts'],
+    ['activities', 'workflows', 'client', 'worker'],
+    'config/ parses and validates: it may use core/ and tasks/ (the catalog), not the code that runs tasks',
+    'warn',
+  ),
+  boundary(
+    ['client/**/*.ts'],
+    ['workflows', 'activities'],
+    'the CLI talks to Temporal: take contract types and names from core/, not from workflows/ or activities/',
+    'warn',
+  ),
+  boundary(
+    ['activities/sql/**/*.ts'],
+    ['tasks'],
+    'activities/sql/ renders SQL from resolved names and parsed references: it does not know the task catalog',
+    'warn',
+  ),
   {
     // Workflows run in Temporal's deterministic sandbox: no I/O, no Node builtins, no pg, and
     // activities only as types (samples-typescript activities-cancellation-heartbeating/.eslintrc.js).
