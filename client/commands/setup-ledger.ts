@@ -1,8 +1,5 @@
-import { Client as PgClient } from 'pg';
-import { DEFAULT_LEDGER_SCHEMA } from '../../activities/engine/ledger';
-import { LEDGER_MIGRATIONS, LEDGER_TABLES } from '../../activities/engine/ledger-schema';
-import { migrate } from '../../activities/engine/migrations';
-import { databaseUrlsFromEnv, ledgerSchemasFromEnv } from '../../worker/databases';
+import { databaseUrlsFromEnv } from '../../worker/databases';
+import { ledgerSchemaOf, migrateLedgerSchema } from '../../worker/ledger-setup';
 import { type CliContext, UsageError } from '../context';
 
 /**
@@ -15,17 +12,12 @@ export async function setupLedger(ctx: CliContext, name: string): Promise<number
   const urls = databaseUrlsFromEnv();
   const url = urls.get(name);
   if (!url) throw new UsageError(`--database: expected one of the databases in the environment (${[...urls.keys()].join(', ')}), got "${name}"`);
-  const schemas = ledgerSchemasFromEnv();
-  const schema = schemas.byName.get(name) ?? schemas.fallback ?? DEFAULT_LEDGER_SCHEMA;
-  const client = new PgClient({ connectionString: url });
+  const schema = ledgerSchemaOf(name);
   try {
-    await client.connect();
-    const { from, to } = await migrate(client, schema, LEDGER_MIGRATIONS);
-    const { rows } = await client.query<{ db: string; role: string }>('select current_database() as db, current_user as role');
-    const { db, role } = rows[0]!;
-    ctx.print({ ok: true, database: name, schema, tables: LEDGER_TABLES, version: { from, to } }, () =>
+    const { db, role, tables, from, to } = await migrateLedgerSchema(url, schema);
+    ctx.print({ ok: true, database: name, schema, tables, version: { from, to } }, () =>
       [
-        `database ${name} (${db}): run ledger ready in schema ${schema} (${LEDGER_TABLES.join(', ')}), schema version ${to}` +
+        `database ${name} (${db}): run ledger ready in schema ${schema} (${tables.join(', ')}), schema version ${to}` +
           (from === to ? ' (unchanged)' : `, migrated from ${from}`) +
           `, as ${role}`,
         `a worker role needs: grant usage on schema ${schema} to <role>; grant select, insert, update, delete on all tables in schema ${schema} to <role>`,
@@ -36,7 +28,5 @@ export async function setupLedger(ctx: CliContext, name: string): Promise<number
     const message = (err as Error).message;
     ctx.print({ ok: false, database: name, schema, error: message }, () => `caretaker setup: could not create the run ledger in database ${name}: ${message}`);
     return 1;
-  } finally {
-    await client.end().catch(() => undefined);
   }
 }
