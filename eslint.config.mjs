@@ -31,13 +31,9 @@ export default tseslint.config(
     files: ['**/*.mjs'],
     languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
   },
-  // Imports run one way (ARCHITECTURE.md, "Where things live"): the catalog and config below the
-  // code that runs tasks, the CLI beside the worker and never inside workflows or activities.
-  boundary(
-    ['core/**/*.ts'],
-    ['activities', 'bench', 'client', 'config', 'dev', 'examples', 'tasks', 'test', 'worker', 'workflows'],
-    'core/ imports nothing of the project: every layer imports it',
-  ),
+  // Imports run one way (ARCHITECTURE.md): the catalog and config below the code that runs tasks.
+  // core/** and client/** have blocks of their own (branch arch-core). config/ and activities/sql/
+  // warn until core/ holds the alert contract and column references (arch-core; then 0 found: error).
   boundary(
     ['tasks/**/*.ts'],
     ['activities', 'workflows', 'client', 'worker', 'dev'],
@@ -47,12 +43,6 @@ export default tseslint.config(
     ['config/**/*.ts'],
     ['activities', 'workflows', 'client', 'worker'],
     'config/ parses and validates: it may use core/ and tasks/ (the catalog), not the code that runs tasks',
-    'warn',
-  ),
-  boundary(
-    ['client/**/*.ts'],
-    ['workflows', 'activities'],
-    'the CLI talks to Temporal: take contract types and names from core/, not from workflows/ or activities/',
     'warn',
   ),
   boundary(
