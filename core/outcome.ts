@@ -135,3 +135,32 @@ export function runOutcomeOf(status: string, recorded: string | undefined): stri
   if (status === 'RUNNING') return 'running';
   return recorded && recorded !== 'running' ? recorded : status.toLowerCase().replace('canceled', 'cancelled');
 }
+
+/** The last run a schedule started (fired, triggered or backfilled), and how it ended. */
+export interface ScheduledRun {
+  workflowId: string;
+  /** Temporal's execution status name: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT. */
+  status: string;
+  /** `runOutcomeOf(status, memo.outcome)`: running, a RunOutcome, or Temporal's status in lower case. */
+  outcome: string;
+  memo?: OutcomeMemo;
+  startTime: Date;
+}
+
+/**
+ * "A schedule's last outcome", for `caretaker schedules list` and health.report: the latest run of
+ * the chain the schedule's most recent action started (manual and startup runs of the task are not
+ * the schedule's, so a schedule that never fired has none). `describe` is the Temporal client's
+ * `workflow.getHandle(workflowId).describe()`; its errors are the caller's to report.
+ */
+export async function lastScheduledRun(
+  recentActions: readonly { action: { workflow: { workflowId: string } } }[],
+  describe: (workflowId: string) => Promise<{ status: { name: string }; memo?: Record<string, unknown>; startTime: Date }>,
+): Promise<ScheduledRun | undefined> {
+  const last = recentActions.at(-1);
+  if (!last) return undefined;
+  const { workflowId } = last.action.workflow;
+  const d = await describe(workflowId);
+  const memo = readOutcomeMemo(d.memo);
+  return { workflowId, status: d.status.name, outcome: runOutcomeOf(d.status.name, memo?.outcome), ...(memo && { memo }), startTime: d.startTime };
+}
