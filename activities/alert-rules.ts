@@ -1,4 +1,4 @@
-import type { AlertRun, AlertSpec } from '../workflows/alert-types';
+import type { AlertRun, AlertSpec } from '../core/alerts';
 import { ageText } from '../config/duration';
 
 export interface AlertCause {

@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
-import type { AlertRequest, AlertRun } from '../workflows/alert-types';
-import { METRICS } from '../workflows/metric-names';
+import type { AlertRequest, AlertRun } from '../core/alerts';
+import { METRICS } from '../core/metric-names';
 import { alertCauses, alertPayload, countsForZeroRows, DEFAULT_UI_URL, runLink, type AlertCause } from './alert-rules';
 import type { ActivityDeps } from './deps';
 import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';

@@ -1,10 +1,9 @@
 import type { Client, ScheduleDescription } from '@temporalio/client';
-import type { HealthStatus } from './health-checks';
 import { lastScheduledRun } from '../core/outcome';
 
-/** The last run a schedule started, as health.report shows it. */
+/** The last run a schedule started, as health.report shows it (a HealthStatus of health-checks.ts). */
 export interface LastRunOutcome {
-  status: HealthStatus;
+  status: 'ok' | 'warn' | 'critical';
   /** e.g. "last run purge-2026-01-01T00:00:00Z FAILED: ..." */
   message: string;
 }

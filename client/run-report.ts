@@ -1,6 +1,6 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import type { Counts, TaskResult } from '../workflows/types';
-import { outcomeHeadline } from '../workflows/run-text';
+import type { Counts, TaskResult } from '../core/contract';
+import { outcomeHeadline } from '../core/run-text';
 import { classifyFailure } from '../core/failures';
 import { readOutcomeMemo, runOutcomeOf } from '../core/outcome';
 import { table } from './context';

@@ -1,5 +1,5 @@
 import { isGrpcServiceError, ServiceError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TaskResult } from '../workflows/types';
+import type { TaskResult } from '../core/contract';
 import { readOutcomeMemo } from '../core/outcome';
 import { type CliContext, webUiLink } from './context';
 import { countsText, failureOf, summarizeFailure, summarizeResult, tablesText } from './run-report';

@@ -3,8 +3,7 @@
  * Plain data: webhook URLs are named (`url_env`), never written, because the input is stored in
  * Temporal's history; the worker reads the variable when it delivers.
  */
-import type { Backlog } from './types';
-import { changedRows, rowsChanged, type RunEnd } from '../core/outcome';
+import { type Backlog, changedRows, rowsChanged, type RunEnd } from './outcome';
 
 export type AlertEvent = 'failure' | 'refusal' | 'cancellation';
 

@@ -4,7 +4,8 @@
  * never carries credentials (a task names its database; the worker maps the name to a pool).
  */
 
-import type { AlertSpec } from './alert-types';
+import type { AlertSpec } from './alerts';
+import type { Backlog, Counts } from './outcome';
 
 export interface RetrySpec {
   maximumAttempts: number;
@@ -60,8 +61,8 @@ export interface PlanSummary {
  */
 export type TaskStatus = 'completed' | 'completed_with_errors' | 'skipped' | 'refused';
 
-/** Counters by name, e.g. `{ deleted: 4 }` (a dry run says `{ would_delete: 4 }`). */
-export type Counts = Record<string, number>;
+/** Counters and Backlog live with the outcome (core/outcome.ts), which imports nothing. */
+export type { Backlog, Counts } from './outcome';
 
 /** A run's summary, in the shape of seed 002's "Return Data": counts, per-item details, errors. */
 export interface TaskResult {
@@ -95,16 +96,6 @@ export interface TaskResult {
   backlog?: RunBacklog;
   /** A `record` run's plan (see `PlanDirective`). */
   plan?: PlanSummary;
-}
-
-/**
- * Eligible rows not yet done when a run ended: rows after where a run stopped (max_rows_per_run)
- * and rows skipped for locks. `oldest_age_seconds` only where the rows have a timestamp column
- * (retention's `timestamp_column`, stale runs' timestamp) and some are left after the stop.
- */
-export interface Backlog {
-  rows: number;
-  oldest_age_seconds?: number;
 }
 
 /** The task's backlog, and each policy's / rule's (`sets`, by the same names as the result's `sets`). */
@@ -156,6 +147,9 @@ export interface BatchCheckpoint {
  * a fixed number of events at most, whatever its length.
  */
 export const PROGRESS_SIGNAL = 'caretakerProgress';
+
+/** The query every Caretaker workflow answers with its `TaskProgress` (`caretaker status`). */
+export const PROGRESS_QUERY = 'progress';
 
 /** Answer of the `progress` workflow query. */
 export interface TaskProgress {

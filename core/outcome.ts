@@ -12,11 +12,15 @@
  * rate in the live details counts the task's counters (rows acted on), not rows changed.
  */
 
-/** Counters by name (`{ deleted: 4 }`); per table, PostgreSQL's inserted / updated / deleted. */
-type Counts = Record<string, number>;
+/** Counters by name, e.g. `{ deleted: 4 }` (a dry run says `{ would_delete: 4 }`); per table, PostgreSQL's inserted / updated / deleted. */
+export type Counts = Record<string, number>;
 
-/** Eligible rows a run left for the next one (structurally `Backlog` of the contract). */
-interface BacklogTotal {
+/**
+ * Eligible rows not yet done when a run ended: rows after where a run stopped (max_rows_per_run)
+ * and rows skipped for locks. `oldest_age_seconds` only where the rows have a timestamp column
+ * (retention's `timestamp_column`, stale runs' timestamp) and some are left after the stop.
+ */
+export interface Backlog {
   rows: number;
   oldest_age_seconds?: number;
 }
@@ -54,7 +58,7 @@ export interface RunEnd {
   /** A completed_with_errors run's errors. */
   errors: string[];
   /** Eligible rows a completed run left for the next one, the task's total (tasks that pick rows). */
-  backlog?: BacklogTotal;
+  backlog?: Backlog;
   /** From the run's start (Temporal's runStartTime) to its end. */
   durationMs: number;
   namespace: string;
@@ -75,7 +79,7 @@ export function changedRows(end: Pick<RunEnd, 'dryRun' | 'tables'>): Record<stri
 }
 
 /** A backlog without its per-set parts (the memo, an alert and a gauge need only the total). */
-export function backlogTotal(backlog: BacklogTotal): BacklogTotal {
+export function backlogTotal(backlog: Backlog): Backlog {
   return { rows: backlog.rows, ...(backlog.oldest_age_seconds !== undefined && { oldest_age_seconds: backlog.oldest_age_seconds }) };
 }
 
@@ -92,7 +96,7 @@ export interface OutcomeMemo {
   /** What the run did (a failed or cancelled run: before it stopped; a dry run: would do). */
   counts: Counts;
   tables: Record<string, Counts>;
-  backlog?: BacklogTotal;
+  backlog?: Backlog;
 }
 
 /** The memo of a run's end. Key order and values are those runs recorded before this module: replays compare them. */
@@ -115,7 +119,7 @@ export function readOutcomeMemo(memo: Record<string, unknown> | undefined): Outc
   if (!isRecord(m) || typeof m.outcome !== 'string') return undefined;
   const counts = isRecord(m.counts) ? (m.counts as Counts) : {};
   const tables = isRecord(m.tables) ? (m.tables as Record<string, Counts>) : {};
-  const backlog = isRecord(m.backlog) && typeof m.backlog.rows === 'number' ? (m.backlog as unknown as BacklogTotal) : undefined;
+  const backlog = isRecord(m.backlog) && typeof m.backlog.rows === 'number' ? (m.backlog as unknown as Backlog) : undefined;
   return {
     outcome: m.outcome,
     dryRun: m.dryRun === true,

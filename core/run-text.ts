@@ -3,8 +3,8 @@
  * (markdown), the outcome's headline. Pure functions over plain data: the workflow bundle, the CLI
  * and `npm start` share them, so every view says the same words.
  */
-import type { BatchCheckpoint, Counts } from './types';
-import type { RunEnd, RunOutcome } from '../core/outcome';
+import type { BatchCheckpoint, Counts } from './contract';
+import type { RunEnd, RunOutcome } from './outcome';
 
 /** What a run is, for its summary: "DRY RUN · Caretaker runs.cleanup_stale (stale-runs), started by hand". */
 export function runSummary(task: { taskId: string; type: string; dryRun: boolean }, how?: string): string {

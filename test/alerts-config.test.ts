@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../config/load';
 import { alertCauses, alertPayload, runLink } from '../activities/alert-rules';
-import type { AlertRun, AlertSpec } from '../workflows/alert-types';
+import type { AlertRun, AlertSpec } from '../core/alerts';
 
 const file = (alerts: string, taskAlerts = '') => `
 alerts:

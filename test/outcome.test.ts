@@ -3,7 +3,7 @@ import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } fro
 import { WorkflowFailedError } from '@temporalio/client';
 import { classifyFailure, FailureType } from '../core/failures';
 import { OUTCOME_MEMO, outcomeMemo, readOutcomeMemo, type RunEnd, runOutcomeOf } from '../core/outcome';
-import { alertRunOf } from '../workflows/alert-types';
+import { alertRunOf } from '../core/alerts';
 
 const partial = { dryRun: false, counts: { deleted: 3 }, tables: { 'app.runs': { deleted: 3 } }, sets: {}, batches: 1 };
 

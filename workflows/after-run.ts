@@ -1,10 +1,11 @@
 import { CancellationScope, log, metricMeter, ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { alertRunOf } from './alert-types';
-import { METRICS } from './metric-names';
-import type { Backlog, TaskInput } from './types';
+import { alertRunOf } from '../core/alerts';
+import { METRICS } from '../core/metric-names';
+import type { Backlog, TaskInput } from '../core/contract';
 import { changedRows, isCompleted, type RunEnd } from '../core/outcome';
-import { ALERT_DELIVERY, alertWorkflowId, deliverAlertsWorkflow } from './deliver-alerts';
+import { ALERT_DELIVERY, deliverAlertsWorkflow } from './deliver-alerts';
+import { alertWorkflowId } from '../core/workflow-ids';
 
 /** Runs that started before alerts moved out of the run deliver them inline, as they did then (replay). */
 const ALERTS_OUTSIDE_RUN = 'alerts-outside-run';

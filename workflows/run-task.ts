@@ -14,15 +14,23 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { type BatchCheckpoint, type PartialResult, PROGRESS_SIGNAL, type TaskInput, type TaskProgress, type TaskResult } from './types';
-import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from './search-attributes';
-import { finalDetails, liveDetails, outcomeHeadline } from './run-text';
+import {
+  type BatchCheckpoint,
+  type PartialResult,
+  PROGRESS_QUERY,
+  PROGRESS_SIGNAL,
+  type TaskInput,
+  type TaskProgress,
+  type TaskResult,
+} from '../core/contract';
+import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from '../core/search-attributes';
+import { finalDetails, liveDetails, outcomeHeadline } from '../core/run-text';
 import { afterRun } from './after-run';
 import { classifyFailure, FailureType, NON_RETRYABLE_TYPES } from '../core/failures';
 import { backlogTotal, OUTCOME_MEMO, outcomeMemo, type RunEnd, rowsChanged } from '../core/outcome';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
-export const progressQuery = defineQuery<TaskProgress>('progress');
+export const progressQuery = defineQuery<TaskProgress>(PROGRESS_QUERY);
 
 /** Live progress from the task's activity, shown as the run's current details in Temporal Web. */
 export const progressSignal = defineSignal<[BatchCheckpoint]>(PROGRESS_SIGNAL);

@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { TaskProgress } from '../../workflows/types';
+import { PROGRESS_QUERY, type TaskProgress } from '../../core/contract';
 import { readOutcomeMemo } from '../../core/outcome';
 import { type CliContext, UsageError, webUiLink } from '../context';
 import { countsText, failureOf, summarizeResult, tablesText } from '../run-report';
@@ -23,7 +23,7 @@ export async function status(ctx: CliContext): Promise<number> {
     throw err;
   }
   const state = desc.status.name;
-  const progress = await handle.query<TaskProgress>('progress').catch((err: Error) => ({ unavailable: err.message }));
+  const progress = await handle.query<TaskProgress>(PROGRESS_QUERY).catch((err: Error) => ({ unavailable: err.message }));
   const activities = activityProgress(desc);
   // A finished run's outcome is in its memo, readable without a worker; a failed or cancelled one's
   // counts there are what it changed before it stopped.
