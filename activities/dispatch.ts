@@ -6,7 +6,7 @@ import { filterColumns, filterConditions, processRowSets, type RowAction } from 
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
 import { millis, TimestampZones } from './sql/time';
-import { whole } from '../tasks/column-refs';
+import { whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
 
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */

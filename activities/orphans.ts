@@ -16,7 +16,7 @@ import { col, colType, resolveTable, type ResolvedTable } from './sql/identifier
 import { keyColumns, resolveKeyed, type KeyValue } from './sql/keys';
 import { readAs, templateText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
-import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../tasks/column-refs';
+import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
 import type { Assigned } from './sql/expressions';
 import type { TimestampSettings } from '../tasks/fields';
 import { exclusive } from './task-lock';

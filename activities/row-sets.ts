@@ -13,7 +13,7 @@ import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, k
 import { assignmentList, type Assigned, changesRow, readText } from './sql/expressions';
 import type { TimestampZones } from './sql/time';
 import { type AgeColumn, rowsLeft } from './sql/rows-left';
-import { type ColumnRef, ref } from '../tasks/column-refs';
+import { type ColumnRef, ref } from '../core/column-refs';
 
 /** A child table whose rows reference the parent's key (checked to be a foreign key unless the config says there is none). */
 export interface ChildTable {

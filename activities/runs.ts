@@ -14,7 +14,7 @@ import { SqlParams } from './sql/params';
 import { assignmentList, type Assigned, readAs, readText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
 import { rowsLeft } from './sql/rows-left';
-import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../tasks/column-refs';
+import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
 
 /** A run the candidate query found stale. */

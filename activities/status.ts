@@ -5,7 +5,7 @@ import { processRowSets } from './row-sets';
 import { col, colType, resolveTable } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
 import { millis, TimestampZones } from './sql/time';
-import { whole } from '../tasks/column-refs';
+import { whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
 
 export function createStatusActivities({ databases }: ActivityDeps) {

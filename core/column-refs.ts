@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { IDENTIFIER } from './identifiers';
 
 /**
@@ -65,18 +64,6 @@ export function formatRef(ref: ColumnRef): string {
   return ref.column + ref.path.map((k, i) => `${i === ref.path.length - 1 ? '->>' : '->'}'${k}'`).join('');
 }
 
-const REF_HINT = `expected a column name, or a JSON path into a json/jsonb column like config->>'retry_count'`;
-
-/** A column or a JSON path inside one (kept as written; parsed where it is used). */
-export const columnRef = () => z.string().refine((s) => parseColumnRef(s) !== null, { error: (i) => `${REF_HINT}; got ${JSON.stringify(i.input)}` });
-
-/** A column, a JSON path, or a text template over columns like `apps/{model_slug}/app{app_number}`. */
-export const textTemplate = () =>
-  z.string().refine((s) => parseTemplate(s) !== null, {
-    error: (i) =>
-      `expected a column name, a JSON path (meta->>'file'), or a template over columns like "apps/{model_slug}/app{app_number}"; got ${JSON.stringify(i.input)}`,
-  });
-
 /** Parses a value the schema already accepted. */
 export function ref(text: string): ColumnRef {
   const parsed = parseColumnRef(text);
@@ -92,15 +79,13 @@ export function template(text: string): TextTemplate {
 
 /**
  * The value an assignment writes: a literal (cast to the column's type; inside JSON, as JSON), NULL,
- * `{ now: true }` (the database clock), or `{ increment: N }` (NULL counts as 0).
+ * `{ now: true }` (the database clock), or `{ increment: N }` (NULL counts as 0). The config schema
+ * (tasks/column-refs.ts) accepts exactly these.
  */
-export const assignedValue = () =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.object({ now: z.literal(true) }).strict(), z.object({ increment: z.number().int() }).strict()]);
-export type AssignedValue = z.output<ReturnType<typeof assignedValue>>;
+export type AssignedValue = string | number | boolean | null | { now: true } | { increment: number };
 
 /** `{ started_at: null, broker_task_id: null, "config->>'retries'": { increment: 1 }, finished_at: { now: true } }` */
-export const assignments = () => z.record(columnRef(), assignedValue()).default({});
-export type Assignments = z.output<ReturnType<typeof assignments>>;
+export type Assignments = Record<string, AssignedValue>;
 
 /** A plain column as a reference. */
 export const whole = (column: string): ColumnRef => ({ column, path: [] });

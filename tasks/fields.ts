@@ -3,7 +3,7 @@ import { duration } from '../config/duration';
 import { size } from '../config/size';
 import { resolveTimeZone } from '../config/time-zones';
 import { columnRef } from './column-refs';
-import { IDENTIFIER, QUALIFIED_NAME } from './identifiers';
+import { IDENTIFIER, QUALIFIED_NAME } from '../core/identifiers';
 
 /** Field builders shared by the catalog's config schemas. */
 

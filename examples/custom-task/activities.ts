@@ -2,7 +2,7 @@ import type { ActivityDeps } from '../../activities/deps';
 import { processRowSets } from '../../activities/row-sets';
 import { resolveKeyed } from '../../activities/sql/keys';
 import { col } from '../../activities/sql/identifiers';
-import { whole } from '../../tasks/column-refs';
+import { whole } from '../../core/column-refs';
 import { exclusive } from '../../activities/task-lock';
 import type { TaskInput, TaskResult } from '../../workflows/types';
 import type { QueueReleaseLeasesConfig } from './task';
