@@ -53,4 +53,49 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // core/ is the contract every layer imports: pure, workflow-safe, and it imports nothing of the
+    // project (only @temporalio/common, which the workflow bundle carries anyway).
+    files: ['core/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'core is pure and workflow-safe: no Node builtins' })),
+            { name: 'pg', message: 'core is pure: database code lives in activities/' },
+            { name: 'zod', message: 'core has no dependencies: zod schemas live in config/ or tasks/' },
+          ],
+          patterns: [
+            { group: ['../*', '!./*'], message: 'core imports nothing of the project: every layer imports core, never the other way' },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/workflow', '@temporalio/testing'],
+              message: 'core may only use @temporalio/common (types of @temporalio/client as type imports)',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The CLI talks to Temporal and reads config; it never reaches into workflow or activity code.
+    // Known exceptions, to be moved behind worker/ (issue 17): `caretaker check` and
+    // `caretaker setup --database` run activity code in the CLI process.
+    files: ['client/**/*.ts'],
+    ignores: ['client/check-run.ts', 'client/check-report.ts', 'client/commands/setup-ledger.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/*', '**/activities', '**/activities/*', '**/activities/**'],
+              message: 'client may not import workflows/ or activities/: shared contract in core/, in-process runners in worker/',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { formatDuration } from '../config/duration';
+import { formatDuration } from '../core/duration';
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../workflows/types';

@@ -3,7 +3,7 @@ import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID } from '../core/search-attribut
 import { readOutcomeMemo, runOutcomeOf } from '../core/outcome';
 import { startedByOf, type StartedBy } from '../core/workflow-ids';
 import type { Backlog } from '../core/contract';
-import { formatDuration, parseDuration } from '../config/duration';
+import { formatDuration, parseDuration } from '../core/duration';
 import { UsageError } from './context';
 
 /** One run of a task, from Temporal's visibility store. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+/** Durations as config writes them ("90s", "1h30m", "14d"), in milliseconds; pure, no zod (the config field is config/duration.ts). */
 
 /** Units accepted in config durations, in milliseconds. */
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -36,26 +36,4 @@ export function formatDuration(ms: number): string {
 export function ageText(seconds: number): string {
   const minutes = Math.floor(seconds / 60);
   return minutes === 0 ? '0m' : formatDuration(minutes * 60_000);
-}
-
-/** A zod field that takes a duration string and yields milliseconds. */
-export function duration(opts: { min?: number; max?: number } = {}) {
-  const min = opts.min ?? 0;
-  const max = opts.max ?? Infinity;
-  return z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like "30s", "15m", "2h" or "7d", got ${JSON.stringify(text)}` });
-      return z.NEVER;
-    }
-    if (ms < min) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration >= ${formatDuration(min)}, got ${JSON.stringify(text)}` });
-      return z.NEVER;
-    }
-    if (ms > max) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration <= ${formatDuration(max)}, got ${JSON.stringify(text)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+/** Sizes as config writes them ("500MB", "10GiB"), in bytes; pure, no zod (the config field is config/size.ts). */
 
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
 
@@ -8,16 +8,4 @@ export function parseSize(text: string): number | undefined {
   if (!m) return undefined;
   const unit = UNITS[(m[2] || 'b').toLowerCase()];
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
-}
-
-/** A zod field taking a size string (or a number of bytes) and yielding bytes. */
-export function size() {
-  return z.union([z.number().int().min(0), z.string()]).transform((value, ctx) => {
-    const bytes = typeof value === 'number' ? value : parseSize(value);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a size like "500MB", "10GiB" or a number of bytes, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { size } from '../config/size';
-import { resolveTimeZone } from '../config/time-zones';
+import { resolveTimeZone } from '../core/time-zones';
 import { columnRef } from './column-refs';
 import { IDENTIFIER, QUALIFIED_NAME } from '../core/identifiers';
 

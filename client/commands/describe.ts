@@ -3,7 +3,7 @@ import { describeSchedule } from './schedules';
 import { describeRecentRun } from './runs';
 import { durationText, listRuns } from '../run-history';
 import { scheduleWords } from '../schedule-words';
-import { ageText } from '../../config/duration';
+import { ageText } from '../../core/duration';
 import type { Backlog } from '../../core/contract';
 
 /** "backlog: 12 rows, oldest 3h": what the last run left for the next one (a dry run: what the real run would). */
