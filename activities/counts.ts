@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { CountsRebuildConfig } from '../tasks/counts-rebuild';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';

@@ -1,6 +1,6 @@
 import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
 import type { SyncTriggerConfig } from '../tasks/sync-trigger';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { filterColumns, filterConditions, processRowSets, type RowAction } from './row-sets';
 import { col, colType } from './sql/identifiers';

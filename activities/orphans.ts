@@ -2,7 +2,7 @@ import { access, readdir, unlink } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import type { PoolClient } from 'pg';
 import type { AssetsDetectOrphansConfig, OrphanRule } from '../tasks/assets-detect-orphans';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { RowFilter } from '../tasks/fields';
-import type { TaskResult } from '../workflows/types';
+import type { TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';

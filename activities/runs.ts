@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { formatDuration } from '../core/duration';
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import { processRowSets } from './row-sets';

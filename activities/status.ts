@@ -1,5 +1,5 @@
 import type { StatusResetConfig } from '../tasks/status-reset';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { processRowSets } from './row-sets';
 import { col, colType, resolveTable } from './sql/identifiers';

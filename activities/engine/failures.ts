@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporalio/common';
-import type { PartialResult } from '../../workflows/types';
+import type { PartialResult } from '../../core/contract';
 import { FailureType } from '../../core/failures';
 
 /**
