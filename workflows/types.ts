@@ -1,7 +1,7 @@
 /**
- * The contract moved to core/contract.ts (issue 17). This re-export keeps the ~70 activities, tests,
- * benchmarks and the plugin example that import `workflows/types` working while other branches that
- * edit them land; import `core/contract` in new code.
+ * The contract moved to core/contract.ts (issue 17). This re-export keeps the tests, benchmarks, the
+ * plugin example (and plugins written from it) and the branches in flight that import
+ * `workflows/types` working; import `core/contract` in new code.
  */
 export { PROGRESS_QUERY, PROGRESS_SIGNAL } from '../core/contract';
 export type {
