@@ -18,7 +18,7 @@ import { readAs, templateText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
 import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
 import type { Assigned } from './sql/expressions';
-import type { TimestampSettings } from '../tasks/fields';
+import type { TimestampSettings } from '../core/time-zones';
 import { exclusive } from './task-lock';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { KeyColumn } from '../tasks/fields';
+import type { KeyColumn } from '../core/column-refs';
 import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
 import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';

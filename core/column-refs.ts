@@ -89,3 +89,6 @@ export type Assignments = Record<string, AssignedValue>;
 
 /** A plain column as a reference. */
 export const whole = (column: string): ColumnRef => ({ column, path: [] });
+
+/** The columns that identify a row: one column, or a list for a composite key (the config field: tasks/fields.ts keyColumn). */
+export type KeyColumn = string | string[];
