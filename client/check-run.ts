@@ -6,7 +6,7 @@ import { error, type Finding } from '../activities/check/findings';
 import { ledgerAccess } from '../activities/check/ledger-access';
 import { unknownZones } from '../activities/check/zones';
 import { findTaskType } from '../tasks';
-import type { TimestampSettings } from '../core/time-zones';
+import type { TimestampSettings } from '../tasks/fields';
 import type { TaskInput } from '../core/contract';
 import { PoolRegistry } from '../worker/databases';
 import { buildTaskInput } from './task-input';
