@@ -4,7 +4,7 @@ import { resolveKeyed } from '../../activities/sql/keys';
 import { col } from '../../activities/sql/identifiers';
 import { whole } from '../../core/column-refs';
 import { exclusive } from '../../activities/task-lock';
-import type { TaskInput, TaskResult } from '../../workflows/types';
+import type { TaskInput, TaskResult } from '../../core/contract';
 import type { QueueReleaseLeasesConfig } from './task';
 
 /**
