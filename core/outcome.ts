@@ -25,11 +25,8 @@ export interface Backlog {
   oldest_age_seconds?: number;
 }
 
-/** Every outcome a run ends with: a TaskResult's status, or how the workflow itself ended. */
+/** Every outcome a run ends with: a TaskResult's status (`TaskStatus` must stay a subset: runTask's RunEnd checks it), or how the workflow itself ended. */
 export type RunOutcome = 'completed' | 'completed_with_errors' | 'skipped' | 'refused' | 'failed' | 'cancelled';
-
-/** Every outcome, for validation and docs. */
-export const RUN_OUTCOMES: readonly RunOutcome[] = ['completed', 'completed_with_errors', 'skipped', 'refused', 'failed', 'cancelled'];
 
 /** Outcomes of a run that did what it was asked (a real one of these updates the last-success gauge and the zero-rows streak). */
 export function isCompleted(outcome: string): boolean {
