@@ -27,4 +27,5 @@ export const assignments = () => z.record(columnRef(), assignedValue()).default(
 
 /** Compile-time check: the schema yields exactly core's types (core cannot import zod's inference). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-export const schemaMatchesCore: Same<z.output<ReturnType<typeof assignedValue>>, AssignedValue> & Same<z.output<ReturnType<typeof assignments>>, Assignments> = true;
+export const schemaMatchesCore: Same<z.output<ReturnType<typeof assignedValue>>, AssignedValue> & Same<z.output<ReturnType<typeof assignments>>, Assignments> =
+  true;
