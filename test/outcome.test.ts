@@ -4,6 +4,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { classifyFailure, FailureType } from '../core/failures';
 import { OUTCOME_MEMO, outcomeMemo, readOutcomeMemo, type RunEnd, runOutcomeOf } from '../core/outcome';
 import { alertRunOf } from '../core/alerts';
+import { safetyLimitError } from '../activities/errors';
+import { withPartial } from '../activities/engine/failures';
 
 const partial = { dryRun: false, counts: { deleted: 3 }, tables: { 'app.runs': { deleted: 3 } }, sets: {}, batches: 1 };
 
@@ -31,6 +33,14 @@ describe('classifyFailure: one walk over the cause chain', () => {
     expect(classifyFailure(new CancelledFailure('cancelled'))).toEqual({ outcome: 'cancelled', message: 'cancelled' });
     const pg = ApplicationFailure.create({ message: 'violates check constraint (SQLSTATE 23514)', type: FailureType.IntegrityViolation, nonRetryable: true });
     expect(classifyFailure(fromActivity(pg))).toEqual({ outcome: 'failed', message: pg.message, type: 'IntegrityViolation' });
+  });
+
+  it('a refusal is BENIGN (the SDK logs it at DEBUG and counts no failed activity), also once the engine attached its counts', () => {
+    const refusal = safetyLimitError('would delete 9 of 10 rows');
+    expect(refusal.category).toBe('BENIGN');
+    const carried = withPartial(refusal, partial) as ApplicationFailure;
+    expect([carried.type, carried.category, carried.details]).toEqual(['SafetyLimitExceeded', 'BENIGN', [partial]]);
+    expect(classifyFailure(fromActivity(carried)).outcome).toBe('refused');
   });
 
   it('an error that is not a Temporal failure: failed, its message; a thrown string is its own message', () => {
