@@ -32,8 +32,7 @@ export default tseslint.config(
     languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
   },
   // Imports run one way (ARCHITECTURE.md): the catalog and config below the code that runs tasks.
-  // core/** and client/** have blocks of their own (branch arch-core). config/ and activities/sql/
-  // warn until core/ holds the alert contract and column references (arch-core; then 0 found: error).
+  // core/** and client/** have blocks of their own below.
   boundary(
     ['tasks/**/*.ts'],
     ['activities', 'workflows', 'client', 'worker', 'dev'],
@@ -43,7 +42,6 @@ export default tseslint.config(
     ['config/**/*.ts'],
     ['activities', 'workflows', 'client', 'worker'],
     'config/ parses and validates: it may use core/ and tasks/ (the catalog), not the code that runs tasks',
-    'warn',
   ),
   boundary(
     ['activities/sql/**/*.ts'],
@@ -78,6 +76,51 @@ export default tseslint.config(
             {
               group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/testing'],
               message: 'workflows may only use @temporalio/workflow',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // core/ is the contract every layer imports: pure, workflow-safe, and it imports nothing of the
+    // project (only @temporalio/common, which the workflow bundle carries anyway).
+    files: ['core/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'core is pure and workflow-safe: no Node builtins' })),
+            { name: 'pg', message: 'core is pure: database code lives in activities/' },
+            { name: 'zod', message: 'core has no dependencies: zod schemas live in config/ or tasks/' },
+          ],
+          patterns: [
+            { group: ['../*', '!./*'], message: 'core imports nothing of the project: every layer imports core, never the other way' },
+            {
+              group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity', '@temporalio/workflow', '@temporalio/testing'],
+              message: 'core may only use @temporalio/common (types of @temporalio/client as type imports)',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The CLI talks to Temporal and reads config; it never reaches into workflow or activity code.
+    // Known exceptions, to be moved behind worker/ (issue 17): `caretaker check` and
+    // `caretaker setup --database` run activity code in the CLI process.
+    files: ['client/**/*.ts'],
+    ignores: ['client/check-run.ts', 'client/check-report.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/*', '**/activities', '**/activities/*', '**/activities/**'],
+              message: 'client may not import workflows/ or activities/: shared contract in core/, in-process runners in worker/',
             },
           ],
         },

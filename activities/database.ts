@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { DbVacuumConfig } from '../tasks/db-vacuum';
 import type { ProcedureExecuteConfig } from '../tasks/procedure-execute';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, WorkUnit } from './engine/work-unit';

@@ -1,12 +1,12 @@
 import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
 import type { SyncTriggerConfig } from '../tasks/sync-trigger';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { filterColumns, filterConditions, processRowSets, type RowAction } from './row-sets';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
 import { millis, TimestampZones } from './sql/time';
-import { whole } from '../tasks/column-refs';
+import { whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
 
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */

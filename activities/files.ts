@@ -2,7 +2,7 @@ import { lstat, readdir, rename, unlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import type { DirectoryRule, FilesCleanupConfig } from '../tasks/files-cleanup';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';

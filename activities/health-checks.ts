@@ -168,7 +168,7 @@ export async function scheduleLiveness(client: Client, missed: number, now = Dat
     const lastAction = d.info.recentActions.at(-1)?.takenAt ?? d.info.createdAt;
     const late = now - lastAction.getTime() > missed * interval + (d.spec.jitter ?? 0) + 60_000;
     // Firing is not enough: a schedule whose runs fail is not healthy either.
-    const last = await lastRunOutcome(client, d.info.recentActions.at(-1)?.action.workflow);
+    const last = await lastRunOutcome(client, d);
     const fired = late
       ? `has not fired since ${lastAction.toISOString()} (expected every ${Math.round(interval / 1000)}s)`
       : `last fired ${lastAction.toISOString()}`;

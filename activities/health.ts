@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { HealthReportConfig } from '../tasks/health-report';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { taskResult } from './results';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';

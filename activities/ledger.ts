@@ -1,4 +1,4 @@
-import type { TaskInput, PartialResult } from '../workflows/types';
+import type { TaskInput, PartialResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { closeRuns, DEFAULT_LEDGER_SCHEMA, readLedger } from './engine/ledger';
 import { runKeyOf } from './engine/engine';

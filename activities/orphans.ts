@@ -2,7 +2,7 @@ import { access, readdir, unlink } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import type { PoolClient } from 'pg';
 import type { AssetsDetectOrphansConfig, OrphanRule } from '../tasks/assets-detect-orphans';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
@@ -16,9 +16,9 @@ import { col, colType, resolveTable, type ResolvedTable } from './sql/identifier
 import { keyColumns, resolveKeyed, type KeyValue } from './sql/keys';
 import { readAs, templateText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
-import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../tasks/column-refs';
+import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
 import type { Assigned } from './sql/expressions';
-import type { TimestampSettings } from '../tasks/fields';
+import type { TimestampSettings } from '../core/time-zones';
 import { exclusive } from './task-lock';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;

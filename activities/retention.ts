@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
-import type { KeyColumn } from '../tasks/fields';
+import type { KeyColumn } from '../core/column-refs';
 import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
 import { filterColumns, filterConditions, rowSetCounters, rowSetUnit, type ChildTable, type RowAction, type RowSet } from './row-sets';

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { RowFilter } from '../tasks/fields';
-import type { TaskResult } from '../workflows/types';
+import type { TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
@@ -13,7 +13,7 @@ import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, k
 import { assignmentList, type Assigned, changesRow, readText } from './sql/expressions';
 import type { TimestampZones } from './sql/time';
 import { type AgeColumn, rowsLeft } from './sql/rows-left';
-import { type ColumnRef, ref } from '../tasks/column-refs';
+import { type ColumnRef, ref } from '../core/column-refs';
 
 export type { ChildTable };
 

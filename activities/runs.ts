@@ -1,8 +1,8 @@
 import type { PoolClient } from 'pg';
-import { formatDuration } from '../config/duration';
+import { formatDuration } from '../core/duration';
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
 import { processRowSets } from './row-sets';
@@ -14,7 +14,7 @@ import { SqlParams } from './sql/params';
 import { assignmentList, type Assigned, readAs, readText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
 import { rowsLeft } from './sql/rows-left';
-import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../tasks/column-refs';
+import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
 
 /** A run the candidate query found stale. */

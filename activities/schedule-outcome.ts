@@ -1,40 +1,39 @@
-import type { Client } from '@temporalio/client';
-import type { HealthStatus } from './health-checks';
+import type { Client, ScheduleDescription } from '@temporalio/client';
+import { lastScheduledRun } from '../core/outcome';
 
-/** The last run a schedule started, as health.report shows it. */
+/** The last run a schedule started, as health.report shows it (a HealthStatus of health-checks.ts). */
 export interface LastRunOutcome {
-  status: HealthStatus;
+  status: 'ok' | 'warn' | 'critical';
   /** e.g. "last run purge-2026-01-01T00:00:00Z FAILED: ..." */
   message: string;
 }
 
 /**
- * How a schedule's last started run ended: from the run's status, and for a completed run the
- * outcome runTask wrote into its memo (`caretakerOutcome`). Failed, timed out or terminated runs
- * are critical; cancelled runs, refusals and runs completed with errors are warnings.
+ * How a schedule's last started run ended (core/outcome.ts's lastScheduledRun: the run's status and
+ * the outcome runTask wrote into its memo). Failed, timed out or terminated runs are critical;
+ * cancelled runs, refusals and runs completed with errors are warnings.
  */
-export async function lastRunOutcome(client: Client, action: { workflowId: string } | undefined): Promise<LastRunOutcome | undefined> {
-  if (!action) return undefined;
-  let d;
+export async function lastRunOutcome(client: Client, schedule: ScheduleDescription): Promise<LastRunOutcome | undefined> {
+  let last;
   try {
-    d = await client.workflow.getHandle(action.workflowId).describe(); // the latest run of its chain
+    last = await lastScheduledRun(schedule.info.recentActions, (workflowId) => client.workflow.getHandle(workflowId).describe());
   } catch (err) {
-    return { status: 'warn', message: `last run ${action.workflowId}: cannot describe it (${(err as Error).message})` };
+    const workflowId = schedule.info.recentActions.at(-1)?.action.workflow.workflowId;
+    return { status: 'warn', message: `last run ${workflowId}: cannot describe it (${(err as Error).message})` };
   }
-  const memo = d.memo?.caretakerOutcome as { outcome?: string; failure?: string } | undefined;
-  const run = `last run ${action.workflowId}`;
+  if (!last) return undefined;
+  const run = `last run ${last.workflowId}`;
+  const failure = last.memo?.failure;
   // A safety limit's refusal ends the run as Failed in Temporal, but it is the limit doing its job.
-  if (memo?.outcome === 'refused') return { status: 'warn', message: `${run} refused${memo.failure ? `: ${memo.failure}` : ''}` };
-  switch (d.status.name) {
+  if (last.outcome === 'refused') return { status: 'warn', message: `${run} refused${failure ? `: ${failure}` : ''}` };
+  switch (last.status) {
     case 'RUNNING':
       return { status: 'ok', message: `${run} is running` };
-    case 'COMPLETED': {
-      const outcome = memo?.outcome ?? 'completed';
-      return { status: outcome === 'completed_with_errors' ? 'warn' : 'ok', message: `${run} ${outcome}` };
-    }
+    case 'COMPLETED':
+      return { status: last.outcome === 'completed_with_errors' ? 'warn' : 'ok', message: `${run} ${last.outcome}` };
     case 'CANCELLED':
       return { status: 'warn', message: `${run} was cancelled` };
     default:
-      return { status: 'critical', message: `${run} ${d.status.name}${memo?.failure ? `: ${memo.failure}` : ''}` };
+      return { status: 'critical', message: `${run} ${last.status}${failure ? `: ${failure}` : ''}` };
   }
 }

@@ -1,11 +1,11 @@
 import type { StatusResetConfig } from '../tasks/status-reset';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { processRowSets } from './row-sets';
 import { col, colType, resolveTable } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
 import { millis, TimestampZones } from './sql/time';
-import { whole } from '../tasks/column-refs';
+import { whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
 
 export function createStatusActivities({ databases }: ActivityDeps) {

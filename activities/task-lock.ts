@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
-import type { TaskInput, TaskResult } from '../workflows/types';
+import type { TaskInput, TaskResult } from '../core/contract';
 import { skippedResult } from './results';
 import type { DatabasePools } from './deps';
 import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';

@@ -11,7 +11,7 @@ import type { TaskConfig } from '../config/schema';
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { createCaretakerWorker } from '../worker/create-worker';
 import type { DatabasePools } from '../activities/deps';
-import type { TaskResult } from '../workflows/types';
+import type { TaskResult } from '../core/contract';
 import { startDevServer } from '../dev/dev-server';
 
 /** The real stack for the benchmarks: one dev server, one worker in this process, PostgreSQL databases made on demand. */

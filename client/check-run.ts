@@ -7,7 +7,7 @@ import { ledgerAccess } from '../activities/check/ledger-access';
 import { unknownZones } from '../activities/check/zones';
 import type { Catalog } from '../tasks';
 import type { TimestampSettings } from '../tasks/fields';
-import type { TaskInput } from '../workflows/types';
+import type { TaskInput } from '../core/contract';
 import { PoolRegistry } from '../worker/databases';
 import { buildTaskInput } from './task-input';
 

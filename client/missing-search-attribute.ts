@@ -1,4 +1,4 @@
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { CARETAKER_SEARCH_ATTRIBUTES } from '../core/search-attributes';
 
 /** Every message of an error's chain, gRPC details included: the SDK's own ("Failed to start Workflow") says little. */
 function chainText(err: unknown): string {

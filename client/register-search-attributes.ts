@@ -1,5 +1,5 @@
 import type { ConnectionLike } from '@temporalio/client';
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { CARETAKER_SEARCH_ATTRIBUTES } from '../core/search-attributes';
 
 /** temporal.api.enums.v1.IndexedValueType, for the kinds Caretaker uses. */
 const INDEXED_VALUE_TYPE = { KEYWORD: 2, INT: 3, BOOL: 5 } as const;

@@ -1,8 +1,9 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID } from '../workflows/search-attributes';
-import { OUTCOME_MEMO } from '../workflows/run-task';
-import type { Backlog } from '../workflows/types';
-import { formatDuration, parseDuration } from '../config/duration';
+import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID } from '../core/search-attributes';
+import { readOutcomeMemo, runOutcomeOf } from '../core/outcome';
+import { startedByOf, type StartedBy } from '../core/workflow-ids';
+import type { Backlog } from '../core/contract';
+import { formatDuration, parseDuration } from '../core/duration';
 import { UsageError } from './context';
 
 /** One run of a task, from Temporal's visibility store. */
@@ -10,7 +11,7 @@ export interface RunRecord {
   workflowId: string;
   runId: string;
   /** How it was started: schedule (scheduled, triggered, backfilled), manual, startup. */
-  startedBy: 'schedule' | 'manual' | 'startup';
+  startedBy: StartedBy;
   status: string;
   /** completed, completed_with_errors, skipped, refused, failed, cancelled; running until it ends. */
   outcome: string;
@@ -24,25 +25,16 @@ export interface RunRecord {
   durationMs?: number;
 }
 
-function startedBy(info: WorkflowExecutionInfo, taskId: string): RunRecord['startedBy'] {
-  const rest = info.workflowId.slice(taskId.length);
-  if (rest.startsWith('-manual-')) return 'manual';
-  if (rest.startsWith('-startup-')) return 'startup';
-  return 'schedule';
-}
-
 /** A visibility row as a RunRecord; a run that ended without recording an outcome gets Temporal's status. */
 function toRecord(info: WorkflowExecutionInfo, taskId: string): RunRecord {
   const sa = info.typedSearchAttributes;
-  const memo = info.memo?.[OUTCOME_MEMO] as { failure?: string; backlog?: Backlog } | undefined;
-  const running = info.status.name === 'RUNNING';
-  const recorded = sa.get(OUTCOME);
-  const outcome = running ? 'running' : recorded && recorded !== 'running' ? recorded : info.status.name.toLowerCase().replace('canceled', 'cancelled');
+  const memo = readOutcomeMemo(info.memo);
+  const outcome = runOutcomeOf(info.status.name, sa.get(OUTCOME));
   const rows = sa.get(ROWS_CHANGED);
   return {
     workflowId: info.workflowId,
     runId: info.runId,
-    startedBy: startedBy(info, taskId),
+    startedBy: startedByOf(info.workflowId, taskId),
     status: info.status.name,
     outcome,
     dryRun: sa.get(DRY_RUN) ?? false,

@@ -1,6 +1,6 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
-import type { BatchCheckpoint } from '../workflows/types';
+import type { BatchCheckpoint } from '../core/contract';
 import { countsText } from './run-report';
 
 /** A pending activity's last checkpoint, with how old it is. */

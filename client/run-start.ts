@@ -1,7 +1,7 @@
 import type { SearchAttributePair } from '@temporalio/common';
 import type { TaskConfig } from '../config/schema';
-import { DRY_RUN, OUTCOME, TASK_ID, TASK_TYPE } from '../workflows/search-attributes';
-import { runDetails, runSummary } from '../workflows/run-text';
+import { DRY_RUN, OUTCOME, TASK_ID, TASK_TYPE } from '../core/search-attributes';
+import { runDetails, runSummary } from '../core/run-text';
 
 /**
  * What every start of a task's workflow carries (a schedule's action, `caretaker run`, a startup

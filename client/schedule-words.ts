@@ -1,6 +1,6 @@
 import type { CalendarFieldName, CalendarRange } from '../config/calendar';
 import { CALENDAR_FIELDS } from '../config/calendar';
-import { formatDuration } from '../config/duration';
+import { formatDuration } from '../core/duration';
 import type { ScheduleConfig } from '../config/schema';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -1,5 +1,5 @@
 import type { TaskConfig } from '../config/schema';
-import type { TaskInput } from '../workflows/types';
+import type { TaskInput } from '../core/contract';
 
 /** The workflow argument for one task: its validated config plus activity timeouts and retry policy. */
 export function buildTaskInput(task: TaskConfig, overrides: { dryRun?: boolean; config?: Record<string, unknown> } = {}): TaskInput {

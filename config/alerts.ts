@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AlertSpec } from '../workflows/alert-types';
+import type { AlertSpec } from '../core/alerts';
 import { duration } from './duration';
 
 const STORED = "config values are stored in plain text in Temporal's schedules and run history";

@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { type CalendarFieldName, type CalendarRange, parseCalendarItem } from './calendar';
 import { checkComment, parseCron } from './cron';
 import { matchesSomeDate, NEVER_FIRES } from './calendar-dates';
-import { duration, formatDuration } from './duration';
-import { resolveTimeZone } from './time-zones';
+import { duration } from './duration';
+import { formatDuration } from '../core/duration';
+import { resolveTimeZone } from '../core/time-zones';
 
 /**
  * `schedule:` of a task. Everything Temporal's server would refuse when `schedules sync` creates

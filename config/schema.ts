@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { duration, formatDuration } from './duration';
+import { duration } from './duration';
+import { formatDuration } from '../core/duration';
 import { scheduleSchema } from './schedule';
 import { builtinCatalog, type Catalog } from '../tasks';
 import { timeZone } from '../tasks/fields';

@@ -1,5 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { CARETAKER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { CARETAKER_SEARCH_ATTRIBUTES } from '../core/search-attributes';
 
 /**
  * Server settings Caretaker runs Temporal with, wherever it starts one: the dev server here, and

@@ -1,10 +1,11 @@
 import type { Client } from '@temporalio/client';
+import { startupWorkflowId } from '../core/workflow-ids';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { buildTaskInput, workflowTypeFor } from '../client/task-input';
 import { runStartOptions } from '../client/run-start';
 import { failureOf, summarizeFailure, summarizeResult } from '../client/run-report';
 import { webUiLink } from '../client/context';
-import type { TaskResult } from '../workflows/types';
+import type { TaskResult } from '../core/contract';
 
 /**
  * Runs the tasks marked `run_on_startup` once (seeds 001 and 004) and prints their results.
@@ -16,7 +17,7 @@ export async function runStartupTasks(client: Client, config: CaretakerConfig): 
 
 /** One line per startup run: task, outcome, counts, link; an expected refusal is one line too. */
 async function runOnce(client: Client, config: CaretakerConfig, task: TaskConfig): Promise<void> {
-  const workflowId = `${task.id}-startup-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const workflowId = startupWorkflowId(task.id, new Date());
   try {
     const handle = await client.workflow.start(workflowTypeFor(task), {
       workflowId,

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { duration } from '../config/duration';
 import { size } from '../config/size';
-import { resolveTimeZone } from '../config/time-zones';
+import { resolveTimeZone, type TimestampSettings } from '../core/time-zones';
 import { columnRef } from './column-refs';
-import { IDENTIFIER, QUALIFIED_NAME } from './identifiers';
+import type { KeyColumn } from '../core/column-refs';
+import { IDENTIFIER, QUALIFIED_NAME } from '../core/identifiers';
 
 /** Field builders shared by the catalog's config schemas. */
 
@@ -17,7 +18,7 @@ export const column = () => z.string().regex(IDENT, 'expected a column name (let
  * primary key or a unique index's NOT NULL columns (checked in the catalog).
  */
 export const keyColumn = () => z.union([column(), z.array(column()).min(1).max(8)]);
-export type KeyColumn = z.output<ReturnType<typeof keyColumn>>;
+export type { KeyColumn };
 
 /** `table` or `schema.table`. Checked against the catalog before use. */
 export const table = () => z.string().regex(QUALIFIED_NAME, 'expected a table name like "runs" or "app.runs"');
@@ -149,7 +150,11 @@ export const timestamps = () =>
     .object({ zone: timeZone().nullable().default(null), columns: z.record(column(), timeZone()).default({}) })
     .strict()
     .prefault({});
-export type TimestampSettings = z.output<ReturnType<typeof timestamps>>;
+export type { TimestampSettings };
+
+/** Compile-time check: the fields yield exactly core's types (core cannot import zod's inference). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+export const fieldsMatchCore: Same<z.output<ReturnType<typeof keyColumn>>, KeyColumn> & Same<z.output<ReturnType<typeof timestamps>>, TimestampSettings> = true;
 
 /** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */
 /**

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
 import { detailsLimit, dryRun } from './fields';
-import { QUALIFIED_NAME } from './identifiers';
+import { QUALIFIED_NAME } from '../core/identifiers';
 
 const routineName = z.string().regex(QUALIFIED_NAME, 'expected a function or procedure name like "purge_sessions" or "app.purge_sessions"');
 

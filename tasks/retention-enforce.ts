@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { duration, formatDuration } from '../config/duration';
+import { duration } from '../config/duration';
+import { formatDuration } from '../core/duration';
 import { size } from '../config/size';
 import { defineTask } from './types';
 import { ONE_DAY_MS, childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, table } from './fields';

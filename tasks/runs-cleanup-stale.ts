@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { duration, formatDuration } from '../config/duration';
+import { duration } from '../config/duration';
+import { formatDuration } from '../core/duration';
 import { defineTask } from './types';
 import { column, keyColumn, sqlTaskFields, statusValue, table } from './fields';
 import { assignments, columnRef } from './column-refs';

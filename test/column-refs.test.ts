@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
 import { configWarnings } from '../config/warnings';
-import { formatRef, parseColumnRef, parseTemplate } from '../tasks/column-refs';
+import { formatRef, parseColumnRef, parseTemplate } from '../core/column-refs';
 
 describe('column references (pure)', () => {
   it('parses columns and JSON paths; only the last step may be ->>', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../config/load';
-import { parseDuration } from '../config/duration';
+import { parseDuration } from '../core/duration';
 import { interpolateEnv } from '../config/interpolate';
 
 const task = (extra: string) => `

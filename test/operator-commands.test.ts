@@ -6,7 +6,7 @@ import { msToTs, type TypedSearchAttributes } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
 import { scheduleOptionsFor, CONFIG_HASH_KEY } from '../client/schedule-options';
-import { TASK_ID } from '../workflows/search-attributes';
+import { TASK_ID } from '../core/search-attributes';
 import { buildTaskInput } from '../client/task-input';
 import { caretaker } from './cli';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';

@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import { configError } from '../activities/errors';
 import type { DatabasePools } from '../activities/deps';
 import { DEFAULT_LEDGER_SCHEMA } from '../activities/engine/ledger';
-import { formatDuration, parseDuration } from '../config/duration';
+import { formatDuration, parseDuration } from '../core/duration';
 
 /**
  * Target databases by name, from the environment: DATABASE_URL is "default", and

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import type { TelemetryOptions } from '@temporalio/worker';
-import { METRICS } from '../workflows/metric-names';
+import { METRICS } from '../core/metric-names';
 
 /** Maintenance runs take minutes, not milliseconds: buckets for that (seconds). */
 const BUCKETS: Record<string, number[]> = {

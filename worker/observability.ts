@@ -1,6 +1,6 @@
 import type { NativeConnection, TelemetryOptions, Worker } from '@temporalio/worker';
 import type { DatabasePools } from '../activities/deps';
-import { formatDuration, parseDuration } from '../config/duration';
+import { formatDuration, parseDuration } from '../core/duration';
 import { startWorkerHttp } from './http';
 import { freeLoopbackPort, metricsPortFromEnv, prometheusTelemetry } from './metrics';
 import { readiness } from './readiness';

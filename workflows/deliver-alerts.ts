@@ -1,6 +1,8 @@
 import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { AlertRequest } from './alert-types';
+import type { AlertRequest } from '../core/alerts';
+import { FailureType } from '../core/failures';
+import { alertWorkflowId } from '../core/workflow-ids';
 
 /**
  * Delivery is retried with backoff for about ten minutes (a receiver that answers 5xx or times
@@ -8,15 +10,13 @@ import type { AlertRequest } from './alert-types';
  */
 export const ALERT_DELIVERY: ActivityOptions = {
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10, nonRetryableErrorTypes: ['ConfigError'] },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10, nonRetryableErrorTypes: [FailureType.ConfigError] },
 };
 
 const alerts = proxyActivities<Pick<Activities, 'deliverRunAlerts'>>(ALERT_DELIVERY);
 
-/** The id of the workflow that delivers one run's alerts: one per run, beside the run in Temporal Web. */
-export function alertWorkflowId(workflowId: string, runId: string): string {
-  return `${workflowId}/alerts/${runId}`;
-}
+/** The id of the workflow that delivers one run's alerts (core/workflow-ids.ts). */
+export { alertWorkflowId };
 
 /**
  * Delivers one run's alerts, outside the run's own lifetime: the run starts it as an abandoned

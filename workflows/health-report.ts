@@ -1,6 +1,6 @@
 import type { HealthReportConfig } from '../tasks/health-report';
 import { runTask } from './run-task';
-import type { TaskInput, TaskResult } from './types';
+import type { TaskInput, TaskResult } from '../core/contract';
 
 /** `health.report`: run the checks and alert when the result is bad enough. */
 export async function healthReportWorkflow(input: TaskInput<HealthReportConfig>): Promise<TaskResult> {

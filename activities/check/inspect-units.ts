@@ -8,7 +8,7 @@ import { estimatedRows, explainingClient, planNodes, type PlanNode } from './exp
 import { error, type Finding, warning } from './findings';
 import { estimatedTableRows, hasLeadingIndex, missingPrivileges } from './table-facts';
 import { naiveColumnsWithoutZone } from './zones';
-import type { TimestampSettings } from '../../tasks/fields';
+import type { TimestampSettings } from '../../core/time-zones';
 
 /** A sequential scan over a table with more rows than this (the planner's estimate) is a warning. */
 export const SEQ_SCAN_WARNING_ROWS = 100_000;

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { TimestampSettings } from '../../tasks/fields';
+import type { TimestampSettings } from '../../core/time-zones';
 import type { ResolvedTable } from '../sql/identifiers';
 import { isNaiveTimestamp } from '../sql/time';
 import { type Finding, warning } from './findings';

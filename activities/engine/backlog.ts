@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { Backlog, Counts, RunBacklog } from '../../workflows/types';
+import type { Backlog, Counts, RunBacklog } from '../../core/contract';
 import type { Position } from './ledger';
 import type { WorkUnit } from './work-unit';
 

@@ -1,5 +1,5 @@
 import type { MetricMeter } from '@temporalio/common';
-import { METRICS } from '../../workflows/metric-names';
+import { METRICS } from '../../core/metric-names';
 
 /**
  * `caretaker_batch_duration_seconds` {task_id, dry_run}: one batch of the engine's loop (its

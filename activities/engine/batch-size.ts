@@ -1,4 +1,4 @@
-import type { RunPace } from '../../workflows/types';
+import type { RunPace } from '../../core/contract';
 
 /**
  * How many items the next batch takes. A fixed `batch_size: 500` never changes; an adaptive one

@@ -1,4 +1,4 @@
-import type { Counts } from '../../workflows/types';
+import type { Counts } from '../../core/contract';
 
 /**
  * What a dry run calls a counter: it predicts, so it does not speak in the past tense

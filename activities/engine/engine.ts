@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { BatchCheckpoint, TaskResult } from '../../workflows/types';
+import type { BatchCheckpoint, TaskResult } from '../../core/contract';
 import { safetyLimitError } from '../errors';
 import { checkFractions } from './fraction';
 import { inBatch, withPartial } from './failures';

@@ -1,5 +1,5 @@
 import type { Context } from '@temporalio/activity';
-import { type BatchCheckpoint, PROGRESS_SIGNAL } from '../../workflows/types';
+import { type BatchCheckpoint, PROGRESS_SIGNAL } from '../../core/contract';
 
 /** How often, and how many times a run at most, a checkpoint is signalled to the workflow. */
 export const LIVE_PROGRESS = { everyMs: 30_000, maxPerRun: 20 };

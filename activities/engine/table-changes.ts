@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { Counts } from '../../workflows/types';
+import type { Counts } from '../../core/contract';
 
 /**
  * Rows inserted, updated and deleted so far in the open transaction, per table (partitions

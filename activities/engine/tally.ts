@@ -1,4 +1,4 @@
-import type { Counts, PartialResult, TaskInput, TaskResult, TaskStatus } from '../../workflows/types';
+import type { Counts, PartialResult, TaskInput, TaskResult, TaskStatus } from '../../core/contract';
 import { addCounts, named } from './counters';
 
 /** Per-item details beyond this many bytes (as JSON) are counted, not listed: a result must fit a Temporal payload. */

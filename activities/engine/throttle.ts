@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
-import type { ThrottleReport } from '../../workflows/types';
+import type { ThrottleReport } from '../../core/contract';
 
 /**
  * `throttle:` in a task's config (tasks/fields.ts); durations in milliseconds. Every limit is off

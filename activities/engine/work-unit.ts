@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { Backlog, TaskInput } from '../../workflows/types';
+import type { Backlog, TaskInput } from '../../core/contract';
 import type { ResolvedTable } from '../sql/identifiers';
 import type { RowKey } from '../sql/keys';
 import type { SqlParams } from '../sql/params';

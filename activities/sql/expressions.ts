@@ -1,4 +1,4 @@
-import { type AssignedValue, type ColumnRef, formatRef, type TextTemplate } from '../../tasks/column-refs';
+import { type AssignedValue, type ColumnRef, formatRef, type TextTemplate } from '../../core/column-refs';
 import { configError } from '../errors';
 import { col, colType, type ResolvedTable } from './identifiers';
 import type { SqlParams } from './params';

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import { configError } from '../errors';
 import { SqlParams } from './params';
-import type { KeyColumn } from '../../tasks/fields';
+import type { KeyColumn } from '../../core/column-refs';
 import { col, colType, resolveTable, type ResolvedTable } from './identifiers';
 
 /**

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { Backlog } from '../../workflows/types';
+import type { Backlog } from '../../core/contract';
 import { keyAfter, type KeyValue, type RowKey } from './keys';
 import { SqlParams } from './params';
 import type { TimestampZones } from './time';

@@ -1,4 +1,4 @@
-import type { TimestampSettings } from '../../tasks/fields';
+import type { TimestampSettings } from '../../core/time-zones';
 import { col, colType, type ResolvedTable } from './identifiers';
 import type { SqlParams } from './params';
 

@@ -3,8 +3,8 @@ import { describeSchedule } from './schedules';
 import { describeRecentRun } from './runs';
 import { durationText, listRuns } from '../run-history';
 import { scheduleWords } from '../schedule-words';
-import { ageText } from '../../config/duration';
-import type { Backlog } from '../../workflows/types';
+import { ageText } from '../../core/duration';
+import type { Backlog } from '../../core/contract';
 
 /** "backlog: 12 rows, oldest 3h": what the last run left for the next one (a dry run: what the real run would). */
 export function backlogLine(backlog: Backlog, dryRun: boolean): string {

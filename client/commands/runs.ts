@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
 import { taskSchema, type TaskConfig } from '../../config/schema';
 import { explainIssues, formatPath } from '../../config/load';
-import type { TaskResult } from '../../workflows/types';
+import type { TaskResult } from '../../core/contract';
 import { buildTaskInput, workflowTypeFor } from '../task-input';
 import { type CliContext, UsageError, webUiLink } from '../context';
 import { closedOutcome, summarizeResult } from '../run-report';
@@ -9,6 +9,7 @@ import { runStartOptions } from '../run-start';
 import { warnIfNoWorker } from '../pollers';
 import { waitForRun } from '../wait-for-run';
 import { closestMatch } from '../../config/did-you-mean';
+import { manualWorkflowId } from '../../core/workflow-ids';
 import { missingSearchAttributeMessage } from '../missing-search-attribute';
 
 export { summarizeResult };
@@ -63,7 +64,7 @@ export async function run(ctx: CliContext): Promise<number> {
   const cfg = await ctx.config();
   const task = resolveRunTarget(ctx, ctx.arg(0, 'task id or type'), cfg.tasks);
   const client = await ctx.client();
-  const workflowId = `${task.id}-manual-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const workflowId = manualWorkflowId(task.id, new Date());
   const dryRun = Boolean(ctx.flags['dry-run']);
   const handle = await client.workflow
     .start(workflowTypeFor(task), {

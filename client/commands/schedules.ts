@@ -3,7 +3,7 @@ import { applySync, planSync } from '../sync';
 import { overlapPolicy } from '../schedule-options';
 import { isOwnedBy } from '../../config/ownership';
 import { type CliContext, table, UsageError } from '../context';
-import { closedOutcome } from '../run-report';
+import { lastScheduledRun } from '../../core/outcome';
 import { warnIfNoWorker } from '../pollers';
 import { closestMatch } from '../../config/did-you-mean';
 
@@ -28,10 +28,7 @@ export async function sync(ctx: CliContext): Promise<number> {
   return failures.length > 0 || steps.some((p) => p.action === 'conflict') ? 1 : 0;
 }
 
-/**
- * The outcome of the latest run the schedule itself started (fired, triggered or backfilled): manual
- * and startup runs of the task are not the schedule's, so a schedule that never fired has no outcome.
- */
+/** The outcome of the latest run the schedule itself started (core/outcome.ts's lastScheduledRun); none when it never fired. */
 async function lastOutcome(client: Client, scheduleId: string): Promise<{ outcome: string; at: string } | undefined> {
   // The schedule's own description, not the list's copy of it, which visibility updates later.
   const recent =
@@ -41,14 +38,8 @@ async function lastOutcome(client: Client, scheduleId: string): Promise<{ outcom
         .describe()
         .catch(() => undefined)
     )?.info.recentActions ?? [];
-  const last = recent[recent.length - 1];
-  if (!last) return undefined;
-  const { workflowId, firstExecutionRunId } = last.action.workflow;
-  const desc = await client.workflow
-    .getHandle(workflowId, firstExecutionRunId)
-    .describe()
-    .catch(() => undefined);
-  return desc && { outcome: desc.status.name === 'RUNNING' ? 'running' : closedOutcome(desc), at: desc.startTime.toISOString() };
+  const last = await lastScheduledRun(recent, (workflowId) => client.workflow.getHandle(workflowId).describe()).catch(() => undefined);
+  return last && { outcome: last.outcome, at: last.startTime.toISOString() };
 }
 
 /** `caretaker schedules list`: every schedule, its state, next run and the outcome of its last run. */

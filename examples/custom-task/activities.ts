@@ -2,9 +2,9 @@ import type { ActivityDeps } from '../../activities/deps';
 import { processRowSets } from '../../activities/row-sets';
 import { resolveKeyed } from '../../activities/sql/keys';
 import { col } from '../../activities/sql/identifiers';
-import { whole } from '../../tasks/column-refs';
+import { whole } from '../../core/column-refs';
 import { exclusive } from '../../activities/task-lock';
-import type { TaskInput, TaskResult } from '../../workflows/types';
+import type { TaskInput, TaskResult } from '../../core/contract';
 import type { QueueReleaseLeasesConfig } from './task';
 
 /**

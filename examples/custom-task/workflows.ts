@@ -1,5 +1,5 @@
 import { runTask } from '../../workflows/run-task';
-import type { TaskInput, TaskResult } from '../../workflows/types';
+import type { TaskInput, TaskResult } from '../../core/contract';
 import type { createQueueActivities } from './activities';
 import type { QueueReleaseLeasesConfig } from './task';
 

@@ -18,3 +18,12 @@ export function resolveTimeZone(zone: string): string | undefined {
   if (resolved.size < REMEMBERED) resolved.set(zone, name);
   return name;
 }
+
+/**
+ * The zone that `timestamp without time zone` columns hold wall times of (null: the database
+ * session's TimeZone), and per-column overrides (the config field: tasks/fields.ts timestamps).
+ */
+export interface TimestampSettings {
+  zone: string | null;
+  columns: Record<string, string>;
+}

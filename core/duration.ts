@@ -1,0 +1,39 @@
+/** Durations as config writes them ("90s", "1h30m", "14d"), in milliseconds; pure, no zod (the config field is config/duration.ts). */
+
+/** Units accepted in config durations, in milliseconds. */
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
+const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
+
+/** Parses "90s", "30m", "2h", "1h30m", "14d" into milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const compact = text.replace(/\s+/g, '');
+  if (!WHOLE.test(compact)) return undefined;
+  let total = 0;
+  for (const [, amount, unit] of compact.matchAll(PART)) {
+    total += Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
+  }
+  return total;
+}
+
+/** Milliseconds as the shortest exact duration string ("90m" -> "1h30m"). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const unit of ['d', 'h', 'm', 's', 'ms'] as const) {
+    const size = UNIT_MS[unit];
+    const n = Math.floor(rest / size);
+    if (n > 0) {
+      out += `${n}${unit}`;
+      rest -= n * size;
+    }
+  }
+  return out;
+}
+
+/** An age for people, to the minute: "3h", "2d4h5m", "0m" under a minute. */
+export function ageText(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  return minutes === 0 ? '0m' : formatDuration(minutes * 60_000);
+}
