@@ -100,7 +100,7 @@ const rule = () =>
 
 export const rowsRulesConfig = z
   .object({
-    rules: z.array(rule()).min(1, 'expected at least one rule'),
+    rules: z.array(rule()).min(1),
     ...sqlTaskFields(500),
     max_rows_per_run: safetyFields.max_rows_per_run,
     max_fraction: safetyFields.max_fraction,
