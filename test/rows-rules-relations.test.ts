@@ -2,12 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runTaskWorkflow, taskFailure } from './fixtures';
-import { dryThenReal, expectFates, rowsOf, rulesTask } from './rows-rules-support';
+import { dryThenReal, expectFates, readmeTask, rowsOf } from './rows-rules-support';
 import { useTaskEnvironment } from './support';
 
 /**
  * `rows.rules` relations (issue 18, "Why": unreferenced parents; rules that depend on each other):
  * `unreferenced_by` and `missing_parent` as conditions, on small real schemas, every row's fate checked.
+ * The configs are README's "Rules" section, as written there.
  */
 const env = useTaskEnvironment('rows_rules_relations');
 
@@ -26,21 +27,11 @@ describe('unreferenced parents', () => {
       insert into scheduled values (1, 'send_email'), (2, 'import'), (3, null), (4, 'import');`);
   });
 
-  const rules = [
-    { name: 'unused-queues', table: 'queues', unreferenced_by: [{ table: 'jobs', column: 'queue_id' }], delete: {} },
-    {
-      name: 'unused-identifiers',
-      table: 'task_identifiers',
-      unreferenced_by: [{ table: 'scheduled', column: 'task_identifier', parent_column: 'identifier' }],
-      delete: {},
-    },
-  ];
-
   it('deletes the parents no row references and keeps the referenced ones; the dry run says the same', async () => {
     const queues = await rowsOf(env.db.pool, 'queues');
     const ids = await rowsOf(env.db.pool, 'task_identifiers');
     const jobs = await rowsOf(env.db.pool, 'jobs');
-    const real = await dryThenReal(env.temporal, env.db.pool, rulesTask({ rules, max_fraction: 0.6, batch_size: 2 }), {
+    const real = await dryThenReal(env.temporal, env.db.pool, readmeTask('unused-parents', { batch_size: 2 }), {
       queues: 'id',
       task_identifiers: 'id',
       jobs: 'id',
@@ -54,7 +45,7 @@ describe('unreferenced parents', () => {
 
   it('max_fraction counts over the table: 3 of 5 queues is refused at 0.5, before anything changes', async () => {
     const queues = await rowsOf(env.db.pool, 'queues');
-    const failure = await taskFailure(runTaskWorkflow(env.temporal, rulesTask({ rules, max_fraction: 0.5 })));
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, readmeTask('unused-parents', { max_fraction: 0.5 })));
     expect(failure.type).toBe('SafetyLimitExceeded');
     expect(failure.message).toContain('unused-queues: would delete 3 of 5 rows of public.queues (60%), more than max_fraction 0.5');
     expect(await rowsOf(env.db.pool, 'queues')).toEqual(queues);
@@ -62,8 +53,8 @@ describe('unreferenced parents', () => {
 
   it('a parent referenced by a row inserted between the runs is kept', async () => {
     await env.db.pool.query(`insert into jobs values (5, 4, 'queued')`);
-    const real = await runTaskWorkflow(env.temporal, rulesTask({ rules: [rules[0]] }));
-    expect(real.sets).toEqual({ 'unused-queues': { matched: 2, deleted: 2 } });
+    const real = await runTaskWorkflow(env.temporal, readmeTask('unused-parents', { max_fraction: 1 }));
+    expect(real.sets).toEqual({ 'unused-queues': { matched: 2, deleted: 2 }, 'unused-identifiers': { matched: 2, deleted: 2 } });
     expect([...(await rowsOf(env.db.pool, 'queues')).keys()]).toEqual(['1', '2', '4']);
   });
 });
@@ -77,29 +68,13 @@ describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sq
       insert into app_directories values ('openai_gpt-4', 1), ('openai_gpt-4', 2), ('anthropic_claude', 1)`);
   });
 
-  const rules = [
-    {
-      name: 'orphan-apps',
-      table: 'generated_applications',
-      missing_parent: { table: 'app_directories', column: ['model_slug', 'app_number'], parent_column: ['model_slug', 'app_number'] },
-      delete: {},
-    },
-    {
-      name: 'tasks-of-missing-apps',
-      table: 'analysis_tasks',
-      missing_parent: { table: 'generated_applications', column: ['target_model', 'target_app_number'], parent_column: ['model_slug', 'app_number'] },
-      where: "status in ('PENDING', 'RUNNING')",
-      update: { status: "'CANCELLED'", error_message: { value: 'Target app no longer exists' } },
-    },
-  ];
-
   it.each([
     { name: 'read ahead (default)', config: {}, readAhead: 3 },
     { name: 'walked, read_ahead: 0', config: { read_ahead: 0 }, readAhead: 0 },
   ])('$name: rule 2 cancels the 3 tasks of missing apps, including the app rule 1 deleted', async ({ config, readAhead }) => {
     const tasks = await rowsOf(env.db.pool, 'analysis_tasks');
     const apps = await rowsOf(env.db.pool, 'generated_applications');
-    const real = await runTaskWorkflow(env.temporal, rulesTask({ rules, batch_size: 2, ...config }));
+    const real = await runTaskWorkflow(env.temporal, readmeTask('orphans', { batch_size: 2, ...config }));
     expect(real.sets).toEqual({ 'orphan-apps': { matched: 1, deleted: 1 }, 'tasks-of-missing-apps': { matched: 3, updated: 3 } });
     expect(real.pace?.readAhead).toBe(readAhead);
     const idOf = (taskId: string) => [...tasks].find(([, r]) => r.task_id === taskId)![0];
@@ -111,7 +86,7 @@ describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sq
   });
 
   it('a dry run judges each rule on the data as it is: it cannot show rule 2 depending on rule 1', async () => {
-    const preview = await runTaskWorkflow(env.temporal, rulesTask({ rules }), { dryRun: true });
+    const preview = await runTaskWorkflow(env.temporal, readmeTask('orphans'), { dryRun: true });
     expect(preview.sets).toEqual({ 'orphan-apps': { matched: 1, would_delete: 1 }, 'tasks-of-missing-apps': { matched: 2, would_update: 2 } });
   });
 });

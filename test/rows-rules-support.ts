@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Pool } from 'pg';
+import { parse } from 'yaml';
 import { expect } from 'vitest';
 import { realNames } from '../activities/engine/counters';
 import { parseConfigText } from '../config/load';
@@ -11,6 +14,22 @@ import type { TestTemporal } from './support';
 export function rulesTask(config: Record<string, unknown>, id = 'rules'): TaskConfig {
   const text = JSON.stringify({ tasks: [{ id, type: 'rows.rules', config: { max_fraction: 1, ...config } }] });
   return parseConfigText(text, 'test.yaml', {}).tasks[0]!;
+}
+
+/** The YAML block of README's "Rules" section, as a reader copies it. */
+export function readmeRulesText(): string {
+  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+  const start = readme.indexOf('# rules.yaml');
+  expect(start).toBeGreaterThan(0);
+  return readme.slice(start, readme.indexOf('```', start));
+}
+
+/** A task of README's "Rules" section, its config with `overrides` (small test tables: max_fraction 1 unless it says). */
+export function readmeTask(id: string, overrides: Record<string, unknown> = {}): TaskConfig {
+  const tasks = (parse(readmeRulesText()) as { tasks: { id: string; config: Record<string, unknown> }[] }).tasks;
+  const task = tasks.find((t) => t.id === id);
+  expect(task, `README task ${id}`).toBeDefined();
+  return rulesTask({ ...task!.config, ...overrides }, id);
 }
 
 /** Every row of a table (its full text, so any change to any column shows), by key. */
