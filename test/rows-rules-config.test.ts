@@ -3,6 +3,8 @@ import { ConfigError, parseConfigText } from '../config/load';
 import { fieldDocs } from '../client/field-docs';
 import { rowsRules } from '../tasks/rows-rules';
 import { z } from 'zod';
+import { configWarnings } from '../config/warnings';
+import { readmeRulesText } from './rows-rules-support';
 
 /** `rows.rules` at `caretaker validate`: what a config may say, and the errors (file, line, path) for what it may not. */
 
@@ -134,5 +136,14 @@ describe('rows.rules config', () => {
     ]) {
       expect(fields).toContain(f);
     }
+  });
+
+  it("validate names the rules that read what an earlier rule changes (README's Rules configs)", () => {
+    const cfg = parseConfigText(readmeRulesText(), 'rules.yaml', {});
+    expect(cfg.tasks.map((t) => t.type)).toEqual(Array(6).fill('rows.rules'));
+    expect(configWarnings(cfg)).toEqual([
+      'tasks[0] (failed-jobs).config.rules[1] (suspicious-imports) reads jobs, which rules[0] (delete-exhausted) changes first: the real run sees those changes, a dry run (each rule rolled back) cannot show them',
+      'tasks[5] (orphans).config.rules[1] (tasks-of-missing-apps) reads generated_applications, which rules[0] (orphan-apps) changes first: the real run sees those changes, a dry run (each rule rolled back) cannot show them',
+    ]);
   });
 });
