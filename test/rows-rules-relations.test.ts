@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runTaskWorkflow, taskFailure } from './fixtures';
-import { dryThenReal, expectFates, readmeTask, rowsOf } from './rows-rules-support';
+import { dryThenReal, expectFates, readmeTask, rowsOf, rulesTask } from './rows-rules-support';
 import { useTaskEnvironment } from './support';
 
 /**
@@ -56,6 +56,18 @@ describe('unreferenced parents', () => {
     const real = await runTaskWorkflow(env.temporal, readmeTask('unused-parents', { max_fraction: 1 }));
     expect(real.sets).toEqual({ 'unused-queues': { matched: 2, deleted: 2 }, 'unused-identifiers': { matched: 2, deleted: 2 } });
     expect([...(await rowsOf(env.db.pool, 'queues')).keys()]).toEqual(['1', '2', '4']);
+  });
+
+  it('archive: the unreferenced queues move to an archive table (the columns both tables have); the dry run says the same', async () => {
+    await env.db.pool.query(`drop table if exists queues_archive;
+      create table queues_archive (id int primary key, name text not null, archived_at timestamptz not null default now())`);
+    const queues = await rowsOf(env.db.pool, 'queues');
+    const rules = [{ name: 'archive-unused', table: 'queues', unreferenced_by: [{ table: 'jobs', column: 'queue_id' }], archive: { table: 'queues_archive' } }];
+    const real = await dryThenReal(env.temporal, env.db.pool, rulesTask({ rules }), { queues: 'id', queues_archive: 'id' });
+    expect(real.sets).toEqual({ 'archive-unused': { matched: 3, archived: 3 } });
+    expectFates(queues, await rowsOf(env.db.pool, 'queues'), { gone: ['3', '4', '5'] });
+    const archived = (await env.db.pool.query('select id, name from queues_archive order by id')).rows;
+    expect(archived).toEqual([3, 4, 5].map((id) => ({ id, name: queues.get(String(id))!.name })));
   });
 });
 
