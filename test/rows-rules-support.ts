@@ -45,19 +45,27 @@ const detailKeys = (r: TaskResult) =>
   r.details.map((d) => `${String(d.set)}|${JSON.stringify(d.id)}|${String(d.action)}|${String(d.outcome ?? '')}`).sort((a, b) => a.localeCompare(b));
 
 /**
- * Runs the task as a dry run (which must change nothing), then for real, and checks the dry run
- * reported the same counts and rows as the real run changed. Returns the real run's result.
+ * Runs the task as a dry run in both modes (executed and rolled back; read only), which must
+ * change nothing, then for real, and checks that each dry run reported the same counts and rows as
+ * the real run changed. Returns the real run's result.
  */
 export async function dryThenReal(temporal: TestTemporal, pool: Pool, task: TaskConfig, tables: Record<string, string>): Promise<TaskResult> {
-  const before = await Promise.all(Object.entries(tables).map(([t, k]) => rowsOf(pool, t, k)));
-  const dry = await runTaskWorkflow(temporal, task, { dryRun: true });
-  expect(dry.status).toBe('completed');
-  expect(await Promise.all(Object.entries(tables).map(([t, k]) => rowsOf(pool, t, k)))).toEqual(before);
+  const snapshot = () => Promise.all(Object.entries(tables).map(([t, k]) => rowsOf(pool, t, k)));
+  const before = await snapshot();
+  const dryRuns: TaskResult[] = [];
+  for (const mode of ['execute', 'read_only']) {
+    const dry = await runTaskWorkflow(temporal, { ...task, config: { ...task.config, dry_run_mode: mode } }, { dryRun: true });
+    expect(dry.status).toBe('completed');
+    expect(await snapshot()).toEqual(before);
+    dryRuns.push(dry);
+  }
   const real = await runTaskWorkflow(temporal, task);
   expect(real.status).toBe('completed');
-  expect(setsOf(dry)).toEqual(real.sets);
-  expect(realNames(dry.counts)).toEqual(real.counts);
-  expect(detailKeys(dry)).toEqual(detailKeys(real));
+  for (const dry of dryRuns) {
+    expect(setsOf(dry)).toEqual(real.sets);
+    expect(realNames(dry.counts)).toEqual(real.counts);
+    expect(detailKeys(dry)).toEqual(detailKeys(real));
+  }
   return real;
 }
 
