@@ -92,7 +92,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string): Promise<R
   ];
   const key = await resolveKeyed(client, rule.table, rule.key, named, at);
   const table = key.table;
-  const texts = ruleTexts(table);
+  const texts = ruleTexts(table, at);
   const conds: Condition[] = [];
   if (rule.where !== undefined) conds.push(texts.condition(rule.where, `${at}.where`));
   if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, `${at}.missing_parent`));

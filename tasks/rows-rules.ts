@@ -1,14 +1,12 @@
 import { z } from 'zod';
 import { defineTask } from './types';
 import { childTables, column, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
+import { sqlCondition, sqlValue } from './sql-text';
 
 /**
  * `rows.rules`: a list of row rules, each a selection (a table, its key, SQL conditions, related
  * tables) and one action, run one after another through the row-set engine (activities/rules.ts).
  */
-
-/** SQL text: a condition (`where`, `when`) or a value expression (an update's value). Parsed and checked in activities/sql/sql-text.ts. */
-export const sqlText = () => z.string().min(1, 'expected SQL text, e.g. "finished_at < now() - interval \'14 days\'"');
 
 const literal = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -17,7 +15,7 @@ const literal = z.union([z.string(), z.number(), z.boolean(), z.null()]);
  * (that literal, never parsed), or a string: a SQL value expression over the rule table's columns
  * (`"'retryable'"`, `"now()"`, `"attempts + 1"`, `"locked_at"`).
  */
-export const ruleValue = () => z.union([z.null(), z.number(), z.boolean(), sqlText(), z.object({ value: literal }).strict()]);
+export const ruleValue = () => z.union([z.null(), z.number(), z.boolean(), sqlValue(), z.object({ value: literal }).strict()]);
 export type RuleValue = z.output<ReturnType<typeof ruleValue>>;
 
 /** Column -> value; every column not listed is left as it is. */
@@ -64,7 +62,7 @@ const branch = () =>
   z
     .object({
       /** SQL condition; absent: the else branch (only as the last case). */
-      when: sqlText().optional(),
+      when: sqlCondition().optional(),
       counter: counter().optional(),
       update: update().optional(),
       delete: del().optional(),
@@ -84,7 +82,7 @@ const rule = () =>
       /** The row key: the primary key or a unique NOT NULL column set (a list for composite keys). */
       key: keyColumn().default('id'),
       /** SQL condition over the table's columns (optional when a relation is given). */
-      where: sqlText().optional(),
+      where: sqlCondition().optional(),
       missing_parent: missingParent().optional(),
       unreferenced_by: z.array(referencedBy()).min(1).optional(),
       /** The result counter; default the action's past tense (`deleted`, `updated`, `archived`, `reported`). */

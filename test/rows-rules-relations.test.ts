@@ -81,7 +81,7 @@ describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sq
   });
 
   it.each([
-    { name: 'read ahead (default)', config: {}, readAhead: 3 },
+    { name: 'read ahead (default)', config: {}, readAhead: 4 },
     { name: 'walked, read_ahead: 0', config: { read_ahead: 0 }, readAhead: 0 },
   ])('$name: rule 2 cancels the 3 tasks of missing apps, including the app rule 1 deleted', async ({ config, readAhead }) => {
     const tasks = await rowsOf(env.db.pool, 'analysis_tasks');

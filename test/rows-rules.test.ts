@@ -133,9 +133,11 @@ describe('an update without a status column (delayed_job)', () => {
     expectFates(before, await rowsOf(env.db.pool, 'delayed_jobs'), { changed: { 31: released, 34: released } });
   });
 
-  it('without the zone, Tokyo wall times read as UTC are hours ahead: nothing is released', async () => {
+  it('without the zone, Tokyo wall times read as UTC are 9 hours ahead: only the 5-day-old lock is released', async () => {
+    const before = await rowsOf(env.db.pool, 'delayed_jobs');
     const real = await dryThenReal(env.temporal, env.db.pool, readmeTask('release-locks', { timestamps: { zone: null } }), { delayed_jobs: 'id' });
-    expect(real.sets).toEqual({ 'release-stale-locks': { matched: 0, updated: 0 } });
+    expect(real.sets).toEqual({ 'release-stale-locks': { matched: 1, updated: 1 } });
+    expectFates(before, await rowsOf(env.db.pool, 'delayed_jobs'), { changed: { 34: { locked_at: null, locked_by: null } } });
   });
 });
 
