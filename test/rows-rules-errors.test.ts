@@ -14,8 +14,8 @@ const env = useTaskEnvironment('rows_rules_errors');
 let pools: PoolRegistry;
 
 beforeAll(async () => {
-  await env.db.pool.query(`create table jobs (id int primary key, state text not null, finished_at timestamptz);
-    insert into jobs values (1, 'done', now() - interval '2 days'), (2, 'running', null)`);
+  await env.db.pool.query(`create table jobs (id int primary key, state text not null, finished_at timestamptz, seen_at timestamp);
+    insert into jobs values (1, 'done', now() - interval '2 days', null), (2, 'running', null, null)`);
   pools = new PoolRegistry(new Map([['default', env.db.url]]));
 });
 afterAll(async () => pools?.close());
@@ -39,6 +39,12 @@ const cases = [
     message: /config\.rules\[0\] \(r\)\.update\.state: .*retryable.*for the text write 'retryable' \(SQL quotes\) or \{ value: retryable \}/,
   },
   {
+    name: 'a per-column zone SQL text cannot apply',
+    rule: rule({ where: "seen_at < now() - interval '1 hour'", delete: {} }),
+    config: { timestamps: { zone: 'UTC', columns: { seen_at: 'Europe/Berlin' } } },
+    message: /config\.rules\[0\] \(r\): timestamps\.columns gives seen_at the zone Europe\/Berlin, .* set timestamps\.zone: Europe\/Berlin for this task/,
+  },
+  {
     name: 'an unknown column to set',
     rule: rule({ where: "state = 'running'", update: { stat: "'x'" } }),
     message: /config\.rules\[0\] \(r\): column "stat" does not exist in table public\.jobs; did you mean "state"\?/,
@@ -46,18 +52,24 @@ const cases = [
 ];
 
 describe('rows.rules: catalog and function checks', () => {
-  it.each(cases)('a run refuses $name before changing anything (ConfigError, not retried)', async ({ rule: r, message }) => {
+  it.each(cases)('a run refuses $name before changing anything (ConfigError, not retried)', async ({ rule: r, message, config }) => {
     const before = await rowsOf(env.db.pool, 'jobs');
-    const failure = await taskFailure(runTaskWorkflow(env.temporal, rulesTask({ rules: [r] })));
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, rulesTask({ rules: [r], ...config })));
     expect(failure.type).toBe('ConfigError');
     expect(failure.message).toMatch(message);
     expect(await rowsOf(env.db.pool, 'jobs')).toEqual(before);
   });
 
   it('caretaker check reports each of them as an error of its task', async () => {
-    const tasks = cases.map((c, i) => ({ id: `t${i}`, type: 'rows.rules', config: { rules: [c.rule] } }));
+    const fine = {
+      id: 'fine',
+      type: 'rows.rules',
+      config: { rules: [rule({ where: "state = 'done' and finished_at < now() - interval '1 day'", delete: {} })] },
+    };
+    const tasks = [fine, ...cases.map((c, i) => ({ id: `t${i}`, type: 'rows.rules', config: { rules: [c.rule], ...c.config } }))];
     const cfg = parseConfigText(JSON.stringify({ tasks }), 'maintenance.yaml', {});
     const [db] = await checkDatabases(cfg, pools);
+    expect(db!.tasks.find((t) => t.task === 'fine')!.findings).toEqual([]);
     cases.forEach((c, i) => {
       const findings = db!.tasks.find((t) => t.task === `t${i}`)!.findings;
       expect(findings.map((f) => f.severity)).toEqual(['error']);
