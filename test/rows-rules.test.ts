@@ -99,6 +99,11 @@ describe('a per-row limit and a conditional outcome', () => {
     },
   );
 
+  it('a dry run names each branch counter in the conditional (would_cancel, would_requeue, would_discard)', async () => {
+    const dry = await runTaskWorkflow(env.temporal, readmeTask('rescue-stuck'), { dryRun: true });
+    expect(dry.sets).toEqual({ 'rescue-stuck': { matched: 5, would_cancel: 2, would_requeue: 2, would_discard: 1 } });
+  });
+
   it('a second run finds nothing: the rows it changed no longer match', async () => {
     await dryThenReal(env.temporal, env.db.pool, readmeTask('rescue-stuck'), { jobs: 'id' });
     const again = await dryThenReal(env.temporal, env.db.pool, readmeTask('rescue-stuck'), { jobs: 'id' });
