@@ -1,6 +1,6 @@
 import type { BatchEffect } from './engine/tally';
 import type { FractionTarget, WorkUnit } from './engine/work-unit';
-import { actOnKeys, childCondition, conditions, type RowBranch, type RowSet, selectRows } from './row-sets';
+import type { actOnKeys, childCondition, conditions, RowBranch, RowSet, selectRows } from './row-sets';
 import { changesRow } from './sql/expressions';
 import { type KeyValue, keysUpTo, type KeyWindow } from './sql/keys';
 import type { SqlParams } from './sql/params';
@@ -15,6 +15,14 @@ import type { PoolClient } from 'pg';
  * transaction, its statement re-checking that the row still takes that branch. A row whose branch
  * is an update that would not change it, or that no branch takes, is neither picked nor counted.
  */
+
+/** What this unit uses of row-sets.ts, passed in by it (row-sets.ts builds this unit, so it does not import it back). */
+export interface RowSetOps {
+  selectRows: typeof selectRows;
+  actOnKeys: typeof actOnKeys;
+  childCondition: typeof childCondition;
+  conditions: typeof conditions;
+}
 
 interface CaseRow {
   key: KeyValue;
@@ -46,7 +54,7 @@ function branchSet(set: RowSet, branches: readonly RowBranch[], i: number): RowS
 }
 
 /** max_fraction: the rows the changing branches take, and the child rows of the deleting ones. */
-function fractionTargets(set: RowSet, branches: readonly RowBranch[]): FractionTarget[] {
+function fractionTargets(set: RowSet, branches: readonly RowBranch[], ops: RowSetOps): FractionTarget[] {
   const changing = branches.flatMap((b, i) => (b.action.kind === 'report' ? [] : [i]));
   if (changing.length === 0) return [];
   const kinds = new Set(changing.map((i) => branches[i]!.action.kind));
@@ -58,12 +66,12 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[]): FractionT
     const action = branches[i]!.action;
     if (action.kind !== 'delete') continue;
     const parent = branchSet(set, branches, i);
-    const cond = (p: SqlParams) => conditions(parent, p).join(' and ');
+    const cond = (p: SqlParams) => ops.conditions(parent, p).join(' and ');
     for (const child of action.children) {
       targets.push({
         table: child.table,
         verb: 'delete',
-        condition: (p) => childCondition(parent, child, cond, p),
+        condition: (p) => ops.childCondition(parent, child, cond, p),
         through: { columns: child.columns, parent: set.key, condition: cond },
       });
     }
@@ -71,18 +79,18 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[]): FractionT
   return targets;
 }
 
-async function selectCases(tx: PoolClient, set: RowSet, branches: readonly RowBranch[], window: KeyWindow, mode: ActMode): Promise<CaseRow[]> {
-  const rows = await selectRows<{ branch: number }>(tx, selection(set, branches), window, mode, (p) => `${branchIndex(set, branches, p)} as branch`);
+async function selectCases(ops: RowSetOps, tx: PoolClient, set: RowSet, branches: readonly RowBranch[], window: KeyWindow, mode: ActMode): Promise<CaseRow[]> {
+  const rows = await ops.selectRows<{ branch: number }>(tx, selection(set, branches), window, mode, (p) => `${branchIndex(set, branches, p)} as branch`);
   return rows.map((r) => ({ key: r.key, branch: Number(r.row.branch) }));
 }
 
 /** Each branch acts on its keys; counts add up, with every branch counter present. */
-async function actOnCases(tx: PoolClient, set: RowSet, branches: readonly RowBranch[], rows: CaseRow[], mode: ActMode): Promise<BatchEffect> {
+async function actOnCases(ops: RowSetOps, tx: PoolClient, set: RowSet, branches: readonly RowBranch[], rows: CaseRow[], mode: ActMode): Promise<BatchEffect> {
   const total: BatchEffect = { counts: Object.fromEntries([['matched', 0], ...branches.map((b) => [b.counter, 0])]), details: [], capped: 0 };
   for (const [i, b] of branches.entries()) {
     const keys = rows.filter((r) => r.branch === i).map((r) => r.key);
     if (keys.length === 0) continue;
-    const effect = await actOnKeys(tx, branchSet(set, branches, i), keys, mode);
+    const effect = await ops.actOnKeys(tx, branchSet(set, branches, i), keys, mode);
     for (const [name, n] of Object.entries(effect.counts)) total.counts[name] = (total.counts[name] ?? 0) + n;
     total.details.push(...effect.details.map((d) => ({ ...d, outcome: b.counter })));
     total.capped! += effect.capped ?? 0;
@@ -91,19 +99,19 @@ async function actOnCases(tx: PoolClient, set: RowSet, branches: readonly RowBra
 }
 
 /** A row set with cases as a unit of work for the engine. */
-export function casesUnit(set: RowSet, branches: readonly RowBranch[]): WorkUnit<CaseRow, KeyValue> {
+export function casesUnit(set: RowSet, branches: readonly RowBranch[], ops: RowSetOps): WorkUnit<CaseRow, KeyValue> {
   const picked = selection(set, branches);
   return {
     label: set.label,
     transactional: true,
-    fraction: fractionTargets(set, branches),
-    nextBatch: (tx, after, limit, mode) => selectCases(tx, set, branches, { after, limit }, mode),
+    fraction: fractionTargets(set, branches, ops),
+    nextBatch: (tx, after, limit, mode) => selectCases(ops, tx, set, branches, { after, limit }, mode),
     cursorOf: (row) => row.key,
-    act: (tx, rows, mode) => actOnCases(tx, set, branches, rows, mode),
+    act: (tx, rows, mode) => actOnCases(ops, tx, set, branches, rows, mode),
     readAhead: {
-      cursors: (client, after, limit) => keysUpTo(client, set.key, (p) => conditions(picked, p), after, limit),
-      among: (tx, keys, mode) => selectCases(tx, set, branches, { among: keys }, mode),
+      cursors: (client, after, limit) => keysUpTo(client, set.key, (p) => ops.conditions(picked, p), after, limit),
+      among: (tx, keys, mode) => selectCases(ops, tx, set, branches, { among: keys }, mode),
     },
-    rowsLeft: (client, after) => rowsLeft(client, set.key, (p) => conditions(picked, p), after, set.age),
+    rowsLeft: (client, after) => rowsLeft(client, set.key, (p) => ops.conditions(picked, p), after, set.age),
   };
 }

@@ -226,7 +226,7 @@ export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[
 /** A row set as a unit of work for the engine. */
 export function rowSetUnit(set: RowSet): WorkUnit<unknown, KeyValue> {
   if (set.action.kind === 'start_workflow') return startWorkflowUnit(set, set.action);
-  if (set.action.kind === 'cases') return casesUnit(set, set.action.branches);
+  if (set.action.kind === 'cases') return casesUnit(set, set.action.branches, { selectRows, actOnKeys, childCondition, conditions });
   return keysUnit(set);
 }
 
