@@ -166,7 +166,7 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
 }
 
 /** What the set's rows count against max_fraction: its own table, and each child table it deletes from. */
-export function fractionTargets(set: RowSet): FractionTarget[] {
+function fractionTargets(set: RowSet): FractionTarget[] {
   const { action } = set;
   if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases') return [];
   const own = (p: SqlParams) => all(conditions(set, p));
