@@ -203,6 +203,19 @@ describe('an update without a status column (delayed_job)', () => {
     expectFates(before, await rowsOf(env.db.pool, 'delayed_jobs'), { changed: { 31: released, 34: released } });
   });
 
+  it("now() written into a naive column is the configured zone's wall time", async () => {
+    const start = await dbNow();
+    const rules = [{ name: 'touch', table: 'delayed_jobs', where: "locked_at < now() - interval '4 hours'", update: { updated_at: 'now()' } }];
+    const real = await runTaskWorkflow(env.temporal, rulesTask({ rules, timestamps: { zone: 'Asia/Tokyo' } }));
+    expect(real.sets).toEqual({ touch: { matched: 2, updated: 2 } });
+    const { rows } = await q(`select id, updated_at between timezone('Asia/Tokyo', '${start}'::timestamptz) and timezone('Asia/Tokyo', now()) as in_zone
+      from delayed_jobs where id in (31, 34) order by id`);
+    expect(rows).toEqual([
+      { id: '31', in_zone: true },
+      { id: '34', in_zone: true },
+    ]);
+  });
+
   it('without the zone, Tokyo wall times read as UTC are 9 hours ahead: only the 5-day-old lock is released', async () => {
     const before = await rowsOf(env.db.pool, 'delayed_jobs');
     const real = await dryThenReal(env.temporal, env.db.pool, readmeTask('release-locks', { timestamps: { zone: null } }), { delayed_jobs: 'id' });
