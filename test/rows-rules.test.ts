@@ -104,6 +104,16 @@ describe('a per-row limit and a conditional outcome', () => {
     expect(dry.sets).toEqual({ 'rescue-stuck': { matched: 5, would_cancel: 2, would_requeue: 2, would_discard: 1 } });
   });
 
+  it('max_rows_per_run caps the rows over all branches; the next run takes the rest', async () => {
+    const first = await runTaskWorkflow(env.temporal, readmeTask('rescue-stuck', { batch_size: 2, max_rows_per_run: 3 }));
+    expect(first.counts.matched).toBe(3);
+    expect(first.backlog?.rows).toBe(2);
+    const second = await runTaskWorkflow(env.temporal, readmeTask('rescue-stuck', { batch_size: 2, max_rows_per_run: 3 }));
+    expect(second.counts.matched).toBe(2);
+    const total = (k: string) => (first.counts[k] ?? 0) + (second.counts[k] ?? 0);
+    expect({ cancelled: total('cancelled'), requeued: total('requeued'), discarded: total('discarded') }).toEqual({ cancelled: 2, requeued: 2, discarded: 1 });
+  });
+
   it('a second run finds nothing: the rows it changed no longer match', async () => {
     await dryThenReal(env.temporal, env.db.pool, readmeTask('rescue-stuck'), { jobs: 'id' });
     const again = await dryThenReal(env.temporal, env.db.pool, readmeTask('rescue-stuck'), { jobs: 'id' });
