@@ -145,6 +145,19 @@ export const rowsRulesConfig = z
           });
         }
       });
+      // Batches walk the key: a rule that rewrote it would move rows behind or ahead of its own cursor.
+      const keys = [r.key].flat();
+      [{ u: r.update, path: [...at, 'update'] }, ...(r.cases ?? []).map((b, j) => ({ u: b.update, path: [...at, 'cases', j, 'update'] }))].forEach(
+        ({ u, path }) => {
+          const hit = Object.keys(u ?? {}).filter((c) => keys.includes(c));
+          if (hit.length > 0)
+            ctx.addIssue({
+              code: 'custom',
+              path,
+              message: `expected columns other than the rule's key (${hit.join(', ')}): a rule does not change the key it walks`,
+            });
+        },
+      );
       if (r.counter !== undefined && r.cases !== undefined) {
         ctx.addIssue({ code: 'custom', path: [...at, 'counter'], message: 'expected counter on each case, not on a rule with cases' });
       }

@@ -108,6 +108,19 @@ describe('rows.rules config', () => {
     ]);
   });
 
+  it("refuses an update of the rule's own key", () => {
+    expect(
+      problems(
+        config(`        - name: a
+          table: jobs
+          where: "true"
+          update: { id: "id + 1000" }`),
+      ),
+    ).toEqual([
+      "maintenance.yaml:9: tasks[0].config.rules[0].update: expected columns other than the rule's key (id): a rule does not change the key it walks",
+    ]);
+  });
+
   it('refuses an empty rule list and a case with two actions', () => {
     expect(problems(config('        []').replace('rules:\n', 'rules:'))).toEqual([
       'maintenance.yaml:5: tasks[0].config.rules: expected a list with length >= 1, got a list',
