@@ -145,7 +145,9 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
 async function inZone<T>(client: PoolClient, zone: string | null, work: () => Promise<T>): Promise<T> {
   if (zone === null) return work();
   const before = (await client.query<{ zone: string }>(`select current_setting('TimeZone') as zone`)).rows[0]!.zone;
-  await client.query(`select set_config('TimeZone', $1, false)`, [zone]);
+  await client.query(`select set_config('TimeZone', $1, false)`, [zone]).catch((err: Error) => {
+    throw configError(`config.timestamps.zone: ${err.message} (see pg_timezone_names for the zones this PostgreSQL knows)`);
+  });
   try {
     return await work();
   } finally {
