@@ -12,6 +12,7 @@ import { syncTrigger } from './sync-trigger';
 import { extractionQueueOrphans } from './extraction-queue-orphans';
 import { filesCleanup } from './files-cleanup';
 import { assetsDetectOrphans } from './assets-detect-orphans';
+import { rowsRules } from './rows-rules';
 
 export { defineTask, type TaskType } from './types';
 export { Catalog } from './catalog';
@@ -30,6 +31,7 @@ export const builtinTaskTypes: readonly TaskType[] = [
   extractionQueueOrphans,
   filesCleanup,
   assetsDetectOrphans,
+  rowsRules,
 ];
 
 /** The built-in catalog; entry points add their plugins' types with `catalogWithPlugins` (config/plugins.ts). */
