@@ -61,6 +61,8 @@ export function parseSqlText(text: string, kind: SqlTextKind): SqlText {
     throw new SqlTextError(text, cut(Math.max(start, PREFIX.length), end) || text, reason);
   };
   if (text.trim() === '') refuseAt(0, 0, `expected a SQL ${kind}, got empty text`);
+  // The parser reads a C string: text after a NUL would be silently ignored.
+  if (text.includes('\0')) refuseAt(PREFIX.length + Buffer.byteLength(text.slice(0, text.indexOf('\0'))), bytes.length, 'a NUL character is not allowed');
   let stmts: PgQuery.RawStmt[];
   try {
     stmts = parser.parseSync(source).stmts ?? [];
