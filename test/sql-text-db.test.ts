@@ -186,6 +186,13 @@ describe('assertStableFunctions (pg_proc.provolatile in the live database)', () 
     await expect(refusal).rejects.toMatchObject({ type: 'ConfigError', nonRetryable: true });
   });
 
+  it('refuses an operator whose function is VOLATILE, written or implied by IN', async () => {
+    await client.query(`create function volatile_eq(int, int) returns boolean language sql volatile as 'select $1 = $2'`);
+    await client.query(`create operator === (function = volatile_eq, leftarg = int, rightarg = int)`);
+    await expect(check('attempt === 1')).rejects.toThrow(/operator public\.=== calls volatile_eq\(integer, integer\), which is VOLATILE/);
+    await expect(check('attempt in (1, 2) and attempt between 1 and 2 and kind is distinct from null')).resolves.toBeUndefined();
+  });
+
   it('refuses a user-defined aggregate that the parser cannot tell from a function', async () => {
     await client.query(`create aggregate my_sum(int) (sfunc = int4pl, stype = int)`);
     await expect(check('my_sum(attempt) > 1')).rejects.toThrow(/my_sum\(\) is an aggregate/);

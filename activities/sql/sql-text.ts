@@ -140,20 +140,35 @@ export async function assertStableFunctions(client: PoolClient, texts: readonly 
   if (first) throw configError(`${where}: ${first}`);
 }
 
-/** Every function the texts call that a rule may not call, each once, with the fix (`caretaker check` lists them all). */
+/** Every function (or operator) the texts call that a rule may not call, each once, with the fix (`caretaker check` lists them all). */
 export async function functionProblems(client: PoolClient, texts: readonly SqlText[]): Promise<string[]> {
   const checked = new Set<string>();
   const problems: string[] = [];
   for (const text of texts) {
-    for (const fn of text.functions) {
-      const key = `${fn.schema ?? ''}.${fn.name}`;
+    const calls = [...text.functions.map((fn) => ['f', fn] as const), ...text.operators.map((op) => ['o', op] as const)];
+    for (const [kind, fn] of calls) {
+      const key = `${kind}${fn.schema ?? ''}.${fn.name}`;
       if (checked.has(key)) continue;
       checked.add(key);
-      const problem = await functionProblem(client, fn);
+      const problem: Problem | undefined = kind === 'f' ? await functionProblem(client, fn) : await operatorProblem(client, fn);
       if (problem) problems.push(`${problem.what} (in "${text.source}"); rule expressions may call only IMMUTABLE or STABLE functions${problem.fix ?? ''}`);
     }
   }
   return problems;
+}
+
+const VOLATILE_OPERATORS = `
+  select n.nspname as schema, o.oprname as name, format('%s(%s)', p.oid::regproc, pg_get_function_identity_arguments(p.oid)) as function
+  from pg_operator o join pg_namespace n on n.oid = o.oprnamespace join pg_proc p on p.oid = o.oprcode
+  where o.oprname = $2 and p.provolatile = 'v'
+    and (case when $1::text is null then n.nspname = any(current_schemas(true)) else n.nspname = $1 end)
+  limit 1`;
+
+/** An operator is a function call too: refused when some operator of that name the search path reaches runs a VOLATILE function. */
+async function operatorProblem(client: PoolClient, op: SqlFunctionName): Promise<Problem | undefined> {
+  const { rows } = await client.query<{ schema: string; name: string; function: string }>(VOLATILE_OPERATORS, [op.schema ?? null, op.name]);
+  const found = rows[0];
+  return found && { what: `operator ${found.schema}.${found.name} calls ${found.function}, which is VOLATILE (a new value or a side effect on every call)` };
 }
 
 /** What else to write, for the volatile functions people reach for in maintenance rules. */
@@ -163,7 +178,13 @@ const INSTEAD: Record<string, string> = {
   timeofday: "now() (the transaction's time)",
 };
 
-async function functionProblem(client: PoolClient, fn: SqlFunctionName): Promise<{ what: string; fix?: string } | undefined> {
+/** What is wrong, and the fix when there is one to suggest. */
+interface Problem {
+  what: string;
+  fix?: string;
+}
+
+async function functionProblem(client: PoolClient, fn: SqlFunctionName): Promise<Problem | undefined> {
   const shown = `${fn.schema ? `${fn.schema}.` : ''}${fn.name}()`;
   const { rows } = await client.query<{ schema: string; name: string; volatility: string; kind: string; args: string }>(FUNCTIONS, [
     fn.schema ?? null,
