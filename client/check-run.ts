@@ -1,9 +1,11 @@
+import type { PoolClient } from 'pg';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
 import { createActivities, type Activities } from '../activities';
 import { withPlanInspector } from '../activities/engine/plan-capture';
 import { inspectUnits, messageOf } from '../activities/check/inspect-units';
 import { error, type Finding } from '../activities/check/findings';
 import { ledgerAccess } from '../activities/check/ledger-access';
+import { ruleExpressionFindings, type RuleWithTexts } from '../activities/check/rule-expressions';
 import { unknownZones } from '../activities/check/zones';
 import type { Catalog } from '../tasks';
 import type { TimestampSettings } from '../tasks/fields';
@@ -41,6 +43,17 @@ function engineActivity(catalog: Catalog, activities: Activities, task: TaskConf
   return name !== undefined && Object.hasOwn(activities, name) ? (name as keyof Activities) : undefined;
 }
 
+const rulesOf = (task: TaskConfig) => (task.config as { rules?: RuleWithTexts[] }).rules ?? [];
+
+async function withClient<T>(pools: PoolRegistry, database: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pools.get(database).connect();
+  try {
+    return await work(client);
+  } finally {
+    client.release();
+  }
+}
+
 /** One task: its activity run under the plan inspector, so nothing changes and every name is resolved as a run resolves it. */
 async function checkTask(pools: PoolRegistry, activities: Activities, catalog: Catalog, task: TaskConfig): Promise<TaskCheck> {
   const type = task.type;
@@ -57,6 +70,11 @@ async function checkTask(pools: PoolRegistry, activities: Activities, catalog: C
       client.release();
     }
     // Every statement reading a naive column in that zone fails the same way: one error says it.
+    if (findings.length > 0) return { task: task.id, type, checked: true, findings };
+  }
+  if (type === 'rows.rules') {
+    // Every unknown column and volatile function in the rules' SQL text at once (a run stops at the first).
+    findings.push(...(await withClient(pools, task.database, (client) => ruleExpressionFindings(client, rulesOf(task), `task ${task.id}`))));
     if (findings.length > 0) return { task: task.id, type, checked: true, findings };
   }
   const run = activities[activity] as (input: TaskInput) => Promise<unknown>;

@@ -35,6 +35,8 @@ export interface SqlText {
   columns: string[];
   /** Functions it calls, as written (each once). */
   functions: SqlFunctionName[];
+  /** Operators it applies, written or implied (`IN` compares with `=`), each once: an operator calls a function too. */
+  operators: SqlFunctionName[];
 }
 
 let parser: typeof PgQuery | undefined;
@@ -61,6 +63,8 @@ export function parseSqlText(text: string, kind: SqlTextKind): SqlText {
     throw new SqlTextError(text, cut(Math.max(start, PREFIX.length), end) || text, reason);
   };
   if (text.trim() === '') refuseAt(0, 0, `expected a SQL ${kind}, got empty text`);
+  // The parser reads a C string: text after a NUL would be silently ignored.
+  if (text.includes('\0')) refuseAt(PREFIX.length + Buffer.byteLength(text.slice(0, text.indexOf('\0'))), bytes.length, 'a NUL character is not allowed');
   let stmts: PgQuery.RawStmt[];
   try {
     stmts = parser.parseSync(source).stmts ?? [];
@@ -91,11 +95,17 @@ export function parseSqlText(text: string, kind: SqlTextKind): SqlText {
   });
   const columns = new Set<string>();
   const functions = new Map<string, SqlFunctionName>();
+  const operators = new Map<string, SqlFunctionName>();
+  const operator = (name: string, schema?: string) => operators.set(`${schema ?? ''}.${name}`, schema === undefined ? { name } : { schema, name });
   visitSqlExpr(expr, (e) => {
     if (e.kind === 'column') columns.add(e.name);
     if (e.kind === 'call') functions.set(e.name.join('.'), e.name.length === 2 ? { schema: e.name[0]!, name: e.name[1]! } : { name: e.name[0]! });
+    if (e.kind === 'op' || e.kind === 'quantified') operator(e.op, e.schema);
+    if (e.kind === 'in') operator(e.not ? '<>' : '=');
+    if (e.kind === 'distinct' || e.kind === 'nullif' || (e.kind === 'case' && e.arg)) operator('=');
+    if (e.kind === 'between') ['>=', '<='].forEach((op) => operator(op));
   });
-  return { source: text, kind, expr, columns: [...columns], functions: [...functions.values()] };
+  return { source: text, kind, expr, columns: [...columns], functions: [...functions.values()], operators: [...operators.values()] };
 }
 
 /** The source's tokens (byte offsets); none when the scanner cannot report them (it fails on some invalid text). */

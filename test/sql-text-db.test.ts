@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveTable, type ResolvedTable } from '../activities/sql/identifiers';
 import { SqlParams } from '../activities/sql/params';
 import { assertStableFunctions, renderSqlText } from '../activities/sql/sql-text';
+import { ruleExpressionFindings } from '../activities/check/rule-expressions';
 import { parseSqlText, type SqlText } from '../tasks/sql-text';
 import { createTestDatabase } from './support';
 
@@ -185,8 +186,49 @@ describe('assertStableFunctions (pg_proc.provolatile in the live database)', () 
     await expect(refusal).rejects.toMatchObject({ type: 'ConfigError', nonRetryable: true });
   });
 
+  it('refuses an operator whose function is VOLATILE, written or implied by IN', async () => {
+    await client.query(`create function volatile_eq(int, int) returns boolean language sql volatile as 'select $1 = $2'`);
+    await client.query(`create operator === (function = volatile_eq, leftarg = int, rightarg = int)`);
+    await expect(check('attempt === 1')).rejects.toThrow(/operator public\.=== calls volatile_eq\(integer, integer\), which is VOLATILE/);
+    await expect(check('attempt in (1, 2) and attempt between 1 and 2 and kind is distinct from null')).resolves.toBeUndefined();
+  });
+
   it('refuses a user-defined aggregate that the parser cannot tell from a function', async () => {
     await client.query(`create aggregate my_sum(int) (sfunc = int4pl, stype = int)`);
     await expect(check('my_sum(attempt) > 1')).rejects.toThrow(/my_sum\(\) is an aggregate/);
+  });
+});
+
+describe('caretaker check: ruleExpressionFindings', () => {
+  it('lists every unknown column and volatile function of every rule, each with its fix', async () => {
+    const findings = await ruleExpressionFindings(
+      client,
+      [
+        { name: 'ok', table: 'jobs', where: "locked_at < now() - interval '4 hours'", update: { locked_at: null, attempt: 'attempt + 1' } },
+        {
+          name: 'requeue',
+          table: 'jobs',
+          where: 'atempt < max_attempts and random() < 0.5',
+          cases: [
+            { when: 'clock_timestamp() > run_at', update: { state: 'retryable', kind: { value: 'x' }, run_at: 'now()' } },
+            { update: { attempt: 'volatile_fn()' } },
+          ],
+        },
+        { name: 'gone', table: 'no_such_table', where: 'true' },
+      ],
+      'task jobs-maintenance',
+    );
+    expect(findings.map((f) => f.severity)).toEqual(['error', 'error', 'error', 'error', 'error', 'error']);
+    const messages = findings.map((f) => f.message);
+    expect(messages[0]).toMatch(/^task jobs-maintenance: config\.rules\[1\] \(requeue\)\.where: column "atempt" in .* did you mean "attempt"\?/);
+    expect(messages[1]).toMatch(/^task jobs-maintenance: config\.rules\[1\] \(requeue\)\.where: function pg_catalog\.random\(\) is VOLATILE/);
+    expect(messages[2]).toMatch(
+      /\.cases\[0\]\.when: function pg_catalog\.clock_timestamp\(\) is VOLATILE .*; write now\(\) \(the transaction's time\) instead$/,
+    );
+    expect(messages[3]).toMatch(/\.cases\[0\]\.update\.state: column "retryable" .*for the text write 'retryable' \(SQL quotes\) or \{ value: retryable \}/);
+    expect(messages[4]).toMatch(
+      /\.cases\[1\]\.update\.attempt: function public\.volatile_fn\(\) is VOLATILE .*mark it: alter function "public"\."volatile_fn"\(\) stable$/,
+    );
+    expect(messages[5]).toMatch(/^task jobs-maintenance: config\.rules\[2\] \(gone\): table "no_such_table" does not exist/);
   });
 });

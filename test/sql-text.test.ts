@@ -56,6 +56,7 @@ const refused: [what: string, text: string, fragment: string][] = [
   ['empty text', '  ', '  '],
   ['interval fields', "interval '4' hour", "interval '4' hour"],
   ['bit string', "b'101' = x", "b'101'"],
+  ['NUL character', 'a\u0000 or true', '\u0000 or true'],
 ];
 
 describe('parseSqlText', () => {

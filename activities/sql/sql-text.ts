@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { SqlExpr, SqlTypeName } from '../../tasks/sql-expr';
+import { visitSqlExpr, type SqlExpr, type SqlTypeName } from '../../tasks/sql-expr';
 import type { SqlFunctionName, SqlText } from '../../tasks/sql-text';
 import { closestMatch } from '../../config/did-you-mean';
 import { configError } from '../errors';
@@ -83,20 +83,32 @@ function renderExpr(e: SqlExpr, r: (e: SqlExpr) => string, c: Context): string {
 
 /** `alias."col"` for a column of the rule's table; a qualifier must name that table. */
 function column(qualifier: string[], name: string, c: Context): string {
-  const relation = c.table.name.slice(c.table.name.indexOf('.') + 1);
+  const problem = columnProblem(qualifier, name, c.text, c.table);
+  if (problem) throw configError(`${c.where}: ${problem}`);
+  return `${c.alias}.${c.table.columns.get(name)!.sql}`;
+}
+
+/** Why a column reference cannot be rendered over `table` (with the fix), or undefined. */
+function columnProblem(qualifier: string[], name: string, text: SqlText, table: ResolvedTable): string | undefined {
+  const relation = table.name.slice(table.name.indexOf('.') + 1);
   const qualified = qualifier.join('.');
-  if (qualifier.length > 0 && qualified !== relation && qualified !== c.table.name) {
-    throw configError(
-      `${c.where}: "${qualified}.${name}" in "${c.text.source}": a column may be qualified only by its table's name (${relation}); other tables are not readable here`,
-    );
+  if (qualifier.length > 0 && qualified !== relation && qualified !== table.name) {
+    return `"${qualified}.${name}" in "${text.source}": a column may be qualified only by its table's name (${relation}); other tables are not readable here`;
   }
-  const found = c.table.columns.get(name);
-  if (found) return `${c.alias}.${found.sql}`;
-  const guess = closestMatch(name, c.table.allColumns);
-  const hint = c.text.kind === 'value' && qualifier.length === 0 ? `; for the text write '${name}' (SQL quotes) or { value: ${name} }` : '';
-  throw configError(
-    `${c.where}: column "${name}" in "${c.text.source}" does not exist in table ${c.table.name}${guess ? `; did you mean "${guess}"?` : ''}${hint} (columns: ${c.table.allColumns.join(', ')})`,
-  );
+  if (table.columns.has(name)) return undefined;
+  const guess = closestMatch(name, table.allColumns);
+  const hint = text.kind === 'value' && qualifier.length === 0 ? `; for the text write '${name}' (SQL quotes) or { value: ${name} }` : '';
+  return `column "${name}" in "${text.source}" does not exist in table ${table.name}${guess ? `; did you mean "${guess}"?` : ''}${hint} (columns: ${table.allColumns.join(', ')})`;
+}
+
+/** Every column reference of `text` that does not fit `table`, each with its fix (for `caretaker check`, which lists them all). */
+export function columnProblems(text: SqlText, table: ResolvedTable): string[] {
+  const problems = new Set<string>();
+  visitSqlExpr(text.expr, (e) => {
+    const problem = e.kind === 'column' ? columnProblem(e.qualifier, e.name, text, table) : undefined;
+    if (problem) problems.add(problem);
+  });
+  return [...problems];
 }
 
 function operator(op: string, schema: string | undefined): string {
@@ -117,8 +129,6 @@ const FUNCTIONS = `
   where p.proname = $2
     and (case when $1::text is null then n.nspname = any(current_schemas(true)) else n.nspname = $1 end)`;
 
-const VOLATILITY: Record<string, string> = { i: 'IMMUTABLE', s: 'STABLE', v: 'VOLATILE' };
-
 /**
  * Refuses a function the texts call unless PostgreSQL marks it IMMUTABLE or STABLE (every overload
  * of that name the search path or the written schema reaches, since which one a call resolves to
@@ -126,31 +136,70 @@ const VOLATILITY: Record<string, string> = { i: 'IMMUTABLE', s: 'STABLE', v: 'VO
  * retried) naming the function, the text and `where` (the rule).
  */
 export async function assertStableFunctions(client: PoolClient, texts: readonly SqlText[], where = 'config'): Promise<void> {
-  const checked = new Set<string>();
-  for (const text of texts) {
-    for (const fn of text.functions) {
-      const key = `${fn.schema ?? ''}.${fn.name}`;
-      if (checked.has(key)) continue;
-      checked.add(key);
-      const problem = await functionProblem(client, fn);
-      if (problem) throw configError(`${where}: ${problem} (in "${text.source}"); rule expressions may call only IMMUTABLE or STABLE functions`);
-    }
-  }
+  const [first] = await functionProblems(client, texts);
+  if (first) throw configError(`${where}: ${first}`);
 }
 
-async function functionProblem(client: PoolClient, fn: SqlFunctionName): Promise<string | undefined> {
+/** Every function (or operator) the texts call that a rule may not call, each once, with the fix (`caretaker check` lists them all). */
+export async function functionProblems(client: PoolClient, texts: readonly SqlText[]): Promise<string[]> {
+  const checked = new Set<string>();
+  const problems: string[] = [];
+  for (const text of texts) {
+    const calls = [...text.functions.map((fn) => ['f', fn] as const), ...text.operators.map((op) => ['o', op] as const)];
+    for (const [kind, fn] of calls) {
+      const key = `${kind}${fn.schema ?? ''}.${fn.name}`;
+      if (checked.has(key)) continue;
+      checked.add(key);
+      const problem: Problem | undefined = kind === 'f' ? await functionProblem(client, fn) : await operatorProblem(client, fn);
+      if (problem) problems.push(`${problem.what} (in "${text.source}"); rule expressions may call only IMMUTABLE or STABLE functions${problem.fix ?? ''}`);
+    }
+  }
+  return problems;
+}
+
+const VOLATILE_OPERATORS = `
+  select n.nspname as schema, o.oprname as name, format('%s(%s)', p.oid::regproc, pg_get_function_identity_arguments(p.oid)) as function
+  from pg_operator o join pg_namespace n on n.oid = o.oprnamespace join pg_proc p on p.oid = o.oprcode
+  where o.oprname = $2 and p.provolatile = 'v'
+    and (case when $1::text is null then n.nspname = any(current_schemas(true)) else n.nspname = $1 end)
+  limit 1`;
+
+/** An operator is a function call too: refused when some operator of that name the search path reaches runs a VOLATILE function. */
+async function operatorProblem(client: PoolClient, op: SqlFunctionName): Promise<Problem | undefined> {
+  const { rows } = await client.query<{ schema: string; name: string; function: string }>(VOLATILE_OPERATORS, [op.schema ?? null, op.name]);
+  const found = rows[0];
+  return found && { what: `operator ${found.schema}.${found.name} calls ${found.function}, which is VOLATILE (a new value or a side effect on every call)` };
+}
+
+/** What else to write, for the volatile functions people reach for in maintenance rules. */
+const INSTEAD: Record<string, string> = {
+  clock_timestamp: "now() (the transaction's time)",
+  statement_timestamp: "now() (the transaction's time)",
+  timeofday: "now() (the transaction's time)",
+};
+
+/** What is wrong, and the fix when there is one to suggest. */
+interface Problem {
+  what: string;
+  fix?: string;
+}
+
+async function functionProblem(client: PoolClient, fn: SqlFunctionName): Promise<Problem | undefined> {
   const shown = `${fn.schema ? `${fn.schema}.` : ''}${fn.name}()`;
   const { rows } = await client.query<{ schema: string; name: string; volatility: string; kind: string; args: string }>(FUNCTIONS, [
     fn.schema ?? null,
     fn.name,
   ]);
-  if (rows.length === 0) return `function ${shown} does not exist in ${fn.schema ? `schema "${fn.schema}"` : 'the search path'}`;
+  if (rows.length === 0) return { what: `function ${shown} does not exist in ${fn.schema ? `schema "${fn.schema}"` : 'the search path'}` };
   const aggregate = rows.find((r) => r.kind === 'a' || r.kind === 'w');
-  if (aggregate) return `${shown} is ${aggregate.kind === 'a' ? 'an aggregate' : 'a window function'}; a rule expression reads one row`;
+  if (aggregate) return { what: `${shown} is ${aggregate.kind === 'a' ? 'an aggregate' : 'a window function'}; a rule expression reads one row` };
   const volatile = rows.find((r) => r.volatility === 'v' || r.kind === 'p');
-  if (volatile) {
-    const what = volatile.kind === 'p' ? 'a procedure' : `${VOLATILITY[volatile.volatility]} (a new value or a side effect on every call)`;
-    return `function ${volatile.schema}.${volatile.name}(${volatile.args}) is ${what}`;
-  }
-  return undefined;
+  if (!volatile) return undefined;
+  const signature = `${volatile.schema}.${volatile.name}(${volatile.args})`;
+  if (volatile.kind === 'p') return { what: `${signature} is a procedure` };
+  const what = `function ${signature} is VOLATILE (a new value or a side effect on every call)`;
+  if (INSTEAD[volatile.name]) return { what, fix: `; write ${INSTEAD[volatile.name]} instead` };
+  if (volatile.schema === 'pg_catalog') return { what };
+  const alter = `alter function ${quoteIdent(volatile.schema)}.${quoteIdent(volatile.name)}(${volatile.args}) stable`;
+  return { what, fix: `; if it reads no changing state and has no side effect, mark it: ${alter}` };
 }
