@@ -5,7 +5,7 @@ import { quoteIdent } from '../activities/sql/identifiers';
 import { runTaskWorkflow } from './fixtures';
 import { useTaskEnvironment } from './support';
 import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, rulesEngineReady, systemTask } from './job-systems/harness';
-import { comparable, diff, snapshotAll, type Changes } from './zoo/snapshot';
+import { comparable, diff, rowCounts, snapshotAll, type Changes } from './zoo/snapshot';
 
 /**
  * Two Rails job systems on their own tables (test/job-systems/solid_queue.sql, good_job.sql: the
@@ -124,24 +124,38 @@ describe('Solid Queue', () => {
       expect(warnings).toMatch(/prune-dead-processes/);
     });
 
-    it('solid-queue-maintenance: every row as Solid Queue leaves it; the dry run shows all but the claims of the processes it prunes', async () => {
-      await dryRunThenRun(env, systemTask('solid_queue', 'solid-queue-maintenance', { batch_size: 2 }), {
+    // Each rule selects when it starts, after the rules before it committed: keys read ahead or walked.
+    it.each([
+      { name: 'keys read ahead', read_ahead: 100_000 },
+      { name: 'keys walked (read_ahead: 0)', read_ahead: 0 },
+    ])('solid-queue-maintenance, $name: every row as Solid Queue leaves it; the dry run shows all but what depends on the prune', async ({ read_ahead }) => {
+      await dryRunThenRun(env, systemTask('solid_queue', 'solid-queue-maintenance', { batch_size: 2, read_ahead }), {
         // Failed executions: which jobs failed is what Solid Queue's own tests assert (process_test.rb:
-        // FailedExecution.count +3, jobs.all?(&:failed?)); their error text and time are a gap (below).
+        // FailedExecution.count +3, jobs.all?(&:failed?)); the error is ProcessMissingError for all four
+        // (ProcessPrunedError for 107 and 113 is a gap, below); the time they failed is checked after.
         changes: {
           ...SOLID_QUEUE,
-          [t('solid_queue_failed_executions')]: { inserted: ['107', '109', '110', '113'].map((job_id) => ({ job_id })) },
+          [t('solid_queue_failed_executions')]: { inserted: ['107', '109', '110', '113'].map((job_id) => ({ job_id, error: MISSING })) },
         },
         sets: {
           'prune-dead-processes': { matched: 4, deleted: 4 },
           'fail-orphaned-claims': { matched: 3, archived: 3 },
           'fail-claims-without-process': { matched: 1, archived: 1 },
+          'describe-failures': { matched: 4, updated: 4 },
           'clear-finished-jobs': { matched: 3, deleted: 3 },
           'expire-semaphores': { matched: 1, deleted: 1 },
         },
-        // Rolled back, the prune leaves processes 2 and 6 in place: the dry run sees only claim 3 (process 99) orphaned.
-        dryRunOfDependents: { 'fail-orphaned-claims': { matched: 1, archived: 1 } },
+        // The failed executions are inserted by the fail rules, then updated by describe-failures.
+        tables: { ...rowCounts(SOLID_QUEUE), [t('solid_queue_failed_executions')]: { inserted: 4, updated: 4 } },
+        // Rolled back, the prune leaves processes 2 and 6 in place: the dry run sees only claim 3 (process 99)
+        // orphaned, and none of the failed executions the fail rules insert.
+        dryRunOfDependents: { 'fail-orphaned-claims': { matched: 1, archived: 1 }, 'describe-failures': { matched: 0, updated: 0 } },
       });
+      // now() written into a naive column in the task's zone (UTC), not the session's (America/Los_Angeles).
+      const failedNow = await env.db.pool.query<{ job_id: string }>(
+        `select job_id::text from solid_queue_failed_executions where created_at between ${UTC_NOW} - interval '5 minutes' and ${UTC_NOW} order by job_id`,
+      );
+      expect(failedNow.rows.map((r) => r.job_id)).toEqual(['107', '109', '110', '113']);
     });
 
     // test/integration/jobs_lifecycle_test.rb "respect class name when clearing finished jobs":
@@ -153,12 +167,11 @@ describe('Solid Queue', () => {
       });
     });
 
-    // Gap: Process#prune and the boot-time orphan check write each failed execution's `error`
-    // (the exception's class and message as JSON, app/models/solid_queue/failed_execution.rb
-    // expand_error_details_from_exception) and its created_at (the time it failed). An archive copies
-    // columns the source has and nothing else; no rule can write a value into the archived row.
-    // Mission Control reads error.exception_class, which a NULL error breaks.
-    it.fails('the failed executions carry the error and the time they failed, as Solid Queue writes them', async () => {
+    // Gap: Process#prune fails a pruned worker's claims with ProcessPrunedError, whose message names the
+    // process's last heartbeat (lib/solid_queue/processes/process_pruned_error.rb). A rule reads only its own
+    // table's row: the claim cannot read its process's last_heartbeat_at, and an archive copies columns and
+    // writes no value, so the failure is described afterwards, when the process row is already gone.
+    it.fails('the claims of pruned workers fail with ProcessPrunedError and the last heartbeat, as Solid Queue writes them', async () => {
       const before = await snapshotAll(env.db.pool);
       await runTaskWorkflow(env.temporal, systemTask('solid_queue', 'solid-queue-maintenance'));
       const rows = comparable(diff(before, await snapshotAll(env.db.pool)), SOLID_QUEUE, new Date());
@@ -238,8 +251,11 @@ describe('good_job', () => {
       expect(warnings).toMatch(/cleanup-inactive-processes/);
     });
 
-    it('good-job-maintenance: every row as good_job leaves it; the dry run shows all but the jobs of the process it deletes', async () => {
-      await dryRunThenRun(env, systemTask('good_job', 'good-job-maintenance', { batch_size: 2 }), {
+    it.each([
+      { name: 'keys read ahead', read_ahead: 100_000 },
+      { name: 'keys walked (read_ahead: 0)', read_ahead: 0 },
+    ])('good-job-maintenance, $name: every row as good_job leaves it; the dry run shows all but the jobs of the process it deletes', async ({ read_ahead }) => {
+      await dryRunThenRun(env, systemTask('good_job', 'good-job-maintenance', { batch_size: 2, read_ahead }), {
         changes: GOOD_JOB,
         sets: {
           'cleanup-inactive-processes': { matched: 1, deleted: 1 },

@@ -61,6 +61,8 @@ export interface Expectation {
   changes: Changes;
   /** Each rule's counts in the real run. */
   sets: Record<string, Counts>;
+  /** The real run's per-table counts, when they are not those of `changes` (a row one rule inserts and a later rule updates counts twice). */
+  tables?: Record<string, Counts>;
   /**
    * Rules that read what an earlier rule of the task changes: a dry run rolls each rule back, so it
    * judges them on the data as it is (rules-spec, "Dependencies between rules"). Their dry-run
@@ -90,7 +92,7 @@ export async function dryRunThenRun(env: Env, task: TaskConfig, expected: Expect
   expect.soft(rows.actual, 'rows the real run changed').toEqual(rows.expected);
   expect.soft(real.status, 'real run status').toBe('completed');
   expect.soft(real.sets, "the real run's sets").toEqual(expected.sets);
-  expect.soft(real.tables, "the real run's tables").toEqual(rowCounts(expected.changes));
+  expect.soft(real.tables, "the real run's tables").toEqual(expected.tables ?? rowCounts(expected.changes));
 
   const dependents = expected.dryRunOfDependents ?? {};
   const independent = new Set(Object.keys(real.sets).filter((s) => !(s in dependents)));
