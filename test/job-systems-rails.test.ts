@@ -8,9 +8,9 @@ import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, rulesEngineReady,
 import { comparable, diff, rowCounts, snapshotAll, type Changes } from './zoo/snapshot';
 
 /**
- * Two Rails job systems on their own tables (test/job-systems/solid_queue.sql, good_job.sql: the
+ * Two Rails job systems on their own tables (test/job-systems/solid-queue.sql, good-job.sql: the
  * schemas their install generators create, seeded one minute either side of every threshold) and
- * their own cleanup and rescue rules as rows.rules configs (solid_queue.yaml, good_job.yaml). For
+ * their own cleanup and rescue rules as rows.rules configs (solid-queue.yaml, good-job.yaml). For
  * each: the rules written by hand in SQL, as the peer's Ruby runs them, make exactly the expected
  * changes (so the expectations are the peer's); the Caretaker config makes the same changes, its dry
  * run changes nothing and reports what the real run does. Every expectation names the peer file it
@@ -107,7 +107,7 @@ const SOLID_QUEUE_BY_HAND = `
   delete from solid_queue_semaphores where expires_at < ${UTC_NOW}`;
 
 describe('Solid Queue', () => {
-  beforeEach(() => loadSystem(env.db.pool, 'solid_queue'));
+  beforeEach(() => loadSystem(env.db.pool, 'solid-queue'));
 
   it("the peer's rules by hand in SQL make exactly the expected changes (the expectations are Solid Queue's)", async () => {
     const got = await changesOf(env.db.pool, SOLID_QUEUE_BY_HAND);
@@ -117,7 +117,7 @@ describe('Solid Queue', () => {
 
   describe.skipIf(!rulesEngineReady)('as a rows.rules config', () => {
     it('the config file validates; validate names the rule that reads what an earlier rule deletes', () => {
-      const config = loadConfigFile('solid_queue');
+      const config = loadConfigFile('solid-queue');
       expect(config.tasks.map((task) => task.id)).toEqual(['solid-queue-maintenance', 'solid-queue-clear-add-to-buffer']);
       const warnings = configWarnings(config).join('\n');
       expect(warnings).toMatch(/fail-orphaned-claims/);
@@ -129,7 +129,7 @@ describe('Solid Queue', () => {
       { name: 'keys read ahead', read_ahead: 100_000 },
       { name: 'keys walked (read_ahead: 0)', read_ahead: 0 },
     ])('solid-queue-maintenance, $name: every row as Solid Queue leaves it; the dry run shows all but what depends on the prune', async ({ read_ahead }) => {
-      await dryRunThenRun(env, systemTask('solid_queue', 'solid-queue-maintenance', { batch_size: 2, read_ahead }), {
+      await dryRunThenRun(env, systemTask('solid-queue', 'solid-queue-maintenance', { batch_size: 2, read_ahead }), {
         // Failed executions: which jobs failed is what Solid Queue's own tests assert (process_test.rb:
         // FailedExecution.count +3, jobs.all?(&:failed?)); the error is ProcessMissingError for all four
         // (ProcessPrunedError for 107 and 113 is a gap, below); the time they failed is checked after.
@@ -161,7 +161,7 @@ describe('Solid Queue', () => {
     // test/integration/jobs_lifecycle_test.rb "respect class name when clearing finished jobs":
     // clear_finished_in_batches(class_name: "AddToBufferJob") leaves RaisingJob 103 and PeriodicReportJob 111.
     it('solid-queue-clear-add-to-buffer: only finished AddToBufferJob jobs', async () => {
-      await dryRunThenRun(env, systemTask('solid_queue', 'solid-queue-clear-add-to-buffer'), {
+      await dryRunThenRun(env, systemTask('solid-queue', 'solid-queue-clear-add-to-buffer'), {
         changes: { [t('solid_queue_jobs')]: { deleted: ['101'] } },
         sets: { 'clear-finished-jobs': { matched: 1, deleted: 1 } },
       });
@@ -173,7 +173,7 @@ describe('Solid Queue', () => {
     // writes no value, so the failure is described afterwards, when the process row is already gone.
     it.fails('the claims of pruned workers fail with ProcessPrunedError and the last heartbeat, as Solid Queue writes them', async () => {
       const before = await snapshotAll(env.db.pool);
-      await runTaskWorkflow(env.temporal, systemTask('solid_queue', 'solid-queue-maintenance'));
+      await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance'));
       const rows = comparable(diff(before, await snapshotAll(env.db.pool)), SOLID_QUEUE, new Date());
       expect(rows.actual[t('solid_queue_failed_executions')]).toEqual(rows.expected[t('solid_queue_failed_executions')]);
     });
@@ -230,8 +230,8 @@ const goodJobByHand = (includeDiscarded: boolean) => `
   delete from good_jobs where finished_at <= ${UTC_NOW} - interval '14 days' ${includeDiscarded ? '' : 'and finished_at is not null and error is null'};
   delete from good_job_batches where finished_at <= ${UTC_NOW} - interval '14 days' ${includeDiscarded ? '' : 'and finished_at is not null and discarded_at is null'}`;
 
-describe('good_job', () => {
-  beforeEach(() => loadSystem(env.db.pool, 'good_job'));
+describe('good-job', () => {
+  beforeEach(() => loadSystem(env.db.pool, 'good-job'));
 
   it.each([
     { name: 'maintenance', includeDiscarded: true, expected: GOOD_JOB },
@@ -244,7 +244,7 @@ describe('good_job', () => {
 
   describe.skipIf(!rulesEngineReady)('as a rows.rules config', () => {
     it('the config file validates; validate names the rule that reads what an earlier rule deletes', () => {
-      const config = loadConfigFile('good_job');
+      const config = loadConfigFile('good-job');
       expect(config.tasks.map((task) => task.id)).toEqual(['good-job-maintenance', 'good-job-keep-discarded']);
       const warnings = configWarnings(config).join('\n');
       expect(warnings).toMatch(/unlock-jobs-of-missing-processes/);
@@ -255,7 +255,7 @@ describe('good_job', () => {
       { name: 'keys read ahead', read_ahead: 100_000 },
       { name: 'keys walked (read_ahead: 0)', read_ahead: 0 },
     ])('good-job-maintenance, $name: every row as good_job leaves it; the dry run shows all but the jobs of the process it deletes', async ({ read_ahead }) => {
-      await dryRunThenRun(env, systemTask('good_job', 'good-job-maintenance', { batch_size: 2, read_ahead }), {
+      await dryRunThenRun(env, systemTask('good-job', 'good-job-maintenance', { batch_size: 2, read_ahead }), {
         changes: GOOD_JOB,
         sets: {
           'cleanup-inactive-processes': { matched: 1, deleted: 1 },
@@ -269,7 +269,7 @@ describe('good_job', () => {
     });
 
     it('good-job-keep-discarded: discarded jobs and batches stay', async () => {
-      await dryRunThenRun(env, systemTask('good_job', 'good-job-keep-discarded'), {
+      await dryRunThenRun(env, systemTask('good-job', 'good-job-keep-discarded'), {
         changes: GOOD_JOB_KEEP_DISCARDED,
         sets: { 'cleanup-preserved-jobs': { matched: 2, deleted: 2, children_deleted: 2 }, 'cleanup-preserved-batches': { matched: 1, deleted: 1 } },
       });
@@ -283,7 +283,7 @@ describe('good_job', () => {
       await env.db.pool.query(`
         insert into good_job_processes (id, created_at, updated_at, state, lock_type) values ('${uuid(303)}', ${UTC_NOW}, ${UTC_NOW}, '{}', 0);
         update good_jobs set locked_by_id = '${uuid(303)}' where id = '${uuid(107)}'`);
-      const real = await runTaskWorkflow(env.temporal, systemTask('good_job', 'good-job-maintenance'));
+      const real = await runTaskWorkflow(env.temporal, systemTask('good-job', 'good-job-maintenance'));
       expect(real.sets['cleanup-inactive-processes']).toEqual({ matched: 2, deleted: 2 });
       expect((await env.db.pool.query(`select locked_by_id from good_jobs where id = '${uuid(107)}'`)).rows).toEqual([{ locked_by_id: null }]);
     });
@@ -294,7 +294,7 @@ describe('good_job', () => {
     // config also unlocks this job (here Caretaker does more than good_job, arguably what good_job wants).
     it.fails('leaves a job locked by a process row that was already gone, as good_job does', async () => {
       await env.db.pool.query(`update good_jobs set locked_by_id = '${uuid(398)}' where id = '${uuid(105)}'`);
-      await runTaskWorkflow(env.temporal, systemTask('good_job', 'good-job-maintenance'));
+      await runTaskWorkflow(env.temporal, systemTask('good-job', 'good-job-maintenance'));
       expect((await env.db.pool.query(`select locked_by_id::text from good_jobs where id = '${uuid(105)}'`)).rows).toEqual([{ locked_by_id: uuid(398) }]);
     });
   });
@@ -305,11 +305,11 @@ describe('good_job', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe.skipIf(!rulesEngineReady)('Rails timestamps without timestamps.zone', () => {
-  beforeEach(() => loadSystem(env.db.pool, 'solid_queue'));
+  beforeEach(() => loadSystem(env.db.pool, 'solid-queue'));
 
   it("are read in the session's zone (America/Los_Angeles here): heartbeats look 8 hours younger and nothing is pruned", async () => {
     const predict = async (config: Record<string, unknown>) =>
-      (await runTaskWorkflow(env.temporal, systemTask('solid_queue', 'solid-queue-maintenance', { dry_run_mode: 'read_only', ...config }), { dryRun: true }))
+      (await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance', { dry_run_mode: 'read_only', ...config }), { dryRun: true }))
         .sets;
     const utc = await predict({});
     const session = await predict({ timestamps: { zone: null } });

@@ -4,9 +4,9 @@ import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, rulesEngineReady,
 import type { Changes } from './zoo/snapshot';
 
 /**
- * Django's session table (test/job-systems/django_session.sql, from
+ * Django's session table (test/job-systems/django-session.sql, from
  * django/contrib/sessions/migrations/0001_initial.py) and `manage.py clearsessions` as a rows.rules
- * config (django_session.yaml). django/contrib/sessions/backends/db.py SessionStore.clear_expired:
+ * config (django-session.yaml). django/contrib/sessions/backends/db.py SessionStore.clear_expired:
  * Session.objects.filter(expire_date__lt=timezone.now()).delete() (read at django/django
  * 03c23fcbea8f16e91031da5de2bf1baa9d490dc8; the filter is the same in every release since 1.5).
  */
@@ -24,7 +24,7 @@ const CLEARED: Changes = {
 };
 
 describe('Django sessions', () => {
-  beforeEach(() => loadSystem(env.db.pool, 'django_session'));
+  beforeEach(() => loadSystem(env.db.pool, 'django-session'));
 
   it("clear_expired by hand in SQL deletes exactly the expired sessions (the expectation is Django's)", async () => {
     expect(await changesOf(env.db.pool, 'delete from django_session where expire_date < now()')).toEqual(CLEARED);
@@ -32,11 +32,11 @@ describe('Django sessions', () => {
 
   describe.skipIf(!rulesEngineReady)('as a rows.rules config', () => {
     it('the config file validates', () => {
-      expect(loadConfigFile('django_session').tasks.map((task) => task.id)).toEqual(['django-clearsessions']);
+      expect(loadConfigFile('django-session').tasks.map((task) => task.id)).toEqual(['django-clearsessions']);
     });
 
     it('django-clearsessions: expired sessions deleted, live ones unchanged; the dry run shows the same rows', async () => {
-      await dryRunThenRun(env, systemTask('django_session', 'django-clearsessions', { batch_size: 2 }), {
+      await dryRunThenRun(env, systemTask('django-session', 'django-clearsessions', { batch_size: 2 }), {
         changes: CLEARED,
         sets: { 'clear-expired-sessions': { matched: 3, deleted: 3 } },
       });
