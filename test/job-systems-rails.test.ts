@@ -230,7 +230,7 @@ const goodJobByHand = (includeDiscarded: boolean) => `
   delete from good_jobs where finished_at <= ${UTC_NOW} - interval '14 days' ${includeDiscarded ? '' : 'and finished_at is not null and error is null'};
   delete from good_job_batches where finished_at <= ${UTC_NOW} - interval '14 days' ${includeDiscarded ? '' : 'and finished_at is not null and discarded_at is null'}`;
 
-describe('good-job', () => {
+describe('good_job', () => {
   beforeEach(() => loadSystem(env.db.pool, 'good-job'));
 
   it.each([
