@@ -178,6 +178,21 @@ describe('Solid Queue', () => {
       expect(rows.actual[t('solid_queue_failed_executions')]).toEqual(rows.expected[t('solid_queue_failed_executions')]);
     });
 
+    // Finding (engine): max_fraction is checked once, before the first batch, over what each rule matches
+    // then (activities/engine/fraction.ts). The fail rules then match 2 of the 5 claims (40%); after the prune
+    // commits they move 4 (80%), and describe-failures updates 4 of the 5 failed executions (80%), when it
+    // matched none at the check. A rule that reads what earlier rules changed escapes the guard.
+    it.fails('max_fraction 0.6 holds over the rows a rule reaches because an earlier rule of the run changed them', async () => {
+      await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance', { max_fraction: 0.6 })).catch(() => undefined);
+      const { rows } = await env.db.pool.query<{ claims: number; described: number }>(
+        `select (select count(*)::int from solid_queue_claimed_executions) as claims,
+                (select count(*)::int from solid_queue_failed_executions where error like '%ProcessMissingError%') as described`,
+      );
+      // At most 60% of the 5 claims may go (2 stay), and at most 60% of the failed executions change.
+      expect(rows[0]!.claims).toBeGreaterThanOrEqual(2);
+      expect(rows[0]!.described).toBeLessThanOrEqual(3);
+    });
+
     // Gap: app/models/solid_queue/blocked_execution.rb BlockedExecution.unblock (run by the dispatcher's
     // concurrency maintenance after expire_semaphores) releases ONE expired blocked execution per
     // concurrency key whose semaphore is gone or open: it takes the semaphore (insert or decrement), inserts a
@@ -273,6 +288,22 @@ describe('good_job', () => {
         changes: GOOD_JOB_KEEP_DISCARDED,
         sets: { 'cleanup-preserved-jobs': { matched: 2, deleted: 2, children_deleted: 2 }, 'cleanup-preserved-batches': { matched: 1, deleted: 1 } },
       });
+    });
+
+    // Gap: lib/good_job.rb cleanup_preserved_jobs deletes executions by the job's active_job_id. Since good_job 4
+    // a job's id is its active_job_id (GoodJob::Job.enqueue_args), which the config relies on; but a child
+    // table can only reference the parent's key (delete.children has no parent_column, unlike missing_parent
+    // and unreferenced_by), so a job whose id differs (spec/lib/good_job_spec.rb creates them so) leaves its
+    // executions behind, orphaned.
+    it.fails('deletes the executions of a job whose id is not its active_job_id, by active_job_id as good_job does', async () => {
+      await env.db.pool.query(`
+        insert into good_jobs (id, active_job_id, queue_name, job_class, finished_at, created_at, updated_at)
+          values ('${uuid(109)}', '${uuid(199)}', 'default', 'ExampleJob', ${UTC_NOW} - interval '15 days', ${UTC_NOW} - interval '16 days', ${UTC_NOW} - interval '15 days');
+        insert into good_job_executions (id, active_job_id, job_class, finished_at, created_at, updated_at)
+          values ('${uuid(209)}', '${uuid(199)}', 'ExampleJob', ${UTC_NOW} - interval '15 days', ${UTC_NOW} - interval '16 days', ${UTC_NOW} - interval '15 days')`);
+      await runTaskWorkflow(env.temporal, systemTask('good-job', 'good-job-maintenance'));
+      expect((await env.db.pool.query(`select id from good_jobs where id = '${uuid(109)}'`)).rows).toEqual([]);
+      expect((await env.db.pool.query(`select id from good_job_executions where id = '${uuid(209)}'`)).rows).toEqual([]);
     });
 
     // Gap: app/models/good_job/process.rb `inactive` also holds a process with lock_type advisory (0) whose
