@@ -167,6 +167,28 @@ describe('Solid Queue', () => {
       });
     });
 
+    // app/models/solid_queue/process/prunable.rb: prune takes the prunable processes with non_blocking_lock
+    // (FOR UPDATE SKIP LOCKED); a process whose row another transaction holds (Process#heartbeat runs
+    // with_lock) is left for the next prune, and so are its claims. Caretaker selects `for update skip locked`.
+    it('skips a dead process whose row another transaction holds, and its claims, as prune does', async () => {
+      const holder = new Client({ connectionString: env.db.url });
+      await holder.connect();
+      try {
+        await holder.query('begin');
+        await holder.query('select id from solid_queue_processes where id = 2 for update');
+        const real = await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance'));
+        expect(real.sets['prune-dead-processes']).toEqual({ matched: 3, deleted: 3 });
+        expect(real.sets['fail-orphaned-claims']).toEqual({ matched: 2, archived: 2 });
+      } finally {
+        await holder.query('rollback');
+        await holder.end();
+      }
+      const left = await env.db.pool.query<{ id: string }>('select id::text from solid_queue_processes order by id');
+      expect(left.rows.map((r) => r.id)).toEqual(['2', '3', '5', '7']);
+      const claims = await env.db.pool.query<{ job_id: string }>('select job_id::text from solid_queue_claimed_executions order by job_id');
+      expect(claims.rows.map((r) => r.job_id)).toEqual(['107', '108']);
+    });
+
     // Gap: Process#prune fails a pruned worker's claims with ProcessPrunedError, whose message names the
     // process's last heartbeat (lib/solid_queue/processes/process_pruned_error.rb). A rule reads only its own
     // table's row: the claim cannot read its process's last_heartbeat_at, and an archive copies columns and
