@@ -1,0 +1,56 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTaskEnvironment } from './support';
+import { keys, loadSystem, systemConfig } from './job-systems/harness';
+import { dryRunThenRun } from './zoo/run';
+import { comparable, diff, snapshotAll, type Changes } from './zoo/snapshot';
+
+/**
+ * django-celery-results (celery/django-celery-results @ 067dfc9a857344c833e269f679047d48b938e60d):
+ * its tables as its migrations create them (test/job-systems/django-celery-results.sql), results
+ * one minute either side of result_expires (django-celery-results-seed.sql), and its own cleanup
+ * as one rows.rules task (django-celery-results.yaml). Each expected fate names the file it
+ * mirrors; the first test runs the cleanup's own SQL on the seed.
+ */
+const env = useTaskEnvironment('jobs_celery_results');
+beforeEach(() => loadSystem(env.db.pool, 'django-celery-results'));
+
+/**
+ * backends/database.py DatabaseBackend.cleanup() -> managers.py ResultManager.delete_expired(expires)
+ * on TaskResult and on GroupResult: `filter(date_done__lt=now() - expires)`, whatever the status
+ * (t/unit/test_models.py test_taskresult_delete_expired: the result done 10 days ago goes, fresh
+ * ones stay). Task results: 1 (done 1 day 1 minute ago), 3 (FAILURE, 10 days), 4 (STARTED 2 days
+ * ago and never saved since: the status does not matter) go; 2 (1 day less 1 minute), 5 (created 5
+ * days ago but done 1 hour ago: date_done decides) and 6 (PENDING, now) stay. Group results: 1 goes,
+ * 2 stays. Chord counters are not part of cleanup(): both stay, even the one whose group is gone.
+ */
+const EXPIRED: Changes = {
+  'public.django_celery_results_taskresult': { deleted: keys(1, 3, 4) },
+  'public.django_celery_results_groupresult': { deleted: keys(1) },
+};
+
+describe('django-celery-results', () => {
+  it("the cleanup's own SQL (the ORM's delete of date_done < now() - 1 day, both models) changes exactly the expected rows", async () => {
+    const before = await snapshotAll(env.db.pool);
+    for (const table of ['django_celery_results_taskresult', 'django_celery_results_groupresult']) {
+      // managers.py delete_expired: ids of get_all_expired(expires) by id, then filter(id__in=ids).delete()
+      await env.db.pool.query(
+        `DELETE FROM "${table}" WHERE "id" IN (SELECT "id" FROM "${table}" WHERE "date_done" < now() - interval '1 day' ORDER BY "id" LIMIT 100000)`,
+      );
+    }
+    const after = await snapshotAll(env.db.pool);
+    const rows = comparable(diff(before, after), EXPIRED, after.now);
+    expect(rows.actual).toEqual(rows.expected);
+  });
+
+  it('the config validates, without warnings', async () => {
+    const { task, warnings } = await systemConfig('django-celery-results');
+    expect(task.type).toBe('rows.rules');
+    expect(warnings).toEqual([]);
+  });
+
+  it('both models expired: dry run, then the real run; every row accounted for', async () => {
+    const { task } = await systemConfig('django-celery-results');
+    const { real } = await dryRunThenRun(env, task, EXPIRED);
+    expect(real.sets).toMatchObject({ 'expired-task-results': { deleted: 3 }, 'expired-group-results': { deleted: 1 } });
+  });
+});

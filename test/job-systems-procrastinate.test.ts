@@ -1,0 +1,216 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../config/load';
+import { runTaskWorkflow, parseTask } from './fixtures';
+import { useTaskEnvironment } from './support';
+import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/harness';
+import { dryRunThenRun } from './zoo/run';
+import { comparable, diff, RECENT, snapshotAll, type Changes } from './zoo/snapshot';
+
+/**
+ * Procrastinate (procrastinate-org/procrastinate @ f099a753730d5492bdebdc1c1f2796ffa5cf5671): its
+ * schema (test/job-systems/procrastinate.sql, procrastinate/sql/schema.sql verbatim), a seed in
+ * every job status one minute either side of each threshold (procrastinate-seed.sql), and its own
+ * stalled-worker and stalled-job rules as one rows.rules task (procrastinate.yaml). Each expected
+ * fate names the Procrastinate file it mirrors; the first tests run Procrastinate's own SQL on the
+ * seed, so the expectations are Procrastinate's, not ours.
+ */
+const env = useTaskEnvironment('jobs_procrastinate');
+beforeEach(() => loadSystem(env.db.pool, 'procrastinate'));
+
+/**
+ * prune-stalled-workers: schema.sql procrastinate_prune_stalled_workers_v1(300) deletes workers 1
+ * (heartbeat 6 min ago) and 3 (1 h); 2 (4 min) and 4 (now) stay (tests/integration/test_manager.py
+ * test_prune_stalled_workers). procrastinate_jobs.worker_id is ON DELETE SET NULL: the doing jobs
+ * 10, 11 and 15 of worker 1 lose their worker.
+ */
+const PRUNED: Changes = {
+  'public.procrastinate_workers': { deleted: keys(1, 3) },
+  'public.procrastinate_jobs': { updated: { '10': { worker_id: null }, '11': { worker_id: null }, '15': { worker_id: null } } },
+};
+/**
+ * retry-stalled-jobs after the prune: the doing jobs without a worker (queries.sql
+ * select_stalled_jobs_by_heartbeat; test_manager.py test_get_stalled_jobs_by_heartbeat__yes and
+ * __pruned_worker), each retried as docs/howto/production/retry_stalled_jobs.md does with
+ * JobManager.retry_job: schema.sql procrastinate_retry_job_v2(id, now, null, null, null).
+ * 10, 13, 15 -> todo, attempts + 1, scheduled_at now; priority, queue_name and lock kept (15 keeps
+ * priority 5 and lock report-42; test_manager.py test_retry_job). 11 has abort_requested -> failed.
+ * Untouched: 12 (worker 2, 4 min) and 14 (worker 4), every todo and final job. Procrastinate's
+ * own triggers write the events: doing -> todo 'deferred_for_retry' and, scheduled_at being set,
+ * 'scheduled'; doing -> failed 'failed' (schema.sql procrastinate_trigger_function_status_events_update_v1,
+ * procrastinate_trigger_function_scheduled_events_v1).
+ */
+const RETRIED: Changes = {
+  'public.procrastinate_jobs': {
+    updated: {
+      '10': { status: 'todo', attempts: 1, scheduled_at: RECENT },
+      '11': { status: 'failed' },
+      '13': { status: 'todo', attempts: 3, scheduled_at: RECENT },
+      '15': { status: 'todo', attempts: 2, scheduled_at: RECENT },
+    },
+  },
+  'public.procrastinate_events': {
+    inserted: [
+      { job_id: '10', type: 'deferred_for_retry' },
+      { job_id: '10', type: 'scheduled' },
+      { job_id: '11', type: 'failed' },
+      { job_id: '13', type: 'deferred_for_retry' },
+      { job_id: '13', type: 'scheduled' },
+      { job_id: '15', type: 'deferred_for_retry' },
+      { job_id: '15', type: 'scheduled' },
+    ],
+  },
+};
+/** Both rules, as one real run leaves the rows: a job's columns from both merged. */
+const PRUNED_AND_RETRIED: Changes = {
+  'public.procrastinate_workers': PRUNED['public.procrastinate_workers']!,
+  'public.procrastinate_jobs': {
+    updated: Object.fromEntries(
+      ['10', '11', '13', '15'].map((id) => [
+        id,
+        { ...PRUNED['public.procrastinate_jobs']!.updated![id], ...RETRIED['public.procrastinate_jobs']!.updated![id] },
+      ]),
+    ),
+  },
+  'public.procrastinate_events': RETRIED['public.procrastinate_events']!,
+};
+
+/**
+ * delete_old_jobs (queries.sql; builtin_tasks.remove_old_jobs with max_hours=72 and
+ * remove_failed / remove_cancelled / remove_aborted as docs/howto/production/delete_finished_jobs.md
+ * shows): jobs in a final status whose latest event (the greatest procrastinate_events.at; NULLs
+ * sort first in its ORDER BY at DESC) is older than 72 h. Deleted: 1 (succeeded, 72 h 1 min), 3
+ * (failed), 4 (cancelled), 5 (aborted), 8 (succeeded 100 h ago). Kept: 2 and 9 (72 h less 1 min),
+ * 6 (no event: the JOIN drops it), 7 (latest event has no time), every todo and doing job. Their
+ * events go by ON DELETE CASCADE; the periodic defer of job 8 is unlinked by the BEFORE DELETE
+ * trigger (procrastinate_unlink_periodic_defers_v1).
+ */
+const OLD_JOBS: Changes = {
+  'public.procrastinate_jobs': { deleted: keys(1, 3, 4, 5, 8) },
+  'public.procrastinate_periodic_defers': { updated: { '1': { job_id: null } } },
+};
+const STALLED_JOBS_SQL = `
+  WITH stalled_workers AS (
+     SELECT id FROM procrastinate_workers WHERE last_heartbeat < NOW() - (300 || ' SECOND')::INTERVAL
+  )
+  SELECT job.id FROM procrastinate_jobs job LEFT JOIN stalled_workers sw ON sw.id = job.worker_id
+   WHERE job.status = 'doing' AND (job.worker_id IS NULL OR sw.id IS NOT NULL)`;
+const DELETE_OLD_JOBS_SQL = `
+  DELETE FROM procrastinate_jobs
+  WHERE id IN (
+      SELECT job.id FROM (
+          SELECT DISTINCT ON (job.id) job.*, event.at AS latest_at
+              FROM procrastinate_jobs job
+              JOIN procrastinate_events event ON job.id = event.job_id
+              ORDER BY job.id, event.at DESC
+      ) AS job
+      WHERE job.status = ANY('{succeeded,failed,cancelled,aborted}'::procrastinate_job_status[])
+        AND (NULL::varchar IS NULL OR job.queue_name = NULL)
+        AND latest_at < NOW() - (72 || 'HOUR')::INTERVAL
+  )`;
+
+/** The rows Procrastinate's own statements change when run (committed) on the seed. */
+async function peerChanges(statements: string[]): Promise<{ changes: Changes; now: Date }> {
+  const before = await snapshotAll(env.db.pool);
+  for (const sql of statements) await env.db.pool.query(sql);
+  const after = await snapshotAll(env.db.pool);
+  return { changes: diff(before, after), now: after.now };
+}
+
+function expectChanges({ changes, now }: { changes: Changes; now: Date }, expected: Changes): void {
+  const rows = comparable(changes, expected, now);
+  expect(rows.actual).toEqual(rows.expected);
+}
+
+describe('Procrastinate', () => {
+  it("Procrastinate's own functions (prune stalled workers, get stalled jobs, retry each) change exactly the expected rows", async () => {
+    const peer = await peerChanges([
+      // worker.py run(): JobManager.prune_stalled_workers(stalled_worker_timeout)
+      'SELECT * FROM procrastinate_prune_stalled_workers_v1(300)',
+      // docs/howto/production/retry_stalled_jobs.md: for job in get_stalled_jobs(): retry_job(job) (retry_at = now)
+      `SELECT procrastinate_retry_job_v2(job.id, now(), NULL, NULL, NULL) FROM (${STALLED_JOBS_SQL}) job`,
+    ]);
+    expectChanges(peer, PRUNED_AND_RETRIED);
+  });
+
+  it('the other order (retry first, then prune, as a worker restarting after the retry task) ends the same', async () => {
+    const peer = await peerChanges([
+      `SELECT procrastinate_retry_job_v2(job.id, now(), NULL, NULL, NULL) FROM (${STALLED_JOBS_SQL}) job`,
+      'SELECT * FROM procrastinate_prune_stalled_workers_v1(300)',
+    ]);
+    expectChanges(peer, PRUNED_AND_RETRIED);
+  });
+
+  it("Procrastinate's own delete_old_jobs (72 h, every final status) changes exactly the expected rows", async () => {
+    const peer = await peerChanges([DELETE_OLD_JOBS_SQL]);
+    const { ['public.procrastinate_events']: events, ...rest } = peer.changes;
+    // the deleted jobs' events go by cascade (3 + 3 + 3 + 4 + 3); no other event
+    expect(events).toEqual({ deleted: expect.any(Array) });
+    expect(events!.deleted).toHaveLength(16);
+    expectChanges({ changes: rest, now: peer.now }, OLD_JOBS);
+  });
+
+  it('the config validates; validate names the dependent pair', async () => {
+    const { task, warnings } = await systemConfig('procrastinate');
+    expect(task.type).toBe('rows.rules');
+    expect(warnings.join('\n')).toMatch(/prune-stalled-workers[\s\S]*retry-stalled-jobs/);
+  });
+
+  it("each rule as its own task, in order: each dry run equals its real run; together Procrastinate's result", async () => {
+    const { task } = await systemConfig('procrastinate');
+    await dryRunThenRun(env, onlyRules(task, ['prune-stalled-workers']), PRUNED);
+    const { real } = await dryRunThenRun(env, onlyRules(task, ['retry-stalled-jobs']), RETRIED);
+    expect(real.sets).toMatchObject({ 'retry-stalled-jobs': { failed: 1, requeued: 3 } });
+  });
+
+  it('both rules as one task: the real run leaves the rows as Procrastinate does; its dry run cannot show rule 2 depending on rule 1', async () => {
+    const { task } = await systemConfig('procrastinate');
+    const parsed = parseTask({ ...task, retry: { maximum_attempts: 1 } });
+    const before = await snapshotAll(env.db.pool);
+    const dry = await runTaskWorkflow(env.temporal, parsed, { dryRun: true });
+    expect(diff(before, await snapshotAll(env.db.pool))).toEqual({});
+    // The dry run judges each rule on the rows as they are (each dry-run rule rolls back): rule 2
+    // sees only job 13, whose worker was pruned before; the real run also retries 10, 11 and 15.
+    expect(dry.sets).toMatchObject({ 'prune-stalled-workers': { would_delete: 2 }, 'retry-stalled-jobs': { would_requeue: 1 } });
+
+    const real = await runTaskWorkflow(env.temporal, parsed);
+    const after = await snapshotAll(env.db.pool);
+    const rows = comparable(diff(before, after), PRUNED_AND_RETRIED, after.now);
+    expect(rows.actual).toEqual(rows.expected);
+    expect(real.sets).toMatchObject({ 'prune-stalled-workers': { deleted: 2 }, 'retry-stalled-jobs': { failed: 1, requeued: 3 } });
+    // Tuples, as PostgreSQL counts them: 10, 11 and 15 are updated twice (the FK's SET NULL, then the retry).
+    expect(real.tables).toEqual({
+      'public.procrastinate_workers': { deleted: 2 },
+      'public.procrastinate_jobs': { updated: 7 },
+      'public.procrastinate_events': { inserted: 7 },
+    });
+  });
+
+  it("delete_old_jobs cannot be said: its age is a related table's greatest time, and a subquery is refused at validate", () => {
+    const config = {
+      tasks: [
+        {
+          id: 'old-jobs',
+          type: 'rows.rules',
+          config: {
+            rules: [
+              {
+                name: 'delete-old-jobs',
+                table: 'procrastinate_jobs',
+                where:
+                  "status = any('{succeeded,failed,cancelled,aborted}') and (select max(e.at) from procrastinate_events e where e.job_id = id) < now() - interval '72 hours'",
+                delete: {},
+              },
+            ],
+          },
+        },
+      ],
+    };
+    expect(() => parseConfigText(JSON.stringify(config), 'old-jobs.yaml', {})).toThrow(/subquer|SubLink|select/i);
+  });
+
+  it.todo(
+    'delete_old_jobs as a rows.rules config (OLD_JOBS above): needs a condition over related rows, e.g. ' +
+      'unreferenced_by: [{ table: procrastinate_events, column: job_id, where: "at is null or at >= now() - interval \'72 hours\'" }] ' +
+      'plus "has at least one event" (the JOIN); the design has neither a where on a relation nor an aggregate over children',
+  );
+});

@@ -1,0 +1,113 @@
+import { Client } from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useTaskEnvironment } from './support';
+import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/harness';
+import { dryRunThenRun } from './zoo/run';
+import { comparable, diff, RECENT, snapshotAll, type Changes } from './zoo/snapshot';
+
+/**
+ * Que (que-rb/que @ 17fb2c3b75b37599bf17043dbb692555f582f249): its tables built by its own
+ * migrations (test/job-systems/que.sql), a seed in every job state one minute either side of each
+ * threshold (que-seed.sql), and its own cleanup rules as one rows.rules task (que.yaml). Each
+ * expected fate names the Que file it mirrors; the first test runs Que's own SQL on the seed, so
+ * the expectations are Que's, not ours.
+ */
+const env = useTaskEnvironment('jobs_que');
+
+/** A live backend registered as a locker: Que's clean_lockers keeps it, and so must the rule. */
+let liveLocker: Client;
+let livePid = '';
+beforeAll(async () => {
+  liveLocker = new Client({ connectionString: env.db.url });
+  await liveLocker.connect();
+  livePid = (await liveLocker.query<{ pid: string }>('select pg_backend_pid()::text as pid')).rows[0]!.pid;
+});
+afterAll(() => liveLocker?.end());
+
+beforeEach(async () => {
+  await loadSystem(env.db.pool, 'que');
+  await liveLocker.query(
+    `insert into que_lockers (pid, worker_count, worker_priorities, ruby_pid, ruby_hostname, queues, listening, job_schema_version)
+     values (pg_backend_pid(), 6, '{10,30,50,NULL,NULL,NULL}', 4711, 'live-host', '{default}', true, 2)`,
+  );
+});
+
+/** delete-finished: docs/README.md "Finished jobs", `finished_at < now() - 7 days`. */
+const FINISHED: Changes = {
+  // 1: finished 7 days 1 minute ago; 3: 30 days ago (after 20 errors: finished wins, lib/que/migrations/4/up.sql
+  // que_determine_job_state); 4: an ActiveJob wrapper finished 8 days ago. Untouched: 2 (7 days less 1 minute),
+  // 5 (1 minute), 12 (1 day), 6 and 7 (expired, however old: docs/README.md "Expired jobs" hang around).
+  'public.que_jobs': { deleted: keys(1, 3, 4) },
+};
+/**
+ * expire-exhausted: lib/que/worker.rb work_job / lib/que/job_methods.rb handle_error expire a job
+ * whose error_count exceeds maximum_retry_count (15, lib/que/job.rb; 3 for a class that sets it),
+ * SQL[:expire_job] setting expired_at = now().
+ */
+const EXPIRED: Changes = {
+  // 9: WorkerJob at 16 errors; 11: CustomRetryJob at 4. Untouched: 8 at 15 and 10 at 3 (spec/que/worker_spec.rb: a job
+  // that "has failed 14 times" fails once more to 15 and is not expired; "when that value is custom" (3) the 4th failure
+  // expires it), 12 (finished), 13 (errored once), 14 (scheduled), 15 (ready).
+  'public.que_jobs': { updated: { '9': { expired_at: RECENT }, '11': { expired_at: RECENT } } },
+};
+/**
+ * clean-lockers: lib/que/locker.rb SQL[:clean_lockers] deletes lockers whose pid is no backend in
+ * pg_stat_activity: pid 0 (spec/que/locker_spec.rb "should clear invalid lockers from the table")
+ * and 4194305; the live backend's locker stays.
+ */
+const LOCKERS: Changes = { 'public.que_lockers': { deleted: keys(0, 4194305) } };
+
+const merge = (...parts: Changes[]): Changes => {
+  const out: Changes = {};
+  for (const part of parts) for (const [table, c] of Object.entries(part)) out[table] = { ...out[table], ...c };
+  return out;
+};
+
+describe('Que', () => {
+  it("Que's own statements, run on the seed, change exactly the expected rows (the expectations are Que's)", async () => {
+    const before = await snapshotAll(env.db.pool);
+    // docs/README.md "Finished jobs" (without its SET LOCAL que.skip_notify, which only silences the notify trigger)
+    await env.db.pool.query("DELETE FROM que_jobs WHERE finished_at < (select now() - interval '7 days')");
+    // lib/que/locker.rb SQL[:clean_lockers], verbatim; this session is no locker, so its pid = pg_backend_pid() half matches nothing
+    await env.db.pool.query(
+      'DELETE FROM public.que_lockers WHERE pid = pg_backend_pid() OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = public.que_lockers.pid)',
+    );
+    const after = await snapshotAll(env.db.pool);
+    const rows = comparable(diff(before, after), merge(FINISHED, LOCKERS), after.now);
+    expect(rows.actual).toEqual(rows.expected);
+    expect(Object.keys(after.tables['public.que_lockers']!)).toEqual([livePid]);
+  });
+
+  it('the config validates', async () => {
+    const { task, warnings } = await systemConfig('que');
+    expect(task.type).toBe('rows.rules');
+    // delete-finished changes que_jobs, which expire-exhausted reads: validate names the pair (design: "Dependencies between rules").
+    expect(warnings.join('\n')).toMatch(/delete-finished[\s\S]*expire-exhausted/);
+  });
+
+  it('delete-finished, expire-exhausted and clean-lockers as one task: dry run, then the real run; every row accounted for', async () => {
+    const { task } = await systemConfig('que');
+    const { dry, real } = await dryRunThenRun(env, task, merge(merge(FINISHED, EXPIRED), LOCKERS));
+    expect(real.sets).toMatchObject({
+      'delete-finished': { deleted: 3 },
+      'expire-exhausted': { updated: 2 },
+      'clean-lockers': { deleted: 2 },
+    });
+    expect(dry.sets).toMatchObject({
+      'delete-finished': { would_delete: 3 },
+      'expire-exhausted': { would_update: 2 },
+      'clean-lockers': { would_delete: 2 },
+    });
+  });
+
+  it('each rule alone changes only its own rows', async () => {
+    const { task } = await systemConfig('que');
+    await dryRunThenRun(env, onlyRules(task, ['expire-exhausted']), EXPIRED);
+    await loadSystem(env.db.pool, 'que');
+    await liveLocker.query(
+      `insert into que_lockers (pid, worker_count, worker_priorities, ruby_pid, ruby_hostname, queues, listening, job_schema_version)
+       values (pg_backend_pid(), 1, '{10}', 4711, 'live-host', '{default}', true, 2)`,
+    );
+    await dryRunThenRun(env, onlyRules(task, ['clean-lockers']), LOCKERS);
+  });
+});

@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Pool } from 'pg';
+import { parse as parseYaml } from 'yaml';
+import { parseConfigText } from '../../config/load';
+import { configWarnings } from '../../config/warnings';
+import type { Task } from '../zoo/run';
+
+/**
+ * Real job systems' tables (test/job-systems/<system>.sql, built from each system's own
+ * migrations or schema), their seeds (<system>-seed.sql) and their own cleanup and rescue rules as
+ * a Caretaker config (<system>.yaml).
+ */
+export type System = 'que' | 'procrastinate' | 'django-celery-results';
+
+const file = (name: string) => readFile(join(__dirname, name), 'utf8');
+
+/** The public schema emptied, then the system's tables and its seed, in one transaction. */
+export async function loadSystem(pool: Pool, system: System): Promise<void> {
+  const sql = `begin; drop schema public cascade; create schema public;\n${await file(`${system}.sql`)}\n${await file(`${system}-seed.sql`)}\ncommit;`;
+  await pool.query(sql);
+}
+
+/** The system's config file through the real config path (what `caretaker validate` reads), its warnings, and its one task. */
+export async function systemConfig(system: System): Promise<{ task: Task; warnings: string[] }> {
+  const text = await file(`${system}.yaml`);
+  const config = parseConfigText(text, `test/job-systems/${system}.yaml`, {});
+  const raw = (parseYaml(text) as { tasks: Task[] }).tasks[0]!;
+  return { task: { id: raw.id, type: raw.type, config: raw.config }, warnings: configWarnings(config) };
+}
+
+/** The same task with only the named rules, in the config's order. */
+export function onlyRules(task: Task, names: string[]): Task {
+  const rules = (task.config.rules as { name: string }[]).filter((r) => names.includes(r.name));
+  if (rules.length !== names.length) throw new Error(`expected rules ${names.join(', ')} in ${task.id}`);
+  return { ...task, id: `${task.id}-${names.join('-')}`, config: { ...task.config, rules } };
+}
+
+/**
+ * What the system's own SQL statement would do to the seed: it runs in a transaction that is
+ * rolled back, and returns its rows (a DELETE ... RETURNING, or a SELECT), so a test can check that
+ * its expected fates are the peer's.
+ */
+export async function peerStatement<T extends Record<string, unknown>>(pool: Pool, sql: string): Promise<T[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.query('rollback');
+    client.release();
+  }
+}
+
+/** Keys as the row snapshots (test/zoo/snapshot.ts) name them: the primary key as text. */
+export const keys = (...ids: number[]) => ids.map(String);
