@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, systemConfig } from './job-systems/harness';
-import { dryRunThenRun } from './zoo/run';
+import { dryRunThenRun, refusal } from './zoo/run';
 import { comparable, diff, snapshotAll, type Changes } from './zoo/snapshot';
 
 /**
@@ -52,5 +52,11 @@ describe('django-celery-results', () => {
     const { task } = await systemConfig('django-celery-results');
     const { real } = await dryRunThenRun(env, task, EXPIRED);
     expect(real.sets).toMatchObject({ 'expired-task-results': { deleted: 3 }, 'expired-group-results': { deleted: 1 } });
+  });
+
+  it('max_fraction counts each table over its rules: half the task results (3 of 6) over 0.4 is refused, and no row of any table changes', async () => {
+    const { task } = await systemConfig('django-celery-results');
+    const failure = await refusal(env, { ...task, config: { ...task.config, max_fraction: 0.4 } });
+    expect(failure.message).toMatch(/django_celery_results_taskresult/);
   });
 });

@@ -168,28 +168,34 @@ describe('Procrastinate', () => {
     expect(real.sets).toMatchObject({ 'retry-stalled-jobs': { failed: 1, requeued: 3 } });
   });
 
-  it('both rules as one task: the real run leaves the rows as Procrastinate does; its dry run cannot show rule 2 depending on rule 1', async () => {
-    const { task } = await systemConfig('procrastinate');
-    const parsed = parseTask({ ...task, retry: { maximum_attempts: 1 } });
-    const before = await snapshotAll(env.db.pool);
-    const dry = await runTaskWorkflow(env.temporal, parsed, { dryRun: true });
-    expect(diff(before, await snapshotAll(env.db.pool))).toEqual({});
-    // The dry run judges each rule on the rows as they are (each dry-run rule rolls back): rule 2
-    // sees only job 13, whose worker was pruned before; the real run also retries 10, 11 and 15.
-    expect(dry.sets).toMatchObject({ 'prune-stalled-workers': { would_delete: 2 }, 'retry-stalled-jobs': { would_requeue: 1 } });
+  it.each([
+    { name: 'keys read ahead (default)', config: {} },
+    { name: 'keys walked (read_ahead: 0)', config: { read_ahead: 0 } },
+  ])(
+    'both rules as one task, $name: the real run leaves the rows as Procrastinate does; its dry run cannot show rule 2 depending on rule 1',
+    async ({ config }) => {
+      const { task } = await systemConfig('procrastinate');
+      const parsed = parseTask({ ...task, config: { ...task.config, ...config }, retry: { maximum_attempts: 1 } });
+      const before = await snapshotAll(env.db.pool);
+      const dry = await runTaskWorkflow(env.temporal, parsed, { dryRun: true });
+      expect(diff(before, await snapshotAll(env.db.pool))).toEqual({});
+      // The dry run judges each rule on the rows as they are (each dry-run rule rolls back): rule 2
+      // sees only job 13, whose worker was pruned before; the real run also retries 10, 11 and 15.
+      expect(dry.sets).toMatchObject({ 'prune-stalled-workers': { would_delete: 2 }, 'retry-stalled-jobs': { would_requeue: 1 } });
 
-    const real = await runTaskWorkflow(env.temporal, parsed);
-    const after = await snapshotAll(env.db.pool);
-    const rows = comparable(diff(before, after), PRUNED_AND_RETRIED, after.now);
-    expect(rows.actual).toEqual(rows.expected);
-    expect(real.sets).toMatchObject({ 'prune-stalled-workers': { deleted: 2 }, 'retry-stalled-jobs': { failed: 1, requeued: 3 } });
-    // Tuples, as PostgreSQL counts them: 10, 11 and 15 are updated twice (the FK's SET NULL, then the retry).
-    expect(real.tables).toEqual({
-      'public.procrastinate_workers': { deleted: 2 },
-      'public.procrastinate_jobs': { updated: 7 },
-      'public.procrastinate_events': { inserted: 7 },
-    });
-  });
+      const real = await runTaskWorkflow(env.temporal, parsed);
+      const after = await snapshotAll(env.db.pool);
+      const rows = comparable(diff(before, after), PRUNED_AND_RETRIED, after.now);
+      expect(rows.actual).toEqual(rows.expected);
+      expect(real.sets).toMatchObject({ 'prune-stalled-workers': { deleted: 2 }, 'retry-stalled-jobs': { failed: 1, requeued: 3 } });
+      // Tuples, as PostgreSQL counts them: 10, 11 and 15 are updated twice (the FK's SET NULL, then the retry).
+      expect(real.tables).toEqual({
+        'public.procrastinate_workers': { deleted: 2 },
+        'public.procrastinate_jobs': { updated: 7 },
+        'public.procrastinate_events': { inserted: 7 },
+      });
+    },
+  );
 
   it("delete_old_jobs cannot be said: its age is a related table's greatest time, and a subquery is refused at validate", () => {
     const config = {
