@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useTaskEnvironment } from './support';
-import { keys, loadSystem, systemConfig } from './job-systems/harness';
+import { keys, loadSystem, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun, refusal } from './zoo/run';
 import { comparable, diff, snapshotAll, type Changes } from './zoo/snapshot';
 

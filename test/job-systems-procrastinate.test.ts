@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
 import { runTaskWorkflow, parseTask } from './fixtures';
 import { useTaskEnvironment } from './support';
-import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/harness';
+import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun } from './zoo/run';
 import { comparable, diff, RECENT, snapshotAll, type Changes } from './zoo/snapshot';
 

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTaskEnvironment } from './support';
-import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/harness';
+import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun } from './zoo/run';
 import { comparable, diff, RECENT, snapshotAll, type Changes } from './zoo/snapshot';
 

@@ -7,9 +7,9 @@ import { configWarnings } from '../../config/warnings';
 import type { Task } from '../zoo/run';
 
 /**
- * Real job systems' tables (test/job-systems/<system>.sql, built from each system's own
- * migrations or schema), their seeds (<system>-seed.sql) and their own cleanup and rescue rules as
- * a Caretaker config (<system>.yaml).
+ * Que, Procrastinate and django-celery-results: each system's tables (test/job-systems/<system>.sql,
+ * from its own migrations or schema), its seed apart (<system>-seed.sql) and its own cleanup and
+ * rescue rules as a Caretaker config (<system>.yaml). test/job-systems-{que,procrastinate,celery-results}.test.ts.
  */
 export type System = 'que' | 'procrastinate' | 'django-celery-results';
 
@@ -34,22 +34,6 @@ export function onlyRules(task: Task, names: string[]): Task {
   const rules = (task.config.rules as { name: string }[]).filter((r) => names.includes(r.name));
   if (rules.length !== names.length) throw new Error(`expected rules ${names.join(', ')} in ${task.id}`);
   return { ...task, id: `${task.id}-${names.join('-')}`, config: { ...task.config, rules } };
-}
-
-/**
- * What the system's own SQL statement would do to the seed: it runs in a transaction that is
- * rolled back, and returns its rows (a DELETE ... RETURNING, or a SELECT), so a test can check that
- * its expected fates are the peer's.
- */
-export async function peerStatement<T extends Record<string, unknown>>(pool: Pool, sql: string): Promise<T[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.query('rollback');
-    client.release();
-  }
 }
 
 /** Keys as the row snapshots (test/zoo/snapshot.ts) name them: the primary key as text. */
