@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     // The first run on a fresh machine builds the Temporal CLI (and the server) with Go.
     hookTimeout: 900_000,
+    // The SQL expression parser (WebAssembly) loads before each file's tests, as config loading and the worker do.
+    setupFiles: ['test/sql-parser-setup.ts'],
     projects: [
       {
         extends: true,

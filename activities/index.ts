@@ -8,6 +8,7 @@ import { createHealthActivities } from './health';
 import { createDispatchActivities } from './dispatch';
 import { createFilesActivities } from './files';
 import { createOrphansActivities } from './orphans';
+import { createRulesActivities } from './rules';
 import { createLedgerActivities } from './ledger';
 import { createAlertActivities } from './alerts';
 
@@ -25,6 +26,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDispatchActivities(deps),
     ...createFilesActivities(deps),
     ...createOrphansActivities(deps),
+    ...createRulesActivities(deps),
     ...createLedgerActivities(deps),
     ...createAlertActivities(deps),
   };

@@ -5,6 +5,7 @@ import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
 import { startWorkflowUnit } from './start-workflows';
+import { casesUnit } from './row-cases';
 import { parentsWithLockedChildren } from './child-locks';
 import { onTable } from './engine/failures';
 import { SqlParams } from './sql/params';
@@ -29,7 +30,16 @@ export type RowAction =
   | { kind: 'archive'; archive: ResolvedTable; columns: string[] }
   /** Starts one workflow per row (id `<idPrefix><row id>`) outside any transaction; a row whose workflow is running is skipped. */
   | { kind: 'start_workflow'; workflowType: string; taskQueue: string; idPrefix: string; executionTimeoutMs?: number }
-  | { kind: 'report' };
+  | { kind: 'report' }
+  /** Conditional outcome (row-cases.ts): each row takes the action of the first branch whose condition holds. */
+  | { kind: 'cases'; branches: RowBranch[] };
+
+/** One branch of a conditional outcome: `when` null is the else branch (only last). */
+export interface RowBranch {
+  when: ((p: SqlParams) => string) | null;
+  action: Extract<RowAction, { kind: 'delete' | 'update' | 'report' }>;
+  counter: string;
+}
 
 /** Rows of one table picked by conditions, and the action to take on them. */
 export interface RowSet {
@@ -44,8 +54,8 @@ export interface RowSet {
   age?: AgeColumn;
 }
 
-const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported' } as const;
-const VERB = { delete: 'delete', update: 'update', archive: 'archive', start_workflow: 'start', report: 'report' } as const;
+const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported', cases: 'matched' } as const;
+const VERB = { delete: 'delete', update: 'update', archive: 'archive', start_workflow: 'start', report: 'report', cases: 'change' } as const;
 export const counterOf = (set: RowSet) => set.counter ?? PAST_TENSE[set.action.kind];
 
 export interface RowSetConfig extends EngineConfig {
@@ -80,7 +90,7 @@ const all = (conds: string[]) => conds.join(' and ') || 'true';
  * The rows of the set: its conditions and, for an update, only rows the update would change (a row
  * that already holds the values is neither picked nor counted, run after run).
  */
-function conditions(set: RowSet, p: SqlParams): string[] {
+export function conditions(set: RowSet, p: SqlParams): string[] {
   const conds = set.where(p);
   const changes = set.action.kind === 'update' ? changesRow(set.key.table, set.action.assign, p) : null;
   return changes === null ? conds : [...conds, changes];
@@ -124,7 +134,7 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
   const table = set.key.table;
   const p = new SqlParams();
   const cond = picked(set, keys, p);
-  if (action.kind === 'report' || action.kind === 'start_workflow') return { affected: keys.length, children: 0 };
+  if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases') return { affected: keys.length, children: 0 };
   let children = 0;
   if (action.kind === 'delete') {
     for (const child of action.children) {
@@ -156,9 +166,9 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
 }
 
 /** What the set's rows count against max_fraction: its own table, and each child table it deletes from. */
-function fractionTargets(set: RowSet): FractionTarget[] {
+export function fractionTargets(set: RowSet): FractionTarget[] {
   const { action } = set;
-  if (action.kind === 'report' || action.kind === 'start_workflow') return [];
+  if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases') return [];
   const own = (p: SqlParams) => all(conditions(set, p));
   const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true }];
   if (action.kind === 'delete') {
@@ -214,8 +224,13 @@ export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[
 }
 
 /** A row set as a unit of work for the engine. */
-export function rowSetUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
+export function rowSetUnit(set: RowSet): WorkUnit<unknown, KeyValue> {
   if (set.action.kind === 'start_workflow') return startWorkflowUnit(set, set.action);
+  if (set.action.kind === 'cases') return casesUnit(set, set.action.branches);
+  return keysUnit(set);
+}
+
+function keysUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
   return {
     label: set.label,
     transactional: true,
@@ -233,9 +248,10 @@ export function rowSetUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
 
 /** The counters a list of sets reports, so they appear even when zero. */
 export function rowSetCounters(sets: readonly RowSet[]): string[] {
-  const counters = ['matched', ...new Set(sets.map(counterOf))];
+  const counters = ['matched', ...new Set(sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.counter) : [counterOf(s)])))];
   if (sets.some((s) => s.action.kind === 'start_workflow')) counters.push('already_running');
-  if (sets.some((s) => s.action.kind === 'delete' && s.action.children.length > 0)) counters.push('children_deleted');
+  const deletes = sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.action) : [s.action]));
+  if (deletes.some((a) => a.kind === 'delete' && a.children.length > 0)) counters.push('children_deleted');
   return counters;
 }
 

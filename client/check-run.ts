@@ -28,6 +28,7 @@ const ENGINE_ACTIVITY: Record<string, keyof Activities> = {
   'extraction.queue_orphans': 'queueOrphans',
   'files.cleanup': 'cleanupFiles',
   'assets.detect_orphans': 'detectOrphans',
+  'rows.rules': 'applyRowRules',
 };
 
 export interface TaskCheck {

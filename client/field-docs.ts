@@ -55,13 +55,19 @@ export function fieldDocs(schema: Schema, prefix = '', within?: string): FieldDo
     const doc: FieldDoc = { field, type: typeText(prop) };
     if (required.has(name) && prop.default === undefined) doc.required = within ? `required ${within}` : 'required';
     if (prop.default !== undefined) doc.default = prop.default;
-    return [...(isObject(prop) ? [] : [doc]), ...nested(prop, field)];
+    // An object without fields of its own (`report: {}`) is listed itself.
+    const empty = isObject(prop) && Object.keys(prop.properties as Schema).length === 0;
+    return [...(isObject(prop) && !empty ? [] : [doc]), ...nested(prop, field)];
   });
 }
 
 /** The fields inside a field: an object's, an array item's, each object variant's. */
 function nested(prop: Schema, field: string): FieldDoc[] {
   if (isObject(prop)) return fieldDocs(prop, `${field}.`, `if ${field} is set`);
+  // A map's values: their fields under `<name>` (`update.<name>.value`).
+  if (prop.type === 'object' && prop.additionalProperties && typeof prop.additionalProperties === 'object') {
+    return nested(prop.additionalProperties as Schema, `${field}.<name>`);
+  }
   if (prop.type === 'array') {
     const items = (prop.items ?? {}) as Schema;
     if (isObject(items)) return fieldDocs(items, `${field}[].`, 'per item');

@@ -7,10 +7,13 @@ import { expandEnvInDocument } from './yaml-env';
 import { MAX_CONFIG_BYTES } from './yaml-limits';
 import { NodeLines } from './yaml-lines';
 import { parseYamlDocument } from './yaml-parse';
+import { loadSqlParser } from '../tasks/sql-text';
 
 export { ConfigError };
 
 export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<CaretakerConfig> {
+  // SQL expression text in rules is checked while the schema parses (synchronously); its parser loads once, here.
+  const parser = loadSqlParser();
   let text: string;
   try {
     text = await readAtMost(file, MAX_CONFIG_BYTES);
@@ -18,6 +21,7 @@ export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = proc
     if (err instanceof ConfigError) throw err;
     throw new ConfigError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
+  await parser;
   return parseConfigText(text, file, env);
 }
 
@@ -39,6 +43,7 @@ async function readAtMost(file: string, limit: number): Promise<string> {
   }
 }
 
+/** Parses config text; SQL expression text in it needs `await loadSqlParser()` first (`loadConfigFile` does that). */
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): CaretakerConfig {
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_CONFIG_BYTES) throw oversized(file, bytes);

@@ -24,9 +24,38 @@ function typeWarnings(type: string, raw: Record<string, unknown>, at: string): s
   if (type === 'assets.detect_orphans') {
     list(raw.rules).forEach((r, j) => r.kind === 'orphan_file' && r.pattern === undefined && warnings.push(noPattern(`${at}.config.rules[${j}]`, r.base_dir)));
   }
+  if (type === 'rows.rules') warnings.push(...ruleDependencies(list(raw.rules), at));
   if (type === 'db.vacuum' && list(raw.tables).length === 0) {
     warnings.push(`${at}.config: no tables, so it vacuums every table in every schema; list the tables it should look after (tables: [runs, events])`);
   }
+  return warnings;
+}
+
+const tableName = (t: unknown) => String(t).replace(/^public\./, '');
+
+/**
+ * `rows.rules`: a later rule that reads a table (its own, `missing_parent`'s, `unreferenced_by`'s)
+ * an earlier rule changes sees those changes in a real run; a dry run rolls each rule back, so it
+ * cannot show them.
+ */
+function ruleDependencies(rules: Record<string, unknown>[], at: string): string[] {
+  const changes = (r: Record<string, unknown>) =>
+    r.update !== undefined || r.delete !== undefined || r.archive !== undefined || list(r.cases).some((b) => b.report === undefined);
+  const reads = (r: Record<string, unknown>) =>
+    [r.table, (r.missing_parent as Record<string, unknown> | undefined)?.table, ...list(r.unreferenced_by).map((u) => u.table)]
+      .filter((t) => t !== undefined)
+      .map(tableName);
+  const warnings: string[] = [];
+  rules.forEach((later, j) => {
+    rules.slice(0, j).forEach((earlier, i) => {
+      const table = tableName(earlier.table);
+      if (!changes(earlier) || !reads(later).includes(table)) return;
+      warnings.push(
+        `${at}.config.rules[${j}] (${String(later.name)}) reads ${table}, which rules[${i}] (${String(earlier.name)}) changes first: ` +
+          'the real run sees those changes, a dry run (each rule rolled back) cannot show them',
+      );
+    });
+  });
   return warnings;
 }
 

@@ -11,6 +11,7 @@ import { syncTrigger } from './sync-trigger';
 import { extractionQueueOrphans } from './extraction-queue-orphans';
 import { filesCleanup } from './files-cleanup';
 import { assetsDetectOrphans } from './assets-detect-orphans';
+import { rowsRules } from './rows-rules';
 
 export { defineTask, type TaskType } from './types';
 export { runsCleanupStale, type RunsCleanupStaleConfig } from './runs-cleanup-stale';
@@ -25,6 +26,7 @@ export { syncTrigger, type SyncTriggerConfig } from './sync-trigger';
 export { extractionQueueOrphans, type ExtractionQueueOrphansConfig } from './extraction-queue-orphans';
 export { filesCleanup, type FilesCleanupConfig } from './files-cleanup';
 export { assetsDetectOrphans, type AssetsDetectOrphansConfig } from './assets-detect-orphans';
+export { rowsRules, type RowsRulesConfig } from './rows-rules';
 
 /** Every built-in task type. Add a new one here (see ARCHITECTURE.md, "Adding a task type"). */
 export const builtinTaskTypes: readonly TaskType[] = [
@@ -40,6 +42,7 @@ export const builtinTaskTypes: readonly TaskType[] = [
   extractionQueueOrphans,
   filesCleanup,
   assetsDetectOrphans,
+  rowsRules,
 ];
 
 const registered: TaskType[] = [];

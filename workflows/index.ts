@@ -11,5 +11,6 @@ export { syncTriggerWorkflow } from './sync-trigger';
 export { extractionQueueOrphansWorkflow } from './extraction-queue-orphans';
 export { filesCleanupWorkflow } from './files-cleanup';
 export { assetsDetectOrphansWorkflow } from './assets-detect-orphans';
+export { rowsRulesWorkflow } from './rows-rules';
 export { deliverAlertsWorkflow } from './deliver-alerts';
 export { progressQuery } from './run-task';

@@ -33,18 +33,22 @@ export function templateText(table: ResolvedTable, tpl: TextTemplate, p: SqlPara
   return `(${tpl.map((part) => (typeof part === 'string' ? p.add(part, 'text') : readText(table, part, p, alias))).join(' || ')})`;
 }
 
-/** An expression with a known SQL type, computed by the task (e.g. `u.new_retry` from an unnest). */
+/**
+ * An expression computed by the task (e.g. `u.new_retry` from an unnest), or rendered with its
+ * values as parameters of the statement it goes into (a rule's SQL value text).
+ */
 export interface Computed {
-  sql: string;
+  sql: string | ((p: SqlParams) => string);
 }
 export type Assigned = AssignedValue | Computed;
 const isComputed = (v: Assigned): v is Computed => typeof v === 'object' && v !== null && 'sql' in v;
+const computedSql = (v: Computed, p: SqlParams): string => (typeof v.sql === 'string' ? v.sql : v.sql(p));
 
 function plainValue(table: ResolvedTable, column: string, value: Assigned, p: SqlParams, zones: TimestampZones | undefined): string {
   const c = col(table, column);
   const type = colType(table, column);
   if (value === null) return 'null';
-  if (isComputed(value)) return `(${value.sql})::${type}`;
+  if (isComputed(value)) return `(${computedSql(value, p)})::${type}`;
   if (typeof value === 'object' && 'now' in value) return zones ? zones.now(table, column, p) : 'now()';
   if (typeof value === 'object') return `coalesce(t.${c}, 0) + ${p.add(value.increment, 'int')}`;
   return p.add(String(value), type);
@@ -53,7 +57,7 @@ function plainValue(table: ResolvedTable, column: string, value: Assigned, p: Sq
 function jsonValue(table: ResolvedTable, ref: ColumnRef, value: Assigned, p: SqlParams): string {
   if (value === null) return `'null'::jsonb`;
   // jsonb_set with a NULL value returns NULL: the whole column would be blanked.
-  if (isComputed(value)) return `coalesce(to_jsonb(${value.sql}), 'null'::jsonb)`;
+  if (isComputed(value)) return `coalesce(to_jsonb(${computedSql(value, p)}), 'null'::jsonb)`;
   if (typeof value === 'object' && 'now' in value) return 'to_jsonb(now())';
   if (typeof value === 'object') return `to_jsonb(coalesce(${readAs(table, ref, 'numeric', p)}, 0) + ${p.add(value.increment, 'int')})`;
   return `to_jsonb(${p.add(value, typeof value === 'string' ? 'text' : typeof value === 'number' ? 'numeric' : 'boolean')})`;

@@ -1,0 +1,39 @@
+import type { PoolClient } from 'pg';
+import { parseSqlText, SqlTextError, type SqlText, type SqlTextKind } from '../tasks/sql-text';
+import { configError } from './errors';
+import type { ResolvedTable } from './sql/identifiers';
+import { SqlParams } from './sql/params';
+import { assertStableFunctions, renderSqlText } from './sql/sql-text';
+
+/** A rule's SQL text (conditions and value expressions), parsed and checked for its table (tasks/sql-text.ts, sql/sql-text.ts). */
+export interface RuleTexts {
+  condition(text: string, at: string): (p: SqlParams) => string;
+  value(text: string, at: string): (p: SqlParams) => string;
+  /** Every function the texts call is IMMUTABLE or STABLE in the live database. */
+  checkFunctions(client: PoolClient): Promise<void>;
+}
+
+/**
+ * Parses each text (again: the run's input is plain config), renders it once so an unknown column
+ * fails while the run plans, before any batch, and returns how to render it into a statement.
+ */
+export function ruleTexts(table: ResolvedTable, where: string): RuleTexts {
+  const texts: SqlText[] = [];
+  const add = (source: string, kind: SqlTextKind, at: string) => {
+    let text: SqlText;
+    try {
+      text = parseSqlText(source, kind);
+    } catch (err) {
+      if (!(err instanceof SqlTextError)) throw err;
+      throw configError(`${at}: ${err.message}`);
+    }
+    texts.push(text);
+    renderSqlText(text, table, new SqlParams(), 't', at);
+    return (p: SqlParams) => renderSqlText(text, table, p, 't', at);
+  };
+  return {
+    condition: (source, at) => add(source, 'condition', at),
+    value: (source, at) => add(source, 'value', at),
+    checkFunctions: (client) => assertStableFunctions(client, texts, where),
+  };
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { defineTask } from './types';
+import { childTables, column, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
+import { sqlCondition, sqlValue } from './sql-text';
+
+/**
+ * `rows.rules`: a list of row rules, each a selection (a table, its key, SQL conditions, related
+ * tables) and one action, run one after another through the row-set engine (activities/rules.ts).
+ */
+
+const literal = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/**
+ * A value in `update`: `null` (SQL NULL), a number or boolean (that literal), `{ value: <scalar> }`
+ * (that literal, never parsed), or a string: a SQL value expression over the rule table's columns
+ * (`"'retryable'"`, `"now()"`, `"attempts + 1"`, `"locked_at"`).
+ */
+export const ruleValue = () => z.union([z.null(), z.number(), z.boolean(), sqlValue(), z.object({ value: literal }).strict()]);
+export type RuleValue = z.output<ReturnType<typeof ruleValue>>;
+
+/** Column -> value; every column not listed is left as it is. */
+const update = () =>
+  z.record(column(), ruleValue()).refine((u) => Object.keys(u).length > 0, { message: 'expected at least one column to set, e.g. { locked_at: null }' });
+
+/** Delete the rows, and first their child rows (`{ table, column }`, as in retention's children). */
+const del = () => z.object({ children: childTables() }).strict();
+
+/** Move the rows into another table: `columns` defaults to the archive table's columns the source table has. */
+const archive = () => z.object({ table: table(), columns: z.array(column()).min(1).optional() }).strict();
+
+/** List the rows in the run's details, change nothing. */
+const report = () => z.object({}).strict();
+
+/** A counter name: what the rule's (or branch's) rows count as in the result, e.g. `cancelled`. */
+const counter = () => z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a counter name in lower case, e.g. "requeued"');
+
+/** Rows whose (non-null) reference finds no row in `table`. */
+const missingParent = () =>
+  z
+    .object({
+      table: table(),
+      /** The rule table's reference column (a list for a composite reference). */
+      column: keyColumn(),
+      /** The parent's referenced columns, in the same order. */
+      parent_column: keyColumn().default('id'),
+    })
+    .strict();
+
+/** Rows that no row of `table` references through `column`. */
+const referencedBy = () =>
+  z
+    .object({
+      table: table(),
+      column: keyColumn(),
+      /** The rule table's columns the reference points at; default: the rule's key. */
+      parent_column: keyColumn().optional(),
+    })
+    .strict();
+
+/** One branch of `cases`: the first branch whose `when` holds decides the row's action. */
+const branch = () =>
+  z
+    .object({
+      /** SQL condition; absent: the else branch (only as the last case). */
+      when: sqlCondition().optional(),
+      counter: counter().optional(),
+      update: update().optional(),
+      delete: del().optional(),
+      report: report().optional(),
+    })
+    .strict();
+
+const ACTIONS = ['update', 'delete', 'archive', 'report', 'cases'] as const;
+const BRANCH_ACTIONS = ['update', 'delete', 'report'] as const;
+
+const rule = () =>
+  z
+    .object({
+      /** Unique within the task: names the rule's counts (`sets[<name>]`) and details. */
+      name: z.string().min(1).max(100),
+      table: table(),
+      /** The row key: the primary key or a unique NOT NULL column set (a list for composite keys). */
+      key: keyColumn().default('id'),
+      /** SQL condition over the table's columns (optional when a relation is given). */
+      where: sqlCondition().optional(),
+      missing_parent: missingParent().optional(),
+      unreferenced_by: z.array(referencedBy()).min(1).optional(),
+      /** The result counter; default the action's past tense (`deleted`, `updated`, `archived`, `reported`). */
+      counter: counter().optional(),
+      update: update().optional(),
+      delete: del().optional(),
+      archive: archive().optional(),
+      report: report().optional(),
+      /** Conditional outcome: the first matching branch wins (SQL CASE); a row no branch matches is left alone. */
+      cases: z.array(branch()).min(1).optional(),
+    })
+    .strict();
+
+export const rowsRulesConfig = z
+  .object({
+    rules: z.array(rule()).min(1),
+    ...sqlTaskFields(500),
+    max_rows_per_run: safetyFields.max_rows_per_run,
+    max_fraction: safetyFields.max_fraction,
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Map<string, number>();
+    cfg.rules.forEach((r, i) => {
+      const at = ['rules', i];
+      const first = names.get(r.name);
+      if (first !== undefined)
+        ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `expected a unique rule name; "${r.name}" is also rules[${first}]` });
+      else names.set(r.name, i);
+      const actions = ACTIONS.filter((a) => r[a] !== undefined);
+      if (actions.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at,
+          message: `expected exactly one action of ${ACTIONS.join(', ')}; got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
+        });
+      }
+      if (r.where === undefined && r.missing_parent === undefined && r.unreferenced_by === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at,
+          message: 'expected a condition: where, missing_parent or unreferenced_by (write where: "true" for every row)',
+        });
+      }
+      if (r.counter !== undefined && r.cases !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [...at, 'counter'], message: 'expected counter on each case, not on a rule with cases' });
+      }
+      r.cases?.forEach((b, j) => {
+        const kinds = BRANCH_ACTIONS.filter((a) => b[a] !== undefined);
+        if (kinds.length !== 1) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'cases', j],
+            message: `expected exactly one action of ${BRANCH_ACTIONS.join(', ')} in a case; got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`,
+          });
+        }
+        if (b.when === undefined && j < r.cases!.length - 1) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'cases', j],
+            message: 'expected "when" on every case but the last (a case without "when" is the else branch)',
+          });
+        }
+      });
+      const counters = branchCounters(r.cases ?? []);
+      const seen = new Set<string>();
+      counters.forEach((c, j) => {
+        if (seen.has(c))
+          ctx.addIssue({ code: 'custom', path: [...at, 'cases', j, 'counter'], message: `expected a counter unique within the rule; "${c}" repeats` });
+        seen.add(c);
+      });
+    });
+  });
+
+export type RowsRulesConfig = z.output<typeof rowsRulesConfig>;
+export type RowRule = RowsRulesConfig['rules'][number];
+export type RuleBranch = NonNullable<RowRule['cases']>[number];
+
+const PAST = { update: 'updated', delete: 'deleted', report: 'reported' } as const;
+
+/**
+ * Each branch's counter: its `counter`, else its action's past tense, numbered (`updated_2`) when
+ * another branch of the rule has the same action.
+ */
+export function branchCounters(cases: readonly Pick<RuleBranch, 'counter' | 'update' | 'delete' | 'report'>[]): string[] {
+  const verbs = cases.map((b) => PAST[BRANCH_ACTIONS.find((a) => b[a] !== undefined) ?? 'update']);
+  return cases.map((b, j) => b.counter ?? (verbs.filter((v) => v === verbs[j]).length > 1 ? `${verbs[j]}_${j + 1}` : verbs[j]!));
+}
+
+export const rowsRules = defineTask({
+  type: 'rows.rules',
+  aliases: [],
+  description:
+    'Row rules in order: each picks rows of a table by SQL conditions (and missing or unreferenced related rows) and updates, deletes, archives or reports them, or picks per row the first matching case.',
+  workflow: 'rowsRulesWorkflow',
+  destructive: true,
+  configSchema: rowsRulesConfig,
+});

@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfigText } from '../config/load';
+import { fieldDocs } from '../client/field-docs';
+import { rowsRules } from '../tasks/rows-rules';
+import { z } from 'zod';
+import { configWarnings } from '../config/warnings';
+import { readmeRulesText } from './rows-rules-support';
+
+/** `rows.rules` at `caretaker validate`: what a config may say, and the errors (file, line, path) for what it may not. */
+
+const config = (rules: string) => `tasks:
+  - id: jobs
+    type: rows.rules
+    config:
+      rules:
+${rules}`;
+
+function problems(text: string): string[] {
+  try {
+    parseConfigText(text, 'maintenance.yaml', {});
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('rows.rules config', () => {
+  it('accepts every action, relations, cases and every kind of value', () => {
+    const cfg = parseConfigText(
+      config(`        - name: release
+          table: que_jobs
+          where: "locked_at < now() - interval '4 hours'"
+          update: { locked_at: null, locked_by: null, attempts: 0, expired: false, note: { value: retryable } }
+        - name: unused-queues
+          table: queues
+          unreferenced_by: [ { table: jobs, column: queue_id } ]
+          delete: {}
+        - name: archive
+          table: runs
+          where: "true"
+          archive: { table: runs_archive }
+        - name: rescue
+          table: jobs
+          where: "state = 'running'"
+          cases:
+            - when: "cancel_requested_at is not null"
+              counter: cancelled
+              update: { state: "'cancelled'" }
+            - when: "attempt < max_attempts"
+              update: { state: "'retryable'" }
+            - report: {}`),
+      'maintenance.yaml',
+      {},
+    );
+    const rules = (cfg.tasks[0]!.config as { rules: { key: string; update?: Record<string, unknown> }[] }).rules;
+    expect(rules[0]!.key).toBe('id');
+    expect(rules[0]!.update).toEqual({ locked_at: null, locked_by: null, attempts: 0, expired: false, note: { value: 'retryable' } });
+  });
+
+  it('refuses a rule without an action, with two, an else case not last, and a repeated name, naming file and line', () => {
+    expect(
+      problems(
+        config(`        - name: a
+          table: jobs
+          where: "true"
+        - name: b
+          table: jobs
+          where: "true"
+          delete: {}
+          update: { state: "'x'" }
+        - name: a
+          table: jobs
+          where: "true"
+          cases:
+            - update: { state: "'x'" }
+            - when: "attempt > 1"
+              delete: {}
+        - name: d
+          table: jobs
+          report: {}`),
+      ),
+    ).toEqual([
+      'maintenance.yaml:6: tasks[0].config.rules[0]: expected exactly one action of update, delete, archive, report, cases; got none',
+      'maintenance.yaml:9: tasks[0].config.rules[1]: expected exactly one action of update, delete, archive, report, cases; got update and delete',
+      'maintenance.yaml:14: tasks[0].config.rules[2].name: expected a unique rule name; "a" is also rules[0]',
+      'maintenance.yaml:18: tasks[0].config.rules[2].cases[0]: expected "when" on every case but the last (a case without "when" is the else branch)',
+      'maintenance.yaml:21: tasks[0].config.rules[3]: expected a condition: where, missing_parent or unreferenced_by (write where: "true" for every row)',
+    ]);
+  });
+
+  it('refuses an empty rule list and a case with two actions', () => {
+    expect(problems(config('        []').replace('rules:\n', 'rules:'))).toEqual([
+      'maintenance.yaml:5: tasks[0].config.rules: expected a list with length >= 1, got a list',
+    ]);
+    expect(
+      problems(
+        config(`        - name: a
+          table: jobs
+          where: "true"
+          cases:
+            - when: "true"
+              delete: {}
+              report: {}`),
+      ),
+    ).toEqual([
+      'maintenance.yaml:10: tasks[0].config.rules[0].cases[0]: expected exactly one action of update, delete, report in a case; got delete and report',
+    ]);
+  });
+
+  it('caretaker tasks lists every field of a rule and of a case', () => {
+    const fields = fieldDocs(z.toJSONSchema(rowsRules.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>).map((d) => d.field);
+    for (const f of [
+      'rules[].name',
+      'rules[].table',
+      'rules[].key',
+      'rules[].where',
+      'rules[].missing_parent.table',
+      'rules[].missing_parent.column',
+      'rules[].missing_parent.parent_column',
+      'rules[].unreferenced_by[].table',
+      'rules[].unreferenced_by[].column',
+      'rules[].unreferenced_by[].parent_column',
+      'rules[].counter',
+      'rules[].update',
+      'rules[].update.<name>.value',
+      'rules[].delete.children[].table',
+      'rules[].archive.table',
+      'rules[].archive.columns',
+      'rules[].report',
+      'rules[].cases[].when',
+      'rules[].cases[].counter',
+      'rules[].cases[].update',
+      'rules[].cases[].delete.children[].column',
+      'rules[].cases[].report',
+    ]) {
+      expect(fields).toContain(f);
+    }
+  });
+
+  it("validate names the rules that read what an earlier rule changes (README's Rules configs)", () => {
+    const cfg = parseConfigText(readmeRulesText(), 'rules.yaml', {});
+    expect(cfg.tasks.map((t) => t.type)).toEqual(Array(6).fill('rows.rules'));
+    expect(configWarnings(cfg)).toEqual([
+      'tasks[0] (failed-jobs).config.rules[1] (suspicious-imports) reads jobs, which rules[0] (delete-exhausted) changes first: the real run sees those changes, a dry run (each rule rolled back) cannot show them',
+      'tasks[5] (orphans).config.rules[1] (tasks-of-missing-apps) reads generated_applications, which rules[0] (orphan-apps) changes first: the real run sees those changes, a dry run (each rule rolled back) cannot show them',
+    ]);
+  });
+});

@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { runTaskWorkflow, taskFailure } from './fixtures';
+import { dryThenReal, expectFates, readmeTask, rowsOf, rulesTask } from './rows-rules-support';
+import { useTaskEnvironment } from './support';
+
+/**
+ * `rows.rules` relations (issue 18, "Why": unreferenced parents; rules that depend on each other):
+ * `unreferenced_by` and `missing_parent` as conditions, on small real schemas, every row's fate checked.
+ * The configs are README's "Rules" section, as written there.
+ */
+const env = useTaskEnvironment('rows_rules_relations');
+
+describe('unreferenced parents', () => {
+  beforeEach(async () => {
+    await env.db.pool.query(`
+      drop table if exists jobs, queues, scheduled, task_identifiers;
+      create table queues (id int primary key, name text not null unique);
+      create table jobs (id int primary key, queue_id int references queues (id), state text not null);
+      -- referenced by name, without a foreign key (graphile-worker's task identifiers)
+      create table task_identifiers (id int primary key, identifier text not null unique);
+      create table scheduled (id int primary key, task_identifier text);
+      insert into queues values (1, 'default'), (2, 'mailers'), (3, 'old'), (4, 'unused'), (5, 'empty');
+      insert into jobs values (1, 1, 'running'), (2, 1, 'done'), (3, 2, 'queued'), (4, null, 'queued');
+      insert into task_identifiers values (1, 'send_email'), (2, 'resize'), (3, 'import'), (4, 'gone');
+      insert into scheduled values (1, 'send_email'), (2, 'import'), (3, null), (4, 'import');`);
+  });
+
+  it('deletes the parents no row references and keeps the referenced ones; the dry run says the same', async () => {
+    const queues = await rowsOf(env.db.pool, 'queues');
+    const ids = await rowsOf(env.db.pool, 'task_identifiers');
+    const jobs = await rowsOf(env.db.pool, 'jobs');
+    const real = await dryThenReal(env.temporal, env.db.pool, readmeTask('unused-parents', { batch_size: 2 }), {
+      queues: 'id',
+      task_identifiers: 'id',
+      jobs: 'id',
+      scheduled: 'id',
+    });
+    expect(real.sets).toEqual({ 'unused-queues': { matched: 3, deleted: 3 }, 'unused-identifiers': { matched: 2, deleted: 2 } });
+    expectFates(queues, await rowsOf(env.db.pool, 'queues'), { gone: ['3', '4', '5'] });
+    expectFates(ids, await rowsOf(env.db.pool, 'task_identifiers'), { gone: ['2', '4'] });
+    expectFates(jobs, await rowsOf(env.db.pool, 'jobs'), {});
+  });
+
+  it('max_fraction counts over the table: 3 of 5 queues is refused at 0.5, before anything changes', async () => {
+    const queues = await rowsOf(env.db.pool, 'queues');
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, readmeTask('unused-parents', { max_fraction: 0.5 })));
+    expect(failure.type).toBe('SafetyLimitExceeded');
+    expect(failure.message).toContain('unused-queues: would delete 3 of 5 rows of public.queues (60%), more than max_fraction 0.5');
+    expect(await rowsOf(env.db.pool, 'queues')).toEqual(queues);
+  });
+
+  it('a parent referenced by a row inserted between the runs is kept', async () => {
+    await env.db.pool.query(`insert into jobs values (5, 4, 'queued')`);
+    const real = await runTaskWorkflow(env.temporal, readmeTask('unused-parents', { max_fraction: 1 }));
+    expect(real.sets).toEqual({ 'unused-queues': { matched: 2, deleted: 2 }, 'unused-identifiers': { matched: 2, deleted: 2 } });
+    expect([...(await rowsOf(env.db.pool, 'queues')).keys()]).toEqual(['1', '2', '4']);
+  });
+
+  it('archive: the unreferenced queues move to an archive table (the columns both tables have); the dry run says the same', async () => {
+    await env.db.pool.query(`drop table if exists queues_archive;
+      create table queues_archive (id int primary key, name text not null, archived_at timestamptz not null default now())`);
+    const queues = await rowsOf(env.db.pool, 'queues');
+    const rules = [{ name: 'archive-unused', table: 'queues', unreferenced_by: [{ table: 'jobs', column: 'queue_id' }], archive: { table: 'queues_archive' } }];
+    const real = await dryThenReal(env.temporal, env.db.pool, rulesTask({ rules }), { queues: 'id', queues_archive: 'id' });
+    expect(real.sets).toEqual({ 'archive-unused': { matched: 3, archived: 3 } });
+    expectFates(queues, await rowsOf(env.db.pool, 'queues'), { gone: ['3', '4', '5'] });
+    const archived = (await env.db.pool.query('select id, name from queues_archive order by id')).rows;
+    expect(archived).toEqual([3, 4, 5].map((id) => ({ id, name: queues.get(String(id))!.name })));
+  });
+});
+
+describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sql)', () => {
+  beforeEach(async () => {
+    await env.db.pool.query('drop table if exists analysis_tasks, generated_applications, app_directories; drop type if exists analysis_status');
+    await env.db.pool.query(await readFile(join(__dirname, 'examples', 'thesisapp.sql'), 'utf8'));
+    // The directories on disk, as a table: anthropic_claude/2 has none (the orphan app).
+    await env.db.pool.query(`create table app_directories (model_slug text, app_number int, primary key (model_slug, app_number));
+      insert into app_directories values ('openai_gpt-4', 1), ('openai_gpt-4', 2), ('anthropic_claude', 1)`);
+  });
+
+  it.each([
+    { name: 'read ahead (default)', config: {}, readAhead: 4 },
+    { name: 'walked, read_ahead: 0', config: { read_ahead: 0 }, readAhead: 0 },
+  ])('$name: rule 2 cancels the 3 tasks of missing apps, including the app rule 1 deleted', async ({ config, readAhead }) => {
+    const tasks = await rowsOf(env.db.pool, 'analysis_tasks');
+    const apps = await rowsOf(env.db.pool, 'generated_applications');
+    const real = await runTaskWorkflow(env.temporal, readmeTask('orphans', { batch_size: 2, ...config }));
+    expect(real.sets).toEqual({ 'orphan-apps': { matched: 1, deleted: 1 }, 'tasks-of-missing-apps': { matched: 3, updated: 3 } });
+    expect(real.pace?.readAhead).toBe(readAhead);
+    const idOf = (taskId: string) => [...tasks].find(([, r]) => r.task_id === taskId)![0];
+    const cancelled = { status: 'CANCELLED', error_message: 'Target app no longer exists' };
+    expectFates(apps, await rowsOf(env.db.pool, 'generated_applications'), { gone: ['4'] });
+    expectFates(tasks, await rowsOf(env.db.pool, 'analysis_tasks'), {
+      changed: { [idOf('k01')]: cancelled, [idOf('k02')]: cancelled, [idOf('k05')]: cancelled },
+    });
+  });
+
+  it('a dry run judges each rule on the data as it is: it cannot show rule 2 depending on rule 1', async () => {
+    const preview = await runTaskWorkflow(env.temporal, readmeTask('orphans'), { dryRun: true });
+    expect(preview.sets).toEqual({ 'orphan-apps': { matched: 1, would_delete: 1 }, 'tasks-of-missing-apps': { matched: 2, would_update: 2 } });
+  });
+});
