@@ -59,4 +59,46 @@ describe('django-celery-results', () => {
     const failure = await refusal(env, { ...task, config: { ...task.config, max_fraction: 0.4 } });
     expect(failure.message).toMatch(/django_celery_results_taskresult/);
   });
+
+  /**
+   * Django with USE_TZ = False and TIME_ZONE = 'Asia/Tokyo' creates the DateTimeFields as naive
+   * `timestamp` columns holding Tokyo wall time (django/db/backends/postgresql/base.py data_types
+   * 'DateTimeField': 'timestamp with time zone' only under USE_TZ). The same rows, stored that way:
+   * with `timestamps: { zone: Asia/Tokyo }` the rules' `date_done < now() - interval '1 day'` reads
+   * them in Tokyo time, and the fates are the same.
+   */
+  async function naiveTokyo(): Promise<void> {
+    for (const [table, columns] of [
+      ['django_celery_results_taskresult', ['date_done', 'date_created', 'date_started']],
+      ['django_celery_results_groupresult', ['date_done', 'date_created']],
+    ] as const) {
+      const alter = columns.map((c) => `alter column ${c} type timestamp without time zone using ${c} at time zone 'Asia/Tokyo'`).join(', ');
+      await env.db.pool.query(`alter table ${table} ${alter}`);
+    }
+  }
+
+  it('USE_TZ = False (naive columns in Asia/Tokyo wall time) with timestamps.zone: the same rows expire', async () => {
+    await naiveTokyo();
+    const { task } = await systemConfig('django-celery-results');
+    await dryRunThenRun(env, { ...task, config: { ...task.config, timestamps: { zone: 'Asia/Tokyo' } } }, EXPIRED);
+  });
+
+  it('the control: without the zone the session (UTC) reads Tokyo wall times 9 hours late, and the results done 1 day 1 minute ago stay', async () => {
+    await naiveTokyo();
+    const { task } = await systemConfig('django-celery-results');
+    await dryRunThenRun(env, task, {
+      'public.django_celery_results_taskresult': { deleted: keys(3, 4) },
+    });
+  });
+
+  // Gap: rows.rules accepts timestamps.columns (the shared sqlTaskFields) but applies only
+  // timestamps.zone (activities/rules.ts inZone): with a per-column zone the rule silently reads
+  // date_done in the session's zone and keeps result 1 and group 1. It should apply the column's
+  // zone or refuse the field. Remove .fails once it does either (a refusal makes this fail too: then
+  // turn it into a refusal test).
+  it.fails('a per-column zone (timestamps.columns) reads date_done in Tokyo time too', async () => {
+    await naiveTokyo();
+    const { task } = await systemConfig('django-celery-results');
+    await dryRunThenRun(env, { ...task, config: { ...task.config, timestamps: { columns: { date_done: 'Asia/Tokyo' } } } }, EXPIRED);
+  });
 });
