@@ -91,11 +91,11 @@ describe('django-celery-results', () => {
     });
   });
 
-  // Gap: rows.rules accepts timestamps.columns (the shared sqlTaskFields) but applies only
-  // timestamps.zone (activities/rules.ts inZone): with a per-column zone the rule silently reads
-  // date_done in the session's zone and keeps result 1 and group 1. It should apply the column's
-  // zone or refuse the field. Remove .fails once it does either (a refusal makes this fail too: then
-  // turn it into a refusal test).
+  // Gap: rows.rules accepts timestamps.columns (the shared sqlTaskFields) and does not apply it
+  // (ARCHITECTURE.md: per-column zones do not apply to SQL text; only timestamps.zone sets the
+  // session's TimeZone): the config validates and runs, reading date_done in the session's zone,
+  // and keeps result 1 and group 1. validate should refuse the field for rows.rules. Remove .fails
+  // then (and turn this into a refusal test).
   it.fails('a per-column zone (timestamps.columns) reads date_done in Tokyo time too', async () => {
     await naiveTokyo();
     const { task } = await systemConfig('django-celery-results');
