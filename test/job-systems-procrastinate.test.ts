@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
-import { runTaskWorkflow, parseTask } from './fixtures';
+import { parseTask, runTaskWorkflow, taskFailure } from './fixtures';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun } from './zoo/run';
@@ -208,6 +208,43 @@ describe('Procrastinate', () => {
       });
     },
   );
+
+  it("a stalled job whose queueing lock a todo job holds cannot go back to todo: Procrastinate's retry_job raises, and so does the run, after the batches before it", async () => {
+    // Job 16 (todo) holds queueing_lock mail-7 (schema.sql procrastinate_jobs_queueing_lock_idx_v1: unique among todo jobs).
+    await env.db.pool.query("update procrastinate_jobs set queueing_lock = 'mail-7' where id = 13");
+    await expect(env.db.pool.query('SELECT procrastinate_retry_job_v2(13, now(), NULL, NULL, NULL)')).rejects.toThrow(
+      /procrastinate_jobs_queueing_lock_idx_v1/,
+    );
+
+    const { task } = await systemConfig('procrastinate');
+    const before = await snapshotAll(env.db.pool);
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, parseTask({ ...task, retry: { maximum_attempts: 1 } })));
+    expect(failure.message).toMatch(/procrastinate_jobs_queueing_lock_idx_v1.*retry-stalled-jobs from key "13"/);
+    // The prune and the first batch of retries (10, 11; batch_size 2) committed; the batch of 13 and 15 changed nothing.
+    const after = await snapshotAll(env.db.pool);
+    const rows = comparable(
+      diff(before, after),
+      {
+        ...PRUNED,
+        'public.procrastinate_jobs': {
+          updated: {
+            '10': { worker_id: null, status: 'todo', attempts: 1, scheduled_at: RECENT },
+            '11': { worker_id: null, status: 'failed' },
+            '15': { worker_id: null },
+          },
+        },
+        'public.procrastinate_events': {
+          inserted: [
+            { job_id: '10', type: 'deferred_for_retry' },
+            { job_id: '10', type: 'scheduled' },
+            { job_id: '11', type: 'failed' },
+          ],
+        },
+      },
+      after.now,
+    );
+    expect(rows.actual).toEqual(rows.expected);
+  });
 
   it("delete_old_jobs cannot be said: its age is a related table's greatest time, and a subquery is refused at validate", () => {
     const config = {
