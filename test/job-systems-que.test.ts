@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseTask, runTaskWorkflow } from './fixtures';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun, refusal } from './zoo/run';
@@ -94,6 +95,36 @@ describe('Que', () => {
     const { dry, real } = await dryRunThenRun(env, task, merge(FINISHED, EXPIRED));
     expect(real.sets).toEqual({ 'delete-finished': { matched: 3, deleted: 3 }, 'expire-exhausted': { matched: 2, updated: 2 } });
     expect(dry.sets).toEqual({ 'delete-finished': { matched: 3, would_delete: 3 }, 'expire-exhausted': { matched: 2, would_update: 2 } });
+  });
+
+  // Que's own recipe (docs/README.md "Finished jobs") deletes under SET LOCAL que.skip_notify TO true,
+  // so lib/que/migrations/7/up.sql's triggers skip their pg_notify. A rows.rules task has no session
+  // settings, so every row it deletes or expires sends que_state a job_change message (what
+  // Que's own web UI and state listeners receive), one per row, at commit.
+  it("the real run's changes reach Que's que_state listeners, one job_change per row (Caretaker cannot set que.skip_notify)", async () => {
+    const listener = new Client({ connectionString: env.db.url });
+    await listener.connect();
+    try {
+      const messages: { id: number; previous_state: string; current_state: string }[] = [];
+      listener.on('notification', (n) => messages.push(JSON.parse(n.payload!) as (typeof messages)[number]));
+      await listener.query('listen que_state');
+      const { task } = await systemConfig('que', 'que-jobs');
+      await runTaskWorkflow(env.temporal, parseTask({ ...task, retry: { maximum_attempts: 1 } }), { dryRun: true });
+      await runTaskWorkflow(env.temporal, parseTask({ ...task, retry: { maximum_attempts: 1 } }));
+      // A round trip on the listening session: PostgreSQL delivers the notifications committed before it first.
+      await listener.query('select 1');
+      const states = messages.map((m) => `${m.id}: ${m.previous_state} -> ${m.current_state}`).sort();
+      // The dry run's (rolled back) send nothing; the real run's five rows one each.
+      expect(states).toEqual([
+        '11: errored -> expired',
+        '1: finished -> nonexistent',
+        '3: finished -> nonexistent',
+        '4: finished -> nonexistent',
+        '9: errored -> expired',
+      ]);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('expire-exhausted alone changes only its own rows', async () => {
