@@ -11,6 +11,8 @@ export interface RuleTexts {
   value(text: string, at: string): (p: SqlParams) => string;
   /** Every function the texts call is IMMUTABLE or STABLE in the live database. */
   checkFunctions(client: PoolClient): Promise<void>;
+  /** The columns the texts read. */
+  columns(): string[];
 }
 
 /**
@@ -35,5 +37,6 @@ export function ruleTexts(table: ResolvedTable, where: string): RuleTexts {
     condition: (source, at) => add(source, 'condition', at),
     value: (source, at) => add(source, 'value', at),
     checkFunctions: (client) => assertStableFunctions(client, texts, where),
+    columns: () => [...new Set(texts.flatMap((t) => t.columns))],
   };
 }

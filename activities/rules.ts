@@ -12,6 +12,8 @@ import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { ruleTexts, type RuleTexts } from './rule-text';
 import { exclusive } from './task-lock';
+import { isNaiveTimestamp } from './sql/time';
+import type { TimestampSettings } from '../tasks/fields';
 
 /**
  * `rows.rules`: each rule of the config becomes one `RowSet` (row-sets.ts; cases: row-cases.ts)
@@ -84,7 +86,25 @@ async function archiveAction(client: PoolClient, table: ResolvedTable, cfg: NonN
 }
 
 /** One rule as a row set, every name checked in the catalog and every text parsed and checked. */
-async function ruleSet(client: PoolClient, rule: RowRule, at: string): Promise<RowSet> {
+/**
+ * SQL text reads naive timestamps in the session's TimeZone, which the task's `timestamps.zone`
+ * sets for the whole run: a per-column zone that differs cannot apply to it, so it is refused
+ * rather than silently ignored.
+ */
+function checkColumnZones(table: ResolvedTable, columns: string[], zones: TimestampSettings, at: string): void {
+  for (const c of columns) {
+    const zone = zones.columns[c];
+    if (zone !== undefined && zone !== zones.zone && isNaiveTimestamp(table.columns.get(c)?.type ?? '')) {
+      const current = zones.zone ?? "the session's TimeZone";
+      throw configError(
+        `${at}: timestamps.columns gives ${c} the zone ${zone}, but SQL text reads every naive timestamp in timestamps.zone (${current}); ` +
+          `set timestamps.zone: ${zone} for this task (the rules of one task read their naive timestamps in one zone)`,
+      );
+    }
+  }
+}
+
+async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: TimestampSettings): Promise<RowSet> {
   const named = [
     ...(rule.missing_parent ? keyColumns(rule.missing_parent.column) : []),
     ...(rule.unreferenced_by ?? []).flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
@@ -113,6 +133,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string): Promise<R
   } else if (rule.archive) act = await archiveAction(client, table, rule.archive, at);
   else act = await action(client, key, rule, texts, at);
   await texts.checkFunctions(client);
+  checkColumnZones(table, texts.columns(), zones, at);
   return { label: rule.name, key, action: act, ...(rule.counter && { counter: rule.counter }), where: (p) => conds.map((c) => c(p)) };
 }
 
@@ -139,7 +160,7 @@ export function createRulesActivities({ databases }: ActivityDeps) {
       return exclusive(databases, input, async (session) => {
         const sets: RowSet[] = [];
         for (const [i, rule] of input.config.rules.entries())
-          sets.push(await ruleSet(session.client, rule, `task ${input.taskId}: config.rules[${i}] (${rule.name})`));
+          sets.push(await ruleSet(session.client, rule, `task ${input.taskId}: config.rules[${i}] (${rule.name})`, input.config.timestamps));
         return inZone(session.client, input.config.timestamps.zone, () => processRowSets(session, sets));
       });
     },

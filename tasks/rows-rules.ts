@@ -127,6 +127,24 @@ export const rowsRulesConfig = z
           message: 'expected a condition: where, missing_parent or unreferenced_by (write where: "true" for every row)',
         });
       }
+      const count = (k: string | string[]) => [k].flat().length;
+      if (r.missing_parent && count(r.missing_parent.column) !== count(r.missing_parent.parent_column)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'missing_parent', 'parent_column'],
+          message: `expected as many parent_column columns as column columns (${count(r.missing_parent.column)})`,
+        });
+      }
+      r.unreferenced_by?.forEach((u, j) => {
+        const ours = u.parent_column ?? r.key;
+        if (count(u.column) !== count(ours)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'unreferenced_by', j, 'column'],
+            message: `expected as many columns as ${u.parent_column === undefined ? "the rule's key" : 'parent_column'} has (${count(ours)})`,
+          });
+        }
+      });
       if (r.counter !== undefined && r.cases !== undefined) {
         ctx.addIssue({ code: 'custom', path: [...at, 'counter'], message: 'expected counter on each case, not on a rule with cases' });
       }

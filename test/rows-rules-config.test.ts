@@ -89,6 +89,25 @@ describe('rows.rules config', () => {
     ]);
   });
 
+  it('refuses references whose column counts differ from what they reference', () => {
+    expect(
+      problems(
+        config(`        - name: a
+          table: tasks
+          missing_parent: { table: apps, column: [model, number] }
+          delete: {}
+        - name: b
+          table: apps
+          key: [model, number]
+          unreferenced_by: [ { table: tasks, column: app_id } ]
+          delete: {}`),
+      ),
+    ).toEqual([
+      'maintenance.yaml:8: tasks[0].config.rules[0].missing_parent.parent_column: expected as many parent_column columns as column columns (2)',
+      "maintenance.yaml:13: tasks[0].config.rules[1].unreferenced_by[0].column: expected as many columns as the rule's key has (2)",
+    ]);
+  });
+
   it('refuses an empty rule list and a case with two actions', () => {
     expect(problems(config('        []').replace('rules:\n', 'rules:'))).toEqual([
       'maintenance.yaml:5: tasks[0].config.rules: expected a list with length >= 1, got a list',

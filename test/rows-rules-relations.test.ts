@@ -102,3 +102,24 @@ describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sq
     expect(preview.sets).toEqual({ 'orphan-apps': { matched: 1, would_delete: 1 }, 'tasks-of-missing-apps': { matched: 2, would_update: 2 } });
   });
 });
+
+describe('a composite key on a schema-qualified table', () => {
+  it('deletes expired sessions by (user_id, token), one row per batch, the dry runs saying the same', async () => {
+    await env.db.pool.query(`drop schema if exists auth cascade; create schema auth;
+      create table auth.sessions (user_id int not null, token text not null, expires_at timestamptz not null, data jsonb, primary key (user_id, token));
+      insert into auth.sessions values
+        (1, 'a', now() - interval '1 minute', '{}'), (1, 'b', now() + interval '1 minute', '{}'),
+        (2, 'a', now() - interval '1 day', null), (3, 'z', now() - interval '1 minute', '{"keep": false}')`);
+    const key = "user_id::text || '/' || token";
+    const before = await rowsOf(env.db.pool, 'auth.sessions', key);
+    const rules = [{ name: 'expired-sessions', table: 'auth.sessions', key: ['user_id', 'token'], where: 'expires_at < now()', delete: {} }];
+    const real = await dryThenReal(env.temporal, env.db.pool, rulesTask({ rules, batch_size: 1, read_ahead: 0 }), { 'auth.sessions': key });
+    expect(real.sets).toEqual({ 'expired-sessions': { matched: 3, deleted: 3 } });
+    expect(real.details.map((d) => d.id)).toEqual([
+      ['1', 'a'],
+      ['2', 'a'],
+      ['3', 'z'],
+    ]);
+    expectFates(before, await rowsOf(env.db.pool, 'auth.sessions', key), { gone: ['1/a', '2/a', '3/z'] });
+  });
+});

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { dryThenReal, expectFates, readmeTask, rowsOf } from './rows-rules-support';
+import { runTaskWorkflow, taskFailure } from './fixtures';
+import { dryThenReal, expectFates, readmeTask, rowsOf, rulesTask } from './rows-rules-support';
 import { useTaskEnvironment } from './support';
 
 /**
@@ -98,10 +99,79 @@ describe('a per-row limit and a conditional outcome', () => {
     },
   );
 
+  it('a dry run names each branch counter in the conditional (would_cancel, would_requeue, would_discard)', async () => {
+    const dry = await runTaskWorkflow(env.temporal, readmeTask('rescue-stuck'), { dryRun: true });
+    expect(dry.sets).toEqual({ 'rescue-stuck': { matched: 5, would_cancel: 2, would_requeue: 2, would_discard: 1 } });
+  });
+
   it('a second run finds nothing: the rows it changed no longer match', async () => {
     await dryThenReal(env.temporal, env.db.pool, readmeTask('rescue-stuck'), { jobs: 'id' });
     const again = await dryThenReal(env.temporal, env.db.pool, readmeTask('rescue-stuck'), { jobs: 'id' });
     expect(again.sets).toEqual({ 'rescue-stuck': { matched: 0, cancelled: 0, requeued: 0, discarded: 0 } });
+  });
+});
+
+describe('cases: a delete branch with children, a literal update that would change nothing, a report', () => {
+  beforeEach(async () => {
+    await q(`drop table if exists run_logs, runs;
+      create table runs (id int primary key, state text not null, pinned boolean not null default false, note text, finished_at timestamptz);
+      create table run_logs (id int primary key, run_id int not null references runs (id), line text);
+      insert into runs values
+        (1, 'done',    true,  null,   now() - interval '30 days 1 minute'),   -- pinned: note written
+        (2, 'done',    true,  'kept', now() - interval '30 days 1 minute'),   -- pinned, note already there: left alone, not deleted
+        (3, 'done',    false, null,   now() - interval '30 days 1 minute'),   -- deleted with its 2 logs
+        (4, 'running', false, null,   now() - interval '31 days'),            -- reported
+        (5, 'done',    false, null,   now() - interval '29 days 59 minutes'), -- too young
+        (6, 'failed',  false, null,   now() - interval '40 days');            -- deleted with its log
+      insert into run_logs values (1, 3, 'a'), (2, 3, 'b'), (3, 5, 'c'), (4, 6, 'd'), (5, 2, 'e')`);
+  });
+
+  const task = (config: Record<string, unknown> = {}) =>
+    rulesTask({
+      batch_size: 2,
+      ...config,
+      rules: [
+        {
+          name: 'tidy-runs',
+          table: 'runs',
+          where: "finished_at < now() - interval '30 days'",
+          cases: [
+            { when: 'pinned', update: { note: { value: 'kept' } } },
+            { when: "state = any('{done,failed}')", delete: { children: [{ table: 'run_logs', column: 'run_id' }] } },
+            { report: {} },
+          ],
+        },
+      ],
+    });
+
+  it('each row takes its branch; children go with their parent; the dry runs say the same', async () => {
+    const runs = await rowsOf(env.db.pool, 'runs');
+    const logs = await rowsOf(env.db.pool, 'run_logs');
+    const real = await dryThenReal(env.temporal, env.db.pool, task(), { runs: 'id', run_logs: 'id' });
+    expect(real.sets).toEqual({ 'tidy-runs': { matched: 4, updated: 1, deleted: 2, reported: 1, children_deleted: 3 } });
+    expectFates(runs, await rowsOf(env.db.pool, 'runs'), { gone: ['3', '6'], changed: { 1: { note: 'kept' } } });
+    expectFates(logs, await rowsOf(env.db.pool, 'run_logs'), { gone: ['1', '2', '4'] });
+  });
+
+  it('a parent whose child row another transaction holds is skipped, with its children', async () => {
+    const holder = await env.db.pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select * from run_logs where id = 4 for update');
+      const real = await runTaskWorkflow(env.temporal, task());
+      expect(real.sets).toEqual({ 'tidy-runs': { matched: 4, updated: 1, deleted: 1, reported: 1, children_deleted: 2, skipped_for_locks: 1 } });
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect([...(await rowsOf(env.db.pool, 'runs')).keys()]).toEqual(['1', '2', '4', '5', '6']);
+    expect([...(await rowsOf(env.db.pool, 'run_logs')).keys()]).toEqual(['3', '4', '5']);
+  });
+
+  it('max_fraction counts the rows the changing branches take (3 of 6 runs), not the reported ones', async () => {
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, task({ max_fraction: 0.4 })));
+    expect(failure.type).toBe('SafetyLimitExceeded');
+    expect(failure.message).toContain('tidy-runs: would change 3 of 6 rows of public.runs (50%), more than max_fraction 0.4');
   });
 });
 
