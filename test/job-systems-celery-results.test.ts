@@ -91,14 +91,12 @@ describe('django-celery-results', () => {
     });
   });
 
-  // Gap: rows.rules accepts timestamps.columns (the shared sqlTaskFields) and does not apply it
-  // (ARCHITECTURE.md: per-column zones do not apply to SQL text; only timestamps.zone sets the
-  // session's TimeZone): the config validates and runs, reading date_done in the session's zone,
-  // and keeps result 1 and group 1. validate should refuse the field for rows.rules. Remove .fails
-  // then (and turn this into a refusal test).
-  it.fails('a per-column zone (timestamps.columns) reads date_done in Tokyo time too', async () => {
+  // A per-column zone cannot apply to SQL text (the session's TimeZone is one per run): the run
+  // refuses it before any change, naming the column and the fix.
+  it('a per-column zone (timestamps.columns) is refused before anything changes, with the fix: timestamps.zone', async () => {
     await naiveTokyo();
     const { task } = await systemConfig('django-celery-results');
-    await dryRunThenRun(env, { ...task, config: { ...task.config, timestamps: { columns: { date_done: 'Asia/Tokyo' } } } }, EXPIRED);
+    const failure = await refusal(env, { ...task, config: { ...task.config, timestamps: { columns: { date_done: 'Asia/Tokyo' } } } });
+    expect(failure.message).toMatch(/expired-task-results.*timestamps\.columns gives date_done the zone Asia\/Tokyo.*set timestamps\.zone: Asia\/Tokyo/);
   });
 });
