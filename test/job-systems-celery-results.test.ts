@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { caretaker } from './cli';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun, refusal } from './zoo/run';
@@ -98,5 +100,12 @@ describe('django-celery-results', () => {
     const { task } = await systemConfig('django-celery-results');
     const failure = await refusal(env, { ...task, config: { ...task.config, timestamps: { columns: { date_done: 'Asia/Tokyo' } } } });
     expect(failure.message).toMatch(/expired-task-results.*timestamps\.columns gives date_done the zone Asia\/Tokyo.*set timestamps\.zone: Asia\/Tokyo/);
+  });
+
+  it('caretaker check on django-celery-results.yaml against the live tables: ok', async () => {
+    process.env.DATABASE_URL = env.db.url;
+    const run = await caretaker('check', '-f', join(__dirname, 'job-systems', 'django-celery-results.yaml'));
+    expect(run.out).toContain('celery-results-cleanup (rows.rules): ok');
+    expect(run.code).toBe(0);
   });
 });

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
 import { parseTask, runTaskWorkflow, taskFailure } from './fixtures';
+import { caretaker } from './cli';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun } from './zoo/run';
@@ -274,4 +276,11 @@ describe('Procrastinate', () => {
       'unreferenced_by: [{ table: procrastinate_events, column: job_id, where: "at is null or at >= now() - interval \'72 hours\'" }] ' +
       'plus "has at least one event" (the JOIN); the design has neither a where on a relation nor an aggregate over children',
   );
+
+  it('caretaker check on procrastinate.yaml against the live tables: ok', async () => {
+    process.env.DATABASE_URL = env.db.url;
+    const run = await caretaker('check', '-f', join(__dirname, 'job-systems', 'procrastinate.yaml'));
+    expect(run.out).toContain('procrastinate-stalled (rows.rules): ok');
+    expect(run.code).toBe(0);
+  });
 });

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseTask, runTaskWorkflow } from './fixtures';
+import { caretaker } from './cli';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
 import { dryRunThenRun, refusal } from './zoo/run';
@@ -146,5 +148,15 @@ describe('Que', () => {
   it.fails('clean-lockers deletes the lockers of backends that are gone, as Que does; the live one stays', async () => {
     const { task } = await systemConfig('que', 'que-lockers');
     await dryRunThenRun(env, task, LOCKERS);
+  });
+
+  it('caretaker check on que.yaml against the live tables: que-jobs is ok, que-lockers an error naming the view', async () => {
+    process.env.DATABASE_URL = env.db.url;
+    const run = await caretaker('check', '--json', '-f', join(__dirname, 'job-systems', 'que.yaml'));
+    const report = JSON.parse(run.out) as { databases: { tasks: { task: string; findings: { severity: string; message: string }[] }[] }[] };
+    const findings = Object.fromEntries(report.databases.flatMap((d) => d.tasks.map((t) => [t.task, t.findings.map((f) => `${f.severity}: ${f.message}`)])));
+    expect(findings['que-jobs']).toEqual([]);
+    expect(findings['que-lockers']).toEqual([expect.stringMatching(/^error: .*clean-lockers.*pg_stat_activity.* is a view/)]);
+    expect(run.code).not.toBe(0);
   });
 });
