@@ -5,7 +5,7 @@ import { parseTask, runTaskWorkflow, taskFailure } from './fixtures';
 import { caretaker } from './cli';
 import { useTaskEnvironment } from './support';
 import { keys, loadSystem, onlyRules, systemConfig } from './job-systems/seeded';
-import { dryRunThenRun } from './zoo/run';
+import { dryRunThenRun, refusal } from './zoo/run';
 import { comparable, diff, RECENT, snapshotAll, type Changes } from './zoo/snapshot';
 
 /**
@@ -210,6 +210,33 @@ describe('Procrastinate', () => {
       });
     },
   );
+
+  describe('max_fraction 0.5 on a jobs table of the six doing jobs (10-15)', () => {
+    const statuses = async () =>
+      (await env.db.pool.query<{ id: string; status: string }>('select id::text, status::text from procrastinate_jobs order by id')).rows;
+    beforeEach(() => env.db.pool.query('delete from procrastinate_jobs where id not between 10 and 15'));
+
+    it('the control: with the stalled workers pruned first, retry-stalled-jobs alone (4 of 6 jobs) is refused and changes nothing', async () => {
+      await env.db.pool.query('SELECT * FROM procrastinate_prune_stalled_workers_v1(300)');
+      const { task } = await systemConfig('procrastinate');
+      const failure = await refusal(env, onlyRules({ ...task, config: { ...task.config, max_fraction: 0.5 } }, ['retry-stalled-jobs']));
+      expect(failure.message).toMatch(/retry-stalled-jobs.*procrastinate_jobs/);
+    });
+
+    // Gap: the engine checks max_fraction once, before the first rule runs (activities/engine/fraction.ts),
+    // when retry-stalled-jobs matches 1 job of 6; after prune-stalled-workers commits it changes 4 of 6
+    // (67%), over the 0.5 the task allows. The design promises read-ahead per rule when it starts and
+    // max_fraction over every rule on a table; a rule that depends on an earlier one is not guarded by
+    // what it really selects. Remove .fails once the fraction is checked when each rule starts.
+    it.fails('both rules as one task: retry-stalled-jobs is refused once the prune has committed; no job changes status', async () => {
+      const before = await statuses();
+      const { task } = await systemConfig('procrastinate');
+      await runTaskWorkflow(env.temporal, parseTask({ ...task, config: { ...task.config, max_fraction: 0.5 }, retry: { maximum_attempts: 1 } })).catch(
+        () => undefined,
+      );
+      expect(await statuses()).toEqual(before);
+    });
+  });
 
   it("a stalled job whose queueing lock a todo job holds cannot go back to todo: Procrastinate's retry_job raises, and so does the run, after the batches before it", async () => {
     // Job 16 (todo) holds queueing_lock mail-7 (schema.sql procrastinate_jobs_queueing_lock_idx_v1: unique among todo jobs).
