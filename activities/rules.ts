@@ -110,7 +110,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     ...(rule.unreferenced_by ?? []).flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
     ...[rule, ...(rule.cases ?? [])].flatMap((r) => Object.keys(r.update ?? {})),
   ];
-  const key = await resolveKeyed(client, rule.table, rule.key, named, at);
+  const key = await resolveKeyed(client, rule.table, rule.key, named, at, 'key');
   const table = key.table;
   const texts = ruleTexts(table, at);
   const conds: Condition[] = [];

@@ -1,4 +1,4 @@
-import type { CaretakerConfig } from './schema';
+import type { CaretakerConfig, TaskConfig } from './schema';
 
 /**
  * Config that is valid but likely not what was meant: `caretaker validate` prints these. Each says
@@ -29,6 +29,12 @@ function typeWarnings(type: string, raw: Record<string, unknown>, at: string): s
     warnings.push(`${at}.config: no tables, so it vacuums every table in every schema; list the tables it should look after (tables: [runs, events])`);
   }
   return warnings;
+}
+
+/** What a dry run of this task cannot show (said when one starts: `caretaker run --dry-run`). */
+export function dryRunCaveats(task: TaskConfig): string[] {
+  if (task.type !== 'rows.rules') return [];
+  return ruleDependencies(list(((task.rawConfig ?? task.config) as Record<string, unknown>).rules), `task ${task.id}`);
 }
 
 const tableName = (t: unknown) => String(t).replace(/^public\./, '');

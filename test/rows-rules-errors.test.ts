@@ -45,6 +45,12 @@ const cases = [
     message: /config\.rules\[0\] \(r\): timestamps\.columns gives seen_at the zone Europe\/Berlin, .* set timestamps\.zone: Europe\/Berlin for this task/,
   },
   {
+    name: 'a key that is not unique',
+    rule: rule({ key: 'state', where: "state = 'done'", delete: {} }),
+    message:
+      /config\.rules\[0\] \(r\): key "state" is not a unique key of public\.jobs; its keys are primary key \(id\): name one of them \(a list for several columns, e\.g\. key: \[id\]\)/,
+  },
+  {
     name: 'an unknown column to set',
     rule: rule({ where: "state = 'running'", update: { stat: "'x'" } }),
     message: /config\.rules\[0\] \(r\): column "stat" does not exist in table public\.jobs; did you mean "state"\?/,

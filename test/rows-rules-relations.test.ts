@@ -1,5 +1,8 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { caretaker } from './cli';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runTaskWorkflow, taskFailure } from './fixtures';
 import { dryThenReal, expectFates, readmeTask, rowsOf, rulesTask } from './rows-rules-support';
@@ -97,9 +100,23 @@ describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sq
     });
   });
 
-  it('a dry run judges each rule on the data as it is: it cannot show rule 2 depending on rule 1', async () => {
+  it('a dry run judges each rule on the data as it is: it cannot show rule 2 depending on rule 1, and says so', async () => {
     const preview = await runTaskWorkflow(env.temporal, readmeTask('orphans'), { dryRun: true });
     expect(preview.sets).toEqual({ 'orphan-apps': { matched: 1, would_delete: 1 }, 'tasks-of-missing-apps': { matched: 2, would_update: 2 } });
+
+    process.env.TEMPORAL_ADDRESS = env.temporal.address;
+    const file = join(tmpdir(), `rows-rules-${Date.now()}.yaml`);
+    writeFileSync(
+      file,
+      JSON.stringify({ task_queue: env.temporal.taskQueue, tasks: [{ id: 'orphans', type: 'rows.rules', config: readmeTask('orphans').rawConfig }] }),
+    );
+    const run = await caretaker('run', 'orphans', '--dry-run', '--wait', '-f', file);
+    rmSync(file);
+    expect(run.code).toBe(0);
+    expect(run.out).toContain(
+      'note: task orphans.config.rules[1] (tasks-of-missing-apps) reads generated_applications, which rules[0] (orphan-apps) changes first: ' +
+        'the real run sees those changes, a dry run (each rule rolled back) cannot show them',
+    );
   });
 });
 

@@ -47,16 +47,16 @@ async function noKeyReason(client: PoolClient, table: ResolvedTable): Promise<st
  * index (or the primary key) covers a subset of them, and none can be NULL. Otherwise a config
  * error names the keys the table does have.
  */
-export async function resolveKey(client: PoolClient, table: ResolvedTable, columns: readonly string[], where: string): Promise<RowKey> {
+export async function resolveKey(client: PoolClient, table: ResolvedTable, columns: readonly string[], where: string, field = 'id_column'): Promise<RowKey> {
   const { rows } = await client.query<{ primary: boolean; columns: string[] }>(UNIQUE_INDEXES, [table.oid]);
   const named = new Set(columns);
-  const shown = `id_column ${columns.length === 1 ? `"${columns[0]}"` : `[${columns.join(', ')}]`}`;
+  const shown = `${field} ${columns.length === 1 ? `"${columns[0]}"` : `[${columns.join(', ')}]`}`;
   if (!rows.some((r) => r.columns.every((c) => named.has(c)))) {
     const keys = rows.map((r) => `${r.primary ? 'primary key' : 'unique'} (${r.columns.join(', ')})`);
     throw configError(
       `${where}: ${shown} is not a unique key of ${table.name}; ` +
         (keys.length > 0
-          ? `its keys are ${keys.join('; ')}: name one of them (a list for several columns, e.g. id_column: [${rows[0]!.columns.join(', ')}])`
+          ? `its keys are ${keys.join('; ')}: name one of them (a list for several columns, e.g. ${field}: [${rows[0]!.columns.join(', ')}])`
           : await noKeyReason(client, table)),
     );
   }
@@ -74,9 +74,10 @@ export async function resolveKeyed(
   key: KeyColumn,
   columns: readonly (string | null | undefined)[],
   where: string,
+  field?: string,
 ): Promise<RowKey> {
   const table = await resolveTable(client, tableName, [...keyColumns(key), ...columns], where);
-  return resolveKey(client, table, keyColumns(key), where);
+  return resolveKey(client, table, keyColumns(key), where, field);
 }
 
 /** `t."a"::text as k0, t."b"::text as k1` */

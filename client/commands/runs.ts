@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client, type ScheduleExecutionResult } from '@temporalio/client';
 import { taskSchema, type TaskConfig } from '../../config/schema';
 import { explainIssues, formatPath } from '../../config/load';
+import { dryRunCaveats } from '../../config/warnings';
 import { findTaskType } from '../../tasks';
 import type { TaskResult } from '../../workflows/types';
 import { buildTaskInput, workflowTypeFor } from '../task-input';
@@ -80,6 +81,7 @@ export async function run(ctx: CliContext): Promise<number> {
     });
   const url = webUiLink(workflowId);
   if (!ctx.json) console.log(`started ${workflowId}${dryRun ? ' (DRY RUN)' : ''}\n  ${url}`);
+  if (!ctx.json && dryRun) for (const caveat of dryRunCaveats(task)) console.log(`  note: ${caveat}`);
   await warnIfNoWorker(client, cfg.task_queue);
   if (!ctx.flags.wait) {
     if (ctx.json) ctx.print({ workflowId, runId: handle.firstExecutionRunId, url }, () => '');
