@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useTaskEnvironment } from './support';
-import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, rulesEngineReady, systemTask } from './job-systems/harness';
+import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, systemTask } from './job-systems/harness';
 import type { Changes } from './zoo/snapshot';
 
 /**
@@ -30,7 +30,7 @@ describe('Django sessions', () => {
     expect(await changesOf(env.db.pool, 'delete from django_session where expire_date < now()')).toEqual(CLEARED);
   });
 
-  describe.skipIf(!rulesEngineReady)('as a rows.rules config', () => {
+  describe('as a rows.rules config', () => {
     it('the config file validates', () => {
       expect(loadConfigFile('django-session').tasks.map((task) => task.id)).toEqual(['django-clearsessions']);
     });

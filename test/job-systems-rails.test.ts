@@ -4,7 +4,7 @@ import { configWarnings } from '../config/warnings';
 import { quoteIdent } from '../activities/sql/identifiers';
 import { runTaskWorkflow } from './fixtures';
 import { useTaskEnvironment } from './support';
-import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, rulesEngineReady, systemTask } from './job-systems/harness';
+import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, systemTask } from './job-systems/harness';
 import { comparable, diff, rowCounts, snapshotAll, type Changes } from './zoo/snapshot';
 
 /**
@@ -115,7 +115,7 @@ describe('Solid Queue', () => {
     expect(rows.actual).toEqual(rows.expected);
   });
 
-  describe.skipIf(!rulesEngineReady)('as a rows.rules config', () => {
+  describe('as a rows.rules config', () => {
     it('the config file validates; validate names the rule that reads what an earlier rule deletes', () => {
       const config = loadConfigFile('solid-queue');
       expect(config.tasks.map((task) => task.id)).toEqual(['solid-queue-maintenance', 'solid-queue-clear-add-to-buffer']);
@@ -279,7 +279,7 @@ describe('good_job', () => {
     expect(rows.actual).toEqual(rows.expected);
   });
 
-  describe.skipIf(!rulesEngineReady)('as a rows.rules config', () => {
+  describe('as a rows.rules config', () => {
     it('the config file validates; validate names the rule that reads what an earlier rule deletes', () => {
       const config = loadConfigFile('good-job');
       expect(config.tasks.map((task) => task.id)).toEqual(['good-job-maintenance', 'good-job-keep-discarded']);
@@ -357,7 +357,7 @@ describe('good_job', () => {
 // Naive UTC timestamps read from a session in another zone
 // ---------------------------------------------------------------------------------------------
 
-describe.skipIf(!rulesEngineReady)('Rails timestamps without timestamps.zone', () => {
+describe('Rails timestamps without timestamps.zone', () => {
   beforeEach(() => loadSystem(env.db.pool, 'solid-queue'));
 
   it("are read in the session's zone (America/Los_Angeles here): heartbeats look 8 hours younger and nothing is pruned", async () => {

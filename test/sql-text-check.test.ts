@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTaskType } from '../tasks';
 import { caretaker } from './cli';
 import { createTestDatabase, type TestDatabase } from './support';
 
@@ -37,7 +36,7 @@ function configWith(rules: object[]): string {
 
 const ok = { name: 'release-stale-locks', table: 'jobs', where: "locked_at < now() - interval '4 hours'", update: { locked_at: null } };
 
-describe.skipIf(!findTaskType('rows.rules'))('rows.rules SQL text', () => {
+describe('rows.rules SQL text', () => {
   it('validate names the file, the line, the rule path, the fragment and what is allowed', async () => {
     const file = configWith([ok, { name: 'bad', table: 'jobs', where: 'id in (select id from jobs) and attempt < 3', delete: {} }]);
     const run = await caretaker('validate', '-f', file);

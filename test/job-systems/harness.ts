@@ -5,8 +5,7 @@ import { expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfigText } from '../../config/load';
 import type { TaskConfig } from '../../config/schema';
-import { findTaskType } from '../../tasks';
-import type { Counts, TaskResult } from '../../workflows/types';
+import type { Counts, TaskResult } from '../../core/contract';
 import { runTaskWorkflow } from '../fixtures';
 import type { TestDatabase, TestTemporal } from '../support';
 import { asReal } from '../zoo/run';
@@ -17,9 +16,6 @@ import { comparable, diff, rowCounts, snapshotAll, type Changes, type Snapshot }
  * seed one minute either side of every threshold) and their own cleanup and rescue rules as
  * Caretaker configs (`<system>.yaml`, type rows.rules). See test/job-systems-*.test.ts.
  */
-
-/** True once the `rows.rules` task type is in the catalog; the engine tests skip without it. */
-export const rulesEngineReady = findTaskType('rows.rules') !== undefined;
 
 const file = (name: string) => join(__dirname, name);
 
