@@ -126,6 +126,24 @@ describe('plan apply', () => {
     expect(realNames(plan.counts)).toMatchObject({ deleted: result.counts.deleted });
     // What the apply left is what matches now: the rows that began to match after planning.
     expect(result.backlog?.rows).toBe(4);
+    // An applied plan's keys are forgotten.
+    expect(await plannedKeys(plan.plan!.planId)).toEqual([]);
+  });
+
+  it('leaves a planned row another transaction holds for the next run: skipped for locks, not drifted', async () => {
+    await seed(1, 4, 30);
+    const plan = await record(retention());
+    const holder = await env.db.pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select * from shop.sessions where id = 2 for update');
+      const result = await apply(retention(), plan.plan!.planId);
+      expect(result.counts).toMatchObject({ deleted: 3, drifted: 0, skipped_for_locks: 1 });
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    expect(await ids()).toEqual([2]);
   });
 
   it('skips and counts planned rows that no longer match, under max_drift', async () => {

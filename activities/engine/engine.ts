@@ -163,6 +163,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     const { slowestBatchMs, ...batchSize } = sizer.summary();
     result.pace = { batchSize, slowestBatchMs, throttle: throttle.report, readAhead: ahead.total };
     if (recorder) result.plan = await recorder.finish(client);
+    await applier?.finish(client);
     return result;
   } catch (err) {
     throw withPartial(err, tally.partial(cfg.dry_run));

@@ -206,6 +206,14 @@ export class PlanApplier {
     }
   }
 
+  /**
+   * Forgets the applied plan's keys (its row in `plans` stays until pruned): a retry of an apply whose
+   * completion was lost resumes from its ledger, which is past every key.
+   */
+  async finish(client: PoolClient): Promise<void> {
+    await client.query(`delete from ${this.s}.plan_keys where plan_id = $1`, [this.planId]);
+  }
+
   private async read(client: PoolClient, index: number, after: number, limit: number): Promise<{ keys: unknown[]; last: number }> {
     const { rows } = await client.query<{ seq: number; key: unknown }>(
       `select seq, key from ${this.s}.plan_keys where plan_id = $1 and unit = $2 and seq > $3 order by seq limit $4`,
