@@ -5,12 +5,11 @@ import { quoteIdent } from '../sql/identifiers';
 /**
  * The tables Caretaker keeps in each target database, in one schema (`caretaker` unless the
  * worker names another): `ledger` and `attempts` (engine/ledger.ts), `detached_partitions`
- * (detached-partitions.ts), `run_outcomes` (alerts.ts), and `plans` and `plan_keys` (plan.ts: the keys a
- * plan that awaits approval froze, never in Temporal's history). A run creates them only when the
+ * (detached-partitions.ts) and `run_outcomes` (alerts.ts). A run creates them only when the
  * catalog says one is missing, so a worker role with USAGE on the schema and DML on its tables
  * needs no CREATE privilege once an administrator created them (`caretaker setup --database NAME`).
  */
-export const LEDGER_TABLES = ['ledger', 'attempts', 'detached_partitions', 'run_outcomes', 'plans', 'plan_keys'] as const;
+export const LEDGER_TABLES = ['ledger', 'attempts', 'detached_partitions', 'run_outcomes'] as const;
 
 /** The SQL that creates the ledger schema and its tables; safe to run again. */
 export function ledgerDdl(schema: string): string {
@@ -45,22 +44,7 @@ export function ledgerDdl(schema: string): string {
     task_id      text not null,
     rows_changed bigint not null,
     finished_at  timestamptz not null default now());
-  create index if not exists run_outcomes_task on ${s}.run_outcomes (task_id, finished_at);
-  create table if not exists ${s}.plans (
-    plan_id     text primary key,
-    task_id     text not null,
-    claim       text not null,
-    units       jsonb not null,
-    keys        bigint,
-    digest      text,
-    recorded_at timestamptz not null default now());
-  create index if not exists plans_recorded_at on ${s}.plans (recorded_at);
-  create table if not exists ${s}.plan_keys (
-    plan_id text not null references ${s}.plans (plan_id) on delete cascade,
-    unit    integer not null,
-    seq     integer not null,
-    key     jsonb not null,
-    primary key (plan_id, unit, seq));`;
+  create index if not exists run_outcomes_task on ${s}.run_outcomes (task_id, finished_at);`;
 }
 
 /** From the catalog, which needs no privilege: whether the schema exists, and which of its ledger tables do. */
