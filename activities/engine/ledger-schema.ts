@@ -1,20 +1,25 @@
 import type { PoolClient } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { quoteIdent } from '../sql/identifiers';
+import { latestVersion, migrate, schemaVersion, type Migration } from './migrations';
 
 /**
  * The tables Caretaker keeps in each target database, in one schema (`caretaker` unless the
  * worker names another): `ledger` and `attempts` (engine/ledger.ts), `detached_partitions`
- * (detached-partitions.ts) and `run_outcomes` (alerts.ts). A run creates them only when the
- * catalog says one is missing, so a worker role with USAGE on the schema and DML on its tables
- * needs no CREATE privilege once an administrator created them (`caretaker setup --database NAME`).
+ * (detached-partitions.ts) and `run_outcomes` (alerts.ts), plus `migrations`, the schema's version
+ * (engine/migrations.ts). They change only through numbered migrations: the next change is the
+ * next entry of this list, never an edit of a shipped one. A run applies pending migrations only
+ * when the schema is behind, so a worker role with USAGE on the schema and DML on its tables needs
+ * no CREATE privilege once an administrator migrated it (`caretaker setup --database NAME`).
  */
-export const LEDGER_TABLES = ['ledger', 'attempts', 'detached_partitions', 'run_outcomes'] as const;
-
-/** The SQL that creates the ledger schema and its tables; safe to run again. */
-export function ledgerDdl(schema: string): string {
-  const s = quoteIdent(schema);
-  return `
+export const LEDGER_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'ledger, attempts, detached_partitions, run_outcomes',
+    tables: ['ledger', 'attempts', 'detached_partitions', 'run_outcomes'],
+    // The tables as Caretaker created them before it had migrations (hence `if not exists`):
+    // a database set up then is recognised as at version 1 without running this.
+    sql: (s) => `
   create schema if not exists ${s};
   create table if not exists ${s}.ledger (
     run_key     text not null,
@@ -44,48 +49,58 @@ export function ledgerDdl(schema: string): string {
     task_id      text not null,
     rows_changed bigint not null,
     finished_at  timestamptz not null default now());
-  create index if not exists run_outcomes_task on ${s}.run_outcomes (task_id, finished_at);`;
-}
+  create index if not exists run_outcomes_task on ${s}.run_outcomes (task_id, finished_at);`,
+  },
+];
 
-/** From the catalog, which needs no privilege: whether the schema exists, and which of its ledger tables do. */
-const LEDGER_STATE = `
-  select n.oid is not null as schema_exists,
-         coalesce((select array_agg(c.relname::text) from pg_class c where c.relnamespace = n.oid and c.relname = any($2::text[]) and c.relkind = 'r'), '{}') as tables
-  from (select $1::text as name) want left join pg_namespace n on n.nspname = want.name`;
+/** The tables a worker role reads and writes (DML), from every migration. */
+export const LEDGER_TABLES: readonly string[] = LEDGER_MIGRATIONS.flatMap((m) => m.tables);
+
+/** The version this Caretaker migrates its tables to. */
+export const LEDGER_VERSION = latestVersion(LEDGER_MIGRATIONS);
 
 /** The SQLSTATE of a missing privilege. */
 const INSUFFICIENT_PRIVILEGE = '42501';
 
 /**
- * Creates the ledger schema and tables when the catalog says one is missing (under an advisory
- * lock: two workers creating it at once would collide in the catalog). When this role may not
- * create them, the failure names the privilege it lacks and the ways to fix it; `database` is the
- * database's name in the worker's environment (`default`, `CARETAKER_DB_<NAME>`).
+ * Brings the ledger schema to LEDGER_VERSION when it is behind (migrations.ts: each migration once,
+ * under an advisory lock), and does nothing, DDL included, when it is at that version. When this
+ * role may not migrate it, the failure names the privilege it lacks and the ways to fix it;
+ * `database` is the database's name in the worker's environment (`default`, `CARETAKER_DB_<NAME>`).
+ * A schema newer than this Caretaker knows is refused (`LedgerSchemaTooNew`). `migrations` is
+ * LEDGER_MIGRATIONS except in tests.
  */
-export async function ensureLedger(client: PoolClient, schema: string, database: string): Promise<void> {
-  const state = (await client.query<{ schema_exists: boolean; tables: string[] }>(LEDGER_STATE, [schema, LEDGER_TABLES])).rows[0]!;
-  if (state.schema_exists && state.tables.length === LEDGER_TABLES.length) return;
-  await client.query('begin');
+export async function ensureLedger(client: PoolClient, schema: string, database: string, migrations = LEDGER_MIGRATIONS): Promise<void> {
+  const latest = latestVersion(migrations);
+  const { version } = await schemaVersion(client, schema, migrations);
+  if (version === latest) return;
   try {
-    await client.query(`select pg_advisory_xact_lock(hashtextextended('caretaker:ledger:' || $1::text, 0))`, [schema]);
-    await client.query(ledgerDdl(schema));
-    await client.query('commit');
+    await migrate(client, schema, migrations);
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
-    if ((err as { code?: string }).code === INSUFFICIENT_PRIVILEGE)
-      throw await missingPrivilege(client, schema, database, state.schema_exists, (err as Error).message);
+    if ((err as { code?: string }).code === INSUFFICIENT_PRIVILEGE) {
+      const schemaExists = (await client.query<{ exists: boolean }>('select exists (select 1 from pg_namespace where nspname = $1) as exists', [schema]))
+        .rows[0]!.exists;
+      throw await missingPrivilege(client, schema, database, { schemaExists, version, latest }, (err as Error).message);
+    }
     throw err;
   }
 }
 
-async function missingPrivilege(client: PoolClient, schema: string, database: string, schemaExists: boolean, cause: string): Promise<ApplicationFailure> {
+async function missingPrivilege(
+  client: PoolClient,
+  schema: string,
+  database: string,
+  { schemaExists, version, latest }: { schemaExists: boolean; version: number; latest: number },
+  cause: string,
+): Promise<ApplicationFailure> {
   const { db, role } = (await client.query<{ db: string; role: string }>('select current_database() as db, current_user as role')).rows[0]!;
   const needed = schemaExists ? `CREATE on schema ${quoteIdent(schema)}` : `CREATE on database ${quoteIdent(db)}`;
   const grant = schemaExists
     ? `grant create on schema ${quoteIdent(schema)} to ${quoteIdent(role)}`
     : `grant create on database ${quoteIdent(db)} to ${quoteIdent(role)}`;
+  const state = version === 0 ? 'is missing' : `is at schema version ${version}, behind this Caretaker's ${latest},`;
   return ApplicationFailure.nonRetryable(
-    `the run ledger (schema ${quoteIdent(schema)}) is missing in database ${quoteIdent(db)} and role ${quoteIdent(role)} may not create it (${cause}): ` +
+    `the run ledger (schema ${quoteIdent(schema)}) ${state} in database ${quoteIdent(db)} and role ${quoteIdent(role)} may not ${version === 0 ? 'create' : 'migrate'} it (${cause}): ` +
       `it needs ${needed}. Create the ledger once as a privileged role: caretaker setup --database ${database}, ` +
       `or the SQL in README ("Database privileges"); or ${grant}`,
     'MissingPrivilege',

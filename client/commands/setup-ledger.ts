@@ -1,13 +1,15 @@
 import { Client as PgClient } from 'pg';
 import { DEFAULT_LEDGER_SCHEMA } from '../../activities/engine/ledger';
-import { LEDGER_TABLES, ledgerDdl } from '../../activities/engine/ledger-schema';
+import { LEDGER_MIGRATIONS, LEDGER_TABLES } from '../../activities/engine/ledger-schema';
+import { migrate } from '../../activities/engine/migrations';
 import { databaseUrlsFromEnv, ledgerSchemasFromEnv } from '../../worker/databases';
 import { type CliContext, UsageError } from '../context';
 
 /**
- * `caretaker setup --database NAME`: creates the run ledger's schema and tables in that database
- * (its URL from the same environment the worker reads: DATABASE_URL, CARETAKER_DB_<NAME>), as the
- * privileged role of that URL, so the worker's own role needs no CREATE privilege. Idempotent.
+ * `caretaker setup --database NAME`: creates the run ledger's schema and tables in that database, or
+ * applies the migrations it lacks (its URL from the same environment the worker reads: DATABASE_URL,
+ * CARETAKER_DB_<NAME>), as the privileged role of that URL, so the worker's own role needs no CREATE
+ * privilege. Idempotent; refuses a schema migrated by a newer Caretaker.
  */
 export async function setupLedger(ctx: CliContext, name: string): Promise<number> {
   const urls = databaseUrlsFromEnv();
@@ -18,12 +20,14 @@ export async function setupLedger(ctx: CliContext, name: string): Promise<number
   const client = new PgClient({ connectionString: url });
   try {
     await client.connect();
-    await client.query(ledgerDdl(schema));
+    const { from, to } = await migrate(client, schema, LEDGER_MIGRATIONS);
     const { rows } = await client.query<{ db: string; role: string }>('select current_database() as db, current_user as role');
     const { db, role } = rows[0]!;
-    ctx.print({ ok: true, database: name, schema, tables: LEDGER_TABLES }, () =>
+    ctx.print({ ok: true, database: name, schema, tables: LEDGER_TABLES, version: { from, to } }, () =>
       [
-        `database ${name} (${db}): run ledger ready in schema ${schema} (${LEDGER_TABLES.join(', ')}), created as ${role}`,
+        `database ${name} (${db}): run ledger ready in schema ${schema} (${LEDGER_TABLES.join(', ')}), schema version ${to}` +
+          (from === to ? ' (unchanged)' : `, migrated from ${from}`) +
+          `, as ${role}`,
         `a worker role needs: grant usage on schema ${schema} to <role>; grant select, insert, update, delete on all tables in schema ${schema} to <role>`,
       ].join('\n'),
     );
