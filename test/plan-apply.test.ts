@@ -111,6 +111,17 @@ describe('plan record', () => {
     expect(d.plan!.keys).toBe(5);
     expect(d.plan!.keysDigest).not.toBe(a.plan!.keysDigest);
   });
+
+  it('prunes plans older than 30 days, with their keys, when it records one', async () => {
+    await seed(1, 2, 30);
+    const old = await record(retention());
+    await env.db.pool.query(`update caretaker.plans set recorded_at = now() - interval '31 days' where plan_id = $1`, [old.plan!.planId]);
+    const kept = await record(retention());
+    const plans = await env.db.pool.query<{ plan_id: string }>(`select plan_id from caretaker.plans order by plan_id`);
+    expect(plans.rows.map((r) => r.plan_id)).toEqual([kept.plan!.planId]);
+    expect(await plannedKeys(old.plan!.planId)).toEqual([]);
+    expect(await plannedKeys(kept.plan!.planId)).toHaveLength(2);
+  });
 });
 
 describe('plan apply', () => {

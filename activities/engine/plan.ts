@@ -73,7 +73,10 @@ export class PlanRecorder {
   static async open(client: PoolClient, schema: string, database: string, planId: string, taskId: string, claim: string, units: readonly PlannableUnit[]) {
     await ensureLedger(client, schema, database);
     const s = quoteIdent(schema);
-    await client.query(`delete from ${s}.plans where recorded_at < now() - interval '${PLAN_RETENTION}'`);
+    await client.query(
+      `with old as (delete from ${s}.plans where recorded_at < now() - interval '${PLAN_RETENTION}' returning plan_id)
+       delete from ${s}.plan_keys where plan_id in (select plan_id from old)`,
+    );
     await client.query(
       `insert into ${s}.plans (plan_id, task_id, claim, units) values ($1, $2, $3, $4)
        on conflict (plan_id) do update set task_id = excluded.task_id, claim = excluded.claim, units = excluded.units, keys = null, digest = null, recorded_at = now()`,
@@ -91,8 +94,8 @@ export class PlanRecorder {
     const res = await client.query(
       `with claim as (select 1 from ${this.s}.plans where plan_id = $1 and claim = $2 for share)
        insert into ${this.s}.plan_keys (plan_id, unit, seq, key)
-       select $1, $3, $4::int + k.n, k.key from claim, unnest($5::jsonb[]) with ordinality k(key, n)`,
-      [this.planId, this.claim, index, seq, keys.map((k) => JSON.stringify(k))],
+       select $1, $3, $4::int + k.n, k.key from claim, jsonb_array_elements($5::jsonb) with ordinality k(key, n)`,
+      [this.planId, this.claim, index, seq, JSON.stringify(keys)],
     );
     if (res.rowCount !== keys.length) throw superseded(this.planId);
     this.seqs.set(index, seq + keys.length);
