@@ -7,7 +7,7 @@ import type { TaskConfig } from '../config/schema';
 import { workerEnv, workerNodeArgs } from '../worker/command';
 import type { PlanDirective, TaskResult } from '../workflows/types';
 import { realNames } from '../activities/engine/counters';
-import { MASKED } from '../activities/engine/plan-sample';
+import { MASKED, SAMPLE_ROW_CHARS } from '../activities/engine/plan-sample';
 import { insertJob, parseTask, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG, snapshot, taskFailure } from './fixtures';
 import { startTestWorker, type TestTemporal, useTaskEnvironment } from './support';
 
@@ -93,6 +93,23 @@ describe('plan record', () => {
     expect(sample[0]).toMatchObject({ api_token: MASKED, meta: { password: MASKED, page: 1 } });
     expect(String(sample[0]!.note).length).toBeLessThan(260);
     expect(String(sample[0]!.note)).toContain('(300 characters)');
+  });
+
+  it('bounds a sampled row of a wide table', async () => {
+    const columns = range(1, 30).map((i) => `c${i}`);
+    await env.db.pool.query(`create table shop.wide (id int primary key, seen_at timestamptz not null, ${columns.map((c) => `${c} text`).join(', ')});
+      insert into shop.wide select g, now() - interval '30 days', ${columns.map(() => `repeat('w', 150)`).join(', ')} from generate_series(1, 2) g`);
+    const wide = parseTask({
+      id: 'wide',
+      type: 'retention.enforce',
+      config: { policies: [{ name: 'wide', table: 'shop.wide', timestamp_column: 'seen_at', older_than: '7d' }], max_fraction: 1 },
+      retry: { maximum_attempts: 1 },
+    });
+    const sample = (await record(wide)).plan!.sample.wide!;
+    expect(sample).toHaveLength(2);
+    expect(JSON.stringify(sample[0]).length).toBeLessThanOrEqual(SAMPLE_ROW_CHARS + 40);
+    expect(sample[0]).toMatchObject({ id: 1, c1: 'w'.repeat(150) });
+    expect(sample[0]!['…']).toMatch(/^\d+ more columns$/);
   });
 
   it('gives the same digest for the same keys and another for other keys', async () => {

@@ -4,6 +4,8 @@ import { SqlParams } from '../sql/params';
 
 /** Characters of a value a plan's sample shows; longer values are cut. */
 export const SAMPLE_VALUE_CHARS = 200;
+/** Characters of one sampled row (as JSON) at most: columns past it are left out, and counted. */
+export const SAMPLE_ROW_CHARS = 2000;
 /** What a sample shows instead of a value whose column (or JSON field) looks secret. */
 export const MASKED = '[masked]';
 
@@ -25,7 +27,20 @@ export async function rowSample(client: PoolClient, key: RowKey, keys: readonly 
     `select to_jsonb(t) as row from ${key.table.sql} t where ${keyIn(key, keys, p)} order by ${keyOrder(key)}`,
     p.values,
   );
-  return rows.map((r) => maskRow(r.row));
+  return rows.map((r) => bounded(maskRow(r.row)));
+}
+
+/** The row's columns in order while they fit SAMPLE_ROW_CHARS; the rest as `{ "…": "N more columns" }`. */
+function bounded(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(row);
+  let chars = 2;
+  for (const [i, [name, value]] of entries.entries()) {
+    chars += JSON.stringify(name).length + JSON.stringify(value).length + 2;
+    if (chars > SAMPLE_ROW_CHARS) return { ...out, '…': `${entries.length - i} more columns` };
+    out[name] = value;
+  }
+  return out;
 }
 
 /** A row as a sample shows it: secret-looking columns and JSON fields masked, long values cut. */
