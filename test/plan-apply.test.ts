@@ -268,7 +268,7 @@ describe('row tasks other than retention', () => {
   });
 });
 
-// A run table whose deletes are slow (a statement trigger sleeps), so an apply is caught mid-way by a SIGKILL.
+// A run table whose deletes are slow (a statement trigger sleeps), so a run is caught mid-way by a SIGKILL.
 const CRASH_SCHEMA = `
   drop schema if exists crash cascade;
   create schema crash;
@@ -279,59 +279,91 @@ const CRASH_SCHEMA = `
   insert into crash.runs select g, 'completed', now() - interval '90 days' from generate_series(1, 400) g;
   insert into crash.events (run_id, body) select r, 'e' from generate_series(1, 400) r, generate_series(1, 3);`;
 
-describe('a worker SIGKILLed while applying', () => {
-  it('leaves counts exact after the retry: the planned rows that still match, drift counted once', async () => {
-    await env.db.pool.query(CRASH_SCHEMA);
-    const task = parseTask({
-      id: 'crash',
-      type: 'runs.cleanup_expired',
-      config: {
-        table: 'crash.runs',
-        columns: { status: 'state', timestamp: 'finished_at' },
-        children: [{ table: 'crash.events', column: 'run_id' }],
-        batch_size: 20,
-        max_fraction: 1,
-      },
-      timeouts: { heartbeat: '2s' },
-      retry: { maximum_attempts: 10, initial_interval: '500ms', maximum_interval: '1s' },
+const crashTask = () =>
+  parseTask({
+    id: 'crash',
+    type: 'runs.cleanup_expired',
+    config: {
+      table: 'crash.runs',
+      columns: { status: 'state', timestamp: 'finished_at' },
+      children: [{ table: 'crash.events', column: 'run_id' }],
+      batch_size: 20,
+      max_fraction: 1,
+    },
+    timeouts: { heartbeat: '2s' },
+    retry: { maximum_attempts: 10, initial_interval: '500ms', maximum_interval: '1s' },
+  });
+
+const count = async (sql: string) => Number((await env.db.pool.query<{ n: string }>(sql)).rows[0]!.n);
+
+/**
+ * Starts the task's workflow with `plan` on a standalone worker process, SIGKILLs that worker once
+ * `progress` reaches `atLeast`, and lets an in-process worker on the same task queue retry the activity.
+ */
+async function killedMidway(task: TaskConfig, plan: PlanDirective, progress: () => Promise<number>, atLeast: number): Promise<TaskResult> {
+  const taskQueue = `test-plan-kill-${randomBytes(4).toString('hex')}`;
+  const child = spawn(process.execPath, workerNodeArgs(), {
+    cwd: join(__dirname, '..'),
+    env: workerEnv({
+      ...process.env,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      CARETAKER_TASK_QUEUE: taskQueue,
+      DATABASE_URL: env.db.url,
+      CARETAKER_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    }),
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    const handle = await env.temporal.client.workflow.start(workflowTypeFor(task), {
+      taskQueue,
+      workflowId: `crash-${plan.phase}-${randomBytes(4).toString('hex')}`,
+      args: [{ ...buildTaskInput(task), plan }],
     });
+    await expect.poll(progress, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(atLeast);
+    child.kill('SIGKILL');
+    await exited;
+    workers.push(await startTestWorker({ default: env.db.url }, { taskQueue }));
+    return (await handle.result()) as TaskResult;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+describe('a worker SIGKILLed', () => {
+  it('while applying: counts exact after the retry, the planned rows that still match, drift counted once', async () => {
+    await env.db.pool.query(CRASH_SCHEMA);
+    const task = crashTask();
     const plan = await record(task);
     expect(plan.plan!.keys).toBe(400);
     // After planning: 10 planned runs stop matching (spread over the plan), 50 new runs begin to match.
     await env.db.pool.query(`update crash.runs set state = 'running' where id % 40 = 0;
       insert into crash.runs select g, 'completed', now() - interval '90 days' from generate_series(401, 450) g`);
 
-    const taskQueue = `test-plan-kill-${randomBytes(4).toString('hex')}`;
-    const child = spawn(process.execPath, workerNodeArgs(), {
-      cwd: join(__dirname, '..'),
-      env: workerEnv({
-        ...process.env,
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        CARETAKER_TASK_QUEUE: taskQueue,
-        DATABASE_URL: env.db.url,
-        CARETAKER_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-      }),
-      stdio: 'ignore',
-    });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    const handle = await env.temporal.client.workflow.start(workflowTypeFor(task), {
-      taskQueue,
-      workflowId: `crash-apply-${randomBytes(4).toString('hex')}`,
-      args: [{ ...buildTaskInput(task), plan: { phase: 'apply', planId: plan.plan!.planId, maxDrift: 0.05 } satisfies PlanDirective }],
-    });
-    const entries = async () => Number((await env.db.pool.query(`select count(*) as n from caretaker.ledger`)).rows[0].n);
-    await expect.poll(entries, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(4);
-    child.kill('SIGKILL');
-    await exited;
-    expect(Number((await env.db.pool.query(`select count(*) as n from crash.runs where id <= 400 and state = 'completed'`)).rows[0].n)).toBeGreaterThan(0);
-
-    workers.push(await startTestWorker({ default: env.db.url }, { taskQueue }));
-    const result = (await handle.result()) as TaskResult;
+    const directive: PlanDirective = { phase: 'apply', planId: plan.plan!.planId, maxDrift: 0.05 };
+    const result = await killedMidway(task, directive, () => count(`select count(*) as n from caretaker.ledger`), 4);
     const left = (await env.db.pool.query<{ id: string }>(`select id from crash.runs order by id`)).rows.map((r) => Number(r.id));
     expect(left).toEqual([...range(1, 10).map((i) => i * 40), ...range(401, 450)]);
-    expect(Number((await env.db.pool.query(`select count(*) as n from crash.events`)).rows[0].n)).toBe(10 * 3);
+    expect(await count(`select count(*) as n from crash.events`)).toBe(10 * 3);
     expect(result.counts).toMatchObject({ deleted: 390, children_deleted: 390 * 3, drifted: 10 });
     expect(result.tables).toEqual({ 'crash.runs': { deleted: 390 }, 'crash.events': { deleted: 390 * 3 } });
-    expect(Number((await env.db.pool.query(`select max(attempt) as n from caretaker.ledger`)).rows[0].n)).toBeGreaterThan(1);
+    expect(await count(`select max(attempt) as n from caretaker.ledger`)).toBeGreaterThan(1);
+  });
+
+  it('while recording: the retry records each key once, with the digest of an undisturbed record', async () => {
+    await env.db.pool.query(CRASH_SCHEMA);
+    const task = crashTask();
+    const before = await snapshot(env.db.pool, 'crash.runs', 'id');
+    const killed = await killedMidway(
+      task,
+      { phase: 'record', planId: 'killed' },
+      () => count(`select count(*) as n from caretaker.plan_keys`).catch(() => 0),
+      60,
+    );
+    expect(await snapshot(env.db.pool, 'crash.runs', 'id')).toEqual(before);
+    expect(killed.plan!.keys).toBe(400);
+    expect(await plannedKeys('killed')).toEqual(range(1, 400).map((id) => [String(id)]));
+    expect(killed.counts).toMatchObject({ would_delete: 400, would_delete_children: 1200 });
+    expect(killed.plan!.keysDigest).toBe((await record(task)).plan!.keysDigest);
   });
 });
