@@ -218,17 +218,26 @@ describe('row tasks other than retention', () => {
   it('runs.cleanup_stale: applies its decisions to the planned runs only', async () => {
     await env.db.pool.query(`drop schema if exists app cascade; ${PIPELINE_SCHEMA}`);
     const stale = [await insertJob(env.db.pool, { state: 'running', age: '2 hours' }), await insertJob(env.db.pool, { state: 'running', age: '3 hours' })];
+    const finishes = await insertJob(env.db.pool, { state: 'running', age: '4 hours' });
     const fresh = await insertJob(env.db.pool, { state: 'running', age: '1 minute' });
     const task = parseTask({ config: PIPELINE_TASK_CONFIG, retry: { maximum_attempts: 1 } });
     const plan = await record(task);
-    expect(plan.plan!.keys).toBe(2);
+    expect(plan.plan!.keys).toBe(3);
+    // After planning: one planned run finishes on its own, one new run becomes stale.
+    await env.db.pool.query(`update app.pipeline_jobs set state = 'completed' where job_id = $1`, [finishes]);
     const late = await insertJob(env.db.pool, { state: 'running', age: '5 hours' });
-    const result = await apply(task, plan.plan!.planId);
-    expect(result.counts).toMatchObject({ stale: 2, requeued: 2, drifted: 0 });
+    const result = await apply(task, plan.plan!.planId, 0.5);
+    expect(result.counts).toMatchObject({ stale: 2, requeued: 2, drifted: 1 });
     const states = Object.fromEntries(
       (await snapshot(env.db.pool)).map((r) => [String(r.job_id), `${String(r.state)}/${String(r.attempts)}`] as [string, string]),
     );
-    expect(states).toEqual({ [stale[0]!]: 'pending/1', [stale[1]!]: 'pending/1', [fresh]: 'running/0', [late]: 'running/0' });
+    expect(states).toEqual({
+      [stale[0]!]: 'pending/1',
+      [stale[1]!]: 'pending/1',
+      [finishes]: 'completed/0',
+      [fresh]: 'running/0',
+      [late]: 'running/0',
+    });
   });
 
   it('an orphan rule plans and applies; a rule that is not rows by key refuses approval, naming the task type', async () => {
