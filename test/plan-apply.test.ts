@@ -158,6 +158,28 @@ describe('plan apply', () => {
     expect(await plannedKeys(plan.plan!.planId)).toEqual([]);
   });
 
+  it('applies a plan over a composite key of a uuid and a timestamp', async () => {
+    await env.db.pool.query(`create table shop.visits (site uuid not null, at timestamptz not null, note text, primary key (site, at));
+      insert into shop.visits select ('00000000-0000-0000-0000-00000000000' || g)::uuid, now() - g * interval '10 days', 'v' || g from generate_series(1, 6) g`);
+    const visits = parseTask({
+      id: 'visits',
+      type: 'retention.enforce',
+      config: {
+        policies: [{ name: 'old visits', table: 'shop.visits', id_column: ['site', 'at'], timestamp_column: 'at', older_than: '25d' }],
+        batch_size: 2,
+        max_fraction: 1,
+      },
+      retry: { maximum_attempts: 1 },
+    });
+    const plan = await record(visits);
+    expect(plan.plan!.keys).toBe(4);
+    await env.db.pool.query(`update shop.visits set at = now() where note = 'v3'`);
+    const result = await apply(visits, plan.plan!.planId, 0.25);
+    expect(result.counts).toMatchObject({ deleted: 3, drifted: 1 });
+    const notes = (await env.db.pool.query<{ note: string }>(`select note from shop.visits order by note`)).rows.map((r) => r.note);
+    expect(notes).toEqual(['v1', 'v2', 'v3']);
+  });
+
   it('leaves a planned row another transaction holds for the next run: skipped for locks, not drifted', async () => {
     await seed(1, 4, 30);
     const plan = await record(retention());
