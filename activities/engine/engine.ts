@@ -85,9 +85,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       const claim = `${workflowId}/${runId}/${ctx.info.activityId}/${ctx.info.attempt}`;
       recorder = await PlanRecorder.open(client, session.ledgerSchema, input.database, directive.planId, input.taskId, claim, planned!);
     } else if (directive?.phase === 'apply') {
-      const plan = (applier = await PlanApplier.open(client, session.ledgerSchema, directive.planId, planned!));
-      // Before anything changes (a retry that already changed rows goes on with the plan's remaining keys).
-      if (tally.batches === 0) await inTransaction(client, cfg, 'predict', () => plan.checkDrift(client, directive.maxDrift));
+      applier = await PlanApplier.open(client, session.ledgerSchema, directive.planId, planned!);
     }
     // A plan's keys replace the read-ahead: the batches take them, not what matches now.
     const ahead = new ReadAheads(units, applier ? 0 : (cfg.read_ahead ?? 0));
@@ -119,6 +117,10 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       ctx.heartbeat(checkpoint);
       if (tally.batches > 0) signal(checkpoint);
     };
+    // Before anything changes (a retry that already changed rows goes on with the plan's remaining keys).
+    const plan = applier;
+    if (plan && directive?.phase === 'apply' && tally.batches === 0)
+      await inTransaction(client, cfg, 'predict', () => plan.checkDrift(client, directive.maxDrift, beat));
     let stoppedAtCap = false;
     const timeBatch = batchTimer(ctx.metricMeter, input.taskId, cfg.dry_run);
     while (position.unit < units.length) {

@@ -159,8 +159,11 @@ export class PlanApplier {
     return new PlanApplier(s, planId, units);
   }
 
-  /** Counts the planned rows that still match, before anything changes; refuses when more than `maxDrift` (a fraction) of them drifted. */
-  async checkDrift(client: PoolClient, maxDrift: number): Promise<void> {
+  /**
+   * Counts the planned rows that still match, before anything changes; refuses when more than
+   * `maxDrift` (a fraction) of them drifted. `beat` heartbeats after each read of keys.
+   */
+  async checkDrift(client: PoolClient, maxDrift: number, beat: () => void): Promise<void> {
     let planned = 0;
     let matching = 0;
     for (const [index, unit] of this.units.entries()) {
@@ -170,6 +173,7 @@ export class PlanApplier {
         planned += read.keys.length;
         matching += (await unit.readAhead.among(client, read.keys, 'predict')).length;
         after = read.last;
+        beat();
       }
     }
     const drifted = planned - matching;
