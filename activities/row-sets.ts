@@ -8,6 +8,7 @@ import { startWorkflowUnit, type StartAction } from './start-workflows';
 import { casesUnit } from './row-cases';
 import { parentsWithLockedChildren, type ChildTable } from './child-locks';
 import { onTable } from './engine/failures';
+import { rowSample } from './engine/plan-sample';
 import { SqlParams } from './sql/params';
 import { col, colType, type ResolvedTable } from './sql/identifiers';
 import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from './sql/keys';
@@ -216,7 +217,7 @@ export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[
   if (done.children) counts.children_deleted = done.children;
   if (keys.length < selected.length) counts.skipped_for_locks = selected.length - keys.length;
   const details = keys.map((k) => ({ set: set.label, table: set.key.table.name, id: keyLabel(k), action: set.action.kind }));
-  return { counts, details, capped: selected.length };
+  return { counts, details, capped: selected.length, ...(keys.length < selected.length && { keys }) };
 }
 
 /** A row set as a unit of work for the engine. */
@@ -248,6 +249,7 @@ function keysUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
       among: (tx, keys, mode) => selectKeys(tx, set, { among: keys }, mode),
     },
     rowsLeft: (client, after) => rowsLeft(client, set.key, (p) => conditions(set, p), after, set.age),
+    sample: (client, keys) => rowSample(client, set.key, keys),
   };
 }
 

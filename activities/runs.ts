@@ -16,6 +16,7 @@ import { millis, TimestampZones } from './sql/time';
 import { rowsLeft } from './sql/rows-left';
 import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
+import { rowSample } from './engine/plan-sample';
 
 /** A run the candidate query found stale. */
 export interface StaleRun {
@@ -227,6 +228,7 @@ function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): Wo
     },
     rowsLeft: (client, after) => rowsLeft(client, key, (p) => staleConditions(key, cfg, zones, p), after, { column: cfg.columns.timestamp, zones }),
     cursorOf: (run) => run.key,
+    sample: (client, keys) => rowSample(client, key, keys),
     act: async (tx, runs, mode) => {
       const decisions = runs.map((run) => decideStaleRun(run, cfg, taskId));
       // Rows are locked by the batch's select, so the update changes exactly these runs.

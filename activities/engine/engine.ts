@@ -21,6 +21,7 @@ import { planInspector } from './plan-capture';
 import { skippedResult } from '../results';
 import { TablePins } from './table-pins';
 import { leftBehind } from './backlog';
+import { PlanApplier, plannedUnits, PlanRecorder, type Taken, withDrift } from './plan';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -48,11 +49,16 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   const inspect = planInspector();
   if (inspect) return inspect(session, units, opts).then(() => skippedResult(session.input, 'inspected by caretaker check'));
   const ctx = Context.current();
-  const { client, input } = session;
+  const { client } = session;
+  const directive = session.input.plan;
+  // Recording a plan is a dry run, whatever the config says (plan.ts).
+  const input = directive?.phase === 'record' ? { ...session.input, config: { ...session.input.config, dry_run: true } } : session.input;
   const cfg = input.config;
   const startedAt = new Date().toISOString();
   const mode: ActMode = !cfg.dry_run ? 'apply' : cfg.dry_run_mode === 'read_only' ? 'predict' : 'rehearse';
-  const tally = new Tally({ details: cfg.details_limit, bytes: cfg.details_max_bytes ?? DEFAULT_DETAILS_MAX_BYTES }, opts.counters);
+  const planned = directive && plannedUnits(input.type, units, directive, cfg.dry_run);
+  const counters = directive?.phase === 'apply' ? [...opts.counters, 'drifted'] : opts.counters;
+  const tally = new Tally({ details: cfg.details_limit, bytes: cfg.details_max_bytes ?? DEFAULT_DETAILS_MAX_BYTES }, counters);
   // Adaptive by default (tasks/fields.ts): each batch aims at the target transaction time.
   const sizer = taskBatchSizer(cfg, opts.batchSize);
   const throttle = new Throttle(cfg.throttle);
@@ -61,24 +67,28 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   const cap = cfg.max_rows_per_run ?? null;
   let position: Position = { unit: 0, cursor: null };
   let ledger: RunLedger | undefined;
+  let recorder: PlanRecorder | undefined;
+  let applier: PlanApplier | undefined;
   try {
+    const { workflowId, runId } = ctx.info.workflowExecution ?? { workflowId: ctx.info.activityId, runId: '' };
     if (mode === 'apply') {
-      const { workflowId, runId } = ctx.info.workflowExecution ?? { workflowId: ctx.info.activityId, runId: '' };
-      const opened = await RunLedger.open(
-        client,
-        session.ledgerSchema,
-        input.database,
-        runKeyOf(workflowId, runId, ctx.info.activityType),
-        input.taskId,
-        ctx.info.attempt,
-      );
+      // Each plan applied has a ledger of its own: a run that plans again applies again from the start.
+      const runKey = runKeyOf(workflowId, runId, ctx.info.activityType) + (directive ? `/plan/${directive.planId}` : '');
+      const opened = await RunLedger.open(client, session.ledgerSchema, input.database, runKey, input.taskId, ctx.info.attempt);
       ledger = opened.ledger;
       for (const entry of opened.entries) {
         tally.apply(entry.effect);
         position = entry.next;
       }
     }
-    const ahead = new ReadAheads(units, cfg.read_ahead ?? 0);
+    if (directive?.phase === 'record') {
+      const claim = `${workflowId}/${runId}/${ctx.info.activityId}/${ctx.info.attempt}`;
+      recorder = await PlanRecorder.open(client, session.ledgerSchema, input.database, directive.planId, input.taskId, claim, planned!);
+    } else if (directive?.phase === 'apply') {
+      applier = await PlanApplier.open(client, session.ledgerSchema, directive.planId, planned!);
+    }
+    // A plan's keys replace the read-ahead: the batches take them, not what matches now.
+    const ahead = new ReadAheads(units, applier ? 0 : (cfg.read_ahead ?? 0));
     // The first unit's pass before max_fraction: its count is exact, so the table is counted only as far as needed.
     await readAhead(client, cfg, ahead, position);
     const pins = new TablePins(units);
@@ -107,6 +117,10 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       ctx.heartbeat(checkpoint);
       if (tally.batches > 0) signal(checkpoint);
     };
+    // Before anything changes (a retry that already changed rows goes on with the plan's remaining keys).
+    const plan = applier;
+    if (plan && directive?.phase === 'apply' && tally.batches === 0)
+      await inTransaction(client, cfg, 'predict', () => plan.checkDrift(client, directive.maxDrift, beat));
     let stoppedAtCap = false;
     const timeBatch = batchTimer(ctx.metricMeter, input.taskId, cfg.dry_run);
     while (position.unit < units.length) {
@@ -120,7 +134,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       const unit = units[position.unit]!;
       // Each unit reads ahead when it starts, so it sees what the units before it committed.
       if (ahead.due(position.unit)) await readAhead(client, cfg, ahead, position);
-      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat, ahead, pins };
+      const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat, ahead, pins, recorder, applier };
       const batchDone = timeBatch();
       if (unit.transactional) {
         const began = performance.now();
@@ -141,13 +155,17 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     if (stoppedAtCap) result.counts.stopped_at_max_rows_per_run = 1;
     // Reporting only: a count stopped by the task's statement or lock timeout leaves the result
     // without a backlog; it never fails a run that did its work (its retries would stop there again).
-    const backlog = await inTransaction(client, cfg, 'predict', () => leftBehind(client, units, position, tally.sets)).catch((err: unknown) => {
+    // After a plan was applied, every row that matches now is left, planned or not: counted from the start.
+    const [stop, sets] = applier ? [{ unit: 0, cursor: null }, {}] : [position, tally.sets];
+    const backlog = await inTransaction(client, cfg, 'predict', () => leftBehind(client, units, stop, sets)).catch((err: unknown) => {
       if (!TIMEOUTS.includes((err as { code?: string }).code ?? '')) throw err;
       return undefined;
     });
     if (backlog) result.backlog = backlog;
     const { slowestBatchMs, ...batchSize } = sizer.summary();
     result.pace = { batchSize, slowestBatchMs, throttle: throttle.report, readAhead: ahead.total };
+    if (recorder) result.plan = await recorder.finish(client);
+    await applier?.finish(client);
     return result;
   } catch (err) {
     throw withPartial(err, tally.partial(cfg.dry_run));
@@ -168,6 +186,10 @@ interface Step {
   ahead: ReadAheads;
   /** Every batch checks that its tables' names still resolve to the OIDs the run was planned on. */
   pins: TablePins;
+  /** Recording a plan: each batch's keys, once the batch is over. */
+  recorder: PlanRecorder | undefined;
+  /** Applying a plan: each batch takes the planned keys after the position (a planned key's seq). */
+  applier: PlanApplier | undefined;
 }
 
 /**
@@ -177,24 +199,28 @@ interface Step {
  * `workMs` is the part spent fetching and acting on the items, for the sizer; the rest is the batch's fixed cost.
  */
 async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: Position; items: number; workMs: number }> {
-  const { record, next, items, workMs } = await inTransaction(s.client, cfg, s.mode, async () => {
+  const { record, next, items, workMs, keys } = await inTransaction(s.client, cfg, s.mode, async () => {
     let began = performance.now();
-    const items = (await s.ahead.next(s.client, s.position.unit, s.room, s.mode)) ?? (await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode));
+    const taken: Taken | undefined = s.applier && (await s.applier.take(s.client, s.position.unit, s.position.cursor as number | null, s.room, s.mode));
+    const items =
+      taken?.items ?? (await s.ahead.next(s.client, s.position.unit, s.room, s.mode)) ?? (await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode));
     let workMs = performance.now() - began;
-    const next = advance(s.unit, s.position, items, s.room);
+    const next = taken?.next ?? advance(s.unit, s.position, items, s.room);
     const before = s.mode === 'predict' ? undefined : await readTableChanges(s.client, s.ledgerSchema);
     began = performance.now();
-    const effect = await s.unit.act(s.client, items, s.mode).catch((err: unknown) => {
+    const acted = await s.unit.act(s.client, items, s.mode).catch((err: unknown) => {
       throw inBatch(err, s.unit.label, items.length > 0 ? s.unit.cursorOf(items[0]) : null);
     });
+    const effect = taken ? withDrift(acted, taken) : acted;
     workMs += performance.now() - began;
     const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema));
     await s.pins.check(s.client);
     const record = s.tally.admit(s.unit.label, effect, tables);
     if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
-    return { record, next, items: items.length, workMs };
+    return { record, next, items: items.length, workMs, keys: s.recorder && (effect.keys ?? items.map((item) => s.unit.cursorOf(item))) };
   });
   s.tally.apply(record);
+  if (keys) await s.recorder!.add(s.client, s.position.unit, keys);
   return { next, items, workMs };
 }
 

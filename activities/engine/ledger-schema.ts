@@ -6,7 +6,8 @@ import { latestVersion, migrate, schemaVersion, type Migration } from './migrati
 /**
  * The tables Caretaker keeps in each target database, in one schema (`caretaker` unless the
  * worker names another): `ledger` and `attempts` (engine/ledger.ts), `detached_partitions`
- * (detached-partitions.ts) and `run_outcomes` (alerts.ts), plus `migrations`, the schema's version
+ * (detached-partitions.ts), `run_outcomes` (alerts.ts), `plans` and `plan_keys` (plan.ts: what a
+ * plan awaiting approval froze), plus `migrations`, the schema's version
  * (engine/migrations.ts). They change only through numbered migrations: the next change is the
  * next entry of this list, never an edit of a shipped one. A run applies pending migrations only
  * when the schema is behind, so a worker role with USAGE on the schema and DML on its tables needs
@@ -50,6 +51,29 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
     rows_changed bigint not null,
     finished_at  timestamptz not null default now());
   create index if not exists run_outcomes_task on ${s}.run_outcomes (task_id, finished_at);`,
+  },
+  {
+    version: 2,
+    name: 'plans, plan_keys',
+    // Plan → approve → apply (engine/plan.ts): the keys a plan froze, never in Temporal's history.
+    tables: ['plans', 'plan_keys'],
+    sql: (s) => `
+  create table ${s}.plans (
+    plan_id     text primary key,
+    task_id     text not null,
+    claim       text not null,
+    units       jsonb not null,
+    keys        bigint,
+    digest      text,
+    recorded_at timestamptz not null default now());
+  create index plans_recorded_at on ${s}.plans (recorded_at);
+  -- No foreign key to plans: a check per inserted key would cost about as much as the insert; pruning deletes both.
+  create table ${s}.plan_keys (
+    plan_id text not null,
+    unit    integer not null,
+    seq     integer not null,
+    key     jsonb not null,
+    primary key (plan_id, unit, seq));`,
   },
 ];
 

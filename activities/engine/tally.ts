@@ -13,6 +13,8 @@ export interface BatchEffect {
   /** Items that count against max_rows_per_run. */
   capped?: number;
   errors?: string[];
+  /** The cursors of the items the batch changes (or would), when not every item's (a parent skipped for a locked child): a plan records these. */
+  keys?: unknown[];
   /** Per-table counts a read-only dry run predicts (an executed batch is measured instead). */
   tables?: Record<string, Counts>;
 }

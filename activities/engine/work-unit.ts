@@ -69,6 +69,12 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
     /** The items among `cursors` that still qualify, in cursor order, locked (skip locked) unless predicting. */
     among(tx: PoolClient, cursors: Cursor[], mode: ActMode): Promise<Item[]>;
   };
+  /**
+   * Items that are table rows picked by key can be planned (plan → approve → apply, plan.ts): the
+   * rows of these cursors, every column, masked and cut for a reviewer (plan-sample.ts). A plan
+   * applies through `readAhead.among`, which re-checks the conditions and locks the rows.
+   */
+  sample?(client: PoolClient, cursors: Cursor[]): Promise<Record<string, unknown>[]>;
   /** What max_fraction checks for this unit, per table. */
   fraction?: FractionTarget[];
   /**
