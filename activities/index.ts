@@ -10,6 +10,7 @@ import { createFilesActivities } from './files';
 import { createOrphansActivities } from './orphans';
 import { createLedgerActivities } from './ledger';
 import { createAlertActivities } from './alerts';
+import { createApprovalActivities } from './approval';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrphansActivities(deps),
     ...createLedgerActivities(deps),
     ...createAlertActivities(deps),
+    ...createApprovalActivities(deps),
   };
 }
 

@@ -4,6 +4,7 @@ import { scheduleSchema } from './schedule';
 import { findTaskType, knownTaskTypeNames } from '../tasks';
 import { timeZone } from '../tasks/fields';
 import { alertsBlockSchema, effectiveAlerts } from './alerts';
+import { approvalBlockSchema, effectiveApproval } from './approval';
 
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
 export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
@@ -105,6 +106,8 @@ export const taskSchema = z
     config: z.record(z.string(), z.unknown()).default({}),
     /** Replaces the global `alerts:` keys for this task; false mutes it (config/alerts.ts). */
     alerts: z.union([z.literal(false), alertsBlockSchema]).optional(),
+    /** Plan → approve → apply; replaces the global `approval:`; false turns it off (config/approval.ts). */
+    approval: z.union([z.literal(false), approvalBlockSchema]).optional(),
   })
   .strict()
   .transform((task, ctx) => {
@@ -123,6 +126,8 @@ export const taskSchema = z
       rawConfig: task.config,
       alerts: effectiveAlerts(undefined, task.alerts),
       ownAlerts: task.alerts,
+      approval: effectiveApproval(undefined, task.approval),
+      ownApproval: task.approval,
     };
   });
 
@@ -167,6 +172,8 @@ export const configSchema = z.preprocess(
       databases: databasesSchema,
       /** Webhooks and rules for every task (config/alerts.ts). */
       alerts: alertsBlockSchema.optional(),
+      /** Plan → approve → apply for every task (config/approval.ts); a task's own block replaces it. */
+      approval: approvalBlockSchema.optional(),
       tasks: z.array(taskSchema),
     })
     .strict()
@@ -181,7 +188,15 @@ export const configSchema = z.preprocess(
       });
     })
     // Each task carries its effective alert rules (global merged with its own) into its run input.
-    .transform((cfg) => ({ ...cfg, tasks: cfg.tasks.map((task) => ({ ...task, alerts: effectiveAlerts(cfg.alerts, task.ownAlerts) })) })),
+    // ... and its effective approval rule (the task's own, else the global one).
+    .transform((cfg) => ({
+      ...cfg,
+      tasks: cfg.tasks.map((task) => ({
+        ...task,
+        alerts: effectiveAlerts(cfg.alerts, task.ownAlerts),
+        approval: effectiveApproval(cfg.approval, task.ownApproval),
+      })),
+    })),
 );
 
 export type CaretakerConfig = z.output<typeof configSchema>;

@@ -28,6 +28,7 @@ import {
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from './search-attributes';
 import { finalDetails, liveDetails, outcomeHeadline, rowsChanged, type RunOutcome, stoppedDetails } from './run-text';
 import { afterRun } from './after-run';
+import { runWithApproval } from './approval';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
 export const progressQuery = defineQuery<TaskProgress>('progress');
@@ -153,8 +154,12 @@ export async function runTask<C, A extends object = Activities>(
     if (progress.phase === 'running') setCurrentDetails(liveDetails(progress.dryRun, started, checkpoint, Date.now()));
   });
   let result: TaskResult;
+  let decided: RunOutcome | undefined; // rejected or expired: a run with approval:, whose plan was not applied
   try {
-    result = await body(taskActivities<A>(input as TaskInput));
+    const activities = taskActivities<A>(input as TaskInput);
+    const approval = input.config.dry_run ? undefined : input.approval;
+    if (approval) ({ result, outcome: decided } = await runWithApproval({ ...(input as TaskInput), approval }, activities, body));
+    else result = await body(activities);
     if (result.status === 'refused' && patched(DRY_RUN_REFUSAL_FAILS)) throw refusalOf(result);
   } catch (err) {
     const cancelled = isCancellation(err);
@@ -185,14 +190,14 @@ export async function runTask<C, A extends object = Activities>(
   progress.phase = 'done';
   progress.result = result;
   recordOutcome(input as TaskInput, {
-    outcome: result.status,
+    outcome: decided ?? result.status,
     dryRun: result.dryRun,
     reason: result.reason,
     counts: result.counts,
     tables: result.tables,
     backlog: result.backlog,
     details: finalDetails({
-      outcome: result.status,
+      outcome: decided ?? result.status,
       dryRun: result.dryRun,
       reason: result.reason,
       counts: result.counts,

@@ -6,7 +6,8 @@
 import type { BatchCheckpoint, Counts, PartialResult, TaskResult } from './types';
 
 /** Every outcome a run ends with: a TaskResult's status, or how the workflow itself ended. */
-export type RunOutcome = TaskResult['status'] | 'failed' | 'cancelled';
+/** `rejected` and `expired`: a run whose plan waited for approval (workflows/approval.ts) and was not applied. */
+export type RunOutcome = TaskResult['status'] | 'failed' | 'cancelled' | 'rejected' | 'expired';
 
 /** What a run is, for its summary: "DRY RUN · Caretaker runs.cleanup_stale (stale-runs), started by hand". */
 export function runSummary(task: { taskId: string; type: string; dryRun: boolean }, how?: string): string {
@@ -23,7 +24,7 @@ export function runDetails(task: { taskId: string; type: string; dryRun: boolean
 }
 
 /** The outcome in capitals with its reason, e.g. "REFUSED: max_fraction ..." or "COMPLETED WITH ERRORS". */
-export function outcomeHeadline(outcome: RunOutcome | 'running', reason?: string): string {
+export function outcomeHeadline(outcome: RunOutcome | 'running' | 'awaiting_approval', reason?: string): string {
   const word = outcome.replace(/_/g, ' ').toUpperCase();
   return reason ? `${word}: ${reason}` : word;
 }

@@ -5,6 +5,7 @@
  */
 
 import type { AlertSpec } from './alert-types';
+import type { ApprovalSpec } from './approval-types';
 
 export interface RetrySpec {
   maximumAttempts: number;
@@ -31,6 +32,8 @@ export interface TaskInput<C = Record<string, unknown>> {
   };
   /** Plan → approve → apply (config `approval:`): absent for an ordinary run. */
   plan?: PlanDirective;
+  /** The task's `approval:` rule (workflows/approval.ts); absent: no approval, today's behaviour. */
+  approval?: ApprovalSpec;
 }
 
 /**
