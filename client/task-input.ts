@@ -22,7 +22,8 @@ function canonical(value: unknown): string {
  * a plan whose task has changed since it was planned.
  */
 export function taskConfigDigest(task: Pick<TaskConfig, 'type' | 'database' | 'config'>): string {
-  const { dry_run: _dryRun, ...config } = task.config;
+  const config = { ...task.config };
+  delete config.dry_run;
   return createHash('sha256')
     .update(canonical({ type: task.type, database: task.database, config }))
     .digest('hex');

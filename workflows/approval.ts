@@ -162,7 +162,7 @@ export async function runWithApproval<A extends object>(
         if (decision) throw new Error(`this plan was already ${decision.decision === 'approve' ? 'approved' : 'rejected'} by ${decision.by}`);
         if (waitingFor === undefined) throw new Error('this run is not waiting for a decision (it is planning, applying, or has ended)');
         if (given.planId !== waitingFor) throw new Error(`this run planned again (plan ${waitingFor}): look at the new plan first`);
-        if (given.configDigest !== spec.configDigest)
+        if (given.decision === 'approve' && given.configDigest !== spec.configDigest)
           throw new Error(`the task's config changed since this plan was made (digest ${spec.configDigest.slice(0, 12)}, now ${given.configDigest.slice(0, 12)}): plan again`);
         if (!given.by?.trim()) throw new Error('expected the approver (--as NAME or the OS user), got nothing');
         if (given.decision === 'reject' && !given.note?.trim()) throw new Error('expected a note saying why (--note TEXT) for a rejection');
