@@ -107,7 +107,7 @@ export const taskSchema = z
     /** Replaces the global `alerts:` keys for this task; false mutes it (config/alerts.ts). */
     alerts: z.union([z.literal(false), alertsBlockSchema]).optional(),
     /** Plan → approve → apply; replaces the global `approval:`; false turns it off (config/approval.ts). */
-    approval: z.union([z.literal(false), approvalBlockSchema]).optional(),
+    approval: z.union([approvalBlockSchema, z.literal(false)]).optional(),
   })
   .strict()
   .transform((task, ctx) => {
