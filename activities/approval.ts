@@ -41,7 +41,8 @@ async function tableRows(client: PoolClient, names: readonly string[]): Promise<
     );
     const row = rows[0];
     if (!row?.quoted) continue;
-    out[name] = row.reltuples > 0 ? Math.round(row.reltuples) : Number((await client.query<{ n: string }>(`select count(*) as n from ${row.quoted}`)).rows[0]!.n);
+    out[name] =
+      row.reltuples > 0 ? Math.round(row.reltuples) : Number((await client.query<{ n: string }>(`select count(*) as n from ${row.quoted}`)).rows[0]!.n);
   }
   return out;
 }

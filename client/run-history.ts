@@ -37,7 +37,13 @@ function toRecord(info: WorkflowExecutionInfo, taskId: string): RunRecord {
   const memo = info.memo?.[OUTCOME_MEMO] as { failure?: string; backlog?: Backlog } | undefined;
   const running = info.status.name === 'RUNNING';
   const recorded = sa.get(OUTCOME);
-  const outcome = running ? (recorded === 'awaiting_approval' ? recorded : 'running') : recorded && recorded !== 'running' ? recorded : info.status.name.toLowerCase().replace('canceled', 'cancelled');
+  const outcome = running
+    ? recorded === 'awaiting_approval'
+      ? recorded
+      : 'running'
+    : recorded && recorded !== 'running'
+      ? recorded
+      : info.status.name.toLowerCase().replace('canceled', 'cancelled');
   const rows = sa.get(ROWS_CHANGED);
   return {
     workflowId: info.workflowId,

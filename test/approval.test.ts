@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -155,7 +155,10 @@ describe('plan → approve → apply', () => {
     const update = handle.executeUpdate(APPROVAL_UPDATE, {
       args: [{ decision: 'approve', by: 'carol', configDigest: 'another-digest', planId: plan.planId } satisfies ApprovalDecision],
     });
-    const failure = await update.then(() => undefined, (err: unknown) => err);
+    const failure = await update.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(failure).toBeInstanceOf(WorkflowUpdateFailedError);
     expect(((failure as WorkflowUpdateFailedError).cause as Error).message).toMatch(/config changed since this plan was made/);
     expect(await ids()).toHaveLength(7);
@@ -205,7 +208,11 @@ describe('plan → approve → apply', () => {
 
 describe('approval config', () => {
   const parse = (task: Record<string, unknown>, global?: unknown) =>
-    parseConfigText(JSON.stringify({ ...(global !== undefined && { approval: global }), tasks: [{ id: 't', type: 'retention.enforce', config: POLICY, ...task }] }), 't.yaml', {});
+    parseConfigText(
+      JSON.stringify({ ...(global !== undefined && { approval: global }), tasks: [{ id: 't', type: 'retention.enforce', config: POLICY, ...task }] }),
+      't.yaml',
+      {},
+    );
 
   it('takes required or when, with timeout and max_drift defaults; a task replaces the global block, false turns it off', () => {
     expect(parse({ approval: { required: true } }).tasks[0]!.approval).toEqual({ required: true, timeout: 86_400_000, max_drift: 0.01 });
@@ -234,5 +241,18 @@ describe('approval config', () => {
     expect(options.action.workflowExecutionTimeout).toBe(2 * task.timeouts.run + 86_400_000);
     const plain = parse({ schedule: { every: '1h' }, overlap: 'buffer_one' }).tasks[0]!;
     expect(scheduleOptionsFor(plain, 'q').policies?.overlap).toBe('BUFFER_ONE');
+  });
+});
+
+describe("README's Approval section", () => {
+  it('its first-run example validates as written: the global when applies to one task, the other requires approval', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const start = readme.indexOf('# maintenance.yaml: the first run of purge-sessions');
+    expect(start).toBeGreaterThan(0);
+    const cfg = parseConfigText(readme.slice(start, readme.indexOf('```', start)), 'maintenance.yaml', {});
+    expect(cfg.tasks.map((t) => [t.id, t.approval])).toEqual([
+      ['purge-sessions', { when: { first_run: true, config_changed: true }, timeout: 86_400_000, max_drift: 0.01 }],
+      ['purge-audit', { required: true, timeout: 86_400_000, max_drift: 0.01 }],
+    ]);
   });
 });

@@ -128,9 +128,7 @@ describe('Temporal Web', () => {
     await insertJob(db.pool, { state: 'running', attempts: 3, age: '6 hours' });
     const started = JSON.parse((await caretaker('run', 'ui-approve', '--json', '-f', file)).out) as { workflowId: string; url: string };
     const handle = temporal.client.workflow.getHandle(started.workflowId);
-    await expect
-      .poll(async () => ((await handle.describe()).memo?.[APPROVAL_MEMO] as ApprovalMemo | undefined)?.state, { timeout: 30_000 })
-      .toBe('awaiting');
+    await expect.poll(async () => ((await handle.describe()).memo?.[APPROVAL_MEMO] as ApprovalMemo | undefined)?.state, { timeout: 30_000 }).toBe('awaiting');
     const text = await readRunPage(started.url, /AWAITING APPROVAL/, `caretaker reject ${started.workflowId}`);
     expect(text).toMatch(/table\s+would_update\s+app\.pipeline_jobs\s+2/); // the plan's counts per table
     expect(text).toContain(`caretaker approve ${started.workflowId}`);

@@ -163,7 +163,9 @@ export async function runWithApproval<A extends object>(
         if (waitingFor === undefined) throw new Error('this run is not waiting for a decision (it is planning, applying, or has ended)');
         if (given.planId !== waitingFor) throw new Error(`this run planned again (plan ${waitingFor}): look at the new plan first`);
         if (given.decision === 'approve' && given.configDigest !== spec.configDigest)
-          throw new Error(`the task's config changed since this plan was made (digest ${spec.configDigest.slice(0, 12)}, now ${given.configDigest.slice(0, 12)}): plan again`);
+          throw new Error(
+            `the task's config changed since this plan was made (digest ${spec.configDigest.slice(0, 12)}, now ${given.configDigest.slice(0, 12)}): plan again`,
+          );
         if (!given.by?.trim()) throw new Error('expected the approver (--as NAME or the OS user), got nothing');
         if (given.decision === 'reject' && !given.note?.trim()) throw new Error('expected a note saying why (--note TEXT) for a rejection');
       },
@@ -213,7 +215,8 @@ export async function runWithApproval<A extends object>(
       return { result };
     } catch (err) {
       if (!isDrift(err)) throw err;
-      if (round >= MAX_PLANS) throw ApplicationFailure.nonRetryable(`the plan drifted past max_drift ${MAX_PLANS} times in a row; the next run plans again`, 'PlanDrifted');
+      if (round >= MAX_PLANS)
+        throw ApplicationFailure.nonRetryable(`the plan drifted past max_drift ${MAX_PLANS} times in a row; the next run plans again`, 'PlanDrifted');
       log.info('plan drifted past max_drift: planning again', { taskId: input.taskId, planId });
       decision = undefined;
     }

@@ -27,7 +27,9 @@ async function waitingPlan(ctx: CliContext, workflowId: string): Promise<{ desc:
   const memo = desc.memo?.[APPROVAL_MEMO] as ApprovalMemo | undefined;
   if (desc.status.name !== 'RUNNING' || memo?.state !== 'awaiting') {
     const state = memo ? `its plan is ${memo.state}${memo.decidedBy ? ` (by ${memo.decidedBy})` : ''}` : 'it has no plan (its task has no approval:)';
-    throw new UsageError(`${workflowId} is not waiting for approval: the run is ${desc.status.name.toLowerCase()} and ${state}\n  ${webUiLink(workflowId, desc.runId)}`);
+    throw new UsageError(
+      `${workflowId} is not waiting for approval: the run is ${desc.status.name.toLowerCase()} and ${state}\n  ${webUiLink(workflowId, desc.runId)}`,
+    );
   }
   return { desc, memo };
 }
@@ -93,7 +95,14 @@ export async function plans(ctx: CliContext): Promise<number> {
     const memo = info.memo?.[APPROVAL_MEMO] as ApprovalMemo | undefined;
     if (memo?.state !== 'awaiting') continue;
     const ageSeconds = Math.max(0, Math.round((Date.now() - Date.parse(memo.plannedAt)) / 1000));
-    found.push({ ...memo, workflowId: info.workflowId, runId: info.runId, taskId: info.typedSearchAttributes.get(TASK_ID) ?? '', ageSeconds, ...decisionCommands(info.workflowId) });
+    found.push({
+      ...memo,
+      workflowId: info.workflowId,
+      runId: info.runId,
+      taskId: info.typedSearchAttributes.get(TASK_ID) ?? '',
+      ageSeconds,
+      ...decisionCommands(info.workflowId),
+    });
   }
   found.sort((a, b) => a.plannedAt.localeCompare(b.plannedAt));
   ctx.print(found, () =>
