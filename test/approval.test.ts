@@ -25,6 +25,8 @@ function writeConfig(change: Record<string, unknown> = {}): void {
     { id: 'purge-short', type: 'retention.enforce', config: POLICY, approval: { required: true, timeout: '2s' } },
     { id: 'purge-first', type: 'retention.enforce', config: POLICY, approval: { when: { first_run: true } } },
     { id: 'purge-many', type: 'retention.enforce', config: POLICY, approval: { when: { rows_above: 100 } } },
+    { id: 'purge-share', type: 'retention.enforce', config: POLICY, approval: { when: { fraction_above: 0.2 } } },
+    { id: 'purge-changed', type: 'retention.enforce', config: POLICY, approval: { when: { config_changed: true } } },
   ].map((t) => (t.id in change ? { ...t, config: { ...t.config, ...(change[t.id] as object) } } : t));
   writeFileSync(file, JSON.stringify({ task_queue: temporal.taskQueue, tasks }));
 }
@@ -195,6 +197,30 @@ describe('plan → approve → apply', () => {
     await db.pool.query(`insert into events (created_at) values (now() - interval '9 days')`);
     const few = await start('purge-many');
     expect(await few.result()).toMatchObject({ status: 'completed', counts: { deleted: 1 } });
+    expect(await recentRows()).toEqual(keptRows);
+  });
+
+  it('when: fraction_above compares with the table size; config_changed waits again after the config changed', async () => {
+    const share = await start('purge-share');
+    expect((await planOf(share)).reasons).toEqual([expect.stringMatching(/fraction_above 0.2: the plan changes 3 of ~7 rows of public.events/)]);
+    expect((await caretaker('reject', share.workflowId, '--note', 'not now', '-f', file)).code).toBe(0);
+    await share.result();
+
+    const first = await start('purge-changed');
+    expect((await planOf(first)).reasons).toEqual([expect.stringContaining('config_changed')]); // never applied: unknown counts as changed
+    expect((await caretaker('approve', first.workflowId, '-f', file)).code).toBe(0);
+    expect(await first.result()).toMatchObject({ status: 'completed', counts: { deleted: 3 } });
+
+    await db.pool.query(`insert into events (created_at) values (now() - interval '9 days')`);
+    const same = await start('purge-changed');
+    expect(await same.result()).toMatchObject({ status: 'completed', counts: { deleted: 1 } });
+
+    await db.pool.query(`insert into events (created_at) values (now() - interval '9 days')`);
+    writeConfig({ 'purge-changed': { batch_size: 5 } });
+    const changed = await start('purge-changed');
+    expect((await planOf(changed)).reasons).toEqual([expect.stringContaining('config_changed')]);
+    expect((await caretaker('approve', changed.workflowId, '-f', file)).code).toBe(0);
+    expect(await changed.result()).toMatchObject({ status: 'completed', counts: { deleted: 1 } });
     expect(await recentRows()).toEqual(keptRows);
   });
 
