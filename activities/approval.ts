@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { PoolClient } from 'pg';
 import type { TaskInput } from '../workflows/types';
 import type { ActivityDeps } from './deps';
@@ -24,9 +25,17 @@ async function ensureAppliedConfigs(client: PoolClient, schema: string, database
   const table = `${quoteIdent(schema)}.applied_configs`;
   const { rows } = await client.query<{ present: boolean }>('select to_regclass($1) is not null as present', [table]);
   if (!rows[0]!.present) {
-    await client.query(
-      `create table if not exists ${table} (task_id text primary key, config_digest text not null, applied_at timestamptz not null default now())`,
-    );
+    await client
+      .query(`create table if not exists ${table} (task_id text primary key, config_digest text not null, applied_at timestamptz not null default now())`)
+      .catch((err: { code?: string; message?: string }) => {
+        if (err.code !== '42501') throw err; // insufficient_privilege: say what to create, once, as a privileged role
+        throw ApplicationFailure.nonRetryable(
+          `approval.when first_run / config_changed need the table ${table} in database ${database}, and this role may not create it (${err.message}): ` +
+            `create table ${table} (task_id text primary key, config_digest text not null, applied_at timestamptz not null default now()) ` +
+            `as a privileged role, then grant select, insert, update on it to the worker's role`,
+          'ConfigError',
+        );
+      });
   }
   return table;
 }
