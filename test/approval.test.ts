@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
 import { scheduleOptionsFor } from '../client/schedule-options';
 import { APPROVAL_MEMO, APPROVAL_UPDATE, type ApprovalDecision, type ApprovalMemo } from '../workflows/approval-types';
-import { OUTCOME } from '../workflows/search-attributes';
+import { OUTCOME, ROWS_CHANGED } from '../workflows/search-attributes';
 import type { TaskResult } from '../workflows/types';
 import { caretaker } from './cli';
 import { createTestDatabase, startTestWorker, type TestDatabase, type TestTemporal } from './support';
@@ -130,7 +130,8 @@ describe('plan → approve → apply', () => {
     const rejected = await caretaker('reject', handle.workflowId, '--as', 'bob', '--note', 'rule looks wrong', '-f', file);
     expect(rejected.code, rejected.err).toBe(0);
     const result = (await handle.result()) as TaskResult;
-    expect(result).toMatchObject({ status: 'skipped', dryRun: true, reason: 'rejected by bob: rule looks wrong' });
+    expect(result).toMatchObject({ status: 'skipped', dryRun: false, reason: 'rejected by bob: rule looks wrong', counts: {}, tables: {} });
+    expect((await handle.describe()).typedSearchAttributes.get(ROWS_CHANGED)).toBe(0);
     expect(await ids()).toHaveLength(7);
     expect(await outcomeOf(handle)).toBe('rejected');
     expect(await planOf(handle, 'rejected')).toMatchObject({ decidedBy: 'bob', note: 'rule looks wrong' });

@@ -133,9 +133,9 @@ function record(memo: ApprovalMemo, outcome?: string): void {
   if (outcome) upsertSearchAttributes([{ key: OUTCOME, value: outcome }]);
 }
 
-/** The plan's result as the end of a run that applied nothing. */
+/** The end of a real run that applied nothing: no counts (the plan's stay in the approval memo and in `plan`). */
 function endedWithout(plan: TaskResult, reason: string): TaskResult {
-  return { ...plan, status: 'skipped', reason };
+  return { ...plan, status: 'skipped', dryRun: false, reason, counts: {}, tables: {}, sets: {}, details: [], detailsTruncated: false, detailsOmitted: 0 };
 }
 
 /**
