@@ -1,4 +1,4 @@
-import type { AlertSpec, RunOutcome } from '../workflows/alert-types';
+import type { AlertRun, AlertSpec } from '../workflows/alert-types';
 import { ageText } from '../config/duration';
 
 export interface AlertCause {
@@ -15,7 +15,7 @@ function seconds(ms: number): string {
  * Which of the task's rules this run trips. `zeroStreak` is the number of completed real runs in a
  * row, this one included, that changed no rows (undefined when the rule is not configured).
  */
-export function alertCauses(spec: AlertSpec, run: RunOutcome, zeroStreak?: number): AlertCause[] {
+export function alertCauses(spec: AlertSpec, run: AlertRun, zeroStreak?: number): AlertCause[] {
   const causes: AlertCause[] = [];
   const why = run.cause ? `: ${run.cause}` : '';
   if (run.outcome === 'failed' && spec.on.includes('failure'))
@@ -49,19 +49,19 @@ export function alertCauses(spec: AlertSpec, run: RunOutcome, zeroStreak?: numbe
 }
 
 /** Whether this run counts for `zero_rows_runs`: a real run that completed. */
-export function countsForZeroRows(run: RunOutcome): boolean {
+export function countsForZeroRows(run: AlertRun): boolean {
   return !run.dryRun && (run.outcome === 'completed' || run.outcome === 'completed_with_errors');
 }
 
 export const DEFAULT_UI_URL = 'http://localhost:8233';
 
 /** `<ui>/namespaces/<ns>/workflows/<workflowId>/<runId>` */
-export function runLink(uiBase: string, run: Pick<RunOutcome, 'namespace' | 'workflowId' | 'runId'>): string {
+export function runLink(uiBase: string, run: Pick<AlertRun, 'namespace' | 'workflowId' | 'runId'>): string {
   return `${uiBase.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(run.namespace)}/workflows/${encodeURIComponent(run.workflowId)}/${encodeURIComponent(run.runId)}`;
 }
 
 /** The JSON a webhook receives; `slack` adds `text`, which is what Slack shows. */
-export function alertPayload(format: 'slack' | 'json', run: RunOutcome, causes: readonly AlertCause[], link: string): Record<string, unknown> {
+export function alertPayload(format: 'slack' | 'json', run: AlertRun, causes: readonly AlertCause[], link: string): Record<string, unknown> {
   const fields = {
     task: run.taskId,
     task_type: run.type,

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
-import type { AlertRequest, RunOutcome } from '../workflows/alert-types';
+import type { AlertRequest, AlertRun } from '../workflows/alert-types';
 import { METRICS } from '../workflows/metric-names';
 import { alertCauses, alertPayload, countsForZeroRows, DEFAULT_UI_URL, runLink, type AlertCause } from './alert-rules';
 import type { ActivityDeps } from './deps';
@@ -16,7 +16,7 @@ import { quoteIdent } from './sql/identifiers';
  * records nothing twice; rows older than 90 days are pruned). Returns the trailing streak of runs
  * that changed no rows, this one included.
  */
-async function zeroRowStreak(pool: Pool, schema: string, run: RunOutcome, window: number): Promise<number> {
+async function zeroRowStreak(pool: Pool, schema: string, run: AlertRun, window: number): Promise<number> {
   const s = quoteIdent(schema);
   const client = await pool.connect();
   try {

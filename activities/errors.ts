@@ -1,13 +1,17 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import { FailureType } from '../core/failures';
 
 /** Bad task configuration: retrying cannot help, so the failure is non-retryable. */
 export function configError(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'ConfigError');
+  return ApplicationFailure.nonRetryable(message, FailureType.ConfigError);
 }
 
-/** A task refused to act because a safety limit would be exceeded (e.g. max_fraction). */
+/**
+ * A task refused to act because a safety limit would be exceeded (e.g. max_fraction). BENIGN: the
+ * limit doing its job, so the worker logs it at DEBUG and the SDK does not count it as a failed activity.
+ */
 export function safetyLimitError(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'SafetyLimitExceeded');
+  return ApplicationFailure.create({ message, type: FailureType.SafetyLimitExceeded, nonRetryable: true, category: ApplicationFailureCategory.BENIGN });
 }
 
 /**

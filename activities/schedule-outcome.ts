@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { HealthStatus } from './health-checks';
+import { readOutcomeMemo, runOutcomeOf } from '../core/outcome';
 
 /** The last run a schedule started, as health.report shows it. */
 export interface LastRunOutcome {
@@ -21,7 +22,7 @@ export async function lastRunOutcome(client: Client, action: { workflowId: strin
   } catch (err) {
     return { status: 'warn', message: `last run ${action.workflowId}: cannot describe it (${(err as Error).message})` };
   }
-  const memo = d.memo?.caretakerOutcome as { outcome?: string; failure?: string } | undefined;
+  const memo = readOutcomeMemo(d.memo);
   const run = `last run ${action.workflowId}`;
   // A safety limit's refusal ends the run as Failed in Temporal, but it is the limit doing its job.
   if (memo?.outcome === 'refused') return { status: 'warn', message: `${run} refused${memo.failure ? `: ${memo.failure}` : ''}` };
@@ -29,7 +30,7 @@ export async function lastRunOutcome(client: Client, action: { workflowId: strin
     case 'RUNNING':
       return { status: 'ok', message: `${run} is running` };
     case 'COMPLETED': {
-      const outcome = memo?.outcome ?? 'completed';
+      const outcome = runOutcomeOf(d.status.name, memo?.outcome);
       return { status: outcome === 'completed_with_errors' ? 'warn' : 'ok', message: `${run} ${outcome}` };
     }
     case 'CANCELLED':

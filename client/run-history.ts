@@ -1,6 +1,6 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID } from '../workflows/search-attributes';
-import { OUTCOME_MEMO } from '../workflows/run-task';
+import { readOutcomeMemo, runOutcomeOf } from '../core/outcome';
 import type { Backlog } from '../workflows/types';
 import { formatDuration, parseDuration } from '../config/duration';
 import { UsageError } from './context';
@@ -34,16 +34,8 @@ function startedBy(info: WorkflowExecutionInfo, taskId: string): RunRecord['star
 /** A visibility row as a RunRecord; a run that ended without recording an outcome gets Temporal's status. */
 function toRecord(info: WorkflowExecutionInfo, taskId: string): RunRecord {
   const sa = info.typedSearchAttributes;
-  const memo = info.memo?.[OUTCOME_MEMO] as { failure?: string; backlog?: Backlog } | undefined;
-  const running = info.status.name === 'RUNNING';
-  const recorded = sa.get(OUTCOME);
-  const outcome = running
-    ? recorded === 'awaiting_approval'
-      ? recorded
-      : 'running'
-    : recorded && recorded !== 'running'
-      ? recorded
-      : info.status.name.toLowerCase().replace('canceled', 'cancelled');
+  const memo = readOutcomeMemo(info.memo);
+  const outcome = runOutcomeOf(info.status.name, sa.get(OUTCOME));
   const rows = sa.get(ROWS_CHANGED);
   return {
     workflowId: info.workflowId,

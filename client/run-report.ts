@@ -1,12 +1,9 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import { CancelledFailure } from '@temporalio/common';
 import type { Counts, TaskResult } from '../workflows/types';
 import { outcomeHeadline } from '../workflows/run-text';
-import { OUTCOME_MEMO } from '../workflows/run-task';
+import { classifyFailure } from '../core/failures';
+import { readOutcomeMemo, runOutcomeOf } from '../core/outcome';
 import { table } from './context';
-
-/** Failure types a task raises on purpose when a safety limit refuses a real run. */
-const REFUSAL_TYPES = new Set(['SafetyLimitExceeded']);
 
 /** How a run that did not return a result ended: its outcome word, the innermost message and type. */
 export interface RunFailure {
@@ -15,19 +12,10 @@ export interface RunFailure {
   type?: string;
 }
 
-/** The innermost message of a failure chain (WorkflowFailedError -> ActivityFailure -> ApplicationFailure). */
+/** How a run's failure (WorkflowFailedError -> ActivityFailure -> ApplicationFailure) reads: core/failures.ts's classifyFailure. */
 export function failureOf(err: unknown): RunFailure {
-  let e = err as (Error & { type?: string; cause?: unknown }) | undefined;
-  let cause = e?.message ?? String(err);
-  let type: string | undefined;
-  let cancelled = false;
-  while (e) {
-    if ((e as unknown) instanceof CancelledFailure) cancelled = true;
-    if (e.message) cause = e.message;
-    if (e.type) type = e.type;
-    e = e.cause as typeof e;
-  }
-  return { outcome: cancelled ? 'cancelled' : type && REFUSAL_TYPES.has(type) ? 'refused' : 'failed', cause, ...(type ? { type } : {}) };
+  const { outcome, message, type } = classifyFailure(err);
+  return { outcome, cause: message, ...(type !== undefined && { type }) };
 }
 
 function countsText(counts: Counts): string {
@@ -66,8 +54,7 @@ export function tablesText(tables: Record<string, Counts>, indent = '  '): strin
  * ...), else Temporal's status in lower case (a run terminated or timed out records nothing).
  */
 export function closedOutcome(info: Pick<WorkflowExecutionInfo, 'status' | 'memo'>): string {
-  const recorded = (info.memo?.[OUTCOME_MEMO] as { outcome?: string } | undefined)?.outcome;
-  return recorded && recorded !== 'running' ? recorded : info.status.name.toLowerCase().replace('canceled', 'cancelled');
+  return runOutcomeOf(info.status.name, readOutcomeMemo(info.memo)?.outcome);
 }
 
 /** Counts as `k=v` pairs, "nothing" when empty. */

@@ -1,6 +1,6 @@
 import { isGrpcServiceError, ServiceError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TaskResult } from '../workflows/types';
-import { OUTCOME_MEMO } from '../workflows/run-task';
+import { readOutcomeMemo } from '../core/outcome';
 import { type CliContext, webUiLink } from './context';
 import { countsText, failureOf, summarizeFailure, summarizeResult, tablesText } from './run-report';
 import { progressLine } from './run-progress';
@@ -8,13 +8,6 @@ import { progressLine } from './run-progress';
 /** How often `run --wait` refreshes: an updating line on a terminal, a printed line otherwise. */
 const TTY_REFRESH_MS = 1000;
 const LOG_REFRESH_MS = 5000;
-
-interface StoppedMemo {
-  outcome: string;
-  dryRun?: boolean;
-  counts: Record<string, number>;
-  tables: Record<string, Record<string, number>>;
-}
 
 /** `run --wait`'s exit code when it lost Temporal while waiting: the run's outcome is not known. */
 export const LOST_CONTACT_EXIT = 3;
@@ -53,7 +46,7 @@ export async function waitForRun(ctx: CliContext, handle: WorkflowHandle): Promi
     if (err instanceof ServiceError || isGrpcServiceError(err)) return lostContact(ctx, workflowId, err, tty);
     if (!(err instanceof WorkflowFailedError)) throw err;
     const failure = failureOf(err);
-    const memo = (await handle.describe().catch(() => undefined))?.memo?.[OUTCOME_MEMO] as StoppedMemo | undefined;
+    const memo = readOutcomeMemo((await handle.describe().catch(() => undefined))?.memo);
     const partial = { counts: memo?.counts ?? {}, tables: memo?.tables ?? {} };
     ctx.print(
       {

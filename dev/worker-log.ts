@@ -1,11 +1,9 @@
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
-
-/** Failures a task raises on purpose: `npm start` reports them as one line per run, not a stack trace. */
-const EXPECTED_FAILURES = new Set(['SafetyLimitExceeded', 'ConfigError']);
+import { EXPECTED_TYPES } from '../core/failures';
 
 function expected(entry: LogEntry): boolean {
   const error = entry.meta?.error as { type?: string } | undefined;
-  return entry.message === 'Activity failed' && EXPECTED_FAILURES.has(error?.type ?? '');
+  return entry.message === 'Activity failed' && EXPECTED_TYPES.has(error?.type ?? '');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../config/load';
 import { alertCauses, alertPayload, runLink } from '../activities/alert-rules';
-import type { AlertSpec, RunOutcome } from '../workflows/alert-types';
+import type { AlertRun, AlertSpec } from '../workflows/alert-types';
 
 const file = (alerts: string, taskAlerts = '') => `
 alerts:
@@ -88,7 +88,7 @@ describe('the alerts: block', () => {
 
 describe('alert rules', () => {
   const spec: AlertSpec = { webhooks: [], on: ['failure', 'refusal', 'cancellation'], rows_changed_above: 100, zero_rows_runs: 3, duration_above: 60_000 };
-  const run: RunOutcome = {
+  const run: AlertRun = {
     taskId: 'purge',
     type: 'retention.enforce',
     database: 'default',

@@ -1,19 +1,9 @@
-import {
-  ApplicationFailure,
-  CancellationScope,
-  isCancellation,
-  log,
-  metricMeter,
-  ParentClosePolicy,
-  patched,
-  proxyActivities,
-  startChild,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { CancellationScope, log, metricMeter, ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { RunOutcome } from './alert-types';
+import { alertRunOf } from './alert-types';
 import { METRICS } from './metric-names';
-import type { Backlog, Counts, TaskInput, TaskProgress } from './types';
+import type { Backlog, TaskInput } from './types';
+import { changedRows, isCompleted, type RunEnd } from '../core/outcome';
 import { ALERT_DELIVERY, alertWorkflowId, deliverAlertsWorkflow } from './deliver-alerts';
 
 /** Runs that started before alerts moved out of the run deliver them inline, as they did then (replay). */
@@ -22,53 +12,8 @@ const ALERTS_OUTSIDE_RUN = 'alerts-outside-run';
 /** The inline delivery of runs recorded before ALERTS_OUTSIDE_RUN; new runs use deliverAlertsWorkflow. */
 const inlineAlerts = proxyActivities<Pick<Activities, 'deliverRunAlerts'>>(ALERT_DELIVERY);
 
-/** The ApplicationFailure type in a failure chain, e.g. SafetyLimitExceeded. */
-function failureTypeOf(err: unknown): string | undefined {
-  for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e instanceof ApplicationFailure && e.type) return e.type;
-  return undefined;
-}
-
-/** The run as the workflow saw it end: `progress` after runTask recorded the result or the failure. */
-function runOutcomeOf(input: TaskInput<{ dry_run: boolean }>, progress: TaskProgress, err?: unknown): RunOutcome {
-  const info = workflowInfo();
-  const failureType = err === undefined ? undefined : failureTypeOf(err);
-  const outcome =
-    err === undefined
-      ? (progress.result?.status ?? 'completed')
-      : isCancellation(err)
-        ? 'cancelled'
-        : failureType === 'SafetyLimitExceeded'
-          ? 'refused'
-          : 'failed';
-  const dryRun = input.config.dry_run;
-  const tables: Record<string, Counts> = dryRun ? {} : ((err === undefined ? progress.result?.tables : progress.partial?.tables) ?? {});
-  const rowsChanged = Object.values(tables).reduce((sum, counts) => sum + Object.values(counts).reduce((a, b) => a + b, 0), 0);
-  const cause = err === undefined ? (progress.result?.reason ?? progress.result?.errors[0]) : progress.failure;
-  return {
-    taskId: input.taskId,
-    type: input.type,
-    database: input.database,
-    dryRun,
-    outcome,
-    ...(cause !== undefined && { cause }),
-    ...(failureType !== undefined && { failureType }),
-    tables,
-    rowsChanged,
-    ...(err === undefined && progress.result?.backlog !== undefined && { backlog: taskTotal(progress.result.backlog) }),
-    durationMs: Date.now() - info.runStartTime.getTime(),
-    namespace: info.namespace,
-    workflowId: info.workflowId,
-    runId: info.runId,
-  };
-}
-
-/** The task's backlog without its per-set parts (an alert and a gauge need only the total). */
-function taskTotal(backlog: Backlog): Backlog {
-  return { rows: backlog.rows, ...(backlog.oldest_age_seconds !== undefined && { oldest_age_seconds: backlog.oldest_age_seconds }) };
-}
-
 /** Caretaker's run metrics, through the SDK's meter (not emitted again when a history is replayed). */
-function recordMetrics(run: RunOutcome): void {
+function recordMetrics(run: RunEnd): void {
   const tags = { task_id: run.taskId, task_type: run.type, outcome: run.outcome, dry_run: String(run.dryRun) };
   metricMeter.createCounter(METRICS.runs, 'runs', 'Caretaker runs that ended, by outcome').withTags(tags).add(1);
   metricMeter
@@ -76,10 +21,10 @@ function recordMetrics(run: RunOutcome): void {
     .withTags(tags)
     .record(run.durationMs / 1000);
   const rows = metricMeter.createCounter(METRICS.rowsChanged, 'rows', 'Rows changed by real runs, per table and action');
-  for (const [table, counts] of Object.entries(run.tables)) {
+  for (const [table, counts] of Object.entries(changedRows(run))) {
     for (const [action, n] of Object.entries(counts)) if (n > 0) rows.withTags({ task_id: run.taskId, table, action }).add(n);
   }
-  if (!run.dryRun && (run.outcome === 'completed' || run.outcome === 'completed_with_errors')) {
+  if (!run.dryRun && isCompleted(run.outcome)) {
     metricMeter
       .createGauge(METRICS.lastSuccess, 'float', 's', 'Unix time of the last real run that completed')
       .withTags({ task_id: run.taskId })
@@ -106,10 +51,10 @@ function recordBacklog(taskId: string, backlog: Backlog): void {
  * rule fires) as an abandoned child and waits only for it to start, so delivery and its retries
  * never hold the run open. Not cancellable, so a cancelled run still alerts; never throws.
  */
-export async function afterRun(input: TaskInput<{ dry_run: boolean }>, progress: TaskProgress, err?: unknown): Promise<void> {
-  const run = runOutcomeOf(input, progress, err);
-  recordMetrics(run);
+export async function afterRun(input: TaskInput<{ dry_run: boolean }>, end: RunEnd): Promise<void> {
+  recordMetrics(end);
   if (!input.alerts) return;
+  const run = alertRunOf(end);
   const spec = input.alerts;
   if (!patched(ALERTS_OUTSIDE_RUN)) {
     await CancellationScope.nonCancellable(() => inlineAlerts.deliverRunAlerts({ spec, run })).catch((failure: unknown) => {

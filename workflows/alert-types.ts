@@ -4,6 +4,7 @@
  * Temporal's history; the worker reads the variable when it delivers.
  */
 import type { Backlog } from './types';
+import { changedRows, rowsChanged, type RunEnd } from '../core/outcome';
 
 export type AlertEvent = 'failure' | 'refusal' | 'cancellation';
 
@@ -31,19 +32,22 @@ export interface AlertSpec {
   backlog_above?: number;
 }
 
-/** What the workflow knows about a run when it ends, for metrics and alerts. */
-export interface RunOutcome {
+/**
+ * A run's end as alerts see it (`alertRunOf(RunEnd)`): the rows a real run changed (none for a dry
+ * run), the cause in one line. This shape travels in the alert workflow's input.
+ */
+export interface AlertRun {
   taskId: string;
   type: string;
   database: string;
   dryRun: boolean;
-  /** completed, completed_with_errors, skipped, refused, failed, cancelled. */
+  /** A RunOutcome (core/outcome.ts). */
   outcome: string;
-  /** The failure's or refusal's message, or a skipped run's reason. */
+  /** The failure's or refusal's message, a skipped run's reason, or a completed run's first error. */
   cause?: string;
   /** The ApplicationFailure type, e.g. SafetyLimitExceeded. */
   failureType?: string;
-  /** Rows a real run changed, per table and action (from its result or, when it failed, its ledger). */
+  /** Rows a real run changed, per table and action (from its result or, when it failed, its ledger); a dry run: none. */
   tables: Record<string, Record<string, number>>;
   rowsChanged: number;
   /** Eligible rows a completed run left for the next one (tasks that pick rows). */
@@ -54,8 +58,30 @@ export interface RunOutcome {
   runId: string;
 }
 
+/** The alert's view of a run's end. */
+export function alertRunOf(end: RunEnd): AlertRun {
+  const tables = changedRows(end);
+  const cause = end.reason ?? end.errors[0];
+  return {
+    taskId: end.taskId,
+    type: end.type,
+    database: end.database,
+    dryRun: end.dryRun,
+    outcome: end.outcome,
+    ...(cause !== undefined && { cause }),
+    ...(end.failureType !== undefined && { failureType: end.failureType }),
+    tables,
+    rowsChanged: rowsChanged(tables),
+    ...(!end.stopped && end.backlog !== undefined && { backlog: end.backlog }),
+    durationMs: end.durationMs,
+    namespace: end.namespace,
+    workflowId: end.workflowId,
+    runId: end.runId,
+  };
+}
+
 /** The alert activity's argument. */
 export interface AlertRequest {
   spec: AlertSpec;
-  run: RunOutcome;
+  run: AlertRun;
 }

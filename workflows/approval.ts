@@ -27,7 +27,7 @@ import type { Activities } from '../activities';
 import { APPROVAL_MEMO, APPROVAL_UPDATE, type ApprovalAnswer, type ApprovalDecision, type ApprovalMemo, type ApprovalSpec } from './approval-types';
 import { applyingDetails, decisionCommands, planLine, awaitingDetails } from './approval-text';
 import { deliverAlertsWorkflow } from './deliver-alerts';
-import { rowsChanged } from './run-text';
+import { AWAITING_APPROVAL, rowsChanged } from '../core/outcome';
 import { OUTCOME } from './search-attributes';
 import type { PlanDirective, TaskInput, TaskResult } from './types';
 
@@ -110,7 +110,7 @@ async function alertAwaiting(input: TaskInput, memo: ApprovalMemo, round: number
     type: input.type,
     database: input.database,
     dryRun: false,
-    outcome: 'awaiting_approval',
+    outcome: AWAITING_APPROVAL,
     cause: `plan would change ${planLine(memo)}, expires ${memo.expiresAt}; approve: ${approve} · reject: ${reject}`,
     tables: {},
     rowsChanged: 0,
@@ -190,7 +190,7 @@ export async function runWithApproval<A extends object>(
     };
     if (reasons.length > 0) {
       memo.expiresAt = new Date(Date.now() + spec.timeoutMs).toISOString();
-      record(memo, 'awaiting_approval');
+      record(memo, AWAITING_APPROVAL);
       setCurrentDetails(awaitingDetails(workflowId, memo));
       await alertAwaiting(input, memo, round);
       waitingFor = planId;

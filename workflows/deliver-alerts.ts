@@ -1,6 +1,7 @@
 import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { AlertRequest } from './alert-types';
+import { FailureType } from '../core/failures';
 
 /**
  * Delivery is retried with backoff for about ten minutes (a receiver that answers 5xx or times
@@ -8,7 +9,7 @@ import type { AlertRequest } from './alert-types';
  */
 export const ALERT_DELIVERY: ActivityOptions = {
   startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10, nonRetryableErrorTypes: ['ConfigError'] },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10, nonRetryableErrorTypes: [FailureType.ConfigError] },
 };
 
 const alerts = proxyActivities<Pick<Activities, 'deliverRunAlerts'>>(ALERT_DELIVERY);

@@ -5,7 +5,6 @@ import {
   CancellationScope,
   defineQuery,
   defineSignal,
-  isCancellation,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -15,29 +14,19 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import {
-  type Backlog,
-  type BatchCheckpoint,
-  type Counts,
-  type PartialResult,
-  PROGRESS_SIGNAL,
-  type TaskInput,
-  type TaskProgress,
-  type TaskResult,
-} from './types';
+import { type BatchCheckpoint, type PartialResult, PROGRESS_SIGNAL, type TaskInput, type TaskProgress, type TaskResult } from './types';
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from './search-attributes';
-import { finalDetails, liveDetails, outcomeHeadline, rowsChanged, type RunOutcome, stoppedDetails } from './run-text';
+import { finalDetails, liveDetails, outcomeHeadline } from './run-text';
 import { afterRun } from './after-run';
 import { runWithApproval } from './approval';
+import { classifyFailure, FailureType, NON_RETRYABLE_TYPES } from '../core/failures';
+import { backlogTotal, OUTCOME_MEMO, outcomeMemo, type RunEnd, type RunOutcome, rowsChanged } from '../core/outcome';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
 export const progressQuery = defineQuery<TaskProgress>('progress');
 
 /** Live progress from the task's activity, shown as the run's current details in Temporal Web. */
 export const progressSignal = defineSignal<[BatchCheckpoint]>(PROGRESS_SIGNAL);
-
-/** Failure types an activity raises for problems a retry cannot fix. */
-const NON_RETRYABLE = ['ConfigError', 'SafetyLimitExceeded', 'CursorDidNotAdvance'];
 
 /**
  * Since this patch a dry run that finds the real run would be refused fails like the refused real
@@ -48,40 +37,14 @@ const DRY_RUN_REFUSAL_FAILS = 'dry-run-refusal-fails';
 /** A dry run's refused result as the failure a refused real run raises, its counts in the details. */
 function refusalOf(result: TaskResult): ApplicationFailure {
   const partial: PartialResult = { dryRun: result.dryRun, counts: result.counts, tables: result.tables, sets: result.sets, batches: result.batches };
-  return ApplicationFailure.nonRetryable(result.reason ?? 'refused by a safety limit', 'SafetyLimitExceeded', partial);
+  return ApplicationFailure.nonRetryable(result.reason ?? 'refused by a safety limit', FailureType.SafetyLimitExceeded, partial);
 }
 
-/** Memo key of a run's outcome, readable by `caretaker status` without a worker. */
-export const OUTCOME_MEMO = 'caretakerOutcome';
+/** Memo key of a run's outcome (core/outcome.ts; exported here for plugins that imported it from run-task). */
+export { OUTCOME_MEMO };
 
 /** Reads a failed run's ledger: short, and itself never cancelled. */
 const ledger = proxyActivities<Pick<Activities, 'readRunLedger'>>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
-
-/** The innermost message of a failure chain (ActivityFailure -> ApplicationFailure -> ...). */
-function rootMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  let message = e?.message ?? String(err);
-  while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
-    if (e.message) message = e.message;
-  }
-  return message;
-}
-
-/** A real run a safety limit refused fails with this type; its outcome says `refused`, not `failed`. */
-function isRefusal(err: unknown): boolean {
-  for (let e = err as { type?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) if (e.type === 'SafetyLimitExceeded') return true;
-  return false;
-}
-
-/** The partial counts an activity attached to its failure (`details[0]`), if any. */
-function partialFromFailure(err: unknown): PartialResult | undefined {
-  for (let e = err as { details?: unknown[]; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    const first = Array.isArray(e.details) ? e.details[0] : undefined;
-    if (first && typeof first === 'object' && 'counts' in first) return first as PartialResult;
-  }
-  return undefined;
-}
 
 /**
  * The activities, with the timeouts and retry policy the task's config asked for. A plugin passes
@@ -102,9 +65,29 @@ export function taskActivities<A extends object = Activities>(input: TaskInput):
       initialInterval: retry.initialIntervalMs,
       backoffCoefficient: retry.backoffCoefficient,
       maximumInterval: retry.maximumIntervalMs,
-      nonRetryableErrorTypes: NON_RETRYABLE,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
     },
   });
+}
+
+/** The run's end, built once: everything below reports this one value. */
+function runEndOf(
+  input: TaskInput,
+  end: Pick<RunEnd, 'outcome' | 'stopped' | 'reason' | 'failureType' | 'counts' | 'tables' | 'batches' | 'errors' | 'backlog'>,
+): RunEnd {
+  const info = workflowInfo();
+  return {
+    taskId: input.taskId,
+    type: input.type,
+    database: input.database,
+    dryRun: (input.config as { dry_run?: boolean }).dry_run === true,
+    ...end,
+    rowsChanged: rowsChanged(end.tables),
+    durationMs: Date.now() - info.runStartTime.getTime(),
+    namespace: info.namespace,
+    workflowId: info.workflowId,
+    runId: info.runId,
+  };
 }
 
 /**
@@ -112,20 +95,16 @@ export function taskActivities<A extends object = Activities>(input: TaskInput):
  * the search attributes (Temporal Web's list, `caretaker history`) and the current details (the
  * run's page in Temporal Web).
  */
-function recordOutcome(
-  input: TaskInput,
-  end: { outcome: RunOutcome; dryRun: boolean; reason?: string; counts: Counts; tables: Record<string, Counts>; backlog?: Backlog; details: string },
-): void {
-  const backlog = end.backlog && { rows: end.backlog.rows, oldest_age_seconds: end.backlog.oldest_age_seconds };
-  upsertMemo({ [OUTCOME_MEMO]: { outcome: end.outcome, dryRun: end.dryRun, failure: end.reason, counts: end.counts, tables: end.tables, backlog } });
+function recordOutcome(end: RunEnd): void {
+  upsertMemo({ [OUTCOME_MEMO]: outcomeMemo(end) });
   upsertSearchAttributes([
-    { key: TASK_ID, value: input.taskId },
-    { key: TASK_TYPE, value: input.type },
+    { key: TASK_ID, value: end.taskId },
+    { key: TASK_TYPE, value: end.type },
     { key: DRY_RUN, value: end.dryRun },
     { key: OUTCOME, value: end.outcome },
-    { key: ROWS_CHANGED, value: rowsChanged(end.tables) },
+    { key: ROWS_CHANGED, value: end.rowsChanged },
   ]);
-  setCurrentDetails(end.details);
+  setCurrentDetails(finalDetails(end));
 }
 
 /**
@@ -162,10 +141,11 @@ export async function runTask<C, A extends object = Activities>(
     else result = await body(activities);
     if (result.status === 'refused' && patched(DRY_RUN_REFUSAL_FAILS)) throw refusalOf(result);
   } catch (err) {
-    const cancelled = isCancellation(err);
+    const failure = classifyFailure(err);
+    const cancelled = failure.outcome === 'cancelled';
     progress.phase = cancelled ? 'cancelling' : 'failed';
-    progress.failure = rootMessage(err);
-    progress.partial = partialFromFailure(err);
+    progress.failure = failure.message;
+    progress.partial = failure.details as PartialResult | undefined;
     if (!input.config.dry_run) {
       // The ledger knows exactly what committed, even when the last attempt died without a word.
       const { workflowId, runId } = workflowInfo();
@@ -175,38 +155,33 @@ export async function runTask<C, A extends object = Activities>(
       progress.partial = fromLedger ?? progress.partial;
     }
     if (cancelled) progress.phase = 'cancelled';
-    const outcome = cancelled ? 'cancelled' : isRefusal(err) ? 'refused' : 'failed';
-    recordOutcome(input as TaskInput, {
-      outcome,
-      dryRun: progress.dryRun,
-      reason: progress.failure,
+    const end = runEndOf(input as TaskInput, {
+      outcome: failure.outcome,
+      stopped: true,
+      reason: failure.message,
+      ...(failure.type !== undefined && { failureType: failure.type }),
       counts: progress.partial?.counts ?? {},
       tables: progress.partial?.tables ?? {},
-      details: stoppedDetails(outcome, progress.failure, progress.partial, progress.dryRun, Date.now() - started),
+      batches: progress.partial?.batches ?? 0,
+      errors: [],
     });
-    await afterRun(input, progress, err); // metrics and alerts (workflows/after-run.ts)
+    recordOutcome(end);
+    await afterRun(input, end); // metrics and alerts (workflows/after-run.ts)
     throw err;
   }
   progress.phase = 'done';
   progress.result = result;
-  recordOutcome(input as TaskInput, {
+  const end = runEndOf(input as TaskInput, {
     outcome: decided ?? result.status,
-    dryRun: result.dryRun,
-    reason: result.reason,
+    stopped: false,
+    ...(result.reason !== undefined && { reason: result.reason }),
     counts: result.counts,
     tables: result.tables,
-    backlog: result.backlog,
-    details: finalDetails({
-      outcome: decided ?? result.status,
-      dryRun: result.dryRun,
-      reason: result.reason,
-      counts: result.counts,
-      tables: result.tables,
-      batches: result.batches,
-      elapsedMs: Date.now() - started,
-      errors: result.errors,
-    }),
+    batches: result.batches,
+    errors: result.errors,
+    ...(result.backlog !== undefined && { backlog: backlogTotal(result.backlog) }),
   });
-  await afterRun(input, progress); // metrics and alerts (workflows/after-run.ts)
+  recordOutcome(end);
+  await afterRun(input, end); // metrics and alerts (workflows/after-run.ts)
   return result;
 }

@@ -3,11 +3,8 @@
  * (markdown), the outcome's headline. Pure functions over plain data: the workflow bundle, the CLI
  * and `npm start` share them, so every view says the same words.
  */
-import type { BatchCheckpoint, Counts, PartialResult, TaskResult } from './types';
-
-/** Every outcome a run ends with: a TaskResult's status, or how the workflow itself ended. */
-/** `rejected` and `expired`: a run whose plan waited for approval (workflows/approval.ts) and was not applied. */
-export type RunOutcome = TaskResult['status'] | 'failed' | 'cancelled' | 'rejected' | 'expired';
+import type { BatchCheckpoint, Counts } from './types';
+import type { RunEnd, RunOutcome } from '../core/outcome';
 
 /** What a run is, for its summary: "DRY RUN · Caretaker runs.cleanup_stale (stale-runs), started by hand". */
 export function runSummary(task: { taskId: string; type: string; dryRun: boolean }, how?: string): string {
@@ -38,27 +35,23 @@ function keepLastLineVisible(markdown: string): string {
   return `${markdown}\n\n\u00a0`;
 }
 
-/** Live progress for the current details: counts, batches, rate, elapsed, how old the checkpoint is. */
+/**
+ * Live progress for the current details: counts, batches, rate, elapsed, how old the checkpoint is.
+ * The rate counts rows acted on (the task's counters but `matched`), not rows changed (core/outcome.ts).
+ */
 export function liveDetails(dryRun: boolean, startedAtMs: number, checkpoint: BatchCheckpoint, nowMs: number): string {
   const elapsedS = Math.max(1, Math.round((nowMs - startedAtMs) / 1000));
-  const rows = Object.entries(checkpoint.counts)
+  const actedOn = Object.entries(checkpoint.counts)
     .filter(([k]) => k !== 'matched')
     .reduce((n, [, v]) => n + v, 0);
   const waiting = checkpoint.pace?.waiting ? ` · waiting: ${checkpoint.pace.waiting}` : '';
   return keepLastLineVisible(
     [
-      `**${outcomeHeadline('running')}**${dryRun ? ' (DRY RUN)' : ''} · ${checkpoint.batches} batch(es) · ${countsText(checkpoint.counts)} · ~${Math.round(rows / elapsedS)} rows/s · elapsed ${elapsedS}s${waiting}`,
+      `**${outcomeHeadline('running')}**${dryRun ? ' (DRY RUN)' : ''} · ${checkpoint.batches} batch(es) · ${countsText(checkpoint.counts)} · ~${Math.round(actedOn / elapsedS)} rows/s · elapsed ${elapsedS}s${waiting}`,
       '',
       `Checkpoint at ${checkpoint.at}; refreshed every 30 s here (at most 20 times an attempt), every few seconds in \`caretaker status\`.`,
     ].join('\n'),
   );
-}
-
-/** Rows inserted, updated and deleted over every table (a dry run's would-be changes). */
-export function rowsChanged(tables: Record<string, Counts>): number {
-  let n = 0;
-  for (const counts of Object.values(tables)) for (const v of Object.values(counts)) n += typeof v === 'number' ? v : 0;
-  return n;
 }
 
 function cell(counts: Counts, key: string): string {
@@ -86,45 +79,16 @@ function countsText(counts: Counts): string {
 }
 
 /** The end-of-run details: headline, counts, and the per-table table. */
-export function finalDetails(end: {
-  outcome: RunOutcome;
-  dryRun: boolean;
-  reason?: string;
-  counts: Counts;
-  tables: Record<string, Counts>;
-  batches: number;
-  elapsedMs: number;
-  errors?: string[];
-  /** The run failed (a real run's refusal included): its counts are what it did before it stopped. */
-  stopped?: boolean;
-}): string {
+export function finalDetails(
+  end: Pick<RunEnd, 'outcome' | 'dryRun' | 'reason' | 'counts' | 'tables' | 'batches' | 'durationMs' | 'errors' | 'stopped'>,
+): string {
   const lines = [
     `**${outcomeHeadline(end.outcome, end.reason)}**${end.dryRun ? ' (DRY RUN: nothing was changed)' : ''}`,
     '',
-    `${end.dryRun ? 'Would change' : end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.elapsedMs / 1000).toFixed(1)} s`,
+    `${end.dryRun ? 'Would change' : end.outcome === 'failed' || end.outcome === 'cancelled' || end.stopped ? 'Changed before it stopped' : 'Changed'}: ${countsText(end.counts)} in ${end.batches} batch(es), ${(end.durationMs / 1000).toFixed(1)} s`,
     '',
     tablesMarkdown(end.tables),
   ];
-  if (end.errors?.length) lines.push('', `Errors (${end.errors.length}):`, ...end.errors.slice(0, 10).map((e) => `- ${e}`));
+  if (end.errors.length) lines.push('', `Errors (${end.errors.length}):`, ...end.errors.slice(0, 10).map((e) => `- ${e}`));
   return keepLastLineVisible(lines.join('\n'));
-}
-
-/** The end-of-run details of a failed or cancelled run, from what it had done when it stopped. */
-export function stoppedDetails(
-  outcome: 'failed' | 'cancelled' | 'refused',
-  reason: string,
-  partial: PartialResult | undefined,
-  dryRun: boolean,
-  elapsedMs: number,
-): string {
-  return finalDetails({
-    outcome,
-    dryRun,
-    reason,
-    counts: partial?.counts ?? {},
-    tables: partial?.tables ?? {},
-    batches: partial?.batches ?? 0,
-    elapsedMs,
-    stopped: true,
-  });
 }

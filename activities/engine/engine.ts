@@ -21,6 +21,7 @@ import { planInspector } from './plan-capture';
 import { skippedResult } from '../results';
 import { TablePins } from './table-pins';
 import { leftBehind } from './backlog';
+import { FailureType } from '../../core/failures';
 
 export interface RunOptions {
   /** Counters that always appear in the result, even when zero. */
@@ -234,7 +235,7 @@ export function advance(unit: WorkUnit, position: Position, items: readonly unkn
     if (!moved) {
       throw ApplicationFailure.nonRetryable(
         `${unit.label}: the batch cursor did not advance past ${JSON.stringify(previous)}; stopping instead of repeating a batch`,
-        'CursorDidNotAdvance',
+        FailureType.CursorDidNotAdvance,
       );
     }
     previous = cursor;

@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporalio/common';
 import type { PartialResult } from '../../workflows/types';
+import { FailureType } from '../../core/failures';
 
 /**
  * A PostgreSQL error as node-postgres raises it, plus where Caretaker was when it happened:
@@ -90,13 +91,14 @@ export function withPartial(err: unknown, partial: PartialResult): Error {
       nonRetryable: err.nonRetryable ?? false,
       details: [partial],
       cause: err.cause,
+      category: err.category ?? undefined,
     });
   }
   if (err instanceof TemporalFailure) return err;
   if (isPgError(err)) {
     return ApplicationFailure.create({
       message: describePgError(err),
-      type: isIntegrityViolation(err.code) ? 'IntegrityViolation' : 'PostgresError',
+      type: isIntegrityViolation(err.code) ? FailureType.IntegrityViolation : FailureType.PostgresError,
       nonRetryable: isPermanentSqlError(err.code),
       details: [partial],
     });

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import { quoteIdent } from '../sql/identifiers';
+import { FailureType } from '../../core/failures';
 
 /**
  * The tables Caretaker keeps in each target database, in one schema (`caretaker` unless the
@@ -88,6 +89,6 @@ async function missingPrivilege(client: PoolClient, schema: string, database: st
     `the run ledger (schema ${quoteIdent(schema)}) is missing in database ${quoteIdent(db)} and role ${quoteIdent(role)} may not create it (${cause}): ` +
       `it needs ${needed}. Create the ledger once as a privileged role: caretaker setup --database ${database}, ` +
       `or the SQL in README ("Database privileges"); or ${grant}`,
-    'MissingPrivilege',
+    FailureType.MissingPrivilege,
   );
 }

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ResolvedTable } from '../sql/identifiers';
 import type { WorkUnit } from './work-unit';
+import { FailureType } from '../../core/failures';
 
 /**
  * The tables a run changes (each unit's max_fraction targets, child tables included), pinned by the
@@ -52,5 +53,5 @@ export class TablePins {
 
 function tableReplaced(name: string, pinned: number, now: number | null): ApplicationFailure {
   const what = now === null ? `renamed or dropped during the run (oid ${pinned} → none)` : `replaced during the run (oid ${pinned} → ${now})`;
-  return ApplicationFailure.nonRetryable(`${name} was ${what}; nothing more was changed; the next run checks the new table's guard`, 'TableReplaced');
+  return ApplicationFailure.nonRetryable(`${name} was ${what}; nothing more was changed; the next run checks the new table's guard`, FailureType.TableReplaced);
 }

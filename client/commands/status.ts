@@ -1,17 +1,9 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TaskProgress } from '../../workflows/types';
-import { OUTCOME_MEMO } from '../../workflows/run-task';
+import { readOutcomeMemo } from '../../core/outcome';
 import { type CliContext, UsageError, webUiLink } from '../context';
 import { countsText, failureOf, summarizeResult, tablesText } from '../run-report';
 import { activityProgress, progressLine } from '../run-progress';
-
-interface OutcomeMemo {
-  outcome: string;
-  dryRun?: boolean;
-  failure?: string;
-  counts: Record<string, number>;
-  tables?: Record<string, Record<string, number>>;
-}
 
 const FAILED_STATES = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
 
@@ -35,7 +27,7 @@ export async function status(ctx: CliContext): Promise<number> {
   const activities = activityProgress(desc);
   // A finished run's outcome is in its memo, readable without a worker; a failed or cancelled one's
   // counts there are what it changed before it stopped.
-  const outcome = desc.memo?.[OUTCOME_MEMO] as OutcomeMemo | undefined;
+  const outcome = readOutcomeMemo(desc.memo);
   const failed = FAILED_STATES.has(state);
   // A run that failed without recording an outcome (terminated, timed out) still has its cause in Temporal.
   const failure = failed
