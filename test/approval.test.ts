@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -26,12 +27,33 @@ function writeConfig(change: Record<string, unknown> = {}): void {
     { id: 'purge-first', type: 'retention.enforce', config: POLICY, approval: { when: { first_run: true } } },
     { id: 'purge-many', type: 'retention.enforce', config: POLICY, approval: { when: { rows_above: 100 } } },
     { id: 'purge-share', type: 'retention.enforce', config: POLICY, approval: { when: { fraction_above: 0.2 } } },
+    {
+      id: 'purge-alerted',
+      type: 'retention.enforce',
+      config: POLICY,
+      approval: { required: true },
+      alerts: { webhooks: [{ name: 'ops', format: 'json', url_env: 'CARETAKER_TEST_APPROVAL_HOOK' }] },
+    },
     { id: 'purge-changed', type: 'retention.enforce', config: POLICY, approval: { when: { config_changed: true } } },
   ].map((t) => (t.id in change ? { ...t, config: { ...t.config, ...(change[t.id] as object) } } : t));
   writeFileSync(file, JSON.stringify({ task_queue: temporal.taskQueue, tasks }));
 }
 
+/** A webhook receiver: each JSON body it took. */
+const alerts: Record<string, unknown>[] = [];
+let receiver: Server;
+
 beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      alerts.push(JSON.parse(text) as Record<string, unknown>);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  process.env.CARETAKER_TEST_APPROVAL_HOOK = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
   db = await createTestDatabase('approval');
   await db.pool.query('create table events (id bigserial primary key, created_at timestamptz not null)');
   temporal = await startTestWorker({ default: db.url });
@@ -41,6 +63,7 @@ beforeAll(async () => {
   writeConfig();
 });
 afterAll(async () => {
+  await new Promise((resolve) => receiver?.close(resolve));
   await temporal?.stop();
   await db?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -104,8 +127,11 @@ describe('plan → approve → apply', () => {
     expect(await ids()).toHaveLength(7); // nothing changed while it waits
     expect(await outcomeOf(handle)).toBe('awaiting_approval');
 
-    const listed = JSON.parse((await caretaker('plans', '--json', '-f', file)).out) as { workflowId: string; rows: number; approve: string }[];
-    expect(listed.find((p) => p.workflowId === handle.workflowId)).toMatchObject({ rows: 3, approve: `caretaker approve ${handle.workflowId}` });
+    const plans = async () =>
+      (JSON.parse((await caretaker('plans', '--json', '-f', file)).out) as { workflowId: string; rows: number; approve: string }[]).find(
+        (p) => p.workflowId === handle.workflowId,
+      );
+    await expect.poll(plans, { timeout: 20_000 }).toMatchObject({ rows: 3, approve: `caretaker approve ${handle.workflowId}` });
 
     const approved = await caretaker('approve', handle.workflowId, '--as', 'alice', '--note', 'checked the 3 rows', '-f', file);
     expect(approved.code, approved.err).toBe(0);
@@ -223,6 +249,29 @@ describe('plan → approve → apply', () => {
     expect((await caretaker('approve', changed.workflowId, '-f', file)).code).toBe(0);
     expect(await changed.result()).toMatchObject({ status: 'completed', counts: { deleted: 1 } });
     expect(await recentRows()).toEqual(keptRows);
+  });
+
+  it("a waiting plan alerts the task's webhooks with its counts and the commands; history lists the run as awaiting_approval", async () => {
+    const handle = await start('purge-alerted');
+    const plan = await planOf(handle);
+    const { runId } = await handle.describe();
+    await temporal.client.workflow.getHandle(`${handle.workflowId}/approval/${runId}/1`).result();
+    expect(alerts.at(-1)).toMatchObject({
+      task: 'purge-alerted',
+      outcome: 'awaiting_approval',
+      cause: expect.stringContaining(`caretaker approve ${handle.workflowId}`),
+    });
+    expect(alerts.at(-1)!.cause).toContain('public.events: would_delete=3');
+    expect(plan.rows).toBe(3);
+    // Visibility follows the run's search attributes shortly after they change.
+    const listed = async () =>
+      (JSON.parse((await caretaker('history', 'purge-alerted', '--json', '-f', file)).out) as { workflowId: string; outcome: string }[]).find(
+        (r) => r.workflowId === handle.workflowId,
+      )?.outcome;
+    await expect.poll(listed, { timeout: 20_000 }).toBe('awaiting_approval');
+    expect((await caretaker('reject', handle.workflowId, '--note', 'alert seen', '-f', file)).code).toBe(0);
+    await handle.result();
+    expect((await handle.describe()).memo?.caretakerOutcome).toMatchObject({ outcome: 'rejected', counts: {} });
   });
 
   it('a dry run of a task with approval is a plain dry run: it does not wait', async () => {
