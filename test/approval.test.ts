@@ -133,6 +133,9 @@ describe('plan → approve → apply', () => {
       );
     await expect.poll(plans, { timeout: 20_000 }).toMatchObject({ rows: 3, approve: `caretaker approve ${handle.workflowId}` });
 
+    const status = await caretaker('status', handle.workflowId, '-f', file);
+    expect(status.out).toContain('phase: awaiting_approval');
+    expect(status.out).toContain(`caretaker approve ${handle.workflowId}`);
     const approved = await caretaker('approve', handle.workflowId, '--as', 'alice', '--note', 'checked the 3 rows', '-f', file);
     expect(approved.code, approved.err).toBe(0);
     const result = (await handle.result()) as TaskResult;

@@ -86,6 +86,15 @@ async function decide(ctx: CliContext, decision: ApprovalDecision['decision']): 
 export const approve = (ctx: CliContext) => decide(ctx, 'approve');
 export const reject = (ctx: CliContext) => decide(ctx, 'reject');
 
+/** The plan and its decision in one line, for `caretaker status`. */
+export function approvalLine(workflowId: string, memo: ApprovalMemo): string {
+  const plan = `plan ${planLine(memo)}`;
+  if (memo.state === 'awaiting') return `${plan}; waiting since ${memo.plannedAt} (expires ${memo.expiresAt}): ${decisionCommands(workflowId).approve}`;
+  if (memo.state === 'not_needed') return `${plan}; applied without waiting (no approval.when condition held)`;
+  const by = memo.decidedBy ? ` by ${memo.decidedBy}${memo.note ? ` (${memo.note})` : ''}` : '';
+  return `${plan}; ${memo.state}${by}`;
+}
+
 /** `caretaker plans [--json]`: runs waiting for approval, oldest plan first, with their counts and age. */
 export async function plans(ctx: CliContext): Promise<number> {
   const client = await ctx.client();
