@@ -26,6 +26,8 @@ export function alertCauses(spec: AlertSpec, run: AlertRun, zeroStreak?: number)
       message: `${run.dryRun ? 'dry run found the real run would be refused by a safety limit' : 'refused by a safety limit'}${why}`,
     });
   }
+  // A plan waiting for a person is always worth a message: the task configured webhooks and approval.
+  if (run.outcome === 'awaiting_approval') causes.push({ rule: 'approval', message: `plan awaits approval${why}` });
   if (run.outcome === 'cancelled' && spec.on.includes('cancellation')) causes.push({ rule: 'cancellation', message: `run was cancelled${why}` });
   if (spec.rows_changed_above !== undefined && !run.dryRun && run.rowsChanged > spec.rows_changed_above) {
     causes.push({ rule: 'rows_changed_above', message: `changed ${run.rowsChanged} rows, more than rows_changed_above ${spec.rows_changed_above}` });

@@ -11,6 +11,7 @@ import { createOrphansActivities } from './orphans';
 import { createRulesActivities } from './rules';
 import { createLedgerActivities } from './ledger';
 import { createAlertActivities } from './alerts';
+import { createApprovalActivities } from './approval';
 
 export type { ActivityDeps, DatabasePools } from './deps';
 
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRulesActivities(deps),
     ...createLedgerActivities(deps),
     ...createAlertActivities(deps),
+    ...createApprovalActivities(deps),
   };
 }
 

@@ -13,6 +13,7 @@ import { closestMatch } from '../config/did-you-mean';
 import * as schedules from './commands/schedules';
 import { describe } from './commands/describe';
 import { check } from './commands/check';
+import * as approval from './commands/approval';
 
 const USAGE = `caretaker: scheduled, durable database maintenance on Temporal
 
@@ -45,6 +46,12 @@ runs
   status <workflowId>               phase, progress, checkpoint age, failure cause (exit 1 for a failed run)
   history <task> [--since 7d|DATE]  every run of a task: outcome, dry run, rows changed, duration
   cancel <workflowId>               cancel a run at its next batch boundary (exit 2 if it already ended)
+approval (tasks with approval:)
+  plans                             runs whose plan waits for approval, oldest first: rows per table, age, expiry
+  approve <workflowId> [--note TEXT] [--as NAME]
+                                    apply the plan (refused when the task's config changed since it was planned)
+  reject <workflowId> --note TEXT [--as NAME]
+                                    end the run without changing anything; approver: --as, else the OS user
 encryption
   codec-server [--port 8089] [--cors-origin URL,...]
                                     Temporal's codec endpoint for the Web UI (needs the codec keys)
@@ -78,6 +85,9 @@ const COMMANDS: Record<string, Command> = {
   status,
   history,
   cancel: runs.cancel,
+  approve: approval.approve,
+  reject: approval.reject,
+  plans: approval.plans,
   'codec-server': codec.serve,
 };
 
@@ -104,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
         database: { type: 'string' },
         junit: { type: 'string' },
         strict: { type: 'boolean' },
+        as: { type: 'string' },
       },
     });
   } catch (err) {

@@ -3,7 +3,7 @@ import { type CalendarSpec, DAYS_OF_WEEK, MONTHS, type ScheduleOptions, type Sch
 import { CALENDAR_FIELDS, type CalendarFieldName, type CalendarRange } from '../config/calendar';
 import type { OverlapPolicyName, ScheduleConfig, TaskConfig } from '../config/schema';
 import { OWNER_MEMO_KEY, type OwnerMemo } from '../config/ownership';
-import { buildTaskInput, workflowTypeFor } from './task-input';
+import { buildTaskInput, runTimeoutOf, workflowTypeFor } from './task-input';
 import { runStartOptions } from './run-start';
 
 /** Key in the schedule action's memo holding the hash of what config produced it. */
@@ -11,6 +11,15 @@ export const CONFIG_HASH_KEY = 'caretakerConfigHash';
 
 export function overlapPolicy(name: OverlapPolicyName): ScheduleOverlapPolicy {
   return name.toUpperCase() as ScheduleOverlapPolicy;
+}
+
+/**
+ * A task with `approval:` always skips: while a plan waits for its decision (up to a day), a fire
+ * must neither stack a second plan (buffer_*, allow_all), nor cancel or terminate the waiting one
+ * (cancel_other, terminate_other), so an hourly plan could never be approved.
+ */
+export function effectiveOverlap(task: TaskConfig): OverlapPolicyName {
+  return task.approval ? 'skip' : task.overlap;
 }
 
 const CALENDAR_KEYS = {
@@ -71,10 +80,10 @@ function desiredParts(task: TaskConfig, taskQueue: string) {
       workflowId: task.id,
       taskQueue,
       args: [buildTaskInput(task)],
-      workflowExecutionTimeout: task.timeouts.run,
+      workflowExecutionTimeout: runTimeoutOf(task),
       ...runStartOptions(task, { how: 'scheduled' }),
     },
-    policies: { overlap: overlapPolicy(task.overlap), catchupWindow: task.catchup_window, pauseOnFailure: task.pause_on_failure },
+    policies: { overlap: overlapPolicy(effectiveOverlap(task)), catchupWindow: task.catchup_window, pauseOnFailure: task.pause_on_failure },
   };
 }
 

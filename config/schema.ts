@@ -5,6 +5,7 @@ import { scheduleSchema } from './schedule';
 import { builtinCatalog, type Catalog } from '../tasks';
 import { timeZone } from '../tasks/fields';
 import { alertsBlockSchema, effectiveAlerts } from './alerts';
+import { approvalBlockSchema, effectiveApproval } from './approval';
 
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'] as const;
 export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
@@ -104,6 +105,8 @@ const taskFields = z.object({
   config: z.record(z.string(), z.unknown()).default({}),
   /** Replaces the global `alerts:` keys for this task; false mutes it (config/alerts.ts). */
   alerts: z.union([z.literal(false), alertsBlockSchema]).optional(),
+  /** Plan → approve → apply; replaces the global `approval:`; false turns it off (config/approval.ts). */
+  approval: z.union([approvalBlockSchema, z.literal(false)]).optional(),
 });
 
 /** One task of the file, its type looked up in `catalog` and its `config` validated by that type's schema. */
@@ -132,6 +135,8 @@ export function taskSchema(catalog: Catalog = builtinCatalog) {
         rawConfig: task.config,
         alerts: effectiveAlerts(undefined, task.alerts),
         ownAlerts: task.alerts,
+        approval: effectiveApproval(undefined, task.approval),
+        ownApproval: task.approval,
       };
     });
 }
@@ -187,6 +192,8 @@ function buildConfigSchema(catalog: Catalog) {
         databases: databasesSchema,
         /** Webhooks and rules for every task (config/alerts.ts). */
         alerts: alertsBlockSchema.optional(),
+        /** Plan → approve → apply for every task (config/approval.ts); a task's own block replaces it. */
+        approval: approvalBlockSchema.optional(),
         tasks: z.array(taskSchema(catalog)),
       })
       .strict()
@@ -200,8 +207,16 @@ function buildConfigSchema(catalog: Catalog) {
           seen.set(task.id, index);
         });
       })
-      // Each task carries its effective alert rules (global merged with its own) into its run input.
-      .transform((cfg) => ({ ...cfg, tasks: cfg.tasks.map((task) => ({ ...task, alerts: effectiveAlerts(cfg.alerts, task.ownAlerts) })) })),
+      // Each task carries its effective alert rules (global merged with its own) into its run input,
+      // and its effective approval rule (the task's own, else the global one).
+      .transform((cfg) => ({
+        ...cfg,
+        tasks: cfg.tasks.map((task) => ({
+          ...task,
+          alerts: effectiveAlerts(cfg.alerts, task.ownAlerts),
+          approval: effectiveApproval(cfg.approval, task.ownApproval),
+        })),
+      })),
   );
 }
 

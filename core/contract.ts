@@ -6,6 +6,7 @@
 
 import type { AlertSpec } from './alerts';
 import type { Backlog, Counts } from './outcome';
+import type { ApprovalSpec } from './approval';
 
 export interface RetrySpec {
   maximumAttempts: number;
@@ -32,6 +33,8 @@ export interface TaskInput<C = Record<string, unknown>> {
   };
   /** Plan → approve → apply (config `approval:`): absent for an ordinary run. */
   plan?: PlanDirective;
+  /** The task's `approval:` rule (workflows/approval.ts); absent: no approval, today's behaviour. */
+  approval?: ApprovalSpec;
 }
 
 /**

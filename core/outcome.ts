@@ -25,8 +25,17 @@ export interface Backlog {
   oldest_age_seconds?: number;
 }
 
-/** Every outcome a run ends with: a TaskResult's status (`TaskStatus` must stay a subset: runTask's RunEnd checks it), or how the workflow itself ended. */
-export type RunOutcome = 'completed' | 'completed_with_errors' | 'skipped' | 'refused' | 'failed' | 'cancelled';
+/**
+ * Every outcome a run ends with: a TaskResult's status, or how the workflow itself ended; `rejected`
+ * and `expired`: a run whose plan waited for approval and was not applied (workflows/approval.ts).
+ */
+export type RunOutcome = 'completed' | 'completed_with_errors' | 'skipped' | 'refused' | 'failed' | 'cancelled' | 'rejected' | 'expired';
+
+/** Every outcome, for validation and docs. */
+export const RUN_OUTCOMES: readonly RunOutcome[] = ['completed', 'completed_with_errors', 'skipped', 'refused', 'failed', 'cancelled', 'rejected', 'expired'];
+
+/** The CaretakerOutcome of a run whose plan waits for a person (while it runs; it then ends with a RunOutcome). */
+export const AWAITING_APPROVAL = 'awaiting_approval';
 
 /** Outcomes of a run that did what it was asked (a real one of these updates the last-success gauge and the zero-rows streak). */
 export function isCompleted(outcome: string): boolean {
@@ -130,10 +139,10 @@ export function readOutcomeMemo(memo: Record<string, unknown> | undefined): Outc
 /**
  * How a closed run ended: the outcome runTask recorded (refused, completed_with_errors, ...), else
  * Temporal's status in lower case (a run terminated or timed out records nothing); `running` while
- * it runs. `status` is Temporal's execution status name (COMPLETED, FAILED, CANCELED, ...).
+ * it runs (`awaiting_approval` while its plan waits). `status` is Temporal's execution status name (COMPLETED, FAILED, CANCELED, ...).
  */
 export function runOutcomeOf(status: string, recorded: string | undefined): string {
-  if (status === 'RUNNING') return 'running';
+  if (status === 'RUNNING') return recorded === AWAITING_APPROVAL ? AWAITING_APPROVAL : 'running';
   return recorded && recorded !== 'running' ? recorded : status.toLowerCase().replace('canceled', 'cancelled');
 }
 

@@ -21,7 +21,7 @@ export function runDetails(task: { taskId: string; type: string; dryRun: boolean
 }
 
 /** The outcome in capitals with its reason, e.g. "REFUSED: max_fraction ..." or "COMPLETED WITH ERRORS". */
-export function outcomeHeadline(outcome: RunOutcome | 'running', reason?: string): string {
+export function outcomeHeadline(outcome: RunOutcome | 'running' | 'awaiting_approval', reason?: string): string {
   const word = outcome.replace(/_/g, ' ').toUpperCase();
   return reason ? `${word}: ${reason}` : word;
 }

@@ -10,7 +10,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const TASK_ID = defineSearchAttributeKey('CaretakerTaskId', SearchAttributeType.KEYWORD);
 export const TASK_TYPE = defineSearchAttributeKey('CaretakerTaskType', SearchAttributeType.KEYWORD);
 export const DRY_RUN = defineSearchAttributeKey('CaretakerDryRun', SearchAttributeType.BOOL);
-/** completed, completed_with_errors, skipped, refused, failed, cancelled; `running` until it ends. */
+/** completed, completed_with_errors, skipped, refused, failed, cancelled, rejected, expired; `running` until it ends, `awaiting_approval` while a plan waits. */
 export const OUTCOME = defineSearchAttributeKey('CaretakerOutcome', SearchAttributeType.KEYWORD);
 export const ROWS_CHANGED = defineSearchAttributeKey('CaretakerRowsChanged', SearchAttributeType.INT);
 

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { startupWorkflowId } from '../core/workflow-ids';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, runTimeoutOf, workflowTypeFor } from '../client/task-input';
 import { runStartOptions } from '../client/run-start';
 import { failureOf, summarizeFailure, summarizeResult } from '../client/run-report';
 import { webUiLink } from '../client/context';
@@ -23,7 +23,7 @@ async function runOnce(client: Client, config: CaretakerConfig, task: TaskConfig
       workflowId,
       taskQueue: config.task_queue,
       args: [buildTaskInput(task)],
-      workflowExecutionTimeout: task.timeouts.run,
+      workflowExecutionTimeout: runTimeoutOf(task),
       ...runStartOptions(task, { how: 'run on startup' }),
     });
     const result = (await handle.result()) as TaskResult;

@@ -68,7 +68,9 @@ describe('a worker role without CREATE', () => {
     expect((await setupLedger('nope')).code).toBe(2);
     const setup = await setupLedger();
     expect(setup.code).toBe(0);
-    expect(setup.out).toContain('run ledger ready in schema caretaker (ledger, attempts, detached_partitions, run_outcomes, plans, plan_keys)');
+    expect(setup.out).toContain(
+      'run ledger ready in schema caretaker (ledger, attempts, detached_partitions, run_outcomes, plans, plan_keys, applied_configs)',
+    );
     await db.pool.query(`grant usage on schema caretaker to ${quoteIdent(role)};
       grant select, insert, update, delete on all tables in schema caretaker to ${quoteIdent(role)}`);
     const { rows } = await db.pool.query<{ create: boolean }>(`select has_database_privilege($1, current_database(), 'CREATE') as create`, [role]);

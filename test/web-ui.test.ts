@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { caretaker } from './cli';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
 import { insertJob, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG } from './fixtures';
+import { APPROVAL_MEMO, type ApprovalMemo } from '../core/approval';
 
 /** Debian's Chromium (`.ci/run` installs it when missing). */
 const CHROMIUM = process.env.CARETAKER_CHROMIUM || '/usr/bin/chromium';
@@ -31,6 +32,7 @@ beforeAll(async () => {
   const tasks = [
     { id: 'ui-stale', type: 'runs.cleanup_stale', description: 'Fails pipeline jobs nobody has heard from', config: PIPELINE_TASK_CONFIG },
     { id: 'ui-broken', type: 'runs.cleanup_stale', config: { ...PIPELINE_TASK_CONFIG, table: 'app.no_such_table' }, retry: { maximum_attempts: 1 } },
+    { id: 'ui-approve', type: 'runs.cleanup_stale', config: PIPELINE_TASK_CONFIG, approval: { required: true } },
   ];
   writeFileSync(file, JSON.stringify({ task_queue: temporal.taskQueue, tasks }));
 });
@@ -118,5 +120,21 @@ describe('Temporal Web', () => {
     expect(text).toContain('Changed before it stopped: nothing');
     expect(text).toContain('Caretaker runs.cleanup_stale (ui-broken), started by hand');
     expect(text).not.toContain('DRY RUN');
+  });
+
+  it('shows a run awaiting approval with the plan per table and the exact approve and reject commands', async () => {
+    await db.pool.query('truncate app.pipeline_jobs');
+    await insertJob(db.pool, { state: 'running', attempts: 3, age: '5 hours' });
+    await insertJob(db.pool, { state: 'running', attempts: 3, age: '6 hours' });
+    const started = JSON.parse((await caretaker('run', 'ui-approve', '--json', '-f', file)).out) as { workflowId: string; url: string };
+    const handle = temporal.client.workflow.getHandle(started.workflowId);
+    await expect.poll(async () => ((await handle.describe()).memo?.[APPROVAL_MEMO] as ApprovalMemo | undefined)?.state, { timeout: 30_000 }).toBe('awaiting');
+    const text = await readRunPage(started.url, /AWAITING APPROVAL/, `caretaker reject ${started.workflowId}`);
+    expect(text).toMatch(/table\s+would_update\s+app\.pipeline_jobs\s+2/); // the plan's counts per table
+    expect(text).toContain(`caretaker approve ${started.workflowId}`);
+    expect(text).toMatch(new RegExp(`caretaker reject ${started.workflowId} --note .why.`)); // the renderer curls the quotes
+    expect(text).toContain('nothing has been changed yet');
+    expect((await caretaker('reject', started.workflowId, '--note', 'seen in the browser test', '-f', file)).code).toBe(0);
+    expect(await handle.result()).toMatchObject({ status: 'skipped' });
   });
 });

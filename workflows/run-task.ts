@@ -26,8 +26,9 @@ import {
 import { DRY_RUN, OUTCOME, ROWS_CHANGED, TASK_ID, TASK_TYPE } from '../core/search-attributes';
 import { finalDetails, liveDetails, outcomeHeadline } from '../core/run-text';
 import { afterRun } from './after-run';
+import { runWithApproval } from './approval';
 import { classifyFailure, FailureType, NON_RETRYABLE_TYPES } from '../core/failures';
-import { backlogTotal, OUTCOME_MEMO, outcomeMemo, type RunEnd, rowsChanged } from '../core/outcome';
+import { backlogTotal, OUTCOME_MEMO, outcomeMemo, type RunEnd, type RunOutcome, rowsChanged } from '../core/outcome';
 
 /** `caretaker status <workflowId>` asks every Caretaker workflow this. */
 export const progressQuery = defineQuery<TaskProgress>(PROGRESS_QUERY);
@@ -140,8 +141,12 @@ export async function runTask<C, A extends object = Activities>(
     if (progress.phase === 'running') setCurrentDetails(liveDetails(progress.dryRun, started, checkpoint, Date.now()));
   });
   let result: TaskResult;
+  let decided: RunOutcome | undefined; // rejected or expired: a run with approval:, whose plan was not applied
   try {
-    result = await body(taskActivities<A>(input as TaskInput));
+    const activities = taskActivities<A>(input as TaskInput);
+    const approval = input.config.dry_run ? undefined : input.approval;
+    if (approval) ({ result, outcome: decided } = await runWithApproval({ ...(input as TaskInput), approval }, activities, body));
+    else result = await body(activities);
     if (result.status === 'refused' && patched(DRY_RUN_REFUSAL_FAILS)) throw refusalOf(result);
   } catch (err) {
     const failure = classifyFailure(err);
@@ -175,7 +180,7 @@ export async function runTask<C, A extends object = Activities>(
   progress.phase = 'done';
   progress.result = result;
   const end = runEndOf(input as TaskInput, {
-    outcome: result.status,
+    outcome: decided ?? result.status,
     stopped: false,
     ...(result.reason !== undefined && { reason: result.reason }),
     counts: result.counts,

@@ -75,6 +75,17 @@ export const LEDGER_MIGRATIONS: readonly Migration[] = [
     key     jsonb not null,
     primary key (plan_id, unit, seq));`,
   },
+  {
+    version: 3,
+    name: 'applied_configs',
+    // approval.when first_run / config_changed (activities/approval.ts): each task's last applied config digest.
+    tables: ['applied_configs'],
+    sql: (s) => `
+  create table ${s}.applied_configs (
+    task_id       text primary key,
+    config_digest text not null,
+    applied_at    timestamptz not null default now());`,
+  },
 ];
 
 /** The tables a worker role reads and writes (DML), from every migration. */

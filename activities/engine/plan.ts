@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { PoolClient } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Counts, PlanDirective, PlanSummary } from '../../workflows/types';
+import type { Counts, PlanDirective, PlanSummary } from '../../core/contract';
 import { quoteIdent } from '../sql/identifiers';
 import { tableExists, type Position } from './ledger';
 import { ensureLedger } from './ledger-schema';

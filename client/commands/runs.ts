@@ -3,7 +3,7 @@ import { taskSchema, type TaskConfig } from '../../config/schema';
 import { explainIssues, formatPath } from '../../config/load';
 import { dryRunCaveats } from '../../config/warnings';
 import type { TaskResult } from '../../core/contract';
-import { buildTaskInput, workflowTypeFor } from '../task-input';
+import { buildTaskInput, runTimeoutOf, workflowTypeFor } from '../task-input';
 import { type CliContext, UsageError, webUiLink } from '../context';
 import { closedOutcome, summarizeResult } from '../run-report';
 import { runStartOptions } from '../run-start';
@@ -72,7 +72,7 @@ export async function run(ctx: CliContext): Promise<number> {
       workflowId,
       taskQueue: cfg.task_queue,
       args: [buildTaskInput(task, { dryRun })],
-      workflowExecutionTimeout: task.timeouts.run,
+      workflowExecutionTimeout: runTimeoutOf(task),
       ...runStartOptions(task, { dryRun, how: 'started by hand' }),
     })
     .catch((err: unknown) => {

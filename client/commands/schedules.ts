@@ -1,6 +1,6 @@
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import { applySync, planSync } from '../sync';
-import { overlapPolicy } from '../schedule-options';
+import { effectiveOverlap, overlapPolicy } from '../schedule-options';
 import { isOwnedBy } from '../../config/ownership';
 import { type CliContext, table, UsageError } from '../context';
 import { lastScheduledRun } from '../../core/outcome';
@@ -118,7 +118,7 @@ export async function setPaused(ctx: CliContext, paused: boolean): Promise<numbe
 async function taskOverlap(ctx: CliContext, id: string) {
   const cfg = await ctx.config().catch(() => undefined);
   const task = cfg?.tasks.find((t) => t.id === id);
-  return task ? overlapPolicy(task.overlap) : (await describeSchedule(ctx, id)).policies.overlap;
+  return task ? overlapPolicy(effectiveOverlap(task)) : (await describeSchedule(ctx, id)).policies.overlap;
 }
 
 /** `caretaker trigger <id>`: run now, under the task's overlap policy. */

@@ -1,9 +1,11 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { PROGRESS_QUERY, type TaskProgress } from '../../core/contract';
 import { readOutcomeMemo } from '../../core/outcome';
+import { APPROVAL_MEMO, type ApprovalMemo } from '../../core/approval';
 import { type CliContext, UsageError, webUiLink } from '../context';
 import { countsText, failureOf, summarizeResult, tablesText } from '../run-report';
 import { activityProgress, progressLine } from '../run-progress';
+import { approvalLine } from './approval';
 
 const FAILED_STATES = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
 
@@ -37,8 +39,27 @@ export async function status(ctx: CliContext): Promise<number> {
         (err: unknown) => failureOf(err).cause,
       )))
     : outcome?.failure;
-  const phase = state === 'RUNNING' ? ('phase' in progress ? progress.phase : 'running') : (outcome?.outcome ?? state.toLowerCase());
-  const data = { workflowId, runId: desc.runId, status: state, phase, failure, progress, outcome, activities, url: webUiLink(workflowId, desc.runId) };
+  const approval = desc.memo?.[APPROVAL_MEMO] as ApprovalMemo | undefined;
+  const waiting = state === 'RUNNING' && approval?.state === 'awaiting';
+  const phase = waiting
+    ? 'awaiting_approval'
+    : state === 'RUNNING'
+      ? 'phase' in progress
+        ? progress.phase
+        : 'running'
+      : (outcome?.outcome ?? state.toLowerCase());
+  const data = {
+    workflowId,
+    runId: desc.runId,
+    status: state,
+    phase,
+    failure,
+    progress,
+    outcome,
+    approval,
+    activities,
+    url: webUiLink(workflowId, desc.runId),
+  };
   ctx.print(data, () => {
     const lines = [
       `${workflowId}: ${state}`,
@@ -46,7 +67,8 @@ export async function status(ctx: CliContext): Promise<number> {
       `  phase: ${phase}${'phase' in progress && progress.result ? `; ${summarizeResult(progress.result)}` : ''}`,
     ];
     if (failure) lines.push(`  cause: ${failure}`);
-    if (state === 'RUNNING') lines.push(`  progress: ${progressLine(desc)}`);
+    if (approval) lines.push(`  approval: ${approvalLine(workflowId, approval)}`);
+    if (state === 'RUNNING' && !waiting) lines.push(`  progress: ${progressLine(desc)}`);
     if (outcome && outcome.outcome !== 'completed') {
       lines.push(
         `  ${state === 'RUNNING' || outcome.outcome === 'refused' || outcome.outcome.startsWith('completed') || outcome.outcome === 'skipped' ? 'counts' : 'changed before it stopped'}: ${countsText(outcome.counts)}`,
