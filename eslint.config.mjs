@@ -43,12 +43,23 @@ export default tseslint.config(
     ['activities', 'workflows', 'client', 'worker'],
     'config/ parses and validates: it may use core/ and tasks/ (the catalog), not the code that runs tasks',
   ),
-  boundary(
-    ['activities/sql/**/*.ts'],
-    ['tasks'],
-    'activities/sql/ renders SQL from resolved names and parsed references: it does not know the task catalog',
-    'warn',
-  ),
+  {
+    // The SQL-text parser (tasks/sql-*.ts: PostgreSQL's grammar, no catalog) is the one part of tasks/ that activities/sql/ renders from.
+    files: ['activities/sql/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+tasks(/(?!sql-)|$)',
+              message: 'activities/sql/ renders SQL from resolved names and parsed references: it does not know the task catalog',
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     // Workflows run in Temporal's deterministic sandbox: no I/O, no Node builtins, no pg, and
     // activities only as types (samples-typescript activities-cancellation-heartbeating/.eslintrc.js).
