@@ -41,25 +41,32 @@ const tableName = (t: unknown) => String(t).replace(/^public\./, '');
 
 /**
  * `rows.rules`: a later rule that reads a table (its own, `missing_parent`'s, `unreferenced_by`'s)
- * an earlier rule changes sees those changes in a real run; a dry run rolls each rule back, so it
- * cannot show them.
+ * an earlier rule changes (its own table; the child tables its deletes clear; the archive table it
+ * fills) sees those changes in a real run; a dry run rolls each rule back, so it cannot show them.
  */
 function ruleDependencies(rules: Record<string, unknown>[], at: string): string[] {
-  const changes = (r: Record<string, unknown>) =>
-    r.update !== undefined || r.delete !== undefined || r.archive !== undefined || list(r.cases).some((b) => b.report === undefined);
-  const reads = (r: Record<string, unknown>) =>
-    [r.table, (r.missing_parent as Record<string, unknown> | undefined)?.table, ...list(r.unreferenced_by).map((u) => u.table)]
+  const obj = (v: unknown) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {});
+  const children = (action: unknown) => list(obj(action).children).map((c) => c.table);
+  const changed = (r: Record<string, unknown>): string[] => {
+    const branches = list(r.cases);
+    const own = r.update !== undefined || r.delete !== undefined || r.archive !== undefined || branches.some((b) => b.report === undefined);
+    return [...(own ? [r.table] : []), ...children(r.delete), ...branches.flatMap((b) => children(b.delete)), ...(r.archive ? [obj(r.archive).table] : [])]
       .filter((t) => t !== undefined)
       .map(tableName);
+  };
+  const reads = (r: Record<string, unknown>) =>
+    [r.table, obj(r.missing_parent).table, ...list(r.unreferenced_by).map((u) => u.table)].filter((t) => t !== undefined).map(tableName);
   const warnings: string[] = [];
   rules.forEach((later, j) => {
     rules.slice(0, j).forEach((earlier, i) => {
-      const table = tableName(earlier.table);
-      if (!changes(earlier) || !reads(later).includes(table)) return;
-      warnings.push(
-        `${at}.config.rules[${j}] (${String(later.name)}) reads ${table}, which rules[${i}] (${String(earlier.name)}) changes first: ` +
-          'the real run sees those changes, a dry run (each rule rolled back) cannot show them',
-      );
+      const tables = new Set(changed(earlier));
+      for (const table of new Set(reads(later))) {
+        if (!tables.has(table)) continue;
+        warnings.push(
+          `${at}.config.rules[${j}] (${String(later.name)}) reads ${table}, which rules[${i}] (${String(earlier.name)}) changes first: ` +
+            'the real run sees those changes, a dry run (each rule rolled back) cannot show them',
+        );
+      }
     });
   });
   return warnings;

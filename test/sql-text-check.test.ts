@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../config/load';
+import { configWarnings } from '../config/warnings';
 import { caretaker } from './cli';
 import { createTestDatabase, type TestDatabase } from './support';
 
 // `caretaker validate` and `caretaker check` on rows.rules SQL text: no Temporal, the test's own database.
-// The task type comes from branch rules-engine: until it is merged this file has nothing to check.
 
 let db: TestDatabase;
 let dir: string;
@@ -71,5 +72,50 @@ describe('rows.rules SQL text', () => {
     const passing = await caretaker('check', '-f', configWith([ok, fixed]));
     expect(passing.out).toContain('jobs-maintenance (rows.rules): ok');
     expect(passing.code).toBe(0);
+  });
+});
+
+describe('validate: rules that depend on an earlier rule', () => {
+  const warningsFor = (rules: object[]) =>
+    configWarnings(
+      parseConfigText(JSON.stringify({ tasks: [{ id: 'chain', type: 'rows.rules', schedule: { every: '5m' }, config: { rules } }] }), 't.yaml', {}),
+    );
+  const dependence = (later: string, table: string, earlier: string) =>
+    `tasks[0] (chain).config.rules[1] (${later}) reads ${table}, which rules[0] (${earlier}) changes first: the real run sees those changes, a dry run (each rule rolled back) cannot show them`;
+
+  it('names a later rule that reads a table an earlier rule changes: its own table, the children it deletes, the archive it fills', () => {
+    const deleteApps = { name: 'orphan-apps', table: 'apps', where: 'owner_id is null', delete: { children: [{ table: 'builds', column: 'app_id' }] } };
+    expect(
+      warningsFor([deleteApps, { name: 'tasks-of-missing-apps', table: 'tasks', missing_parent: { table: 'apps', column: 'app_id' }, report: {} }]),
+    ).toEqual([dependence('tasks-of-missing-apps', 'apps', 'orphan-apps')]);
+    expect(warningsFor([deleteApps, { name: 'old-builds', table: 'public.builds', where: 'true', report: {} }])).toEqual([
+      dependence('old-builds', 'builds', 'orphan-apps'),
+    ]);
+    const archive = { name: 'archive-runs', table: 'runs', where: "state = 'done'", archive: { table: 'runs_archive' } };
+    expect(warningsFor([archive, { name: 'trim-archive', table: 'runs_archive', where: 'true', delete: {} }])).toEqual([
+      dependence('trim-archive', 'runs_archive', 'archive-runs'),
+    ]);
+    const branchDelete = {
+      name: 'finish',
+      table: 'jobs',
+      where: 'true',
+      cases: [{ when: 'done', delete: { children: [{ table: 'job_logs', column: 'job_id' }] } }, { report: {} }],
+    };
+    expect(warningsFor([branchDelete, { name: 'logs', table: 'job_logs', where: 'true', report: {} }])).toEqual([dependence('logs', 'job_logs', 'finish')]);
+  });
+
+  it('says nothing when the earlier rule only reports, or the tables differ', () => {
+    expect(
+      warningsFor([
+        { name: 'look', table: 'apps', where: 'true', report: {} },
+        { name: 'then', table: 'apps', where: 'true', delete: {} },
+      ]),
+    ).toEqual([]);
+    expect(
+      warningsFor([
+        { name: 'a', table: 'apps', where: 'true', delete: {} },
+        { name: 'b', table: 'tasks', where: 'true', delete: {} },
+      ]),
+    ).toEqual([]);
   });
 });
