@@ -11,6 +11,7 @@ import { col, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { ruleTexts, type RuleTexts } from './rule-text';
+import { loadSqlParser } from '../tasks/sql-text';
 import { exclusive } from './task-lock';
 import { isNaiveTimestamp } from './sql/time';
 import type { TimestampSettings } from '../tasks/fields';
@@ -159,6 +160,8 @@ export function createRulesActivities({ databases }: ActivityDeps) {
   return {
     /** `rows.rules`: every rule in order, in batches, through the batch engine. */
     async applyRowRules(input: TaskInput<RowsRulesConfig>): Promise<TaskResult> {
+      // The rules' SQL text is parsed here; the parser loads once per worker, on the first rows.rules run.
+      await loadSqlParser();
       return exclusive(databases, input, async (session) => {
         const sets: RowSet[] = [];
         for (const [i, rule] of input.config.rules.entries())

@@ -13,7 +13,7 @@ import { convertExpr, unwrap } from './sql-text-convert';
  *
  * The parser is WebAssembly, which loads asynchronously once per process; `parseSqlText` is
  * synchronous. So every edge awaits `loadSqlParser()` first: config loading (`loadConfigFile`),
- * the worker (`createCaretakerWorker`), and the tests (`test/sql-parser-setup.ts`).
+ * the `rows.rules` activity (`applyRowRules`, on its first run in a worker), and the tests (`test/sql-parser-setup.ts`).
  */
 
 export { SqlTextError, SQL_TEXT_ALLOWED, visitSqlExpr } from './sql-expr';
@@ -55,7 +55,7 @@ const PREFIX = 'select ';
 
 /** Parses and checks `text`; throws `SqlTextError` naming the offending fragment and what is allowed. */
 export function parseSqlText(text: string, kind: SqlTextKind): SqlText {
-  if (!parser) throw new Error('the SQL expression parser is not loaded: await loadSqlParser() before parsing (config load and worker start do)');
+  if (!parser) throw new Error('the SQL expression parser is not loaded: await loadSqlParser() before parsing (config load and the rows.rules activity do)');
   const source = PREFIX + text;
   const bytes = Buffer.from(source, 'utf8');
   const cut = (start: number, end: number) => bytes.subarray(start, end).toString('utf8').trim();

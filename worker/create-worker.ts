@@ -4,7 +4,6 @@ import type { ActivityDeps, DatabasePools } from '../activities/deps';
 import type { TemporalEnv } from '../config/temporal-env';
 import type { CaretakerPlugin } from '../config/plugins';
 import { dataConverterFromEnv } from '../config/codec';
-import { loadSqlParser } from '../tasks/sql-text';
 
 /** How stale the progress people see may be, at most (issue 6: ~5 s behind the last committed batch). */
 export const HEARTBEAT_FRESHNESS = '4s';
@@ -26,12 +25,6 @@ export async function connectWorker(env: TemporalEnv): Promise<NativeConnection>
 }
 
 export async function createCaretakerWorker(opts: CaretakerWorkerOptions): Promise<Worker> {
-  // Rule expressions are parsed by activities (tasks/sql-text.ts); the parser loads once, while the worker starts.
-  const [worker] = await Promise.all([createWorker(opts), loadSqlParser()]);
-  return worker;
-}
-
-function createWorker(opts: CaretakerWorkerOptions): Promise<Worker> {
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
