@@ -7,7 +7,7 @@ import { configError } from './errors';
 import { resolveChildren } from './retention';
 import { processRowSets, type RowAction, type RowBranch, type RowSet } from './row-sets';
 import type { Assigned } from './sql/expressions';
-import { col, resolveTable, type ResolvedTable } from './sql/identifiers';
+import { col, resolveReadable, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { ruleTexts, type RuleTexts } from './rule-text';
@@ -37,7 +37,7 @@ async function missingParent(client: PoolClient, table: ResolvedTable, rel: NonN
   const refs = keyColumns(rel.column);
   const parentCols = keyColumns(rel.parent_column);
   sameLength(at, rel.table, refs, parentCols);
-  const parent = await resolveTable(client, rel.table, parentCols, at);
+  const parent = await resolveReadable(client, rel.table, parentCols, at);
   return () => {
     const on = pairs(refs, parentCols).map(([r, pc]) => `p.${col(parent, pc)} = t.${col(table, r)}`);
     return [...refs.map((r) => `t.${col(table, r)} is not null`), `not exists (select 1 from ${parent.sql} p where ${on.join(' and ')})`].join(' and ');
@@ -52,7 +52,7 @@ async function unreferenced(client: PoolClient, key: RowKey, rels: NonNullable<R
     const refs = keyColumns(rel.column);
     const ours = rel.parent_column === undefined ? key.columns : keyColumns(rel.parent_column);
     sameLength(where, rel.table, refs, ours);
-    const child = await resolveTable(client, rel.table, refs, where);
+    const child = await resolveReadable(client, rel.table, refs, where);
     out.push(() => {
       const on = pairs(refs, ours).map(([r, o]) => `c.${col(child, r)} = t.${col(key.table, o)}`);
       return `not exists (select 1 from ${child.sql} c where ${on.join(' and ')})`;

@@ -74,6 +74,35 @@ describe('unreferenced parents', () => {
   });
 });
 
+describe('a relation that is only read may be a view', () => {
+  beforeEach(async () => {
+    await env.db.pool.query(`
+      drop view if exists queued_jobs; drop table if exists jobs, queues;
+      create table queues (id int primary key, name text not null unique);
+      create table jobs (id int primary key, queue_id int references queues (id), state text not null);
+      create view queued_jobs as select * from jobs where state = 'queued';
+      insert into queues values (1, 'default'), (2, 'mailers'), (3, 'old');
+      insert into jobs values (1, 1, 'running'), (2, 1, 'done'), (3, 2, 'queued');`);
+  });
+
+  it('unreferenced_by a view (named without a schema) reads the rows the view shows; the dry runs say the same', async () => {
+    const rules = [{ name: 'no-queued-jobs', table: 'queues', unreferenced_by: [{ table: 'queued_jobs', column: 'queue_id' }], report: {} }];
+    const real = await dryThenReal(env.temporal, env.db.pool, rulesTask({ rules }), { queues: 'id', jobs: 'id' });
+    expect(real.sets).toEqual({ 'no-queued-jobs': { matched: 2, reported: 2 } });
+    expect(real.details.map((d) => d.id)).toEqual(['1', '3']);
+  });
+
+  it('pg_catalog views need no schema, as in SQL; an index is refused, naming what may stand there', async () => {
+    const rules = (table: string) => [{ name: 'no-lock', table: 'queues', missing_parent: { table, column: 'id', parent_column: 'objid' }, report: {} }];
+    const real = await runTaskWorkflow(env.temporal, rulesTask({ rules: rules('pg_locks') }));
+    expect(real.sets).toEqual({ 'no-lock': { matched: 3, reported: 3 } });
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, rulesTask({ rules: rules('queues_name_key') })));
+    expect(failure.message).toMatch(
+      /no-lock\)\.missing_parent: "queues_name_key" is an index \(public\.queues_name_key\); a relation a rule reads must be a table, view, materialized view or foreign table/,
+    );
+  });
+});
+
 describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sql)', () => {
   beforeEach(async () => {
     await env.db.pool.query('drop table if exists analysis_tasks, generated_applications, app_directories; drop type if exists analysis_status');

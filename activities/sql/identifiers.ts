@@ -19,14 +19,23 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/** Relations a rule changes: tables (plain or partitioned). */
+const TABLES = ['r', 'p'];
+/** Relations a rule only reads (a relation's other side): tables, views, materialized views, foreign tables. */
+const READABLE = ['r', 'p', 'v', 'm', 'f'];
+
+/**
+ * `$3` the relkinds accepted, `$4` whether the implicit schemas (pg_catalog) are searched too, as
+ * PostgreSQL does for a name without a schema: a relation only read may be `pg_stat_activity`.
+ */
 const FIND_TABLE = `
   select n.nspname as schema, c.relname as name, c.oid
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
-  where c.relkind in ('r', 'p')
+  where c.relkind = any($3::"char"[])
     and c.relname = $2
-    and (case when $1::text is null then n.nspname = any(current_schemas(false)) else n.nspname = $1 end)
-  order by array_position(current_schemas(false), n.nspname::text) nulls last
+    and (case when $1::text is null then n.nspname = any(current_schemas($4)) else n.nspname = $1 end)
+  order by array_position(current_schemas($4), n.nspname::text) nulls last
   limit 1`;
 
 /** Relations by that name that are not tables, to say what the name is instead. */
@@ -36,8 +45,8 @@ const FIND_OTHER = `
                         when 'i' then 'an index' when 'S' then 'a sequence' else 'not a table' end as what
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
   where c.relname = $2
-    and (case when $1::text is null then n.nspname = any(current_schemas(false)) else n.nspname = $1 end)
-  order by array_position(current_schemas(false), n.nspname::text) nulls last
+    and (case when $1::text is null then n.nspname = any(current_schemas($3)) else n.nspname = $1 end)
+  order by array_position(current_schemas($3), n.nspname::text) nulls last
   limit 1`;
 
 const TABLE_COLUMNS = `
@@ -52,14 +61,42 @@ const TABLE_COLUMNS = `
  * reaches SQL unchecked.
  */
 export async function resolveTable(client: PoolClient, table: string, columns: readonly (string | null | undefined)[], where: string): Promise<ResolvedTable> {
+  return resolveRelation(client, table, columns, where, TABLES);
+}
+
+/**
+ * A relation a rule only reads (the other side of `missing_parent` or `unreferenced_by`): a table,
+ * or a view, materialized view or foreign table (`pg_catalog.pg_stat_activity`, `pg_locks`); a name
+ * without a schema is also looked up in pg_catalog, as PostgreSQL does. Nothing is ever written to
+ * it, so it needs no key, and it is neither pinned nor counted against max_fraction.
+ */
+export async function resolveReadable(
+  client: PoolClient,
+  table: string,
+  columns: readonly (string | null | undefined)[],
+  where: string,
+): Promise<ResolvedTable> {
+  return resolveRelation(client, table, columns, where, READABLE);
+}
+
+async function resolveRelation(
+  client: PoolClient,
+  table: string,
+  columns: readonly (string | null | undefined)[],
+  where: string,
+  kinds: readonly string[],
+): Promise<ResolvedTable> {
   const [schema, name] = table.includes('.') ? table.split('.', 2) : [null, table];
-  const found = await client.query<{ schema: string; name: string; oid: number }>(FIND_TABLE, [schema, name]);
+  const implicit = kinds !== TABLES;
+  const found = await client.query<{ schema: string; name: string; oid: number }>(FIND_TABLE, [schema, name, kinds, implicit]);
   const row = found.rows[0];
   if (!row) {
-    const other = (await client.query<{ schema: string; name: string; what: string }>(FIND_OTHER, [schema, name])).rows[0];
+    const other = (await client.query<{ schema: string; name: string; what: string }>(FIND_OTHER, [schema, name, implicit])).rows[0];
     if (other) {
       throw configError(
-        `${where}: "${table}" is ${other.what} (${other.schema}.${other.name}), not a table; Caretaker changes tables only: name the table it reads from`,
+        implicit
+          ? `${where}: "${table}" is ${other.what} (${other.schema}.${other.name}); a relation a rule reads must be a table, view, materialized view or foreign table`
+          : `${where}: "${table}" is ${other.what} (${other.schema}.${other.name}), not a table; Caretaker changes tables only: name the table it reads from`,
       );
     }
     throw configError(`${where}: table "${table}" does not exist in ${schema ? `schema "${schema}"` : 'the search path'}`);
