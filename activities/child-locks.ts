@@ -3,11 +3,20 @@ import { onTable } from './engine/failures';
 import { col, type ResolvedTable } from './sql/identifiers';
 import type { SqlParams } from './sql/params';
 import type { KeyValue } from './sql/keys';
+import type { ColumnRef } from '../core/column-refs';
+import type { Assigned } from './sql/expressions';
 
-/** A child table whose rows reference the parent's key (checked to be a foreign key unless the config says there is none). */
+/**
+ * A child table whose rows reference the parent (checked to be a foreign key unless the config says
+ * there is none): its `columns` point at the parent's key, or at `parentColumns` when given.
+ */
 export interface ChildTable {
   table: ResolvedTable;
   columns: string[];
+  /** The parent's columns the reference points at, in order, when not the parent's key (good_job's executions reference a job's active_job_id). */
+  parentColumns?: string[];
+  /** Set these columns of the child rows instead of deleting them (what ON DELETE SET NULL does, for a reference the schema does not declare). */
+  assign?: [ColumnRef, Assigned][];
 }
 
 /**

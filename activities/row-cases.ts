@@ -1,6 +1,6 @@
 import type { BatchEffect } from './engine/tally';
 import type { FractionTarget, WorkUnit } from './engine/work-unit';
-import type { actOnKeys, childCondition, conditions, RowBranch, RowSet, selectRows } from './row-sets';
+import type { actOnKeys, childTarget, conditions, RowBranch, RowSet, selectRows } from './row-sets';
 import { changesRow } from './sql/expressions';
 import { type KeyValue, keysUpTo, type KeyWindow } from './sql/keys';
 import type { SqlParams } from './sql/params';
@@ -20,7 +20,7 @@ import type { PoolClient } from 'pg';
 export interface RowSetOps {
   selectRows: typeof selectRows;
   actOnKeys: typeof actOnKeys;
-  childCondition: typeof childCondition;
+  childTarget: typeof childTarget;
   conditions: typeof conditions;
 }
 
@@ -67,14 +67,7 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[], ops: RowSe
     if (action.kind !== 'delete') continue;
     const parent = branchSet(set, branches, i);
     const cond = (p: SqlParams) => ops.conditions(parent, p).join(' and ');
-    for (const child of action.children) {
-      targets.push({
-        table: child.table,
-        verb: 'delete',
-        condition: (p) => ops.childCondition(parent, child, cond, p),
-        through: { columns: child.columns, parent: set.key, condition: cond },
-      });
-    }
+    for (const child of action.children) targets.push(ops.childTarget(parent, child, cond));
   }
   return targets;
 }

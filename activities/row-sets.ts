@@ -101,7 +101,29 @@ function picked(set: RowSet, keys: readonly KeyValue[], p: SqlParams): string {
 /** Rows of `child` that reference the parent rows matching `parentCondition` (alias `t` inside is the parent). */
 export function childCondition(set: RowSet, child: ChildTable, parentCondition: (p: SqlParams) => string, p: SqlParams): string {
   const refs = child.columns.map((c) => `t.${col(child.table, c)}`).join(', ');
-  return `(${refs}) in (select ${keyOrder(set.key)} from ${set.key.table.sql} t where ${parentCondition(p)})`;
+  return `(${refs}) in (select ${referenced(set, child)} from ${set.key.table.sql} t where ${parentCondition(p)})`;
+}
+
+/** The parent's columns a child references (alias `t`): its key, or the child's `parentColumns`. */
+function referenced(set: RowSet, child: ChildTable): string {
+  return child.parentColumns ? child.parentColumns.map((c) => `t.${col(set.key.table, c)}`).join(', ') : keyOrder(set.key);
+}
+
+/**
+ * The picked keys whose referenced values (a child's `parentColumns`, as text) are in `blocked`: a
+ * child that references other columns than the key names its parents by those.
+ */
+async function keysReferencing(tx: PoolClient, set: RowSet, child: ChildTable, keys: KeyValue[], blocked: Set<string>): Promise<Set<string>> {
+  if (!child.parentColumns || blocked.size === 0) return blocked;
+  const p = new SqlParams();
+  const values = child.parentColumns.map((c, i) => `t.${col(set.key.table, c)}::text as v${i}`).join(', ');
+  const { rows } = await tx.query<Record<string, string>>(
+    `select ${keySelect(set.key)}, ${values} from ${set.key.table.sql} t where ${picked(set, keys, p)}`,
+    p.values,
+  );
+  const out = new Set<string>();
+  for (const row of rows) if (blocked.has(JSON.stringify(child.parentColumns.map((_, i) => row[`v${i}`])))) out.add(JSON.stringify(keyOf(row, set.key)));
+  return out;
 }
 
 async function count(tx: PoolClient, from: string, cond: string, values: unknown[]): Promise<number> {
@@ -119,36 +141,40 @@ async function lockableParents(tx: PoolClient, set: RowSet, keys: KeyValue[], mo
     if (kept.length === 0) break;
     const cp = new SqlParams();
     const condition = childCondition(set, child, (q) => picked(set, kept, q), cp);
-    const blocked = await parentsWithLockedChildren(tx, child, condition, cp);
+    const blocked = await keysReferencing(tx, set, child, kept, await parentsWithLockedChildren(tx, child, condition, cp));
     kept = kept.filter((k) => !blocked.has(JSON.stringify(k)));
   }
   return kept;
 }
 
 /** Applies (or, predicting, counts) the set's action on the picked keys; returns rows affected and child rows. */
-async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<{ affected: number; children: number }> {
+async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<{ affected: number; children: number; childrenUpdated: number }> {
   const { action } = set;
   const table = set.key.table;
   const p = new SqlParams();
   const cond = picked(set, keys, p);
-  if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases') return { affected: keys.length, children: 0 };
+  if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases')
+    return { affected: keys.length, children: 0, childrenUpdated: 0 };
   let children = 0;
+  let childrenUpdated = 0;
   if (action.kind === 'delete') {
     for (const child of action.children) {
       const cp = new SqlParams();
       const childCond = childCondition(set, child, (q) => picked(set, keys, q), cp);
-      if (mode === 'predict') children += await count(tx, child.table.sql, childCond, cp.values);
-      else children += (await onTable(child.table.name, tx.query(`delete from ${child.table.sql} t where ${childCond}`, cp.values))).rowCount ?? 0;
+      const n = mode === 'predict' ? await count(tx, child.table.sql, childCond, cp.values) : await changeChildren(tx, set, child, childCond, cp);
+      if (child.assign) childrenUpdated += n;
+      else children += n;
     }
   }
-  if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children };
+  if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children, childrenUpdated };
   if (action.kind === 'delete')
-    return { affected: (await onTable(table.name, tx.query(`delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0, children };
+    return { affected: (await onTable(table.name, tx.query(`delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0, children, childrenUpdated };
   if (action.kind === 'update') {
     const assignments = assignmentList(table, action.assign, p, set.label, action.zones);
     return {
       affected: (await onTable(table.name, tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values))).rowCount ?? 0,
       children,
+      childrenUpdated,
     };
   }
   const cols = action.columns.map((c) => col(table, c)).join(', ');
@@ -159,7 +185,15 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
       p.values,
     ),
   );
-  return { affected: res.rowCount ?? 0, children };
+  return { affected: res.rowCount ?? 0, children, childrenUpdated };
+}
+
+/** Deletes the child rows `childCond` selects, or sets the child's `assign` columns on them; the rows changed. */
+async function changeChildren(tx: PoolClient, set: RowSet, child: ChildTable, childCond: string, cp: SqlParams): Promise<number> {
+  const statement = child.assign
+    ? `update ${child.table.sql} t set ${assignmentList(child.table, child.assign, cp, set.label).join(', ')} where ${childCond}`
+    : `delete from ${child.table.sql} t where ${childCond}`;
+  return (await onTable(child.table.name, tx.query(statement, cp.values))).rowCount ?? 0;
 }
 
 /** What the set's rows count against max_fraction: its own table, and each child table it deletes from. */
@@ -169,16 +203,22 @@ function fractionTargets(set: RowSet): FractionTarget[] {
   const own = (p: SqlParams) => all(conditions(set, p));
   const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true }];
   if (action.kind === 'delete') {
-    for (const child of action.children) {
-      targets.push({
-        table: child.table,
-        verb: 'delete',
-        condition: (p) => childCondition(set, child, own, p),
-        through: { columns: child.columns, parent: set.key, condition: own },
-      });
-    }
+    for (const child of action.children) targets.push(childTarget(set, child, own));
   }
   return targets;
+}
+
+/**
+ * What a parent's delete does to one child table, for max_fraction. A reference to the parent's key
+ * is counted by a join (`through`); one to other columns, which need not be unique, by its condition.
+ */
+export function childTarget(set: RowSet, child: ChildTable, parentCondition: (p: SqlParams) => string): FractionTarget {
+  return {
+    table: child.table,
+    verb: child.assign ? 'update' : 'delete',
+    condition: (p) => childCondition(set, child, parentCondition, p),
+    ...(!child.parentColumns && { through: { columns: child.columns, parent: set.key, condition: parentCondition } }),
+  };
 }
 
 /**
@@ -212,9 +252,10 @@ export async function selectKeys(tx: PoolClient, set: RowSet, window: KeyWindow,
  */
 export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[], mode: ActMode): Promise<BatchEffect> {
   const keys = await lockableParents(tx, set, selected, mode);
-  const done = keys.length > 0 ? await apply(tx, set, keys, mode) : { affected: 0, children: 0 };
+  const done = keys.length > 0 ? await apply(tx, set, keys, mode) : { affected: 0, children: 0, childrenUpdated: 0 };
   const counts: Record<string, number> = { matched: selected.length, [counterOf(set)]: done.affected };
   if (done.children) counts.children_deleted = done.children;
+  if (done.childrenUpdated) counts.children_updated = done.childrenUpdated;
   if (keys.length < selected.length) counts.skipped_for_locks = selected.length - keys.length;
   const details = keys.map((k) => ({ set: set.label, table: set.key.table.name, id: keyLabel(k), action: set.action.kind }));
   return { counts, details, capped: selected.length, ...(keys.length < selected.length && { keys }) };
@@ -232,7 +273,7 @@ export function rowSetUnit(set: RowSet): WorkUnit<unknown, KeyValue> {
       },
       set.action,
     );
-  if (set.action.kind === 'cases') return casesUnit(set, set.action.branches, { selectRows, actOnKeys, childCondition, conditions });
+  if (set.action.kind === 'cases') return casesUnit(set, set.action.branches, { selectRows, actOnKeys, childTarget, conditions });
   return keysUnit(set);
 }
 
@@ -258,7 +299,9 @@ export function rowSetCounters(sets: readonly RowSet[]): string[] {
   const counters = ['matched', ...new Set(sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.counter) : [counterOf(s)])))];
   if (sets.some((s) => s.action.kind === 'start_workflow')) counters.push('already_running');
   const deletes = sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.action) : [s.action]));
-  if (deletes.some((a) => a.kind === 'delete' && a.children.length > 0)) counters.push('children_deleted');
+  const children = deletes.flatMap((a) => (a.kind === 'delete' ? a.children : []));
+  if (children.some((c) => !c.assign)) counters.push('children_deleted');
+  if (children.some((c) => c.assign)) counters.push('children_updated');
   return counters;
 }
 

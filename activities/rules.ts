@@ -5,9 +5,9 @@ import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
 import { resolveChildren } from './retention';
-import { processRowSets, type RowAction, type RowBranch, type RowSet } from './row-sets';
+import { processRowSets, type ChildTable, type RowAction, type RowBranch, type RowSet } from './row-sets';
 import type { Assigned } from './sql/expressions';
-import { col, resolveReadable, resolveTable, type ResolvedTable } from './sql/identifiers';
+import { col, colType, resolveReadable, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { ruleTexts, type RuleTexts } from './rule-text';
@@ -32,15 +32,32 @@ function sameLength(at: string, what: string, ours: string[], theirs: string[]):
   }
 }
 
-/** `missing_parent`: the row's (non-null) reference finds no row in the parent table. */
-async function missingParent(client: PoolClient, table: ResolvedTable, rel: NonNullable<RowRule['missing_parent']>, at: string): Promise<Condition> {
-  const refs = keyColumns(rel.column);
+/**
+ * `missing_parent`: the row's (non-null) reference finds no row in the parent table. The reference
+ * is the rule table's `column`s, or `value`: SQL value expressions over them.
+ */
+async function missingParent(
+  client: PoolClient,
+  table: ResolvedTable,
+  rel: NonNullable<RowRule['missing_parent']>,
+  texts: RuleTexts,
+  at: string,
+): Promise<Condition> {
   const parentCols = keyColumns(rel.parent_column);
-  sameLength(at, rel.table, refs, parentCols);
+  const refs: ((p: SqlParams) => string)[] =
+    rel.value !== undefined
+      ? rel.value.map((v, i) => {
+          const render = texts.value(v, `${at}.value[${i}]`);
+          return (p: SqlParams) => `(${render(p)})`;
+        })
+      : keyColumns(rel.column ?? []).map((r) => () => `t.${col(table, r)}`);
+  sameLength(at, rel.table, rel.value ?? keyColumns(rel.column ?? []), parentCols);
   const parent = await resolveReadable(client, rel.table, parentCols, at);
-  return () => {
-    const on = pairs(refs, parentCols).map(([r, pc]) => `p.${col(parent, pc)} = t.${col(table, r)}`);
-    return [...refs.map((r) => `t.${col(table, r)} is not null`), `not exists (select 1 from ${parent.sql} p where ${on.join(' and ')})`].join(' and ');
+  return (p) => {
+    // An expression is read as its parent column's type (an untyped 'advisory' needs one for IS NOT NULL).
+    const values = refs.map((r, i) => (rel.value === undefined ? r(p) : `${r(p)}::${colType(parent, parentCols[i]!)}`));
+    const on = pairs(values, parentCols).map(([v, pc]) => `p.${col(parent, pc)} = ${v}`);
+    return [...values.map((v) => `${v} is not null`), `not exists (select 1 from ${parent.sql} p where ${on.join(' and ')})`].join(' and ');
   };
 }
 
@@ -73,8 +90,23 @@ function assignments(table: ResolvedTable, update: Record<string, RuleValue>, te
 /** The action of a rule or a branch. */
 async function action(client: PoolClient, key: RowKey, r: Pick<RowRule, 'update' | 'delete' | 'report'>, texts: RuleTexts, at: string) {
   if (r.update) return { kind: 'update' as const, assign: assignments(key.table, r.update, texts, at) };
-  if (r.delete) return { kind: 'delete' as const, children: await resolveChildren(client, key, r.delete.children, `${at}.delete`) };
+  if (r.delete) return { kind: 'delete' as const, children: await deleteChildren(client, key, r.delete.children, `${at}.delete`) };
   return { kind: 'report' as const };
+}
+
+/** A delete's child tables; a child with `update` gets its assignments, SQL text read over the child's columns. */
+async function deleteChildren(client: PoolClient, key: RowKey, children: NonNullable<RowRule['delete']>['children'], at: string): Promise<ChildTable[]> {
+  const resolved = await resolveChildren(client, key, children, at);
+  for (const [i, c] of children.entries()) {
+    if (!c.update) continue;
+    const child = resolved[i]!;
+    const cat = `${at}: children[${i}]`;
+    await resolveTable(client, child.table.name, Object.keys(c.update), `${cat}.update`);
+    const texts = ruleTexts(child.table, cat);
+    child.assign = assignments(child.table, c.update, texts, cat);
+    await texts.checkFunctions(client);
+  }
+  return resolved;
 }
 
 /** The archive table's columns the source also has, or the ones named (each checked in both). */
@@ -107,7 +139,7 @@ function checkColumnZones(table: ResolvedTable, columns: string[], zones: Timest
 
 async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: TimestampSettings): Promise<RowSet> {
   const named = [
-    ...(rule.missing_parent ? keyColumns(rule.missing_parent.column) : []),
+    ...(rule.missing_parent ? keyColumns(rule.missing_parent.column ?? []) : []),
     ...(rule.unreferenced_by ?? []).flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
     ...[rule, ...(rule.cases ?? [])].flatMap((r) => Object.keys(r.update ?? {})),
   ];
@@ -116,7 +148,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   const texts = ruleTexts(table, at);
   const conds: Condition[] = [];
   if (rule.where !== undefined) conds.push(texts.condition(rule.where, `${at}.where`));
-  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, `${at}.missing_parent`));
+  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`));
   if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at)));
   let act: RowAction;
   if (rule.cases) {

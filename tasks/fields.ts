@@ -127,10 +127,13 @@ export type RowFilter = z.output<ReturnType<typeof rowFilter>>;
 
 /**
  * Child rows deleted with their parent, in the same transaction: `{ table, column }`, where
- * column (a list for a composite key) references the parent's key through a foreign key.
- * `no_foreign_key: true` accepts a reference the schema does not declare.
+ * column (a list for a composite key) references the parent's key through a foreign key, or the
+ * parent's `parent_column` (a unique or any other column: good_job's executions reference a job's
+ * `active_job_id`). `no_foreign_key: true` accepts a reference the schema does not declare.
  */
-export const childTables = () => z.array(z.object({ table: table(), column: keyColumn(), no_foreign_key: z.boolean().default(false) }).strict()).default([]);
+export const childTable = () =>
+  z.object({ table: table(), column: keyColumn(), parent_column: keyColumn().optional(), no_foreign_key: z.boolean().default(false) }).strict();
+export const childTables = () => z.array(childTable()).default([]);
 
 export const ONE_DAY_MS = 86_400_000;
 

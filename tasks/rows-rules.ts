@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { childTables, column, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
+import { childTable, column, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
 import { sqlCondition, sqlValue } from './sql-text';
 
 /**
@@ -22,8 +22,12 @@ export type RuleValue = z.output<ReturnType<typeof ruleValue>>;
 const update = () =>
   z.record(column(), ruleValue()).refine((u) => Object.keys(u).length > 0, { message: 'expected at least one column to set, e.g. { locked_at: null }' });
 
-/** Delete the rows, and first their child rows (`{ table, column }`, as in retention's children). */
-const del = () => z.object({ children: childTables() }).strict();
+/**
+ * Delete the rows, and first their child rows (`{ table, column }`, as in retention's children); a
+ * child with `update` keeps its rows and sets those columns instead (ON DELETE SET NULL for a
+ * reference the schema does not declare: good_job unlocks the jobs of a process it deletes).
+ */
+const del = () => z.object({ children: z.array(childTable().extend({ update: update().optional() }).strict()).default([]) }).strict();
 
 /** Move the rows into another table: `columns` defaults to the archive table's columns the source table has. */
 const archive = () => z.object({ table: table(), columns: z.array(column()).min(1).optional() }).strict();
@@ -34,13 +38,18 @@ const report = () => z.object({}).strict();
 /** A counter name: what the rule's (or branch's) rows count as in the result, e.g. `cancelled`. */
 const counter = () => z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a counter name in lower case, e.g. "requeued"');
 
-/** Rows whose (non-null) reference finds no row in `table`. */
+/** Rows whose (non-null) reference finds no row in `table` (a table, or a view such as pg_stat_activity or pg_locks). */
 const missingParent = () =>
   z
     .object({
       table: table(),
       /** The rule table's reference column (a list for a composite reference). */
-      column: keyColumn(),
+      column: keyColumn().optional(),
+      /**
+       * Instead of `column`: the reference as SQL value expressions over the rule table's columns, one
+       * per parent_column (good_job finds a process's advisory lock in pg_locks by a hash of its id).
+       */
+      value: z.array(sqlValue()).min(1).optional(),
       /** The parent's referenced columns, in the same order. */
       parent_column: keyColumn().default('id'),
     })
@@ -128,11 +137,20 @@ export const rowsRulesConfig = z
         });
       }
       const count = (k: string | string[]) => [k].flat().length;
-      if (r.missing_parent && count(r.missing_parent.column) !== count(r.missing_parent.parent_column)) {
+      const mp = r.missing_parent;
+      if (mp && (mp.column === undefined) === (mp.value === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'missing_parent'],
+          message: `expected exactly one of column (the rule table's reference columns) and value (SQL value expressions); got ${mp.column === undefined ? 'neither' : 'both'}`,
+        });
+      }
+      const refs = mp?.column !== undefined ? count(mp.column) : (mp?.value?.length ?? 0);
+      if (mp && refs > 0 && refs !== count(mp.parent_column)) {
         ctx.addIssue({
           code: 'custom',
           path: [...at, 'missing_parent', 'parent_column'],
-          message: `expected as many parent_column columns as column columns (${count(r.missing_parent.column)})`,
+          message: `expected as many parent_column columns as ${mp.column !== undefined ? 'column columns' : 'value expressions'} (${refs})`,
         });
       }
       r.unreferenced_by?.forEach((u, j) => {

@@ -134,7 +134,7 @@ describe('Que', () => {
     await dryRunThenRun(env, onlyRules(task, ['expire-exhausted']), EXPIRED);
   });
 
-  // lib/locker.rb SQL[:clean_lockers] anti-joins pg_stat_activity, a view over a function (no table behind it):
+  // lib/que/locker.rb SQL[:clean_lockers] anti-joins pg_stat_activity, a view over a function (no table behind it):
   // missing_parent (like unreferenced_by) only reads its relation, so a view, materialized view or
   // foreign table may stand there; it needs no key (the rule's own table has one).
   it('clean-lockers deletes the lockers of backends that are gone, as Que does; the live one stays', async () => {

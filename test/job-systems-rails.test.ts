@@ -280,28 +280,27 @@ describe('good_job', () => {
   });
 
   describe('as a rows.rules config', () => {
-    it('the config file validates; validate names the rule that reads what an earlier rule deletes', () => {
+    it('the config file validates; validate names the rule that reads what an earlier rule changes', () => {
       const config = loadConfigFile('good-job');
       expect(config.tasks.map((task) => task.id)).toEqual(['good-job-maintenance', 'good-job-keep-discarded']);
+      // True but harmless here: the process rules unlock unfinished jobs, which cleanup-preserved-jobs never picks.
       const warnings = configWarnings(config).join('\n');
-      expect(warnings).toMatch(/unlock-jobs-of-missing-processes/);
-      expect(warnings).toMatch(/cleanup-inactive-processes/);
+      expect(warnings).toMatch(/\(cleanup-preserved-jobs\) reads good_jobs, which rules\[0\] \(cleanup-inactive-processes\) changes first/);
     });
 
     it.each([
       { name: 'keys read ahead', read_ahead: 100_000 },
       { name: 'keys walked (read_ahead: 0)', read_ahead: 0 },
-    ])('good-job-maintenance, $name: every row as good_job leaves it; the dry run shows all but the jobs of the process it deletes', async ({ read_ahead }) => {
+    ])('good-job-maintenance, $name: every row as good_job leaves it; the dry run shows all of it', async ({ read_ahead }) => {
       await dryRunThenRun(env, systemTask('good-job', 'good-job-maintenance', { batch_size: 2, read_ahead }), {
         changes: GOOD_JOB,
         sets: {
-          'cleanup-inactive-processes': { matched: 1, deleted: 1 },
-          'unlock-jobs-of-missing-processes': { matched: 1, updated: 1 },
+          // Process 301 goes, and its job 106 is unlocked as its child, in the same transaction.
+          'cleanup-inactive-processes': { matched: 1, deleted: 1, children_updated: 1 },
+          'cleanup-unlocked-processes': { matched: 0, deleted: 0 },
           'cleanup-preserved-jobs': { matched: 3, deleted: 3, children_deleted: 4 },
           'cleanup-preserved-batches': { matched: 2, deleted: 2 },
         },
-        // Rolled back, the process delete leaves 301 in place: the dry run sees no job of a missing process.
-        dryRunOfDependents: { 'unlock-jobs-of-missing-processes': { matched: 0, updated: 0 } },
       });
     });
 
@@ -312,12 +311,10 @@ describe('good_job', () => {
       });
     });
 
-    // Gap: lib/good_job.rb cleanup_preserved_jobs deletes executions by the job's active_job_id. Since good_job 4
-    // a job's id is its active_job_id (GoodJob::Job.enqueue_args), which the config relies on; but a child
-    // table can only reference the parent's key (delete.children has no parent_column, unlike missing_parent
-    // and unreferenced_by), so a job whose id differs (spec/lib/good_job_spec.rb creates them so) leaves its
-    // executions behind, orphaned.
-    it.fails('deletes the executions of a job whose id is not its active_job_id, by active_job_id as good_job does', async () => {
+    // lib/good_job.rb cleanup_preserved_jobs deletes executions by the job's active_job_id
+    // (GoodJob::Execution.where(active_job_id: active_job_ids)), whatever the job's id: spec/lib/good_job_spec.rb
+    // creates jobs whose id differs. The child references the parent's active_job_id (parent_column).
+    it('deletes the executions of a job whose id is not its active_job_id, by active_job_id as good_job does', async () => {
       await env.db.pool.query(`
         insert into good_jobs (id, active_job_id, queue_name, job_class, finished_at, created_at, updated_at)
           values ('${uuid(109)}', '${uuid(199)}', 'default', 'ExampleJob', ${UTC_NOW} - interval '15 days', ${UTC_NOW} - interval '16 days', ${UTC_NOW} - interval '15 days');
@@ -328,24 +325,54 @@ describe('good_job', () => {
       expect((await env.db.pool.query(`select id from good_job_executions where id = '${uuid(209)}'`)).rows).toEqual([]);
     });
 
-    // Gap: app/models/good_job/process.rb `inactive` also holds a process with lock_type advisory (0) whose
-    // advisory lock no session holds (joins_advisory_locks: a LEFT JOIN on pg_locks keyed by md5 of the
-    // table name and id), whatever its updated_at; Process.cleanup deletes it and unlocks its jobs. No rule
-    // can read pg_locks (no subqueries), and the lock functions are volatile.
-    it.fails('deletes a process of lock type advisory whose advisory lock no session holds, and unlocks its jobs', async () => {
-      await env.db.pool.query(`
-        insert into good_job_processes (id, created_at, updated_at, state, lock_type) values ('${uuid(303)}', ${UTC_NOW}, ${UTC_NOW}, '{}', 0);
-        update good_jobs set locked_by_id = '${uuid(303)}' where id = '${uuid(107)}'`);
-      const real = await runTaskWorkflow(env.temporal, systemTask('good-job', 'good-job-maintenance'));
-      expect(real.sets['cleanup-inactive-processes']).toEqual({ matched: 2, deleted: 2 });
-      expect((await env.db.pool.query(`select locked_by_id from good_jobs where id = '${uuid(107)}'`)).rows).toEqual([{ locked_by_id: null }]);
+    // app/models/good_job/process.rb `inactive` also holds a process with lock_type advisory (0) whose advisory
+    // lock no session holds (advisory_unlocked: app/models/concerns/good_job/advisory_lockable.rb
+    // joins_advisory_locks, a LEFT JOIN on pg_locks by the md5 key of 'good_job_processes-<id>'), whatever its
+    // updated_at; Process.cleanup unlocks its jobs and deletes it. One whose lock a session holds is `active`.
+    it('deletes a process of lock type advisory whose advisory lock no session holds, and unlocks its jobs; a held one stays', async () => {
+      const key = (id: string) => `('x' || substr(md5('good_job_processes' || '-' || '${id}'), 1, 16))::bit(64)::bigint`;
+      const holder = new Client({ connectionString: env.db.url });
+      await holder.connect();
+      try {
+        // find_or_create_record(with_advisory_lock: true): the record and its session-level advisory lock.
+        await holder.query(`select pg_advisory_lock(${key(uuid(304))})`);
+        await env.db.pool.query(`
+          insert into good_job_processes (id, created_at, updated_at, state, lock_type)
+            values ('${uuid(303)}', ${UTC_NOW}, ${UTC_NOW}, '{}', 0), ('${uuid(304)}', ${UTC_NOW} - interval '1 hour', ${UTC_NOW} - interval '1 hour', '{}', 0);
+          update good_jobs set locked_by_id = '${uuid(303)}', locked_at = ${UTC_NOW} where id = '${uuid(107)}';
+          update good_jobs set locked_by_id = '${uuid(304)}', locked_at = ${UTC_NOW} where id = '${uuid(105)}'`);
+        const before = await snapshotAll(env.db.pool);
+        const byHand = `
+          select p.id::text from good_job_processes p
+          left join pg_locks on pg_locks.locktype = 'advisory' and pg_locks.objsubid = 1
+            and pg_locks.classid = substring((${key("' || p.id::text || '")})::bit(64) from 1 for 32)::bit(32)::int
+            and pg_locks.objid = substring((${key("' || p.id::text || '")})::bit(64) from 33 for 32)::bit(32)::int
+          where p.lock_type = 0 and pg_locks.locktype is null`;
+        expect((await env.db.pool.query<{ id: string }>(byHand)).rows.map((r) => r.id)).toEqual([uuid(303)]);
+        const real = await runTaskWorkflow(env.temporal, systemTask('good-job', 'good-job-maintenance'));
+        expect(real.sets['cleanup-unlocked-processes']).toEqual({ matched: 1, deleted: 1, children_updated: 1 });
+        const rows = comparable(
+          diff(before, await snapshotAll(env.db.pool)),
+          {
+            ...GOOD_JOB,
+            [t('good_job_processes')]: { deleted: [uuid(301), uuid(303)] },
+            [t('good_jobs')]: {
+              ...GOOD_JOB[t('good_jobs')],
+              updated: { [uuid(106)]: { locked_by_id: null, locked_at: null }, [uuid(107)]: { locked_by_id: null, locked_at: null } },
+            },
+          },
+          new Date(),
+        );
+        expect(rows.actual).toEqual(rows.expected);
+      } finally {
+        await holder.end();
+      }
     });
 
-    // Gap: good_job unlocks only the jobs of the processes Process.cleanup deletes (and the after_destroy
-    // hook); a job whose locked_by_id names a process row that was already gone stays locked. A rule can
-    // select children whose parent is missing, not children of the rows an earlier rule deleted, so the
-    // config also unlocks this job (here Caretaker does more than good_job, arguably what good_job wants).
-    it.fails('leaves a job locked by a process row that was already gone, as good_job does', async () => {
+    // Process.cleanup unlocks only the jobs of the processes it deletes (GoodJob::Job.where(locked_by_id:
+    // process.id) for each inactive process): a job whose locked_by_id names a process row that was already gone
+    // stays locked. The rule unlocks a deleted process's jobs as children of its delete, so this one stays too.
+    it('leaves a job locked by a process row that was already gone, as good_job does', async () => {
       await env.db.pool.query(`update good_jobs set locked_by_id = '${uuid(398)}' where id = '${uuid(105)}'`);
       await runTaskWorkflow(env.temporal, systemTask('good-job', 'good-job-maintenance'));
       expect((await env.db.pool.query(`select locked_by_id::text from good_jobs where id = '${uuid(105)}'`)).rows).toEqual([{ locked_by_id: uuid(398) }]);

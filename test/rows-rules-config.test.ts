@@ -108,6 +108,67 @@ describe('rows.rules config', () => {
     ]);
   });
 
+  it('missing_parent takes column or value (SQL value expressions), not both, and one value per parent column', () => {
+    expect(
+      problems(
+        config(`        - name: a
+          table: procs
+          missing_parent: { table: pg_locks, column: id, value: ["id::text"], parent_column: objid }
+          delete: {}
+        - name: b
+          table: procs
+          missing_parent: { table: pg_locks, parent_column: objid }
+          delete: {}
+        - name: c
+          table: procs
+          missing_parent: { table: pg_locks, value: ["'advisory'", "1"], parent_column: locktype }
+          delete: {}
+        - name: d
+          table: procs
+          missing_parent: { table: pg_locks, value: ["(select 1)"], parent_column: objid }
+          delete: {}`),
+      ),
+    ).toEqual([
+      "maintenance.yaml:8: tasks[0].config.rules[0].missing_parent: expected exactly one of column (the rule table's reference columns) and value (SQL value expressions); got both",
+      "maintenance.yaml:12: tasks[0].config.rules[1].missing_parent: expected exactly one of column (the rule table's reference columns) and value (SQL value expressions); got neither",
+      'maintenance.yaml:16: tasks[0].config.rules[2].missing_parent.parent_column: expected as many parent_column columns as value expressions (2)',
+      expect.stringMatching(/^maintenance\.yaml:20: tasks\[0\]\.config\.rules\[3\]\.missing_parent\.value\[0\]: expected a SQL value expression: .*subquer/i),
+    ]);
+  });
+
+  it('a child of a delete may reference other parent columns (parent_column) and be updated instead (update)', () => {
+    const cfg = parseConfigText(
+      config(`        - name: a
+          table: procs
+          where: "true"
+          delete: { children: [ { table: jobs, column: locked_by, no_foreign_key: true, update: { locked_by: null, locked_at: "now()" } },
+                                { table: runs, column: job_key, parent_column: job_key } ] }`),
+      'maintenance.yaml',
+      {},
+    );
+    const rule = (cfg.tasks[0]!.config as { rules: { delete: { children: unknown[] } }[] }).rules[0]!;
+    expect(rule.delete.children).toEqual([
+      { table: 'jobs', column: 'locked_by', no_foreign_key: true, update: { locked_by: null, locked_at: 'now()' } },
+      { table: 'runs', column: 'job_key', parent_column: 'job_key', no_foreign_key: false },
+    ]);
+    expect(
+      problems(
+        config(`        - name: a
+          table: procs
+          where: "true"
+          delete: { children: [ { table: jobs, column: locked_by, update: {} }, { table: jobs, column: locked_by, update: { x: "random(" } } ] }`),
+      ),
+    ).toEqual([
+      'maintenance.yaml:9: tasks[0].config.rules[0].delete.children[0].update: expected at least one column to set, e.g. { locked_at: null }',
+      expect.stringMatching(
+        /^maintenance\.yaml:9: tasks\[0\]\.config\.rules\[0\]\.delete\.children\[1\]\.update\.x: expected a SQL value expression: not valid SQL/,
+      ),
+    ]);
+    const fields = fieldDocs(z.toJSONSchema(rowsRules.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>).map((d) => d.field);
+    for (const f of ['rules[].missing_parent.value', 'rules[].delete.children[].parent_column', 'rules[].delete.children[].update'])
+      expect(fields).toContain(f);
+  });
+
   it("refuses an update of the rule's own key", () => {
     expect(
       problems(

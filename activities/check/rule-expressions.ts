@@ -10,6 +10,7 @@ export interface RuleWithTexts {
   name: string;
   table: string;
   where?: string;
+  missing_parent?: { value?: string[] };
   update?: Record<string, unknown>;
   cases?: { when?: string; update?: Record<string, unknown> }[];
 }
@@ -22,6 +23,7 @@ function textsOf(rule: RuleWithTexts): { path: string; text: string; kind: SqlTe
     );
   return [
     ...(rule.where === undefined ? [] : [{ path: '.where', text: rule.where, kind: 'condition' as const }]),
+    ...(rule.missing_parent?.value ?? []).map((text, i) => ({ path: `.missing_parent.value[${i}]`, text, kind: 'value' as const })),
     ...values(rule.update, ''),
     ...(rule.cases ?? []).flatMap((b, j) => [
       ...(b.when === undefined ? [] : [{ path: `.cases[${j}].when`, text: b.when, kind: 'condition' as const }]),

@@ -24,6 +24,7 @@ const DRY_NAMES: Record<string, string> = {
   reindexed: 'would_reindex',
   called: 'would_call',
   children_deleted: 'would_delete_children',
+  children_updated: 'would_update_children',
   files_deleted: 'would_delete_files',
   bytes_freed: 'would_free_bytes',
   partitions_dropped: 'would_drop_partitions',

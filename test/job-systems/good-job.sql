@@ -129,7 +129,7 @@ insert into good_job_processes (id, created_at, updated_at, state, lock_type) va
   -- no lock type, refreshed 5 minutes - 1 minute ago: active, kept with its locked job
   ('00000000-0000-0000-0000-000000000302', (now() at time zone 'UTC') - interval '2 hours', (now() at time zone 'UTC') - interval '4 minutes', '{"hostname":"web-2","pid":102}', null);
 -- (A process with lock_type 0 (advisory) is alive exactly while a session holds its advisory lock;
--- no rule can read that, see the test's gaps. None is seeded here.)
+-- the test that needs one seeds it with a live session holding that lock.)
 
 insert into good_jobs (id, active_job_id, queue_name, priority, serialized_params, job_class, scheduled_at, performed_at, finished_at, error, error_event,
                        created_at, updated_at, executions_count, is_discrete, batch_id, locked_by_id, locked_at, lock_type) values
