@@ -24,7 +24,14 @@ export type RowAction =
   | { kind: 'delete'; children: ChildTable[] }
   /** Assignments to columns or JSON paths (`tasks/column-refs.ts`); `now` in a naive column is written in `zones`' zone. */
   | { kind: 'update'; assign: [ColumnRef, Assigned][]; zones?: TimestampZones }
-  | { kind: 'archive'; archive: ResolvedTable; columns: string[] }
+  /** Rows moved to `archive`: `columns` copied, `values` computed over the row (and the `join`ed row its values read). */
+  | {
+      kind: 'archive';
+      archive: ResolvedTable;
+      columns: string[];
+      values?: { column: string; value: (p: SqlParams) => string }[];
+      join?: { sql: string; on: string };
+    }
   /** Starts one workflow per row (id `<idPrefix><row id>`) outside any transaction; a row whose workflow is running is skipped. */
   | StartAction
   | { kind: 'report' }
@@ -49,6 +56,8 @@ export interface RowSet {
   counter?: string;
   /** The rows' timestamp column, for the age of the oldest row a run leaves (retention's timestamp_column). */
   age?: AgeColumn;
+  /** A condition that row-locks what the rows depend on (a rule's parent row), skipping a row whose lock another transaction holds; added when selecting, not predicting. */
+  lockedParent?: (params: SqlParams) => string;
 }
 
 const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported', cases: 'matched' } as const;
@@ -177,11 +186,15 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
       childrenUpdated,
     };
   }
-  const cols = action.columns.map((c) => col(table, c)).join(', ');
+  const copied = action.columns.map((c) => col(table, c));
+  const values = action.values ?? [];
+  const into = [...copied, ...values.map((v) => col(action.archive, v.column))].join(', ');
+  const select = [...copied.map((c) => `t.${c}`), ...values.map((v) => v.value(p))].join(', ');
+  const join = action.join ? ` left join ${action.join.sql} on ${action.join.on}` : '';
   const res = await onTable(
     table.name,
     tx.query(
-      `with moved as (delete from ${table.sql} t where ${cond} returning ${cols}) insert into ${action.archive.sql} (${cols}) select ${cols} from moved`,
+      `with moved as (delete from ${table.sql} t where ${cond} returning t.*) insert into ${action.archive.sql} (${into}) select ${select} from moved t${join}`,
       p.values,
     ),
   );
@@ -235,7 +248,8 @@ export async function selectRows<R extends Record<string, unknown>>(
   const p = new SqlParams();
   const columns = extra ? `, ${extra(p)}` : '';
   const bound = keyWindow(set.key, window, p);
-  const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all([...conditions(set, p), ...bound.conds])}
+  const locked = mode !== 'predict' && set.lockedParent ? [set.lockedParent(p)] : [];
+  const text = `select ${keySelect(set.key)}${columns} from ${set.key.table.sql} t where ${all([...conditions(set, p), ...bound.conds, ...locked])}
     order by ${keyOrder(set.key)} ${bound.limit} ${mode === 'predict' ? '' : 'for update of t skip locked'}`;
   return (await onTable(set.key.table.name, tx.query<R>(text, p.values))).rows.map((row) => ({ key: keyOf(row, set.key), row }));
 }

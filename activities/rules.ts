@@ -11,6 +11,7 @@ import { col, colType, resolveReadable, resolveTable, type ResolvedTable } from 
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { ruleTexts, type RuleTexts } from './rule-text';
+import { archiveAction, lockedParent, resolveParent, withParent } from './rule-parent';
 import { loadSqlParser } from '../tasks/sql-text';
 import { exclusive } from './task-lock';
 import { isNaiveTimestamp } from './sql/time';
@@ -109,15 +110,6 @@ async function deleteChildren(client: PoolClient, key: RowKey, children: NonNull
   return resolved;
 }
 
-/** The archive table's columns the source also has, or the ones named (each checked in both). */
-async function archiveAction(client: PoolClient, table: ResolvedTable, cfg: NonNullable<RowRule['archive']>, at: string): Promise<RowAction> {
-  const archive = await resolveTable(client, cfg.table, cfg.columns ?? [], `${at}.archive`);
-  if (cfg.columns) await resolveTable(client, table.name, cfg.columns, `${at}.archive.columns`);
-  const columns = cfg.columns ?? archive.allColumns.filter((c) => table.columns.has(c));
-  if (columns.length === 0) throw configError(`${at}.archive: ${archive.name} has no column of ${table.name}; name the columns to copy in archive.columns`);
-  return { kind: 'archive', archive, columns };
-}
-
 /** One rule as a row set, every name checked in the catalog and every text parsed and checked. */
 /**
  * SQL text reads naive timestamps in the session's TimeZone, which the task's `timestamps.zone`
@@ -146,8 +138,13 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   const key = await resolveKeyed(client, rule.table, rule.key, named, at, 'key');
   const table = key.table;
   const texts = ruleTexts(table, at);
+  const parent = rule.parent && (await resolveParent(client, table, rule.parent, `${at}.parent`));
+  // `where` and archive values may read the parent row (`parent.<column>`); updates and cases read the row only.
+  const parentTexts = parent ? ruleTexts(table, at, parent.related) : texts;
   const conds: Condition[] = [];
-  if (rule.where !== undefined) conds.push(texts.condition(rule.where, `${at}.where`));
+  const where = rule.where === undefined ? undefined : parentTexts.condition(rule.where, `${at}.where`);
+  if (parent) conds.push(withParent(parent, where));
+  else if (where) conds.push(where);
   if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`));
   if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at)));
   let act: RowAction;
@@ -163,11 +160,20 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
       });
     }
     act = { kind: 'cases', branches };
-  } else if (rule.archive) act = await archiveAction(client, table, rule.archive, at);
+  } else if (rule.archive) act = await archiveAction(client, table, rule.archive, parentTexts, parent, at);
   else act = await action(client, key, rule, texts, at);
-  await texts.checkFunctions(client);
-  checkColumnZones(table, texts.columns(), zones, at);
-  return { label: rule.name, key, action: act, ...(rule.counter && { counter: rule.counter }), where: (p) => conds.map((c) => c(p)) };
+  for (const t of new Set([texts, parentTexts])) {
+    await t.checkFunctions(client);
+    checkColumnZones(table, t.columns(), zones, at);
+  }
+  return {
+    label: rule.name,
+    key,
+    action: act,
+    ...(rule.counter && { counter: rule.counter }),
+    ...(parent && { lockedParent: lockedParent(parent) }),
+    where: (p) => conds.map((c) => c(p)),
+  };
 }
 
 /**

@@ -29,8 +29,12 @@ const update = () =>
  */
 const del = () => z.object({ children: z.array(childTable().extend({ update: update().optional() }).strict()).default([]) }).strict();
 
-/** Move the rows into another table: `columns` defaults to the archive table's columns the source table has. */
-const archive = () => z.object({ table: table(), columns: z.array(column()).min(1).optional() }).strict();
+/**
+ * Move the rows into another table: `columns` defaults to the archive table's columns the source
+ * table has; `values` fills other archive columns (or overrides copied ones) from SQL value
+ * expressions over the row and its `parent` row (`parent.<column>`), or literals.
+ */
+const archive = () => z.object({ table: table(), columns: z.array(column()).min(1).optional(), values: z.record(column(), ruleValue()).optional() }).strict();
 
 /** List the rows in the run's details, change nothing. */
 const report = () => z.object({}).strict();
@@ -51,6 +55,22 @@ const missingParent = () =>
        */
       value: z.array(sqlValue()).min(1).optional(),
       /** The parent's referenced columns, in the same order. */
+      parent_column: keyColumn().default('id'),
+    })
+    .strict();
+
+/**
+ * Rows whose reference finds a row in `table` by `parent_column` (a unique key there): its columns
+ * are readable as `parent.<column>` in `where` and `archive.values`, and the rule skips a row whose
+ * parent another transaction holds locked (the parent row is share-locked while the rule acts on it).
+ */
+const parent = () =>
+  z
+    .object({
+      table: table(),
+      /** The rule table's reference column (a list for a composite reference). */
+      column: keyColumn(),
+      /** The parent's unique key columns, in the same order. */
       parent_column: keyColumn().default('id'),
     })
     .strict();
@@ -94,6 +114,7 @@ const rule = () =>
       where: sqlCondition().optional(),
       missing_parent: missingParent().optional(),
       unreferenced_by: z.array(referencedBy()).min(1).optional(),
+      parent: parent().optional(),
       /** The result counter; default the action's past tense (`deleted`, `updated`, `archived`, `reported`). */
       counter: counter().optional(),
       update: update().optional(),
@@ -121,6 +142,7 @@ export const rowsRulesConfig = z
       if (first !== undefined)
         ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `expected a unique rule name; "${r.name}" is also rules[${first}]` });
       else names.set(r.name, i);
+      const count = (k: string | string[]) => [k].flat().length;
       const actions = ACTIONS.filter((a) => r[a] !== undefined);
       if (actions.length !== 1) {
         ctx.addIssue({
@@ -129,14 +151,20 @@ export const rowsRulesConfig = z
           message: `expected exactly one action of ${ACTIONS.join(', ')}; got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
         });
       }
-      if (r.where === undefined && r.missing_parent === undefined && r.unreferenced_by === undefined) {
+      if (r.where === undefined && r.missing_parent === undefined && r.unreferenced_by === undefined && r.parent === undefined) {
         ctx.addIssue({
           code: 'custom',
           path: at,
           message: 'expected a condition: where, missing_parent or unreferenced_by (write where: "true" for every row)',
         });
       }
-      const count = (k: string | string[]) => [k].flat().length;
+      if (r.parent && count(r.parent.column) !== count(r.parent.parent_column)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'parent', 'parent_column'],
+          message: `expected as many parent_column columns as column columns (${count(r.parent.column)})`,
+        });
+      }
       const mp = r.missing_parent;
       if (mp && (mp.column === undefined) === (mp.value === undefined)) {
         ctx.addIssue({

@@ -118,7 +118,7 @@ describe('Solid Queue', () => {
   describe('as a rows.rules config', () => {
     it('the config file validates; validate names the rule that reads what an earlier rule deletes', () => {
       const config = loadConfigFile('solid-queue');
-      expect(config.tasks.map((task) => task.id)).toEqual(['solid-queue-maintenance', 'solid-queue-clear-add-to-buffer']);
+      expect(config.tasks.map((task) => task.id)).toEqual(['solid-queue-maintenance', 'solid-queue-maintenance-exact', 'solid-queue-clear-add-to-buffer']);
       const warnings = configWarnings(config).join('\n');
       expect(warnings).toMatch(/fail-orphaned-claims/);
       expect(warnings).toMatch(/prune-dead-processes/);
@@ -189,15 +189,61 @@ describe('Solid Queue', () => {
       expect(claims.rows.map((r) => r.job_id)).toEqual(['107', '108']);
     });
 
-    // Gap: Process#prune fails a pruned worker's claims with ProcessPrunedError, whose message names the
-    // process's last heartbeat (lib/solid_queue/processes/process_pruned_error.rb). A rule reads only its own
-    // table's row: the claim cannot read its process's last_heartbeat_at, and an archive copies columns and
-    // writes no value, so the failure is described afterwards, when the process row is already gone.
-    it.fails('the claims of pruned workers fail with ProcessPrunedError and the last heartbeat, as Solid Queue writes them', async () => {
+    it.each([
+      { name: 'keys read ahead', read_ahead: 100_000 },
+      { name: 'keys walked (read_ahead: 0)', read_ahead: 0 },
+    ])('solid-queue-maintenance-exact, $name: every row as Solid Queue leaves it, errors included; the dry run shows all of it', async ({ read_ahead }) => {
+      await dryRunThenRun(env, systemTask('solid-queue', 'solid-queue-maintenance-exact', { batch_size: 2, read_ahead }), {
+        changes: SOLID_QUEUE,
+        sets: {
+          'fail-claims-of-pruned-workers': { matched: 2, archived: 2 },
+          'prune-dead-processes': { matched: 4, deleted: 4 },
+          'fail-orphaned-claims': { matched: 1, archived: 1 },
+          'fail-claims-without-process': { matched: 1, archived: 1 },
+          'clear-finished-jobs': { matched: 3, deleted: 3 },
+          'expire-semaphores': { matched: 1, deleted: 1 },
+        },
+      });
+    });
+
+    // Prunable.prune takes the prunable processes with non_blocking_lock: a process row another transaction
+    // holds (Process#heartbeat runs with_lock) is neither pruned nor are its claims failed. The rule share-locks
+    // each claim's parent row, skipping one that is held.
+    it('solid-queue-maintenance-exact leaves a held dead process and its claims for the next run, as prune does', async () => {
+      const holder = new Client({ connectionString: env.db.url });
+      await holder.connect();
+      try {
+        await holder.query('begin');
+        await holder.query('select id from solid_queue_processes where id = 2 for update');
+        const real = await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance-exact'));
+        expect(real.sets['fail-claims-of-pruned-workers']).toEqual({ matched: 1, archived: 1 });
+        expect(real.sets['prune-dead-processes']).toEqual({ matched: 3, deleted: 3 });
+      } finally {
+        await holder.query('rollback');
+        await holder.end();
+      }
+      const claims = await env.db.pool.query<{ job_id: string }>('select job_id::text from solid_queue_claimed_executions order by job_id');
+      expect(claims.rows.map((r) => r.job_id)).toEqual(['107', '108']);
+      const failed = await env.db.pool.query<{ job_id: string }>('select job_id::text from solid_queue_failed_executions order by job_id');
+      expect(failed.rows.map((r) => r.job_id)).not.toContain('107');
+    });
+
+    // Process#prune fails a pruned worker's claims with ProcessPrunedError, whose message names the process's
+    // last heartbeat (lib/solid_queue/processes/process_pruned_error.rb), before the process goes: in
+    // solid-queue-maintenance-exact the claim rule reads its process as `parent` and archives with values from it.
+    it('the claims of pruned workers fail with ProcessPrunedError and the last heartbeat, as Solid Queue writes them', async () => {
+      const heartbeats = await env.db.pool.query<{ job_id: string; at: string }>(
+        `select c.job_id::text, to_char(p.last_heartbeat_at, 'YYYY-MM-DD HH24:MI:SS') as at
+           from solid_queue_claimed_executions c join solid_queue_processes p on p.id = c.process_id where p.id in (2, 6) order by c.job_id`,
+      );
       const before = await snapshotAll(env.db.pool);
-      await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance'));
+      await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance-exact'));
       const rows = comparable(diff(before, await snapshotAll(env.db.pool)), SOLID_QUEUE, new Date());
       expect(rows.actual[t('solid_queue_failed_executions')]).toEqual(rows.expected[t('solid_queue_failed_executions')]);
+      const errors = await env.db.pool.query<{ job_id: string; error: string }>(
+        `select job_id::text, error from solid_queue_failed_executions where job_id in (107, 113) order by job_id`,
+      );
+      expect(errors.rows).toEqual(heartbeats.rows.map((h) => ({ job_id: h.job_id, error: PRUNED(new RegExp(h.at.replace(/[-:]/g, (c) => `\\${c}`))) })));
     });
 
     // Finding (engine): max_fraction is checked once, before the first batch, over what each rule matches

@@ -169,6 +169,30 @@ describe('rows.rules config', () => {
       expect(fields).toContain(f);
   });
 
+  it('parent: the referenced row readable in where and archive.values; one parent_column per column', () => {
+    const cfg = parseConfigText(
+      config(`        - name: a
+          table: claims
+          parent: { table: processes, column: process_id }
+          where: "parent.kind = 'Worker'"
+          archive: { table: failed, columns: [job_id], values: { error: "'pruned at ' || parent.last_heartbeat_at::text", created_at: "now()", note: null } }`),
+      'maintenance.yaml',
+      {},
+    );
+    const rule = (cfg.tasks[0]!.config as { rules: { parent: unknown; archive: unknown }[] }).rules[0]!;
+    expect(rule.parent).toEqual({ table: 'processes', column: 'process_id', parent_column: 'id' });
+    expect(
+      problems(
+        config(`        - name: a
+          table: claims
+          parent: { table: processes, column: [a, b] }
+          report: {}`),
+      ),
+    ).toEqual(['maintenance.yaml:8: tasks[0].config.rules[0].parent.parent_column: expected as many parent_column columns as column columns (2)']);
+    const fields = fieldDocs(z.toJSONSchema(rowsRules.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>).map((d) => d.field);
+    for (const f of ['rules[].parent.table', 'rules[].parent.column', 'rules[].parent.parent_column', 'rules[].archive.values']) expect(fields).toContain(f);
+  });
+
   it("refuses an update of the rule's own key", () => {
     expect(
       problems(

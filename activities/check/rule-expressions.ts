@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import { parseSqlText, SqlTextError, type SqlText, type SqlTextKind } from '../../tasks/sql-text';
 import { resolveTable, type ResolvedTable } from '../sql/identifiers';
-import { columnProblems, functionProblems } from '../sql/sql-text';
+import { columnProblems, functionProblems, type RelatedTable } from '../sql/sql-text';
 import { error, type Finding } from './findings';
 import { messageOf } from './inspect-units';
 
@@ -11,19 +11,24 @@ export interface RuleWithTexts {
   table: string;
   where?: string;
   missing_parent?: { value?: string[] };
+  parent?: { table: string };
+  archive?: { values?: Record<string, unknown> };
   update?: Record<string, unknown>;
   cases?: { when?: string; update?: Record<string, unknown> }[];
 }
 
 /** Each SQL text of a rule with its config path: conditions, and update values written as strings. */
-function textsOf(rule: RuleWithTexts): { path: string; text: string; kind: SqlTextKind }[] {
+function textsOf(rule: RuleWithTexts): { path: string; text: string; kind: SqlTextKind; parent?: boolean }[] {
   const values = (update: Record<string, unknown> | undefined, path: string) =>
     Object.entries(update ?? {}).flatMap(([column, v]) =>
       typeof v === 'string' ? [{ path: `${path}.update.${column}`, text: v, kind: 'value' as const }] : [],
     );
   return [
-    ...(rule.where === undefined ? [] : [{ path: '.where', text: rule.where, kind: 'condition' as const }]),
+    ...(rule.where === undefined ? [] : [{ path: '.where', text: rule.where, kind: 'condition' as const, parent: true }]),
     ...(rule.missing_parent?.value ?? []).map((text, i) => ({ path: `.missing_parent.value[${i}]`, text, kind: 'value' as const })),
+    ...Object.entries(rule.archive?.values ?? {}).flatMap(([column, v]) =>
+      typeof v === 'string' ? [{ path: `.archive.values.${column}`, text: v, kind: 'value' as const, parent: true }] : [],
+    ),
     ...values(rule.update, ''),
     ...(rule.cases ?? []).flatMap((b, j) => [
       ...(b.when === undefined ? [] : [{ path: `.cases[${j}].when`, text: b.when, kind: 'condition' as const }]),
@@ -43,13 +48,15 @@ export async function ruleExpressionFindings(client: PoolClient, rules: readonly
   for (const [i, rule] of rules.entries()) {
     const ruleAt = `${at}: config.rules[${i}] (${rule.name})`;
     let table: ResolvedTable;
+    let related: RelatedTable | undefined;
     try {
       table = await resolveTable(client, rule.table, [], ruleAt);
+      if (rule.parent) related = { qualifier: 'parent', table: await resolveTable(client, rule.parent.table, [], `${ruleAt}.parent`), alias: 'parent_row' };
     } catch (err) {
       findings.push(error(messageOf(err)));
       continue;
     }
-    for (const { path, text, kind } of textsOf(rule)) {
+    for (const { path, text, kind, parent } of textsOf(rule)) {
       let parsed: SqlText;
       try {
         parsed = parseSqlText(text, kind);
@@ -59,7 +66,7 @@ export async function ruleExpressionFindings(client: PoolClient, rules: readonly
         findings.push(error(`${ruleAt}${path}: ${err.message}`));
         continue;
       }
-      findings.push(...columnProblems(parsed, table).map((p) => error(`${ruleAt}${path}: ${p}`)));
+      findings.push(...columnProblems(parsed, table, parent ? related : undefined).map((p) => error(`${ruleAt}${path}: ${p}`)));
       findings.push(...(await functionProblems(client, [parsed])).map((p) => error(`${ruleAt}${path}: ${p}`)));
     }
   }

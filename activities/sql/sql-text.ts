@@ -14,9 +14,16 @@ import type { SqlParams } from './params';
  * numbers and booleans keep their literal's type, explicit casts stay (`interval '4 hours'`
  * → `$1::"pg_catalog"."interval"`). Every sub-expression is parenthesised, so precedence is the parse tree's.
  */
-export function renderSqlText(text: SqlText, table: ResolvedTable, p: SqlParams, alias = 't', where = 'config'): string {
-  const render = (e: SqlExpr): string => renderExpr(e, render, { text, table, p, alias, where });
+export function renderSqlText(text: SqlText, table: ResolvedTable, p: SqlParams, alias = 't', where = 'config', related?: RelatedTable): string {
+  const render = (e: SqlExpr): string => renderExpr(e, render, { text, table, p, alias, where, related });
   return render(text.expr);
+}
+
+/** Another table a text may read, its columns written `<qualifier>.<column>` (`parent.last_heartbeat_at`), rendered on `alias`. */
+export interface RelatedTable {
+  qualifier: string;
+  table: ResolvedTable;
+  alias: string;
 }
 
 interface Context {
@@ -25,6 +32,7 @@ interface Context {
   p: SqlParams;
   alias: string;
   where: string;
+  related: RelatedTable | undefined;
 }
 
 function renderExpr(e: SqlExpr, r: (e: SqlExpr) => string, c: Context): string {
@@ -81,19 +89,28 @@ function renderExpr(e: SqlExpr, r: (e: SqlExpr) => string, c: Context): string {
   }
 }
 
-/** `alias."col"` for a column of the rule's table; a qualifier must name that table. */
+/** `alias."col"` for a column of the rule's table (a qualifier must name that table), or of the related table by its qualifier. */
 function column(qualifier: string[], name: string, c: Context): string {
-  const problem = columnProblem(qualifier, name, c.text, c.table);
+  const problem = columnProblem(qualifier, name, c.text, c.table, c.related);
   if (problem) throw configError(`${c.where}: ${problem}`);
+  if (c.related && isRelated(qualifier, c.related)) return `${c.related.alias}.${c.related.table.columns.get(name)!.sql}`;
   return `${c.alias}.${c.table.columns.get(name)!.sql}`;
 }
 
+const isRelated = (qualifier: string[], related: RelatedTable) => qualifier.length === 1 && qualifier[0] === related.qualifier;
+
 /** Why a column reference cannot be rendered over `table` (with the fix), or undefined. */
-function columnProblem(qualifier: string[], name: string, text: SqlText, table: ResolvedTable): string | undefined {
+function columnProblem(qualifier: string[], name: string, text: SqlText, table: ResolvedTable, related?: RelatedTable): string | undefined {
+  if (related && isRelated(qualifier, related)) {
+    if (related.table.columns.has(name)) return undefined;
+    const guess = closestMatch(name, related.table.allColumns);
+    return `column "${name}" in "${text.source}" does not exist in ${related.qualifier} table ${related.table.name}${guess ? `; did you mean "${related.qualifier}.${guess}"?` : ''} (columns: ${related.table.allColumns.join(', ')})`;
+  }
   const relation = table.name.slice(table.name.indexOf('.') + 1);
   const qualified = qualifier.join('.');
   if (qualifier.length > 0 && qualified !== relation && qualified !== table.name) {
-    return `"${qualified}.${name}" in "${text.source}": a column may be qualified only by its table's name (${relation}); other tables are not readable here`;
+    const other = related ? ` or ${related.qualifier} (the rule's ${related.qualifier} row)` : '';
+    return `"${qualified}.${name}" in "${text.source}": a column may be qualified only by its table's name (${relation})${other}; other tables are not readable here`;
   }
   if (table.columns.has(name)) return undefined;
   const guess = closestMatch(name, table.allColumns);
@@ -102,10 +119,10 @@ function columnProblem(qualifier: string[], name: string, text: SqlText, table: 
 }
 
 /** Every column reference of `text` that does not fit `table`, each with its fix (for `caretaker check`, which lists them all). */
-export function columnProblems(text: SqlText, table: ResolvedTable): string[] {
+export function columnProblems(text: SqlText, table: ResolvedTable, related?: RelatedTable): string[] {
   const problems = new Set<string>();
   visitSqlExpr(text.expr, (e) => {
-    const problem = e.kind === 'column' ? columnProblem(e.qualifier, e.name, text, table) : undefined;
+    const problem = e.kind === 'column' ? columnProblem(e.qualifier, e.name, text, table, related) : undefined;
     if (problem) problems.add(problem);
   });
   return [...problems];
