@@ -19,7 +19,7 @@ export interface RuleTexts {
  * Parses each text (again: the run's input is plain config), renders it once so an unknown column
  * fails while the run plans, before any batch, and returns how to render it into a statement.
  */
-export function ruleTexts(table: ResolvedTable, where: string, related?: RelatedTable): RuleTexts {
+export function ruleTexts(table: ResolvedTable, where: string, alias = 't', related?: RelatedTable): RuleTexts {
   const texts: SqlText[] = [];
   const add = (source: string, kind: SqlTextKind, at: string) => {
     let text: SqlText;
@@ -30,8 +30,8 @@ export function ruleTexts(table: ResolvedTable, where: string, related?: Related
       throw configError(`${at}: ${err.message}`);
     }
     texts.push(text);
-    renderSqlText(text, table, new SqlParams(), 't', at, related);
-    return (p: SqlParams) => renderSqlText(text, table, p, 't', at, related);
+    renderSqlText(text, table, new SqlParams(), alias, at, related);
+    return (p: SqlParams) => renderSqlText(text, table, p, alias, at, related);
   };
   return {
     condition: (source, at) => add(source, 'condition', at),

@@ -34,8 +34,9 @@ function sameLength(at: string, what: string, ours: string[], theirs: string[]):
 }
 
 /**
- * `missing_parent`: the row's (non-null) reference finds no row in the parent table. The reference
- * is the rule table's `column`s, or `value`: SQL value expressions over them.
+ * `missing_parent`: the row's reference (non-null, unless `null_is_missing`) finds no row in the
+ * parent table (that satisfies `where`). The reference is the rule table's `column`s, or `value`:
+ * SQL value expressions over them.
  */
 async function missingParent(
   client: PoolClient,
@@ -43,6 +44,7 @@ async function missingParent(
   rel: NonNullable<RowRule['missing_parent']>,
   texts: RuleTexts,
   at: string,
+  zones: TimestampSettings,
 ): Promise<Condition> {
   const parentCols = keyColumns(rel.parent_column);
   const refs: ((p: SqlParams) => string)[] =
@@ -54,16 +56,24 @@ async function missingParent(
       : keyColumns(rel.column ?? []).map((r) => () => `t.${col(table, r)}`);
   sameLength(at, rel.table, rel.value ?? keyColumns(rel.column ?? []), parentCols);
   const parent = await resolveReadable(client, rel.table, parentCols, at);
+  const holds = await relationWhere(client, parent, 'p', rel.where, at, zones);
   return (p) => {
     // An expression is read as its parent column's type (an untyped 'advisory' needs one for IS NOT NULL).
     const values = refs.map((r, i) => (rel.value === undefined ? r(p) : `${r(p)}::${colType(parent, parentCols[i]!)}`));
-    const on = pairs(values, parentCols).map(([v, pc]) => `p.${col(parent, pc)} = ${v}`);
-    return [...values.map((v) => `${v} is not null`), `not exists (select 1 from ${parent.sql} p where ${on.join(' and ')})`].join(' and ');
+    const on = [...pairs(values, parentCols).map(([v, pc]) => `p.${col(parent, pc)} = ${v}`), ...holds(p)];
+    const notNull = rel.null_is_missing ? [] : values.map((v) => `${v} is not null`);
+    return [...notNull, `not exists (select 1 from ${parent.sql} p where ${on.join(' and ')})`].join(' and ');
   };
 }
 
-/** `unreferenced_by`: no row of each listed table references the row. */
-async function unreferenced(client: PoolClient, key: RowKey, rels: NonNullable<RowRule['unreferenced_by']>, at: string): Promise<Condition[]> {
+/** `unreferenced_by`: no row of each listed table (that satisfies its `where`) references the row. */
+async function unreferenced(
+  client: PoolClient,
+  key: RowKey,
+  rels: NonNullable<RowRule['unreferenced_by']>,
+  at: string,
+  zones: TimestampSettings,
+): Promise<Condition[]> {
   const out: Condition[] = [];
   for (const [i, rel] of rels.entries()) {
     const where = `${at}.unreferenced_by[${i}]`;
@@ -71,12 +81,34 @@ async function unreferenced(client: PoolClient, key: RowKey, rels: NonNullable<R
     const ours = rel.parent_column === undefined ? key.columns : keyColumns(rel.parent_column);
     sameLength(where, rel.table, refs, ours);
     const child = await resolveReadable(client, rel.table, refs, where);
-    out.push(() => {
-      const on = pairs(refs, ours).map(([r, o]) => `c.${col(child, r)} = t.${col(key.table, o)}`);
+    const holds = await relationWhere(client, child, 'c', rel.where, where, zones);
+    out.push((p) => {
+      const on = [...pairs(refs, ours).map(([r, o]) => `c.${col(child, r)} = t.${col(key.table, o)}`), ...holds(p)];
       return `not exists (select 1 from ${child.sql} c where ${on.join(' and ')})`;
     });
   }
   return out;
+}
+
+/**
+ * A relation's `where`: SQL text over the related table's columns (alias `c` or `p` inside the
+ * NOT EXISTS), checked like the rule's own text: columns in the catalog, functions STABLE or
+ * IMMUTABLE, naive timestamps in the task's zone.
+ */
+async function relationWhere(
+  client: PoolClient,
+  related: ResolvedTable,
+  alias: string,
+  text: string | undefined,
+  at: string,
+  zones: TimestampSettings,
+): Promise<(p: SqlParams) => string[]> {
+  if (text === undefined) return () => [];
+  const texts = ruleTexts(related, at, alias);
+  const condition = texts.condition(text, `${at}.where`);
+  await texts.checkFunctions(client);
+  checkColumnZones(related, texts.columns(), zones, `${at}.where`);
+  return (p) => [condition(p)];
 }
 
 /** An update's assignments: literals as parameters cast to the column's type, strings as SQL value expressions. */
@@ -140,13 +172,13 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   const texts = ruleTexts(table, at);
   const parent = rule.parent && (await resolveParent(client, table, rule.parent, `${at}.parent`));
   // `where` and archive values may read the parent row (`parent.<column>`); updates and cases read the row only.
-  const parentTexts = parent ? ruleTexts(table, at, parent.related) : texts;
+  const parentTexts = parent ? ruleTexts(table, at, 't', parent.related) : texts;
   const conds: Condition[] = [];
   const where = rule.where === undefined ? undefined : parentTexts.condition(rule.where, `${at}.where`);
   if (parent) conds.push(withParent(parent, where));
   else if (where) conds.push(where);
-  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`));
-  if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at)));
+  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`, zones));
+  if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at, zones)));
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);

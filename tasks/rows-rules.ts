@@ -42,7 +42,7 @@ const report = () => z.object({}).strict();
 /** A counter name: what the rule's (or branch's) rows count as in the result, e.g. `cancelled`. */
 const counter = () => z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a counter name in lower case, e.g. "requeued"');
 
-/** Rows whose (non-null) reference finds no row in `table` (a table, or a view such as pg_stat_activity or pg_locks). */
+/** Rows whose (non-null) reference finds no row in `table` (that satisfies `where`); `table` may be a view such as pg_stat_activity or pg_locks. */
 const missingParent = () =>
   z
     .object({
@@ -56,6 +56,10 @@ const missingParent = () =>
       value: z.array(sqlValue()).min(1).optional(),
       /** The parent's referenced columns, in the same order. */
       parent_column: keyColumn().default('id'),
+      /** SQL condition over the parent's columns: a parent row counts only when it holds ("the job is missing or not running"). */
+      where: sqlCondition().optional(),
+      /** A row whose reference is NULL counts as missing its parent too (default: a NULL reference is no reference). */
+      null_is_missing: z.boolean().default(false),
     })
     .strict();
 
@@ -75,7 +79,7 @@ const parent = () =>
     })
     .strict();
 
-/** Rows that no row of `table` references through `column`. */
+/** Rows that no row of `table` references through `column` (no row that satisfies `where`). */
 const referencedBy = () =>
   z
     .object({
@@ -83,6 +87,8 @@ const referencedBy = () =>
       column: keyColumn(),
       /** The rule table's columns the reference points at; default: the rule's key. */
       parent_column: keyColumn().optional(),
+      /** SQL condition over that table's columns: a referencing row counts only when it holds ("no unfinished job uses the queue"). */
+      where: sqlCondition().optional(),
     })
     .strict();
 

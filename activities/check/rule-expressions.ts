@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { parseSqlText, SqlTextError, type SqlText, type SqlTextKind } from '../../tasks/sql-text';
-import { resolveTable, type ResolvedTable } from '../sql/identifiers';
+import { resolveReadable, resolveTable, type ResolvedTable } from '../sql/identifiers';
 import { columnProblems, functionProblems, type RelatedTable } from '../sql/sql-text';
 import { error, type Finding } from './findings';
 import { messageOf } from './inspect-units';
@@ -10,11 +10,27 @@ export interface RuleWithTexts {
   name: string;
   table: string;
   where?: string;
-  missing_parent?: { value?: string[] };
   parent?: { table: string };
   archive?: { values?: Record<string, unknown> };
   update?: Record<string, unknown>;
   cases?: { when?: string; update?: Record<string, unknown> }[];
+  missing_parent?: Relation & { value?: string[] };
+  unreferenced_by?: Relation[];
+}
+
+/** A related table, whose `where` reads that table's columns. */
+interface Relation {
+  table: string;
+  where?: string;
+}
+
+/** The relations' `where` texts, each with its table and config path. */
+function relationTexts(rule: RuleWithTexts): { path: string; text: string; table: string }[] {
+  const rels = [
+    ...(rule.missing_parent ? [{ rel: rule.missing_parent, path: '.missing_parent' }] : []),
+    ...(rule.unreferenced_by ?? []).map((rel, j) => ({ rel, path: `.unreferenced_by[${j}]` })),
+  ];
+  return rels.flatMap(({ rel, path }) => (rel.where === undefined ? [] : [{ path: `${path}.where`, text: rel.where, table: rel.table }]));
 }
 
 /** Each SQL text of a rule with its config path: conditions, and update values written as strings. */
@@ -56,17 +72,28 @@ export async function ruleExpressionFindings(client: PoolClient, rules: readonly
       findings.push(error(messageOf(err)));
       continue;
     }
-    for (const { path, text, kind, parent } of textsOf(rule)) {
+    const texts = [
+      ...textsOf(rule).map((t) => ({ ...t, table: () => Promise.resolve(table) })),
+      ...relationTexts(rule).map((t) => ({
+        ...t,
+        kind: 'condition' as const,
+        parent: false,
+        table: () => resolveReadable(client, t.table, [], `${ruleAt}${t.path}`),
+      })),
+    ];
+    for (const { path, text, kind, table: of, parent } of texts) {
       let parsed: SqlText;
+      let over: ResolvedTable;
       try {
         parsed = parseSqlText(text, kind);
+        over = await of();
       } catch (err) {
-        // Config loading refuses these already; a config built another way still gets a finding.
-        if (!(err instanceof SqlTextError)) throw err;
-        findings.push(error(`${ruleAt}${path}: ${err.message}`));
+        // Config loading refuses bad text already; a config built another way still gets a finding.
+        if (err instanceof SqlTextError) findings.push(error(`${ruleAt}${path}: ${err.message}`));
+        else findings.push(error(messageOf(err)));
         continue;
       }
-      findings.push(...columnProblems(parsed, table, parent ? related : undefined).map((p) => error(`${ruleAt}${path}: ${p}`)));
+      findings.push(...columnProblems(parsed, over, parent ? related : undefined).map((p) => error(`${ruleAt}${path}: ${p}`)));
       findings.push(...(await functionProblems(client, [parsed])).map((p) => error(`${ruleAt}${path}: ${p}`)));
     }
   }
