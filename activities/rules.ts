@@ -66,17 +66,22 @@ async function missingParent(
   };
 }
 
-/** `unreferenced_by`: no row of each listed table (that satisfies its `where`) references the row. */
+/**
+ * `unreferenced_by`: no row of each listed table (that satisfies its `where`) references the row;
+ * `referenced_by` (`field`), the opposite: some row of each does.
+ */
 async function unreferenced(
   client: PoolClient,
   key: RowKey,
   rels: NonNullable<RowRule['unreferenced_by']>,
   at: string,
   zones: TimestampSettings,
+  field: 'unreferenced_by' | 'referenced_by' = 'unreferenced_by',
 ): Promise<Condition[]> {
   const out: Condition[] = [];
+  const not = field === 'unreferenced_by' ? 'not ' : '';
   for (const [i, rel] of rels.entries()) {
-    const where = `${at}.unreferenced_by[${i}]`;
+    const where = `${at}.${field}[${i}]`;
     const refs = keyColumns(rel.column);
     const ours = rel.parent_column === undefined ? key.columns : keyColumns(rel.parent_column);
     sameLength(where, rel.table, refs, ours);
@@ -84,7 +89,7 @@ async function unreferenced(
     const holds = await relationWhere(client, child, 'c', rel.where, where, zones);
     out.push((p) => {
       const on = [...pairs(refs, ours).map(([r, o]) => `c.${col(child, r)} = t.${col(key.table, o)}`), ...holds(p)];
-      return `not exists (select 1 from ${child.sql} c where ${on.join(' and ')})`;
+      return `${not}exists (select 1 from ${child.sql} c where ${on.join(' and ')})`;
     });
   }
   return out;
@@ -164,7 +169,7 @@ function checkColumnZones(table: ResolvedTable, columns: string[], zones: Timest
 async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: TimestampSettings): Promise<RowSet> {
   const named = [
     ...(rule.missing_parent ? keyColumns(rule.missing_parent.column ?? []) : []),
-    ...(rule.unreferenced_by ?? []).flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
+    ...[...(rule.unreferenced_by ?? []), ...(rule.referenced_by ?? [])].flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
     ...[rule, ...(rule.cases ?? [])].flatMap((r) => Object.keys(r.update ?? {})),
   ];
   const key = await resolveKeyed(client, rule.table, rule.key, named, at, 'key');
@@ -179,6 +184,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   else if (where) conds.push(where);
   if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`, zones));
   if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at, zones)));
+  if (rule.referenced_by) conds.push(...(await unreferenced(client, key, rule.referenced_by, at, zones, 'referenced_by')));
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);

@@ -40,7 +40,7 @@ export function dryRunCaveats(task: TaskConfig): string[] {
 const tableName = (t: unknown) => String(t).replace(/^public\./, '');
 
 /**
- * `rows.rules`: a later rule that reads a table (its own, `missing_parent`'s, `unreferenced_by`'s, `parent`'s)
+ * `rows.rules`: a later rule that reads a table (its own, `missing_parent`'s, `unreferenced_by`'s, `referenced_by`'s, `parent`'s)
  * an earlier rule changes (its own table; the child tables its deletes clear; the archive table it
  * fills) sees those changes in a real run; a dry run rolls each rule back, so it cannot show them.
  */
@@ -55,7 +55,9 @@ function ruleDependencies(rules: Record<string, unknown>[], at: string): string[
       .map(tableName);
   };
   const reads = (r: Record<string, unknown>) =>
-    [r.table, obj(r.missing_parent).table, obj(r.parent).table, ...list(r.unreferenced_by).map((u) => u.table)].filter((t) => t !== undefined).map(tableName);
+    [r.table, obj(r.missing_parent).table, obj(r.parent).table, ...list(r.unreferenced_by).map((u) => u.table), ...list(r.referenced_by).map((u) => u.table)]
+      .filter((t) => t !== undefined)
+      .map(tableName);
   const warnings: string[] = [];
   rules.forEach((later, j) => {
     rules.slice(0, j).forEach((earlier, i) => {

@@ -120,6 +120,8 @@ const rule = () =>
       where: sqlCondition().optional(),
       missing_parent: missingParent().optional(),
       unreferenced_by: z.array(referencedBy()).min(1).optional(),
+      /** The opposite: rows that some row of each listed table (that satisfies its `where`) references. */
+      referenced_by: z.array(referencedBy()).min(1).optional(),
       parent: parent().optional(),
       /** The result counter; default the action's past tense (`deleted`, `updated`, `archived`, `reported`). */
       counter: counter().optional(),
@@ -157,7 +159,13 @@ export const rowsRulesConfig = z
           message: `expected exactly one action of ${ACTIONS.join(', ')}; got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
         });
       }
-      if (r.where === undefined && r.missing_parent === undefined && r.unreferenced_by === undefined && r.parent === undefined) {
+      if (
+        r.where === undefined &&
+        r.missing_parent === undefined &&
+        r.unreferenced_by === undefined &&
+        r.referenced_by === undefined &&
+        r.parent === undefined
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: at,
@@ -187,16 +195,18 @@ export const rowsRulesConfig = z
           message: `expected as many parent_column columns as ${mp.column !== undefined ? 'column columns' : 'value expressions'} (${refs})`,
         });
       }
-      r.unreferenced_by?.forEach((u, j) => {
-        const ours = u.parent_column ?? r.key;
-        if (count(u.column) !== count(ours)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [...at, 'unreferenced_by', j, 'column'],
-            message: `expected as many columns as ${u.parent_column === undefined ? "the rule's key" : 'parent_column'} has (${count(ours)})`,
-          });
-        }
-      });
+      (['unreferenced_by', 'referenced_by'] as const).forEach((field) =>
+        r[field]?.forEach((u, j) => {
+          const ours = u.parent_column ?? r.key;
+          if (count(u.column) !== count(ours)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [...at, field, j, 'column'],
+              message: `expected as many columns as ${u.parent_column === undefined ? "the rule's key" : 'parent_column'} has (${count(ours)})`,
+            });
+          }
+        }),
+      );
       // Batches walk the key: a rule that rewrote it would move rows behind or ahead of its own cursor.
       const keys = [r.key].flat();
       [{ u: r.update, path: [...at, 'update'] }, ...(r.cases ?? []).map((b, j) => ({ u: b.update, path: [...at, 'cases', j, 'update'] }))].forEach(

@@ -298,11 +298,15 @@ describe('Procrastinate', () => {
     expect(() => parseConfigText(JSON.stringify(config), 'old-jobs.yaml', {})).toThrow(/subquer|SubLink|select/i);
   });
 
-  it.todo(
-    'delete_old_jobs as a rows.rules config (OLD_JOBS above): needs a condition over related rows, e.g. ' +
-      'unreferenced_by: [{ table: procrastinate_events, column: job_id, where: "at is null or at >= now() - interval \'72 hours\'" }] ' +
-      'plus "has at least one event" (the JOIN); the design has neither a where on a relation nor an aggregate over children',
-  );
+  // unreferenced_by with a where over the events ("no event without a time or within 72 h") and
+  // referenced_by (the JOIN: "has an event") say delete_old_jobs without a subquery.
+  it("delete_old_jobs as a rows.rules config (procrastinate-old-jobs): exactly Procrastinate's rows; the dry run says the same", async () => {
+    const { task } = await systemConfig('procrastinate', 'procrastinate-old-jobs');
+    const events = await env.db.pool.query<{ id: string }>('select id::text from procrastinate_events where job_id in (1, 3, 4, 5, 8) order by id');
+    expect(events.rows).toHaveLength(16);
+    const { real } = await dryRunThenRun(env, task, { ...OLD_JOBS, 'public.procrastinate_events': { deleted: events.rows.map((r) => r.id) } });
+    expect(real.sets).toEqual({ 'delete-old-jobs': { matched: 5, deleted: 5 } });
+  });
 
   it('caretaker check on procrastinate.yaml against the live tables: ok', async () => {
     process.env.DATABASE_URL = env.db.url;

@@ -16,6 +16,7 @@ export interface RuleWithTexts {
   cases?: { when?: string; update?: Record<string, unknown> }[];
   missing_parent?: Relation & { value?: string[] };
   unreferenced_by?: Relation[];
+  referenced_by?: Relation[];
 }
 
 /** A related table, whose `where` reads that table's columns. */
@@ -29,6 +30,7 @@ function relationTexts(rule: RuleWithTexts): { path: string; text: string; table
   const rels = [
     ...(rule.missing_parent ? [{ rel: rule.missing_parent, path: '.missing_parent' }] : []),
     ...(rule.unreferenced_by ?? []).map((rel, j) => ({ rel, path: `.unreferenced_by[${j}]` })),
+    ...(rule.referenced_by ?? []).map((rel, j) => ({ rel, path: `.referenced_by[${j}]` })),
   ];
   return rels.flatMap(({ rel, path }) => (rel.where === undefined ? [] : [{ path: `${path}.where`, text: rel.where, table: rel.table }]));
 }
