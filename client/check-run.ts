@@ -6,6 +6,7 @@ import { inspectUnits, messageOf } from '../activities/check/inspect-units';
 import { error, type Finding } from '../activities/check/findings';
 import { ledgerAccess } from '../activities/check/ledger-access';
 import { ruleExpressionFindings, type RuleWithTexts } from '../activities/check/rule-expressions';
+import { foreignKeyDependencies, type RuleTables } from '../activities/check/rule-dependencies';
 import { unknownZones } from '../activities/check/zones';
 import type { Catalog } from '../tasks';
 import type { TimestampSettings } from '../tasks/fields';
@@ -43,7 +44,7 @@ function engineActivity(catalog: Catalog, activities: Activities, task: TaskConf
   return name !== undefined && Object.hasOwn(activities, name) ? (name as keyof Activities) : undefined;
 }
 
-const rulesOf = (task: TaskConfig) => (task.config as { rules?: RuleWithTexts[] }).rules ?? [];
+const rulesOf = (task: TaskConfig) => (task.config as { rules?: (RuleWithTexts & RuleTables)[] }).rules ?? [];
 
 async function withClient<T>(pools: PoolRegistry, database: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pools.get(database).connect();
@@ -76,6 +77,8 @@ async function checkTask(pools: PoolRegistry, activities: Activities, catalog: C
     // Every unknown column and volatile function in the rules' SQL text at once (a run stops at the first).
     findings.push(...(await withClient(pools, task.database, (client) => ruleExpressionFindings(client, rulesOf(task), `task ${task.id}`))));
     if (findings.length > 0) return { task: task.id, type, checked: true, findings };
+    // Later rules that read what an earlier rule's deletes change through a foreign key's ON DELETE action.
+    findings.push(...(await withClient(pools, task.database, (client) => foreignKeyDependencies(client, rulesOf(task), `task ${task.id}`))));
   }
   const run = activities[activity] as (input: TaskInput) => Promise<unknown>;
   try {
