@@ -103,6 +103,50 @@ describe('a relation that is only read may be a view', () => {
   });
 });
 
+describe('parent: the row a reference finds, readable as parent.<column>', () => {
+  beforeEach(async () => {
+    await env.db.pool.query(`
+      drop view if exists queued_jobs; drop table if exists jobs_archive, jobs, queues;
+      create table queues (id int primary key, name text not null, paused boolean not null);
+      create table jobs (id int primary key, queue_id int references queues (id), state text not null);
+      create table jobs_archive (id int primary key, note text not null);
+      insert into queues values (1, 'default', false), (2, 'mailers', true);
+      insert into jobs values (1, 1, 'queued'), (2, 2, 'queued'), (3, 2, 'done'), (4, null, 'queued');`);
+  });
+
+  it('archives the rows whose parent matches, with values read from it; the dry runs say the same', async () => {
+    const rules = [
+      {
+        name: 'archive-paused',
+        table: 'jobs',
+        parent: { table: 'queues', column: 'queue_id' },
+        where: "parent.paused and state = 'queued'",
+        archive: { table: 'jobs_archive', columns: ['id'], values: { note: "'paused in ' || parent.name" } },
+      },
+    ];
+    const real = await dryThenReal(env.temporal, env.db.pool, rulesTask({ rules }), { jobs: 'id', jobs_archive: 'id' });
+    expect(real.sets).toEqual({ 'archive-paused': { matched: 1, archived: 1 } });
+    expect((await env.db.pool.query('select id, note from jobs_archive')).rows).toEqual([{ id: 2, note: 'paused in mailers' }]);
+  });
+
+  it('refuses a parent_column that is not a unique key, and parent.<column> outside where and archive.values', async () => {
+    const base = { name: 'r', table: 'jobs', archive: { table: 'jobs_archive', columns: ['id'], values: { note: "'x'" } } };
+    const notUnique = await taskFailure(
+      runTaskWorkflow(env.temporal, rulesTask({ rules: [{ ...base, parent: { table: 'queues', column: 'queue_id', parent_column: 'name' } }] })),
+    );
+    expect(notUnique.message).toMatch(/config\.rules\[0\] \(r\)\.parent: parent_column "name" is not a unique key of public\.queues/);
+    const inUpdate = await taskFailure(
+      runTaskWorkflow(
+        env.temporal,
+        rulesTask({ rules: [{ name: 'r', table: 'jobs', parent: { table: 'queues', column: 'queue_id' }, update: { state: 'parent.name' } }] }),
+      ),
+    );
+    expect(inUpdate.message).toMatch(
+      /"parent\.name" in "parent\.name": a column may be qualified only by its table's name \(jobs\); other tables are not readable here/,
+    );
+  });
+});
+
 describe('rules that depend on each other (ThesisApp, test/examples/thesisapp.sql)', () => {
   beforeEach(async () => {
     await env.db.pool.query('drop table if exists analysis_tasks, generated_applications, app_directories; drop type if exists analysis_status');
