@@ -14,12 +14,13 @@ import { actOnKeys, filterColumns, filterConditions, rowSetCounters, rowSetUnit,
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type KeyValue } from './sql/keys';
-import { readAs, templateText } from './sql/expressions';
+import { templateText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
 import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
 import type { Assigned } from './sql/expressions';
 import type { TimestampSettings } from '../core/time-zones';
 import { exclusive } from './task-lock';
+import { requeueSet } from './requeue';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;
 
@@ -182,27 +183,27 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
       const retry = ref(rule.retry_column);
       const key = await resolveKeyed(client, rule.table, rule.id_column, [rule.status_column, rule.timestamp_column, retry.column, rule.error_column], where);
       const table = key.table;
-      const stuck = (p: SqlParams, retriesLeft: boolean) => [
-        `t.${col(table, rule.status_column)} = ${p.add(rule.pending_status, colType(table, rule.status_column))}`,
-        zones.olderThan(table, rule.timestamp_column, millis(p, rule.older_than), p),
-        `coalesce(${readAs(table, retry, 'int', p)}, 0) ${retriesLeft ? '<' : '>='} ${p.add(rule.max_retries, 'int')}`,
-      ];
       const fail: [ColumnRef, Assigned][] = [[whole(rule.status_column), rule.failed_status]];
       if (rule.error_column)
         fail.push([
           whole(rule.error_column),
           `Stuck in ${rule.pending_status} after ${rule.max_retries} re-queues; marked ${rule.failed_status} by Caretaker task ${taskId}`,
         ]);
-      const requeue: [ColumnRef, Assigned][] = [
-        [retry, { increment: 1 }],
-        [whole(rule.timestamp_column), { now: true }],
-      ];
-      const both: RowSet[] = [
-        { label, key, counter: 'requeued', action: { kind: 'update', assign: requeue, zones }, where: (p) => stuck(p, true) },
-        { label, key, counter: 'failed', action: { kind: 'update', assign: fail, zones }, where: (p) => stuck(p, false) },
-      ];
-      sets.push(...both);
-      units.push(...both.map((s) => rowSetUnit(s) as WorkUnit));
+      // Re-queued (the counter incremented, its clock restarted) up to max_retries, then failed with the reason.
+      const set = requeueSet({
+        label,
+        key,
+        where: (p) => [
+          `t.${col(table, rule.status_column)} = ${p.add(rule.pending_status, colType(table, rule.status_column))}`,
+          zones.olderThan(table, rule.timestamp_column, millis(p, rule.older_than), p),
+        ],
+        retries: { counter: retry, limit: rule.max_retries },
+        requeue: [[whole(rule.timestamp_column), { now: true }]],
+        final: [{ when: null, assign: fail, counter: 'failed' }],
+        zones,
+      });
+      sets.push(set);
+      units.push(rowSetUnit(set) as WorkUnit);
     } else {
       const table = await resolveTable(client, rule.table, refColumns(template(rule.path_column)), where);
       const baseDir = resolve(rule.base_dir);
