@@ -17,6 +17,7 @@ import { rowsLeft } from './sql/rows-left';
 import { type Assignments, type ColumnRef, formatRef, ref, whole } from '../core/column-refs';
 import { exclusive } from './task-lock';
 import { rowSample } from './engine/plan-sample';
+import { rowsTarget } from './engine/fraction-targets';
 
 /** A run the candidate query found stale. */
 export interface StaleRun {
@@ -220,7 +221,7 @@ function staleUnit(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: string): Wo
   return {
     label: key.table.name,
     transactional: true,
-    fraction: [{ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, zones, p).join(' and '), picked: true }],
+    fraction: [rowsTarget({ table: key.table, verb: 'update', condition: (p) => staleConditions(key, cfg, zones, p).join(' and '), picked: true })],
     nextBatch: (tx, after, limit, mode) => selectStale(tx, key, cfg, zones, { after, limit }, mode),
     readAhead: {
       cursors: (client, after, limit) => keysUpTo(client, key, (p) => staleConditions(key, cfg, zones, p), after, limit),
