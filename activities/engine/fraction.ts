@@ -13,8 +13,9 @@ import type { WorkUnit } from './work-unit';
  *   wholes (the tally's per-table counts: the ledger's, exact after a crash) plus what the unit
  *   would touch now, against the whole's size at the run's start. A unit that reaches rows because
  *   an earlier unit of the run changed them (claims of processes the run pruned, jobs whose worker a
- *   cascade cleared) is refused before it changes anything. For units that depend on no earlier
- *   one this adds nothing: what they touch was counted before the first batch.
+ *   cascade cleared) is refused before it changes anything. For independent units on disjoint rows
+ *   this is the first check again (the parts add up to their union); changes are counted as
+ *   PostgreSQL counts tuples, so a row two units both update counts twice (stricter, never looser).
  *
  * Both run in the engine's read-only transactions, under the task's lock and statement timeouts.
  */
