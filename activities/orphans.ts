@@ -25,7 +25,7 @@ import {
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, keyIn, resolveKeyed, type KeyValue } from './sql/keys';
-import { readAs, templateText } from './sql/expressions';
+import { templateText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
 import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
 import type { Assigned } from './sql/expressions';
