@@ -192,8 +192,10 @@ if (format && touched.length > 0) {
   execFileSync(join(root, 'node_modules/.bin/prettier'), ['--write', '--log-level', 'warn', ...touched], { cwd: root, stdio: 'inherit' });
 }
 const leftovers = [];
+const mappingPath = relative(root, resolve(mappingFile)).replace(/\\/g, '/');
 for (const file of git('ls-files', '-z').split('\0').filter(Boolean)) {
   const path = join(root, file);
+  if (file === mappingPath) continue;
   if (!existsSync(path) || statSync(path).size > 2_000_000) continue;
   const text = readFileSync(path, 'utf8');
   if (text.includes('\0')) continue;
