@@ -153,7 +153,9 @@ const mentionRules = entries.flatMap(({ from, to }) => {
   if (!ext) rules.push({ re: new RegExp(`(?<![\\w./-])${escape(from)}/`, 'g'), to: `${to}/`, label: `${from}/` });
   return rules;
 });
+const self = relative(root, new URL(import.meta.url).pathname).replace(/\\/g, '/');
 const MENTIONS = (f) =>
+  f !== self &&
   (CODE.test(f) || (f.endsWith('.md') && !/(^|\/)CHANGELOG\.md$/.test(f)) || f === 'package.json' || /(^|\/)Dockerfile$/.test(f)) &&
   !f.startsWith('test/histories/');
 const mentionChanges = [];
@@ -195,7 +197,7 @@ const leftovers = [];
 const mappingPath = relative(root, resolve(mappingFile)).replace(/\\/g, '/');
 for (const file of git('ls-files', '-z').split('\0').filter(Boolean)) {
   const path = join(root, file);
-  if (file === mappingPath) continue;
+  if (file === mappingPath || file === self) continue;
   if (!existsSync(path) || statSync(path).size > 2_000_000) continue;
   const text = readFileSync(path, 'utf8');
   if (text.includes('\0')) continue;
