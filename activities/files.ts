@@ -1,6 +1,5 @@
-import { lstat, readdir, rename, unlink } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import picomatch from 'picomatch';
+import { rename, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { DirectoryRule, FilesCleanupConfig } from '../tasks/files-cleanup';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
@@ -8,28 +7,9 @@ import type { WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
 import { filesTarget } from './engine/fraction-targets';
-import { comparePaths, planDirectory, type FileAction, type FileEntry } from './file-plan';
+import { comparePaths, planDirectory, type FileAction } from './file-plan';
+import { listFiles } from './disk/list';
 import { exclusive } from './task-lock';
-
-/**
- * Regular files under `dir` matching `pattern` (relative paths). Symlinks are never followed.
- * Dotfiles match only with `dot` (or a pattern that names them, like `.cache/*`).
- */
-export async function listFiles(dir: string, pattern: string, dot: boolean): Promise<FileEntry[]> {
-  const root = resolve(dir);
-  const matches = picomatch(pattern, { dot });
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  const files: FileEntry[] = [];
-  for (const entry of entries) {
-    if (!entry.isFile()) continue; // directories, symlinks, sockets
-    const full = join(entry.parentPath ?? entry.path, entry.name);
-    const path = relative(root, full);
-    if (!matches(path)) continue;
-    const s = await lstat(full).catch(() => null); // gone since the listing
-    if (s?.isFile()) files.push({ path, size: s.size, mtimeMs: s.mtimeMs });
-  }
-  return files;
-}
 
 /** The directory's listing (cursor "") and then each planned action, in path order. */
 type DirectoryItem = { kind: 'listing'; files: number } | ({ kind: 'action' } & FileAction);

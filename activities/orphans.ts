@@ -7,9 +7,9 @@ import { runUnits } from './engine/engine';
 import type { ActMode, FractionTarget, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
 import { filesTarget, rowsTarget } from './engine/fraction-targets';
-import { listFiles } from './files';
+import { listFiles } from './disk/list';
 import { comparePaths, type FileEntry } from './file-plan';
-import { resolveChildren } from './retention';
+import { resolveChildren } from './rows/children';
 import {
   actOnKeys,
   childCondition,

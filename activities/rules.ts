@@ -4,7 +4,7 @@ import { whole, type ColumnRef } from '../core/column-refs';
 import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
-import { resolveChildren } from './retention';
+import { resolveChildren } from './rows/children';
 import { processRowSets, type ChildTable, type RowAction, type RowBranch, type RowSet } from './row-sets';
 import type { Assigned } from './sql/expressions';
 import { col, colType, resolveReadable, resolveTable, type ResolvedTable } from './sql/identifiers';

@@ -2,7 +2,7 @@ import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { processRowSets, type RowSet } from './row-sets';
-import { resolveChildren } from './retention';
+import { resolveChildren } from './rows/children';
 import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed, type RowKey } from './sql/keys';
