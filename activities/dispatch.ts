@@ -2,7 +2,8 @@ import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orp
 import { syncTriggerRules, type SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
-import { processRowSets, type RowAction } from './row-sets';
+import { processRowSets } from './row-sets';
+import { type Requeue, requeueSet } from './requeue';
 import { runRules } from './rules';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
@@ -28,7 +29,8 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
         const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.timestamp], `task ${input.taskId}: config`);
         const table = key.table;
         const zones = new TimestampZones(cfg.timestamps);
-        const action: RowAction = cfg.workflow
+        // Re-queued without limit: by status (its clock restarted), or by starting the configured workflow per row.
+        const requeue: Requeue['requeue'] = cfg.workflow
           ? {
               kind: 'start_workflow',
               workflowType: cfg.workflow.type,
@@ -36,25 +38,24 @@ export function createDispatchActivities({ databases }: ActivityDeps) {
               idPrefix: cfg.workflow.id_prefix,
               executionTimeoutMs: cfg.workflow.execution_timeout,
             }
-          : {
-              kind: 'update',
-              assign: [
-                [whole(c.status), cfg.requeue_status ?? cfg.pending_status],
-                [whole(c.timestamp), { now: true }],
-              ],
-              zones,
-            };
+          : [
+              [whole(c.status), cfg.requeue_status ?? cfg.pending_status],
+              [whole(c.timestamp), { now: true }],
+            ];
         return processRowSets(session, [
-          {
+          requeueSet({
             label: `${cfg.pending_status} orphans`,
             key,
-            action,
-            counter: cfg.workflow ? 'started' : 'requeued',
             where: (params) => [
               `t.${col(table, c.status)} = ${params.add(cfg.pending_status, colType(table, c.status))}`,
               zones.olderThan(table, c.timestamp, millis(params, cfg.older_than), params),
             ],
-          },
+            retries: null,
+            requeue,
+            final: [],
+            zones,
+            counters: { requeued: cfg.workflow ? 'started' : 'requeued' },
+          }),
         ]);
       });
     },

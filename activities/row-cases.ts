@@ -1,8 +1,11 @@
 import type { BatchEffect } from './engine/tally';
 import type { FractionTarget, WorkUnit } from './engine/work-unit';
+import { rowSample } from './engine/plan-sample';
+import { rowsTarget } from './engine/fraction-targets';
 import type { actOnKeys, childCondition, conditions, RowBranch, RowSet, selectRows } from './row-sets';
-import { changesRow } from './sql/expressions';
-import { type KeyValue, keysUpTo, type KeyWindow } from './sql/keys';
+import { changesRow, writtenText } from './sql/expressions';
+import { keyLabel, type KeyValue, keysUpTo, type KeyWindow } from './sql/keys';
+import type { ColumnRef } from '../core/column-refs';
 import type { SqlParams } from './sql/params';
 import { rowsLeft } from './sql/rows-left';
 import type { ActMode } from './engine/work-unit';
@@ -24,9 +27,25 @@ export interface RowSetOps {
   conditions: typeof conditions;
 }
 
+/**
+ * What each row's detail shows besides the default one (`set`, `table`, `id`, `action`, and
+ * `outcome`: its branch's counter): values read from the row when its batch selects it, under the
+ * row lock and before any branch acts, so a dry run shows what the real run does.
+ */
+export interface RowDetails {
+  /** By field: SQL on alias `t` (read as text). */
+  read?: Record<string, (p: SqlParams) => string>;
+  /** By field: a column or JSON path, shown as its row's branch leaves it (as text; `writtenText`). */
+  written?: Record<string, ColumnRef>;
+  /** A row's detail from the default one and the fields' values; without it, both merged. */
+  shape?: (detail: Record<string, unknown>, values: Record<string, string | null>) => Record<string, unknown>;
+}
+
 interface CaseRow {
   key: KeyValue;
   branch: number;
+  /** The fields of `RowDetails`, when the set has them. */
+  values?: Record<string, string | null>;
 }
 
 /** The index of the branch a row takes (alias `t`), or NULL. */
@@ -60,7 +79,7 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[], ops: RowSe
   const kinds = new Set(changing.map((i) => branches[i]!.action.kind));
   const own = (p: SqlParams) => [...set.where(p), `${branchIndex(set, branches, p)} in (${changing.join(', ')})`].join(' and ');
   const targets: FractionTarget[] = [
-    { table: set.key.table, verb: kinds.size === 1 ? [...kinds][0]! : 'change', condition: own, picked: changing.length === branches.length },
+    rowsTarget({ table: set.key.table, verb: kinds.size === 1 ? [...kinds][0]! : 'change', condition: own, picked: changing.length === branches.length }),
   ];
   for (const i of changing) {
     const action = branches[i]!.action;
@@ -68,33 +87,69 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[], ops: RowSe
     const parent = branchSet(set, branches, i);
     const cond = (p: SqlParams) => ops.conditions(parent, p).join(' and ');
     for (const child of action.children) {
-      targets.push({
-        table: child.table,
-        verb: 'delete',
-        condition: (p) => ops.childCondition(parent, child, cond, p),
-        through: { columns: child.columns, parent: set.key, condition: cond },
-      });
+      targets.push(
+        rowsTarget({
+          table: child.table,
+          verb: 'delete',
+          condition: (p) => ops.childCondition(parent, child, cond, p),
+          through: { columns: child.columns, parent: set.key, condition: cond },
+        }),
+      );
     }
   }
   return targets;
 }
 
-async function selectCases(ops: RowSetOps, tx: PoolClient, set: RowSet, branches: readonly RowBranch[], window: KeyWindow, mode: ActMode): Promise<CaseRow[]> {
-  const rows = await ops.selectRows<{ branch: number }>(tx, selection(set, branches), window, mode, (p) => `${branchIndex(set, branches, p)} as branch`);
-  return rows.map((r) => ({ key: r.key, branch: Number(r.row.branch) }));
+/** The select list of a batch: the branch each row takes, then the fields of its detail (`r<i>`, and `w<branch>_<i>` per branch). */
+function selectList(set: RowSet, branches: readonly RowBranch[], p: SqlParams): string {
+  const list = [`${branchIndex(set, branches, p)} as branch`];
+  Object.values(set.details?.read ?? {}).forEach((sql, i) => list.push(`(${sql(p)})::text as r${i}`));
+  const written = Object.values(set.details?.written ?? {});
+  branches.forEach((b, j) => {
+    const assigned = b.action.kind === 'update' ? b.action.assign : [];
+    const zones = b.action.kind === 'update' ? b.action.zones : undefined;
+    written.forEach((target, i) => list.push(`${writtenText(set.key.table, assigned, target, p, set.label, zones)} as w${j}_${i}`));
+  });
+  return list.join(', ');
 }
 
-/** Each branch acts on its keys; counts add up, with every branch counter present. */
+async function selectCases(ops: RowSetOps, tx: PoolClient, set: RowSet, branches: readonly RowBranch[], window: KeyWindow, mode: ActMode): Promise<CaseRow[]> {
+  const rows = await ops.selectRows<Record<string, string | null>>(tx, selection(set, branches), window, mode, (p) => selectList(set, branches, p));
+  const details = set.details;
+  if (details === undefined) return rows.map((r) => ({ key: r.key, branch: Number(r.row.branch) }));
+  const read = Object.keys(details.read ?? {});
+  const written = Object.keys(details.written ?? {});
+  return rows.map((r) => {
+    const branch = Number(r.row.branch);
+    const values: Record<string, string | null> = {};
+    read.forEach((name, i) => (values[name] = r.row[`r${i}`] ?? null));
+    written.forEach((name, i) => (values[name] = r.row[`w${branch}_${i}`] ?? null));
+    return { key: r.key, branch, values };
+  });
+}
+
+/** Each branch acts on its keys; counts add up, with every branch counter present; details in each branch's order, shaped by the set's `details`. */
 async function actOnCases(ops: RowSetOps, tx: PoolClient, set: RowSet, branches: readonly RowBranch[], rows: CaseRow[], mode: ActMode): Promise<BatchEffect> {
-  const total: BatchEffect = { counts: Object.fromEntries([['matched', 0], ...branches.map((b) => [b.counter, 0])]), details: [], capped: 0 };
+  const total: BatchEffect = { counts: Object.fromEntries([[set.matched ?? 'matched', 0], ...branches.map((b) => [b.counter, 0])]), details: [], capped: 0 };
+  const byId = new Map(rows.map((r) => [JSON.stringify(keyLabel(r.key)), r]));
+  const acted = new Set<string>();
+  let skipped = false;
   for (const [i, b] of branches.entries()) {
     const keys = rows.filter((r) => r.branch === i).map((r) => r.key);
     if (keys.length === 0) continue;
     const effect = await ops.actOnKeys(tx, branchSet(set, branches, i), keys, mode);
     for (const [name, n] of Object.entries(effect.counts)) total.counts[name] = (total.counts[name] ?? 0) + n;
-    total.details.push(...effect.details.map((d) => ({ ...d, outcome: b.counter })));
+    for (const d of effect.details) {
+      const detail = { ...d, outcome: b.counter };
+      const values = byId.get(JSON.stringify(d.id))?.values;
+      total.details.push(values === undefined ? detail : (set.details?.shape?.(detail, values) ?? { ...detail, ...values }));
+    }
     total.capped! += effect.capped ?? 0;
+    if (effect.keys !== undefined) skipped = true;
+    for (const k of effect.keys ?? keys) acted.add(JSON.stringify(k));
   }
+  // A parent skipped for a locked child is not changed: a plan records only the keys acted on, in batch order.
+  if (skipped) total.keys = rows.filter((r) => acted.has(JSON.stringify(r.key))).map((r) => r.key);
   return total;
 }
 
@@ -113,5 +168,6 @@ export function casesUnit(set: RowSet, branches: readonly RowBranch[], ops: RowS
       among: (tx, keys, mode) => selectCases(ops, tx, set, branches, { among: keys }, mode),
     },
     rowsLeft: (client, after) => rowsLeft(client, set.key, (p) => ops.conditions(picked, p), after, set.age),
+    sample: (client, keys) => rowSample(client, set.key, keys),
   };
 }

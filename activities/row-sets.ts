@@ -4,8 +4,9 @@ import type { TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
+import { rowsTarget } from './engine/fraction-targets';
 import { startWorkflowUnit, type StartAction } from './start-workflows';
-import { casesUnit } from './row-cases';
+import { casesUnit, type RowDetails } from './row-cases';
 import { parentsWithLockedChildren, type ChildTable } from './child-locks';
 import { onTable } from './engine/failures';
 import { rowSample } from './engine/plan-sample';
@@ -47,6 +48,10 @@ export interface RowSet {
   action: RowAction;
   /** Name of the result counter, e.g. "marked"; defaults to the action's past tense. */
   counter?: string;
+  /** Name of the counter of rows picked (default `matched`; runs.cleanup_stale says `stale`). */
+  matched?: string;
+  /** What a row's detail shows besides its key and outcome (sets with `cases`: row-cases.ts). */
+  details?: RowDetails;
   /** The rows' timestamp column, for the age of the oldest row a run leaves (retention's timestamp_column). */
   age?: AgeColumn;
 }
@@ -167,15 +172,17 @@ function fractionTargets(set: RowSet): FractionTarget[] {
   const { action } = set;
   if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases') return [];
   const own = (p: SqlParams) => all(conditions(set, p));
-  const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true }];
+  const targets: FractionTarget[] = [rowsTarget({ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true })];
   if (action.kind === 'delete') {
     for (const child of action.children) {
-      targets.push({
-        table: child.table,
-        verb: 'delete',
-        condition: (p) => childCondition(set, child, own, p),
-        through: { columns: child.columns, parent: set.key, condition: own },
-      });
+      targets.push(
+        rowsTarget({
+          table: child.table,
+          verb: 'delete',
+          condition: (p) => childCondition(set, child, own, p),
+          through: { columns: child.columns, parent: set.key, condition: own },
+        }),
+      );
     }
   }
   return targets;
@@ -213,7 +220,7 @@ export async function selectKeys(tx: PoolClient, set: RowSet, window: KeyWindow,
 export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[], mode: ActMode): Promise<BatchEffect> {
   const keys = await lockableParents(tx, set, selected, mode);
   const done = keys.length > 0 ? await apply(tx, set, keys, mode) : { affected: 0, children: 0 };
-  const counts: Record<string, number> = { matched: selected.length, [counterOf(set)]: done.affected };
+  const counts: Record<string, number> = { [set.matched ?? 'matched']: selected.length, [counterOf(set)]: done.affected };
   if (done.children) counts.children_deleted = done.children;
   if (keys.length < selected.length) counts.skipped_for_locks = selected.length - keys.length;
   const details = keys.map((k) => ({ set: set.label, table: set.key.table.name, id: keyLabel(k), action: set.action.kind }));
@@ -255,7 +262,12 @@ function keysUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
 
 /** The counters a list of sets reports, so they appear even when zero. */
 export function rowSetCounters(sets: readonly RowSet[]): string[] {
-  const counters = ['matched', ...new Set(sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.counter) : [counterOf(s)])))];
+  const counters = [
+    ...new Set([
+      ...sets.map((s) => s.matched ?? 'matched'),
+      ...sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.counter) : [counterOf(s)])),
+    ]),
+  ];
   if (sets.some((s) => s.action.kind === 'start_workflow')) counters.push('already_running');
   const deletes = sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.action) : [s.action]));
   if (deletes.some((a) => a.kind === 'delete' && a.children.length > 0)) counters.push('children_deleted');

@@ -262,6 +262,35 @@ describe('row tasks other than retention', () => {
     });
   });
 
+  it('rows.rules: a rule with cases plans and applies; each planned row takes the branch it takes when applied', async () => {
+    await env.db.pool.query(`drop table if exists public.job_logs, public.jobs;
+      create table jobs (id int primary key, state text not null, attempts int not null, max_attempts int not null);
+      create table job_logs (id int primary key, job_id int not null references jobs (id));
+      insert into jobs values (1, 'stuck', 0, 3), (2, 'stuck', 3, 3), (3, 'stuck', 1, 3), (4, 'done', 0, 3), (5, 'stuck', 5, 5);
+      insert into job_logs values (1, 2), (2, 4);`);
+    const rule = {
+      name: 'stuck jobs',
+      table: 'jobs',
+      where: "state = 'stuck'",
+      cases: [
+        { when: 'attempts < max_attempts', update: { state: { value: 'queued' }, attempts: 'attempts + 1' } },
+        { delete: { children: [{ table: 'job_logs', column: 'job_id' }] } },
+      ],
+    };
+    const task = parseTask({ id: 'jobs', type: 'rows.rules', config: { rules: [rule], max_fraction: 1 }, retry: { maximum_attempts: 1 } });
+    const plan = await record(task);
+    expect(plan.plan!.keys).toBe(4);
+    expect(plan.plan!.sample['stuck jobs']!.map((r) => r.id)).toEqual([1, 2, 3, 5]);
+    expect(plan.counts).toMatchObject({ would_update: 2, would_delete: 2, would_delete_children: 1 });
+    // After planning: a planned job finishes on its own, a new one gets stuck.
+    await env.db.pool.query(`update jobs set state = 'done' where id = 3; insert into jobs values (6, 'stuck', 0, 3)`);
+    const result = await apply(task, plan.plan!.planId, 0.5);
+    expect(result.counts).toMatchObject({ updated: 1, deleted: 2, children_deleted: 1, drifted: 1 });
+    const jobs = (await env.db.pool.query<{ id: number; state: string; attempts: number }>(`select * from jobs order by id`)).rows;
+    expect(jobs.map((j) => `${j.id}:${j.state}/${j.attempts}`)).toEqual(['1:queued/1', '3:done/1', '4:done/0', '6:stuck/0']);
+    expect((await env.db.pool.query(`select id from job_logs order by id`)).rows).toEqual([{ id: 2 }]);
+  });
+
   it('an orphan rule plans and applies; a rule that is not rows by key refuses approval, naming the task type', async () => {
     await env.db.pool.query(`drop table if exists public.apps, public.tasks;
       create table apps (id int primary key, path text);

@@ -84,32 +84,65 @@ export function changesRow(table: ResolvedTable, entries: readonly [ColumnRef, A
   return `(${differs.join(' or ')})`;
 }
 
+/** Groups the effective assignments by column (a later entry for the same reference wins). */
+function byColumn(entries: readonly [ColumnRef, Assigned][]): Map<string, (readonly [ColumnRef, Assigned])[]> {
+  const columns = new Map<string, (readonly [ColumnRef, Assigned])[]>();
+  for (const entry of effective(entries)) columns.set(entry[0].column, [...(columns.get(entry[0].column) ?? []), entry]);
+  return columns;
+}
+
+/** The value an update gives `column` from its assignments there (alias `t` is the row before it). */
+function columnValue(
+  table: ResolvedTable,
+  column: string,
+  list: readonly (readonly [ColumnRef, Assigned])[],
+  p: SqlParams,
+  where: string,
+  zones: TimestampZones | undefined,
+): string {
+  const plain = list.filter(([r]) => r.path.length === 0);
+  if (plain.length > 0 && list.length > 1) {
+    throw configError(`${where}: ${column} is assigned both as a whole and inside (${list.map(([r]) => formatRef(r)).join(', ')}); assign one or the other`);
+  }
+  if (plain.length > 0) return plainValue(table, column, plain[0]![1], p, zones);
+  jsonColumn(table, list[0]![0]);
+  // jsonb_set creates only the last key of a path: create each missing parent object first.
+  const parents = (acc: string, path: string[]) =>
+    path.slice(0, -1).reduce((a, _, i) => {
+      const prefix = p.add(path.slice(0, i + 1), 'text[]');
+      return `jsonb_set(${a}, ${prefix}, coalesce(${a} #> ${prefix}, '{}'::jsonb), true)`;
+    }, acc);
+  const json = list.reduce(
+    (acc, [r, v]) => `jsonb_set(${parents(acc, r.path)}, ${p.add(r.path, 'text[]')}, ${jsonValue(table, r, v, p)}, true)`,
+    `coalesce(t.${col(table, column)}::jsonb, '{}'::jsonb)`,
+  );
+  return `(${json})::${colType(table, column)}`;
+}
+
 /**
  * The SET list of an update (alias `t` is the row before it): later entries for the same reference
  * win; several JSON paths in one column nest `jsonb_set`, creating missing keys.
  */
 export function assignmentList(table: ResolvedTable, entries: readonly [ColumnRef, Assigned][], p: SqlParams, where: string, zones?: TimestampZones): string[] {
-  const byRef = effective(entries);
-  const byColumn = new Map<string, (readonly [ColumnRef, Assigned])[]>();
-  for (const entry of byRef) byColumn.set(entry[0].column, [...(byColumn.get(entry[0].column) ?? []), entry]);
-  return [...byColumn.entries()].map(([column, list]) => {
-    const c = col(table, column);
-    const plain = list.filter(([r]) => r.path.length === 0);
-    if (plain.length > 0 && list.length > 1) {
-      throw configError(`${where}: ${column} is assigned both as a whole and inside (${list.map(([r]) => formatRef(r)).join(', ')}); assign one or the other`);
-    }
-    if (plain.length > 0) return `${c} = ${plainValue(table, column, plain[0]![1], p, zones)}`;
-    jsonColumn(table, list[0]![0]);
-    // jsonb_set creates only the last key of a path: create each missing parent object first.
-    const parents = (acc: string, path: string[]) =>
-      path.slice(0, -1).reduce((a, _, i) => {
-        const prefix = p.add(path.slice(0, i + 1), 'text[]');
-        return `jsonb_set(${a}, ${prefix}, coalesce(${a} #> ${prefix}, '{}'::jsonb), true)`;
-      }, acc);
-    const json = list.reduce(
-      (acc, [r, v]) => `jsonb_set(${parents(acc, r.path)}, ${p.add(r.path, 'text[]')}, ${jsonValue(table, r, v, p)}, true)`,
-      `coalesce(t.${c}::jsonb, '{}'::jsonb)`,
-    );
-    return `${c} = (${json})::${colType(table, column)}`;
-  });
+  return [...byColumn(entries).entries()].map(([column, list]) => `${col(table, column)} = ${columnValue(table, column, list, p, where, zones)}`);
+}
+
+/**
+ * What an update with these assignments leaves in `target` (a column or JSON path), as text, read
+ * from the row before it (alias `t`): the value it writes there, or the value the row holds where it
+ * assigns nothing. Evaluated on a locked row in the update's transaction, it is what the update writes.
+ */
+export function writtenText(
+  table: ResolvedTable,
+  entries: readonly [ColumnRef, Assigned][],
+  target: ColumnRef,
+  p: SqlParams,
+  where: string,
+  zones?: TimestampZones,
+): string {
+  const list = byColumn(entries).get(target.column);
+  const value = list === undefined ? `t.${col(table, target.column)}` : columnValue(table, target.column, list, p, where, zones);
+  if (target.path.length === 0) return `(${value})::text`;
+  jsonColumn(table, target);
+  return `((${value})::jsonb #>> ${p.add(target.path, 'text[]')})`;
 }
