@@ -277,6 +277,14 @@ describe('presets of rows.rules', () => {
     );
   });
 
+  it('caretaker rules refuses a task that is not made of rules, naming the types that are (exit 2)', async () => {
+    const run = await caretaker('rules', 'album-counts', '-f', 'maintenance.yaml');
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(
+      'task album-counts is counts.rebuild, which is not a preset of rows.rules (the presets: runs.cleanup_expired, status.reset, sync.trigger',
+    );
+  });
+
   it.each(cases.map((c) => [`${c.file === TEST_CONFIGS ? 'test configs' : c.file}: ${c.task.id}`, c] as const))(
     '%s: the rules hold only built SQL text, which parses to exactly the built tree (the worker never loads the parser)',
     (_name, { task }) => {
