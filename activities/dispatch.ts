@@ -1,9 +1,10 @@
 import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
-import type { SyncTriggerConfig } from '../tasks/sync-trigger';
+import { syncTriggerRules, type SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
-import { filterColumns, filterConditions, processRowSets } from './row-sets';
+import { processRowSets } from './row-sets';
 import { type Requeue, requeueSet } from './requeue';
+import { runRules } from './rules';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
 import { millis, TimestampZones } from './sql/time';
@@ -13,23 +14,11 @@ import { exclusive } from './task-lock';
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */
 export function createDispatchActivities({ databases }: ActivityDeps) {
   return {
-    /** `sync.trigger`: a workflow per config row with the given frequency, unless one is running. */
+    /** `sync.trigger`: a workflow per config row with the given frequency, unless one is running; the rule it is (tasks/sync-trigger.ts), run as rows.rules runs it. */
     async triggerSyncs(input: TaskInput<SyncTriggerConfig>): Promise<TaskResult> {
       const cfg = input.config;
-      return exclusive(databases, { ...input, config: { ...cfg, max_rows_per_run: null, max_fraction: 1 } }, async (session) => {
-        const filter = cfg.frequency === undefined ? cfg.where : { ...cfg.where, [cfg.frequency_column]: cfg.frequency };
-        const key = await resolveKeyed(session.client, cfg.table, cfg.id_column, filterColumns(filter), `task ${input.taskId}: config`);
-        const table = key.table;
-        const { type, task_queue, id_prefix, execution_timeout } = cfg.workflow;
-        return processRowSets(session, [
-          {
-            label: cfg.frequency ?? table.name,
-            key,
-            action: { kind: 'start_workflow', workflowType: type, taskQueue: task_queue, idPrefix: id_prefix, executionTimeoutMs: execution_timeout },
-            where: (params) => filterConditions(table, filter, params),
-          },
-        ]);
-      });
+      const { rules, texts, fixed } = syncTriggerRules(cfg);
+      return exclusive(databases, { ...input, config: { ...cfg, ...fixed } }, (session) => runRules(session, rules, cfg.timestamps, texts));
     },
 
     /** `extraction.queue_orphans`: rows pending too long are re-queued by status or by workflow. */

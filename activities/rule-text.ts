@@ -15,16 +15,19 @@ export interface RuleTexts {
   columns(): string[];
 }
 
+/** How a text becomes its checked tree: parsed, or (a preset's own text) looked up as built. */
+export type ParseText = (source: string, kind: SqlTextKind) => SqlText;
+
 /**
  * Parses each text (again: the run's input is plain config), renders it once so an unknown column
  * fails while the run plans, before any batch, and returns how to render it into a statement.
  */
-export function ruleTexts(table: ResolvedTable, where: string, alias = 't', related?: RelatedTable): RuleTexts {
+export function ruleTexts(table: ResolvedTable, where: string, alias = 't', parse: ParseText = parseSqlText, related?: RelatedTable): RuleTexts {
   const texts: SqlText[] = [];
   const add = (source: string, kind: SqlTextKind, at: string) => {
     let text: SqlText;
     try {
-      text = parseSqlText(source, kind);
+      text = parse(source, kind);
     } catch (err) {
       if (!(err instanceof SqlTextError)) throw err;
       throw configError(`${at}: ${err.message}`);

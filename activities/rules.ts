@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { branchCounters, type RowRule, type RowsRulesConfig, type RuleValue } from '../tasks/rows-rules';
+import { branchCounters, ruleTextSources, type RowRule, type RowsRulesConfig, type RuleValue } from '../tasks/rows-rules';
 import { whole, type ColumnRef } from '../core/column-refs';
 import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
@@ -10,12 +10,14 @@ import type { Assigned } from './sql/expressions';
 import { col, colType, resolveReadable, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
-import { ruleTexts, type RuleTexts } from './rule-text';
+import { ruleTexts, type ParseText, type RuleTexts } from './rule-text';
 import { archiveAction, lockedParent, resolveParent, withParent } from './rule-parent';
-import { loadSqlParser } from '../tasks/sql-text';
+import { loadSqlParser, parseSqlText, type SqlText } from '../tasks/sql-text';
 import { exclusive } from './task-lock';
-import { isNaiveTimestamp } from './sql/time';
+import { isNaiveTimestamp, millis, TimestampZones } from './sql/time';
 import type { TimestampSettings } from '../tasks/fields';
+import { filterColumns, filterConditions, type RowSetConfig } from './row-sets';
+import type { TaskSession } from './engine/work-unit';
 
 /**
  * `rows.rules`: each rule of the config becomes one `RowSet` (row-sets.ts; cases: row-cases.ts)
@@ -45,6 +47,7 @@ async function missingParent(
   texts: RuleTexts,
   at: string,
   zones: TimestampSettings,
+  parse: ParseText,
 ): Promise<Condition> {
   const parentCols = keyColumns(rel.parent_column);
   const refs: ((p: SqlParams) => string)[] =
@@ -56,7 +59,7 @@ async function missingParent(
       : keyColumns(rel.column ?? []).map((r) => () => `t.${col(table, r)}`);
   sameLength(at, rel.table, rel.value ?? keyColumns(rel.column ?? []), parentCols);
   const parent = await resolveReadable(client, rel.table, parentCols, at);
-  const holds = await relationWhere(client, parent, 'p', rel.where, at, zones);
+  const holds = await relationWhere(client, parent, 'p', rel.where, at, zones, parse);
   return (p) => {
     // An expression is read as its parent column's type (an untyped 'advisory' needs one for IS NOT NULL).
     const values = refs.map((r, i) => (rel.value === undefined ? r(p) : `${r(p)}::${colType(parent, parentCols[i]!)}`));
@@ -76,6 +79,7 @@ async function unreferenced(
   rels: NonNullable<RowRule['unreferenced_by']>,
   at: string,
   zones: TimestampSettings,
+  parse: ParseText,
   field: 'unreferenced_by' | 'referenced_by' = 'unreferenced_by',
 ): Promise<Condition[]> {
   const out: Condition[] = [];
@@ -86,7 +90,7 @@ async function unreferenced(
     const ours = rel.parent_column === undefined ? key.columns : keyColumns(rel.parent_column);
     sameLength(where, rel.table, refs, ours);
     const child = await resolveReadable(client, rel.table, refs, where);
-    const holds = await relationWhere(client, child, 'c', rel.where, where, zones);
+    const holds = await relationWhere(client, child, 'c', rel.where, where, zones, parse);
     out.push((p) => {
       const on = [...pairs(refs, ours).map(([r, o]) => `c.${col(child, r)} = t.${col(key.table, o)}`), ...holds(p)];
       return `${not}exists (select 1 from ${child.sql} c where ${on.join(' and ')})`;
@@ -107,9 +111,10 @@ async function relationWhere(
   text: string | undefined,
   at: string,
   zones: TimestampSettings,
+  parse: ParseText,
 ): Promise<(p: SqlParams) => string[]> {
   if (text === undefined) return () => [];
-  const texts = ruleTexts(related, at, alias);
+  const texts = ruleTexts(related, at, alias, parse);
   const condition = texts.condition(text, `${at}.where`);
   await texts.checkFunctions(client);
   checkColumnZones(related, texts.columns(), zones, `${at}.where`);
@@ -166,25 +171,34 @@ function checkColumnZones(table: ResolvedTable, columns: string[], zones: Timest
   }
 }
 
-async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: TimestampSettings): Promise<RowSet> {
+async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: TimestampSettings, parse: ParseText): Promise<RowSet> {
   const named = [
+    ...filterColumns(rule.match ?? {}),
+    ...(rule.older_than ? [rule.older_than.column] : []),
     ...(rule.missing_parent ? keyColumns(rule.missing_parent.column ?? []) : []),
     ...[...(rule.unreferenced_by ?? []), ...(rule.referenced_by ?? [])].flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
     ...[rule, ...(rule.cases ?? [])].flatMap((r) => Object.keys(r.update ?? {})),
   ];
   const key = await resolveKeyed(client, rule.table, rule.key, named, at, 'key');
   const table = key.table;
-  const texts = ruleTexts(table, at);
+  const texts = ruleTexts(table, at, 't', parse);
   const parent = rule.parent && (await resolveParent(client, table, rule.parent, `${at}.parent`));
   // `where` and archive values may read the parent row (`parent.<column>`); updates and cases read the row only.
-  const parentTexts = parent ? ruleTexts(table, at, 't', parent.related) : texts;
+  const parentTexts = parent ? ruleTexts(table, at, 't', parse, parent.related) : texts;
   const conds: Condition[] = [];
   const where = rule.where === undefined ? undefined : parentTexts.condition(rule.where, `${at}.where`);
   if (parent) conds.push(withParent(parent, where));
   else if (where) conds.push(where);
-  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`, zones));
-  if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at, zones)));
-  if (rule.referenced_by) conds.push(...(await unreferenced(client, key, rule.referenced_by, at, zones, 'referenced_by')));
+  const { match, older_than: old } = rule;
+  if (match !== undefined) conds.push((p) => filterConditions(table, match, p).join(' and ') || 'true');
+  const age = old && { column: old.column, zones: new TimestampZones(zones) };
+  if (old && age) {
+    const interval = (p: SqlParams) => (old.days === undefined ? millis(p, old.age!) : `${p.add(old.days, 'float8')} * interval '1 day'`);
+    conds.push((p) => age.zones.olderThan(table, old.column, interval(p), p));
+  }
+  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`, zones, parse));
+  if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at, zones, parse)));
+  if (rule.referenced_by) conds.push(...(await unreferenced(client, key, rule.referenced_by, at, zones, parse, 'referenced_by')));
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);
@@ -199,6 +213,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     }
     act = { kind: 'cases', branches };
   } else if (rule.archive) act = await archiveAction(client, table, rule.archive, parentTexts, parent, at);
+  else if (rule.start_workflow) act = startAction(rule.start_workflow);
   else act = await action(client, key, rule, texts, at);
   for (const t of new Set([texts, parentTexts])) {
     await t.checkFunctions(client);
@@ -209,9 +224,15 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     key,
     action: act,
     ...(rule.counter && { counter: rule.counter }),
+    ...(age && { age }),
     ...(parent && { lockedParent: lockedParent(parent) }),
     where: (p) => conds.map((c) => c(p)),
   };
+}
+
+function startAction(target: NonNullable<RowRule['start_workflow']>): RowAction {
+  const { type, task_queue, id_prefix, execution_timeout } = target;
+  return { kind: 'start_workflow', workflowType: type, taskQueue: task_queue, idPrefix: id_prefix, executionTimeoutMs: execution_timeout };
 }
 
 /**
@@ -232,18 +253,34 @@ async function inZone<T>(client: PoolClient, zone: string | null, work: () => Pr
   }
 }
 
+/**
+ * Runs `rules` in order through the batch engine: each compiled to a row set (table, key and
+ * columns checked in the catalog, SQL text checked), then `processRowSets` with the session's
+ * TimeZone set to `timestamps.zone`. `built` is SQL text a preset wrote as its checked tree
+ * (tasks/sql-build.ts): such text is looked up, never parsed, so a run whose text is all built
+ * never loads the parser (about 10 MB a worker).
+ */
+export async function runRules(
+  session: TaskSession<RowSetConfig>,
+  rules: readonly RowRule[],
+  timestamps: TimestampSettings,
+  built: readonly SqlText[] = [],
+): Promise<TaskResult> {
+  const known = (source: string, kind: string) => built.find((t) => t.source === source && t.kind === kind);
+  if (!rules.flatMap(ruleTextSources).every((t) => known(t.source, t.kind))) await loadSqlParser();
+  const parse: ParseText = (source, kind) => known(source, kind) ?? parseSqlText(source, kind);
+  const sets: RowSet[] = [];
+  for (const [i, rule] of rules.entries())
+    sets.push(await ruleSet(session.client, rule, `task ${session.input.taskId}: config.rules[${i}] (${rule.name})`, timestamps, parse));
+  return inZone(session.client, timestamps.zone, () => processRowSets(session, sets));
+}
+
 export function createRulesActivities({ databases }: ActivityDeps) {
   return {
     /** `rows.rules`: every rule in order, in batches, through the batch engine. */
     async applyRowRules(input: TaskInput<RowsRulesConfig>): Promise<TaskResult> {
-      // The rules' SQL text is parsed here; the parser loads once per worker, on the first rows.rules run.
-      await loadSqlParser();
-      return exclusive(databases, input, async (session) => {
-        const sets: RowSet[] = [];
-        for (const [i, rule] of input.config.rules.entries())
-          sets.push(await ruleSet(session.client, rule, `task ${input.taskId}: config.rules[${i}] (${rule.name})`, input.config.timestamps));
-        return inZone(session.client, input.config.timestamps.zone, () => processRowSets(session, sets));
-      });
+      // The rules' SQL text is parsed in runRules; the parser loads once per worker, on the first run with text.
+      return exclusive(databases, input, (session) => runRules(session, input.config.rules, input.config.timestamps));
     },
   };
 }

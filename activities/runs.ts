@@ -1,8 +1,8 @@
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
-import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
+import { runsCleanupExpiredRules, type RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { processRowSets, type RowSet } from './row-sets';
-import { resolveChildren } from './rows/children';
+import { runRules } from './rules';
 import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed, type RowKey } from './sql/keys';
@@ -163,29 +163,10 @@ export function createRunsActivities({ databases }: ActivityDeps) {
       });
     },
 
-    /** `runs.cleanup_expired`: delete terminal runs past retention, children first, batch by batch. */
+    /** `runs.cleanup_expired`: delete terminal runs past retention, children first, batch by batch; the rule it is (tasks/runs-cleanup-expired.ts), run as rows.rules runs it. */
     async cleanupExpiredRuns(input: TaskInput<RunsCleanupExpiredConfig>): Promise<TaskResult> {
-      const cfg = input.config;
-      return exclusive(databases, input, async (session) => {
-        const where = `task ${input.taskId}: config`;
-        const c = cfg.columns;
-        const key = await resolveKeyed(session.client, cfg.table, c.id, [c.status, c.timestamp], where);
-        const table = key.table;
-        const zones = new TimestampZones(cfg.timestamps);
-        const children = await resolveChildren(session.client, key, cfg.children, where);
-        return processRowSets(session, [
-          {
-            label: 'expired runs',
-            key,
-            action: { kind: 'delete', children },
-            age: { column: c.timestamp, zones },
-            where: (params) => [
-              `t.${col(table, c.status)} = any(${params.add(cfg.terminal_statuses, `${colType(table, c.status)}[]`)})`,
-              zones.olderThan(table, c.timestamp, `${params.add(cfg.retention_days, 'float8')} * interval '1 day'`, params),
-            ],
-          },
-        ]);
-      });
+      const { rules, texts } = runsCleanupExpiredRules(input.config);
+      return exclusive(databases, input, (session) => runRules(session, rules, input.config.timestamps, texts));
     },
   };
 }

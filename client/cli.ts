@@ -14,6 +14,7 @@ import * as schedules from './commands/schedules';
 import { describe } from './commands/describe';
 import { check } from './commands/check';
 import * as approval from './commands/approval';
+import { rules } from './commands/rules';
 
 const USAGE = `caretaker: scheduled, durable database maintenance on Temporal
 
@@ -25,6 +26,8 @@ config
                                     validate, then check every task against its live database: tables, columns,
                                     keys, privileges, the ledger schema, the first batch's plan (exit 1 on an error)
   tasks [<type>]                    the task catalog: every type (or one), its config fields and defaults
+  rules <task-id>                   a status.reset, runs.cleanup_expired or sync.trigger task as the rows.rules
+                                    task it runs (YAML to paste in its place and edit)
   setup                             register Caretaker's search attributes in the namespace (idempotent)
   setup --database NAME             create the run ledger's schema and tables in that database (idempotent;
                                     run it as a role with CREATE there, so the worker's role needs none)
@@ -72,6 +75,7 @@ const COMMANDS: Record<string, Command> = {
   validate: catalog.validate,
   check,
   tasks: catalog.tasks,
+  rules,
   setup,
   'schedules sync': schedules.sync,
   'schedules list': schedules.list,

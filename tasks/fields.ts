@@ -122,7 +122,9 @@ const scalar = z.union([z.string(), z.number(), z.boolean()]);
  * Equality filters: `{ status: [completed, failed], archived: false, deleted_at: null }`. A key may
  * be a JSON path (`"settings->>'smart'": "false"`), compared as text.
  */
-export const rowFilter = () => z.record(columnRef(), z.union([scalar, z.array(scalar).min(1), z.null()])).default({});
+export const rowFilter = () => equalities().default({});
+/** The same filter without a default (`rows.rules`' `match`, where its absence means "no such condition"). */
+export const equalities = () => z.record(columnRef(), z.union([scalar, z.array(scalar).min(1), z.null()]));
 export type RowFilter = z.output<ReturnType<typeof rowFilter>>;
 
 /**

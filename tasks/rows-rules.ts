@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { childTable, column, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
+import { duration } from '../config/duration';
+import { childTable, column, equalities, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
 import { sqlCondition, sqlValue } from './sql-text';
+import { workflowTarget } from './sync-trigger';
 
 /**
  * `rows.rules`: a list of row rules, each a selection (a table, its key, SQL conditions, related
@@ -38,6 +40,17 @@ const archive = () => z.object({ table: table(), columns: z.array(column()).min(
 
 /** List the rows in the run's details, change nothing. */
 const report = () => z.object({}).strict();
+
+/**
+ * Rows whose `column` is older than `age` (an exact duration: `30m`, `4h`, `30d` is 30 × 24 h) or
+ * `days` (calendar days, what a day is in the session's TimeZone across a DST change; `0.5` is 12 h).
+ * A naive `timestamp` column is read in its `timestamps.columns` zone, else `timestamps.zone`.
+ */
+const olderThan = () =>
+  z
+    .object({ column: column(), age: duration().optional(), days: z.number().gt(0).optional() })
+    .strict()
+    .refine((o) => (o.age === undefined) !== (o.days === undefined), { message: 'expected exactly one of age (a duration, e.g. 4h) or days (a number)' });
 
 /** A counter name: what the rule's (or branch's) rows count as in the result, e.g. `cancelled`. */
 const counter = () => z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a counter name in lower case, e.g. "requeued"');
@@ -105,7 +118,7 @@ const branch = () =>
     })
     .strict();
 
-const ACTIONS = ['update', 'delete', 'archive', 'report', 'cases'] as const;
+const ACTIONS = ['update', 'delete', 'archive', 'report', 'cases', 'start_workflow'] as const;
 const BRANCH_ACTIONS = ['update', 'delete', 'report'] as const;
 
 const rule = () =>
@@ -118,6 +131,9 @@ const rule = () =>
       key: keyColumn().default('id'),
       /** SQL condition over the table's columns (optional when a relation is given). */
       where: sqlCondition().optional(),
+      /** Equality conditions without SQL: `{ status: [completed, failed], enabled: true, deleted_at: null }` (a JSON path compares as text); `{}`: every row. */
+      match: equalities().optional(),
+      older_than: olderThan().optional(),
       missing_parent: missingParent().optional(),
       unreferenced_by: z.array(referencedBy()).min(1).optional(),
       /** The opposite: rows that some row of each listed table (that satisfies its `where`) references. */
@@ -129,6 +145,8 @@ const rule = () =>
       delete: del().optional(),
       archive: archive().optional(),
       report: report().optional(),
+      /** Start a workflow per row (id `id_prefix` + the row's key, its argument `{ id }`) outside any transaction, unless one with that id is running. */
+      start_workflow: workflowTarget().optional(),
       /** Conditional outcome: the first matching branch wins (SQL CASE); a row no branch matches is left alone. */
       cases: z.array(branch()).min(1).optional(),
     })
@@ -159,17 +177,11 @@ export const rowsRulesConfig = z
           message: `expected exactly one action of ${ACTIONS.join(', ')}; got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
         });
       }
-      if (
-        r.where === undefined &&
-        r.missing_parent === undefined &&
-        r.unreferenced_by === undefined &&
-        r.referenced_by === undefined &&
-        r.parent === undefined
-      ) {
+      if ([r.where, r.match, r.older_than, r.missing_parent, r.unreferenced_by, r.referenced_by, r.parent].every((c) => c === undefined)) {
         ctx.addIssue({
           code: 'custom',
           path: at,
-          message: 'expected a condition: where, missing_parent or unreferenced_by (write where: "true" for every row)',
+          message: 'expected a condition: where, match, older_than, missing_parent or unreferenced_by (write where: "true" or match: {} for every row)',
         });
       }
       if (r.parent && count(r.parent.column) !== count(r.parent.parent_column)) {
@@ -254,6 +266,20 @@ export type RowsRulesConfig = z.output<typeof rowsRulesConfig>;
 export type RowRule = RowsRulesConfig['rules'][number];
 export type RuleBranch = NonNullable<RowRule['cases']>[number];
 
+/** Every SQL text a rule holds (conditions and values written as strings), for the parser or a lookup of built text. */
+export function ruleTextSources(rule: RowRule): { source: string; kind: 'condition' | 'value' }[] {
+  const condition = (source: string | undefined) => (source === undefined ? [] : [{ source, kind: 'condition' as const }]);
+  const values = (u: Record<string, RuleValue> | undefined) =>
+    Object.values(u ?? {}).flatMap((v) => (typeof v === 'string' ? [{ source: v, kind: 'value' as const }] : []));
+  return [
+    ...condition(rule.where),
+    ...condition(rule.missing_parent?.where),
+    ...(rule.unreferenced_by ?? []).flatMap((u) => condition(u.where)),
+    ...values(rule.update),
+    ...(rule.cases ?? []).flatMap((b) => [...condition(b.when), ...values(b.update)]),
+  ];
+}
+
 const PAST = { update: 'updated', delete: 'deleted', report: 'reported' } as const;
 
 /**
@@ -269,7 +295,7 @@ export const rowsRules = defineTask({
   type: 'rows.rules',
   aliases: [],
   description:
-    'Row rules in order: each picks rows of a table by SQL conditions (and missing or unreferenced related rows) and updates, deletes, archives or reports them, or picks per row the first matching case.',
+    'Row rules in order: each picks rows of a table by SQL conditions, equalities and age (and missing or unreferenced related rows) and updates, deletes, archives, reports them or starts a workflow per row, or picks per row the first matching case.',
   workflow: 'rowsRulesWorkflow',
   engineActivity: 'applyRowRules',
   destructive: true,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTask } from './types';
 import { ONE_DAY_MS, childTables, column, keyColumn, safetyFields, sqlTaskFields, statusValue, table } from './fields';
+import type { PresetRules } from './presets';
 
 export const runsCleanupExpiredConfig = z
   .object({
@@ -35,6 +36,24 @@ export const runsCleanupExpiredConfig = z
 
 export type RunsCleanupExpiredConfig = z.output<typeof runsCleanupExpiredConfig>;
 
+/** The rule runs.cleanup_expired is: runs in a terminal status, finished more than `retention_days` calendar days ago, deleted with their children. */
+export function runsCleanupExpiredRules(cfg: RunsCleanupExpiredConfig): PresetRules {
+  const c = cfg.columns;
+  return {
+    rules: [
+      {
+        name: 'expired runs',
+        table: cfg.table,
+        key: c.id,
+        match: { [c.status]: cfg.terminal_statuses },
+        older_than: { column: c.timestamp, days: cfg.retention_days },
+        delete: { children: cfg.children },
+      },
+    ],
+    texts: [],
+  };
+}
+
 export const runsCleanupExpired = defineTask({
   type: 'runs.cleanup_expired',
   aliases: ['gc.cleanup'],
@@ -44,4 +63,5 @@ export const runsCleanupExpired = defineTask({
   engineActivity: 'cleanupExpiredRuns',
   destructive: true,
   configSchema: runsCleanupExpiredConfig,
+  preset: runsCleanupExpiredRules,
 });

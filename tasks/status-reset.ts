@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
 import { column, keyColumn, safetyFields, sqlTaskFields, statusValue, table } from './fields';
+import type { PresetRules } from './presets';
+import { textIn } from './sql-build';
 
 export const statusResetConfig = z
   .object({
@@ -39,6 +41,31 @@ export const statusResetConfig = z
 
 export type StatusResetConfig = z.output<typeof statusResetConfig>;
 
+/**
+ * The rule status.reset is: rows in `from_status` (old enough) whose job is missing, not running,
+ * or not set go to `to_status`. "Running" compares the job's status as text, as it always has (a
+ * status an ENUM lacks matches nothing), so it is built SQL text, not parsed.
+ */
+export function statusResetRules(cfg: StatusResetConfig): PresetRules {
+  const c = cfg.columns;
+  const running = textIn(cfg.jobs.status_column, cfg.jobs.running_statuses);
+  return {
+    rules: [
+      {
+        name: `${cfg.from_status} -> ${cfg.to_status}`,
+        table: cfg.table,
+        key: c.id,
+        match: { [c.status]: cfg.from_status },
+        ...(c.timestamp !== null && { older_than: { column: c.timestamp, age: cfg.min_age } }),
+        missing_parent: { table: cfg.jobs.table, column: c.job, parent_column: cfg.jobs.id_column, where: running.source, null_is_missing: true },
+        update: { [c.status]: { value: cfg.to_status } },
+        counter: 'reset',
+      },
+    ],
+    texts: [running],
+  };
+}
+
 export const statusReset = defineTask({
   type: 'status.reset',
   aliases: [],
@@ -47,4 +74,5 @@ export const statusReset = defineTask({
   engineActivity: 'resetStuckStatus',
   destructive: true,
   configSchema: statusResetConfig,
+  preset: statusResetRules,
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration';
 import { defineTask } from './types';
 import { column, keyColumn, rowFilter, sqlTaskFields, table } from './fields';
+import type { PresetRules } from './presets';
 
 /** A workflow started per row; its id is `id_prefix` + the row id, so one row never has two running. */
 export const workflowTarget = () =>
@@ -32,6 +33,19 @@ export const syncTriggerConfig = z
 
 export type SyncTriggerConfig = z.output<typeof syncTriggerConfig>;
 
+/**
+ * The rule sync.trigger is: a workflow per row with the frequency (and the `where` equalities),
+ * unless one is running for the row; every matching row, so no max_rows_per_run or max_fraction.
+ */
+export function syncTriggerRules(cfg: SyncTriggerConfig): Required<PresetRules> {
+  const match = cfg.frequency === undefined ? cfg.where : { ...cfg.where, [cfg.frequency_column]: cfg.frequency };
+  return {
+    rules: [{ name: cfg.frequency ?? cfg.table, table: cfg.table, key: cfg.id_column, match, start_workflow: cfg.workflow }],
+    texts: [],
+    fixed: { max_rows_per_run: null, max_fraction: 1 },
+  };
+}
+
 export const syncTrigger = defineTask({
   type: 'sync.trigger',
   aliases: ['sharepoint.trigger_sync', 'sharepoint.scheduled_sync', 'sam.trigger_pull', 'sam.scheduled_pull', 'forecast.trigger_pull'],
@@ -41,4 +55,5 @@ export const syncTrigger = defineTask({
   destructive: false,
   approvalRefusal: () => 'it starts workflows; a workflow start cannot be planned and rolled back',
   configSchema: syncTriggerConfig,
+  preset: syncTriggerRules,
 });

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { PresetRules } from './presets';
 
 /**
  * One entry of the maintenance catalog. Everything Caretaker knows about a task type that is not
@@ -30,6 +31,8 @@ export interface TaskType<S extends z.ZodType = z.ZodType> {
    */
   readonly approvalRefusal?: (config: z.output<S>) => string | undefined;
   readonly configSchema: S;
+  /** A preset of `rows.rules` (tasks/presets.ts): the rules this config is, which its activity runs and `caretaker rules` prints. */
+  readonly preset?: (config: z.output<S>) => PresetRules;
 }
 
 export function defineTask<S extends z.ZodType>(task: TaskType<S>): TaskType<S> {

@@ -81,11 +81,11 @@ describe('rows.rules config', () => {
           report: {}`),
       ),
     ).toEqual([
-      'maintenance.yaml:6: tasks[0].config.rules[0]: expected exactly one action of update, delete, archive, report, cases; got none',
-      'maintenance.yaml:9: tasks[0].config.rules[1]: expected exactly one action of update, delete, archive, report, cases; got update and delete',
+      'maintenance.yaml:6: tasks[0].config.rules[0]: expected exactly one action of update, delete, archive, report, cases, start_workflow; got none',
+      'maintenance.yaml:9: tasks[0].config.rules[1]: expected exactly one action of update, delete, archive, report, cases, start_workflow; got update and delete',
       'maintenance.yaml:14: tasks[0].config.rules[2].name: expected a unique rule name; "a" is also rules[0]',
       'maintenance.yaml:18: tasks[0].config.rules[2].cases[0]: expected "when" on every case but the last (a case without "when" is the else branch)',
-      'maintenance.yaml:21: tasks[0].config.rules[3]: expected a condition: where, missing_parent or unreferenced_by (write where: "true" for every row)',
+      'maintenance.yaml:21: tasks[0].config.rules[3]: expected a condition: where, match, older_than, missing_parent or unreferenced_by (write where: "true" or match: {} for every row)',
     ]);
   });
 

@@ -1,0 +1,32 @@
+import type { SqlText } from './sql-text';
+
+/**
+ * SQL text a preset writes (tasks/status-reset.ts), built together with the checked tree the
+ * parser would make of it, so a run of the preset looks the tree up instead of loading the parser
+ * (activities/rules.ts `runRules`): the worker stays without it unless a `rows.rules` task has
+ * text of its own. The text is what `caretaker rules` prints and a user may edit; the tests parse
+ * it and compare the tree (test/presets.test.ts). Pure.
+ */
+
+/** `"name"`: every identifier quoted, so no column name can read as a keyword or change case. */
+const identifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+/** `'text'`, quotes doubled (standard_conforming_strings: a backslash is an ordinary character). */
+const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+/** `"column"::text IN ('a', 'b')`: the column, read as text, is one of `values`. */
+export function textIn(column: string, values: readonly string[]): SqlText {
+  return {
+    source: `${identifier(column)}::text IN (${values.map(literal).join(', ')})`,
+    kind: 'condition',
+    expr: {
+      kind: 'in',
+      not: false,
+      left: { kind: 'cast', arg: { kind: 'column', qualifier: [], name: column }, type: { names: ['text'], modifiers: [], arrayDims: 0 } },
+      list: values.map((value) => ({ kind: 'const', type: 'unknown', value })),
+    },
+    columns: [column],
+    functions: [],
+    operators: [{ name: '=' }],
+  };
+}

@@ -1,0 +1,318 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Pool } from 'pg';
+import { parse } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { realNames } from '../activities/engine/counters';
+import { parseConfigText } from '../config/load';
+import type { TaskConfig } from '../config/schema';
+import { builtinCatalog } from '../tasks';
+import { ruleTextSources } from '../tasks/rows-rules';
+import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
+import { parseSqlText } from '../tasks/sql-text';
+import type { StatusResetConfig } from '../tasks/status-reset';
+import type { SyncTriggerConfig } from '../tasks/sync-trigger';
+import type { TaskResult } from '../workflows/types';
+import { caretaker } from './cli';
+import { runTaskWorkflow } from './fixtures';
+import { rowsOf } from './rows-rules-support';
+import { useTaskEnvironment } from './support';
+
+/**
+ * status.reset, runs.cleanup_expired and sync.trigger are presets of rows.rules (issue 18). For
+ * every config of those types in the examples and the tests: the rules the preset runs hold no
+ * SQL text the worker would have to parse (what text they hold is built, and parses to exactly
+ * the built tree), and the task `caretaker rules` prints, loaded as a rows.rules task, changes
+ * exactly the rows the preset changes on the same seeded rows (both dry runs and the real run),
+ * with the same counts and details.
+ */
+const env = useTaskEnvironment('presets');
+const dir = mkdtempSync(join(tmpdir(), 'caretaker-presets-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The configs of these types in the tests (status-and-counts, runs-cleanup-expired, dispatch), as a file. */
+const TEST_CONFIGS = join(dir, 'test-configs.yaml');
+writeFileSync(
+  TEST_CONFIGS,
+  JSON.stringify({
+    tasks: [
+      {
+        id: 'plans',
+        type: 'status.reset',
+        schedule: { every: '5m' },
+        config: {
+          table: 'analysis_plans',
+          columns: { id: 'plan_id', timestamp: 'updated_at' },
+          from_status: 'PENDING',
+          to_status: 'DRAFT',
+          min_age: '10m',
+          jobs: { table: 'jobs', running_statuses: ['running', 'pending'] },
+          batch_size: 2,
+        },
+      },
+      {
+        id: 'expired',
+        type: 'gc.cleanup',
+        schedule: { every: '1h' },
+        config: {
+          table: 'ops.task_history',
+          columns: { id: 'task_id', status: 'phase', timestamp: 'finished_at' },
+          children: [{ table: 'ops.task_events', column: 'task_ref' }],
+          batch_size: 2,
+        },
+      },
+      {
+        id: 'sp-hourly',
+        type: 'sharepoint.scheduled_sync',
+        schedule: { every: '1h' },
+        config: {
+          table: 'sharepoint_sync_configs',
+          frequency: 'hourly',
+          where: { enabled: true },
+          workflow: { type: 'sharePointSync', task_queue: 'presets-app', id_prefix: 'presets-sp-' },
+        },
+      },
+    ],
+  }),
+);
+
+const FILES = ['maintenance.yaml', 'examples/curatore.yaml', 'examples/cleanup-job.yaml', 'examples/thesisapp.yaml', TEST_CONFIGS];
+const PRESETS = ['status.reset', 'runs.cleanup_expired', 'sync.trigger'];
+
+// Read while the tests are collected (none of these files holds SQL text, which would need the parser loaded).
+const cases = FILES.flatMap((file) =>
+  parseConfigText(readFileSync(file, 'utf8'), file)
+    .tasks.filter((t) => PRESETS.includes(t.type))
+    .map((task) => ({ file, task })),
+);
+
+const presetOf = (task: TaskConfig) => builtinCatalog.find(task.type)!.preset!(task.config as never);
+
+const q = (name: string) =>
+  name
+    .split('.')
+    .map((p) => `"${p}"`)
+    .join('.');
+const schemaOf = (name: string) => (name.includes('.') ? [`create schema if not exists "${name.split('.')[0]}";`] : []);
+/** Ids start at a random base, so workflow ids (`id_prefix` + id) are this run's alone. */
+const base = 1000 + Math.floor(Math.random() * 900_000);
+
+/** status.reset: every status (from, to, other) × every job state (each running status, failed, completed, missing, none) × an age a minute either side of min_age. */
+function seedStatusReset(cfg: StatusResetConfig): { sql: string; tables: Record<string, string> } {
+  const c = cfg.columns;
+  const id = [c.id].flat()[0]!;
+  const jobs = cfg.jobs;
+  const jobStates = [...jobs.running_statuses, 'failed', 'completed'];
+  const ages = c.timestamp ? [cfg.min_age + 60_000, Math.max(0, cfg.min_age - 60_000)] : [0];
+  const rows: string[] = [];
+  let n = base;
+  for (const status of [cfg.from_status, cfg.to_status, 'OTHER'])
+    for (const job of [...jobStates.map((_, i) => String(base + i)), String(base + 999_999), 'null'])
+      for (const age of ages) rows.push(`(${n++}, '${status}', ${job}${c.timestamp ? `, now() - ${age} * interval '1 millisecond'` : ''})`);
+  return {
+    sql: [
+      ...schemaOf(cfg.table),
+      ...schemaOf(jobs.table),
+      `drop table if exists ${q(cfg.table)}, ${q(jobs.table)} cascade;`,
+      `create table ${q(jobs.table)} ("${jobs.id_column}" int primary key, "${jobs.status_column}" text not null);`,
+      `insert into ${q(jobs.table)} values ${jobStates.map((s, i) => `(${base + i}, '${s}')`).join(', ')};`,
+      `create table ${q(cfg.table)} ("${id}" int primary key, "${c.status}" text not null, "${c.job}" int${c.timestamp ? `, "${c.timestamp}" timestamptz not null` : ''});`,
+      `insert into ${q(cfg.table)} values ${rows.join(', ')};`,
+    ].join('\n'),
+    tables: { [cfg.table]: id, [jobs.table]: jobs.id_column },
+  };
+}
+
+/** runs.cleanup_expired: every terminal status and two others × a minute either side of retention, and no timestamp; two child rows each. */
+function seedCleanupExpired(cfg: RunsCleanupExpiredConfig): { sql: string; tables: Record<string, string> } {
+  const c = cfg.columns;
+  const id = [c.id].flat()[0]!;
+  const retention = `${cfg.retention_days} * interval '1 day'`;
+  const rows: string[] = [];
+  let n = base;
+  for (const status of [...cfg.terminal_statuses, 'running', 'queued'])
+    for (const at of [`now() - ${retention} - interval '1 minute'`, `now() - ${retention} + interval '1 minute'`, 'null'])
+      rows.push(`(${n++}, '${status}', ${at})`);
+  // Fresh running rows keep the deleted share under max_fraction's default.
+  rows.push(...rows.map(() => `(${n++}, 'running', now())`));
+  const children = cfg.children.flatMap((ch) => [
+    `create table ${q(ch.table)} (child_id serial primary key, "${[ch.column].flat()[0]}" int references ${q(cfg.table)} ("${id}"));`,
+    `insert into ${q(ch.table)} ("${[ch.column].flat()[0]}") select g from generate_series(${base}, ${n - 1}) g, generate_series(1, 2);`,
+  ]);
+  return {
+    sql: [
+      ...schemaOf(cfg.table),
+      ...cfg.children.flatMap((ch) => schemaOf(ch.table)),
+      `drop table if exists ${[cfg.table, ...cfg.children.map((ch) => ch.table)].map(q).join(', ')} cascade;`,
+      `create table ${q(cfg.table)} ("${id}" int primary key, "${c.status}" text not null, "${c.timestamp}" timestamptz);`,
+      `insert into ${q(cfg.table)} values ${rows.join(', ')};`,
+      ...children,
+    ].join('\n'),
+    tables: { [cfg.table]: id, ...Object.fromEntries(cfg.children.map((ch) => [ch.table, 'child_id'])) },
+  };
+}
+
+/** sync.trigger: each frequency (the task's and another) × each `where` column holding its value or another. */
+function seedSyncTrigger(cfg: SyncTriggerConfig): { sql: string; tables: Record<string, string> } {
+  const id = [cfg.id_column].flat()[0]!;
+  const filters = Object.entries(cfg.where);
+  const typeOf = (v: unknown) => (typeof v === 'boolean' ? 'boolean' : typeof v === 'number' ? 'numeric' : 'text');
+  const sqlOf = (v: unknown) => (v === null ? 'null' : typeof v === 'string' ? `'${v}'` : String(v));
+  const other = (v: unknown) => (typeof v === 'boolean' ? !v : typeof v === 'number' ? v + 1 : 'other');
+  let combos: unknown[][] = [[]];
+  for (const [, v] of filters)
+    combos = combos.flatMap((c) => [
+      [...c, Array.isArray(v) ? v[0] : v],
+      [...c, other(v)],
+    ]);
+  const rows: string[] = [];
+  let n = base;
+  for (const frequency of [cfg.frequency ?? 'hourly', 'never'])
+    for (const combo of combos) rows.push(`(${n++}, '${frequency}', ${combo.map(sqlOf).join(', ') || 'null'})`);
+  const columns = filters.map(([k, v]) => `"${k}" ${typeOf(Array.isArray(v) ? v[0] : v)}`);
+  return {
+    sql: [
+      ...schemaOf(cfg.table),
+      `drop table if exists ${q(cfg.table)} cascade;`,
+      `create table ${q(cfg.table)} ("${id}" int primary key, "${cfg.frequency_column}" text not null, ${columns.join(', ') || 'unused text'});`,
+      `insert into ${q(cfg.table)} values ${rows.join(', ')};`,
+    ].join('\n'),
+    tables: { [cfg.table]: id },
+  };
+}
+
+function seedFor(task: TaskConfig) {
+  if (task.type === 'status.reset') return seedStatusReset(task.config as StatusResetConfig);
+  if (task.type === 'runs.cleanup_expired') return seedCleanupExpired(task.config as RunsCleanupExpiredConfig);
+  return seedSyncTrigger(task.config as SyncTriggerConfig);
+}
+
+type Fates = Record<string, Record<string, string>>;
+
+/** Per table, per row: `gone`, or the columns whose value changed (as JSON). Every other row is unchanged. */
+function fates(before: Map<string, Record<string, unknown>>[], after: Map<string, Record<string, unknown>>[], names: string[]): Fates {
+  const out: Fates = {};
+  names.forEach((name, i) => {
+    const table: Record<string, string> = {};
+    for (const [k, row] of before[i]!) {
+      const now = after[i]!.get(k);
+      if (!now) table[k] = 'gone';
+      else {
+        const changed = Object.keys(row).filter((c) => JSON.stringify(row[c]) !== JSON.stringify(now[c]));
+        if (changed.length > 0) table[k] = changed.map((c) => `${c}=${JSON.stringify(now[c])}`).join(',');
+      }
+    }
+    for (const k of after[i]!.keys()) if (!before[i]!.has(k)) table[k] = 'new';
+    out[name] = table;
+  });
+  return out;
+}
+
+/** What a run reports, in names a real run uses, and its rows by set and key. */
+const summary = (r: TaskResult) => ({
+  status: r.status,
+  counts: realNames(r.counts),
+  sets: Object.fromEntries(Object.entries(r.sets).map(([k, v]) => [k, realNames(v)])),
+  details: r.details.map((d) => `${String(d.set)}|${JSON.stringify(d.id)}|${String(d.action)}`),
+});
+
+/** Seeds, runs the task as both dry runs (which change nothing) and for real; the summaries and the real run's row fates. */
+async function runOnSeed(pool: Pool, task: TaskConfig, seed: { sql: string; tables: Record<string, string> }) {
+  await pool.query(seed.sql);
+  const names = Object.keys(seed.tables);
+  const snap = () => Promise.all(names.map((t) => rowsOf(pool, q(t), `"${seed.tables[t]}"`)));
+  const before = await snap();
+  const runs: ReturnType<typeof summary>[] = [];
+  for (const mode of ['execute', 'read_only']) {
+    runs.push(summary(await runTaskWorkflow(env.temporal, { ...task, config: { ...task.config, dry_run_mode: mode } }, { dryRun: true })));
+    expect(await snap()).toEqual(before);
+  }
+  const real = await runTaskWorkflow(env.temporal, task);
+  runs.push(summary(real));
+  const result = { runs, fates: fates(before, await snap(), names) };
+  // Started workflows end here, so the next variant starts the same ones afresh.
+  if (task.type === 'sync.trigger' || task.type === 'rows.rules') {
+    for (const d of real.details.filter((x) => x.action === 'start_workflow')) {
+      const prefix =
+        (task.config as SyncTriggerConfig).workflow?.id_prefix ??
+        (task.config as { rules: { start_workflow?: { id_prefix: string } }[] }).rules[0]!.start_workflow!.id_prefix;
+      await env.temporal.client.workflow
+        .getHandle(`${prefix}${String(d.id)}`)
+        .terminate('presets test')
+        .catch(() => undefined);
+    }
+  }
+  return result;
+}
+
+/** `caretaker rules <id> -f <file>`, as a rows.rules task of a config file. */
+async function printedTask(file: string, id: string): Promise<{ text: string; task: TaskConfig }> {
+  const printed = await caretaker('rules', id, '-f', file);
+  expect(printed.err).toBe('');
+  expect(printed.code).toBe(0);
+  const entries = parse(printed.out) as Record<string, unknown>[];
+  expect(entries).toHaveLength(1);
+  const task = parseConfigText(JSON.stringify({ tasks: entries }), 'printed.yaml', {}).tasks[0]!;
+  return { text: printed.out, task };
+}
+
+describe('presets of rows.rules', () => {
+  it('covers every example and test config of the three types', () => {
+    expect(cases.map((c) => `${c.task.id} (${c.task.type})`).sort()).toEqual(
+      [
+        'expired (runs.cleanup_expired)',
+        'expired-runs (runs.cleanup_expired)',
+        'expired-runs (runs.cleanup_expired)',
+        'forecast-daily (sync.trigger)',
+        'old-tasks (runs.cleanup_expired)',
+        'plans (status.reset)',
+        'sam-daily (sync.trigger)',
+        'sharepoint-hourly (sync.trigger)',
+        'sharepoint-hourly (sync.trigger)',
+        'sp-hourly (sync.trigger)',
+        'stuck-plans (status.reset)',
+        'stuck-plans (status.reset)',
+      ].sort(),
+    );
+  });
+
+  it('caretaker rules refuses a task that is not made of rules, naming the types that are (exit 2)', async () => {
+    const run = await caretaker('rules', 'album-counts', '-f', 'maintenance.yaml');
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(
+      'task album-counts is counts.rebuild, which is not a preset of rows.rules (the presets: runs.cleanup_expired, status.reset, sync.trigger',
+    );
+  });
+
+  it.each(cases.map((c) => [`${c.file === TEST_CONFIGS ? 'test configs' : c.file}: ${c.task.id}`, c] as const))(
+    '%s: the rules hold only built SQL text, which parses to exactly the built tree (the worker never loads the parser)',
+    (_name, { task }) => {
+      const { rules, texts } = presetOf(task);
+      for (const source of rules.flatMap(ruleTextSources)) {
+        const built = texts.find((t) => t.source === source.source && t.kind === source.kind);
+        expect(built, `built text for ${source.source}`).toBeDefined();
+        expect(parseSqlText(source.source, source.kind)).toEqual(built);
+      }
+    },
+  );
+
+  it.each(cases.map((c) => [`${c.file === TEST_CONFIGS ? 'test configs' : c.file}: ${c.task.id}`, c] as const))(
+    '%s: the printed rows.rules task changes exactly the rows the preset changes; dry runs and real run alike',
+    async (_name, { file, task }) => {
+      const seed = seedFor(task);
+      const preset = await runOnSeed(env.db.pool, task, seed);
+      const { task: printed } = await printedTask(file, task.id);
+      expect(printed.type).toBe('rows.rules');
+      const rules = await runOnSeed(env.db.pool, printed, seed);
+      expect(rules).toEqual(preset);
+      // The seed meets the rule: something changes, something stays.
+      const [dryExecute, dryRead, real] = preset.runs;
+      expect(real!.status).toBe('completed');
+      expect(Object.values(real!.sets).every((s) => (s.matched ?? 0) > 0)).toBe(true);
+      expect(dryExecute).toEqual(real);
+      expect(dryRead).toEqual(real);
+      if (task.type !== 'sync.trigger') expect(Object.keys(Object.values(preset.fates)[0]!).length).toBeGreaterThan(0);
+    },
+  );
+});
