@@ -1,40 +1,21 @@
-import { lstat, readdir, rename, unlink } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import picomatch from 'picomatch';
+import { rename, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { DirectoryRule, FilesCleanupConfig } from '../tasks/files-cleanup';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
-import { configError, overFraction } from './errors';
-import { comparePaths, planDirectory, type FileAction, type FileEntry } from './file-plan';
+import { configError } from './errors';
+import { filesTarget } from './engine/fraction-targets';
+import { comparePaths, planDirectory, type FileAction } from './file-plan';
+import { listFiles } from './disk/list';
 import { exclusive } from './task-lock';
-
-/**
- * Regular files under `dir` matching `pattern` (relative paths). Symlinks are never followed.
- * Dotfiles match only with `dot` (or a pattern that names them, like `.cache/*`).
- */
-export async function listFiles(dir: string, pattern: string, dot: boolean): Promise<FileEntry[]> {
-  const root = resolve(dir);
-  const matches = picomatch(pattern, { dot });
-  const entries = await readdir(root, { recursive: true, withFileTypes: true });
-  const files: FileEntry[] = [];
-  for (const entry of entries) {
-    if (!entry.isFile()) continue; // directories, symlinks, sockets
-    const full = join(entry.parentPath ?? entry.path, entry.name);
-    const path = relative(root, full);
-    if (!matches(path)) continue;
-    const s = await lstat(full).catch(() => null); // gone since the listing
-    if (s?.isFile()) files.push({ path, size: s.size, mtimeMs: s.mtimeMs });
-  }
-  return files;
-}
 
 /** The directory's listing (cursor "") and then each planned action, in path order. */
 type DirectoryItem = { kind: 'listing'; files: number } | ({ kind: 'action' } & FileAction);
 
 /** One directory: its plan is made once per attempt, then each action is taken and recorded as it is done. */
-function directoryUnit(rule: DirectoryRule, index: number, cfg: FilesCleanupConfig, taskId: string): WorkUnit<DirectoryItem, string> {
+function directoryUnit(rule: DirectoryRule, index: number, taskId: string): WorkUnit<DirectoryItem, string> {
   const root = resolve(rule.path);
   let planned: Promise<{ files: number; actions: FileAction[] }> | undefined;
   const plan = () =>
@@ -69,11 +50,13 @@ function directoryUnit(rule: DirectoryRule, index: number, cfg: FilesCleanupConf
       const counts: Record<string, number> = a.action === 'delete' ? { deleted: 1, bytes_freed: a.size } : { archived: 1 };
       return { counts, details: [{ directory: root, path: a.path, action: a.action, reason: a.reason, size: a.size }] };
     },
-    preflight: async () => {
-      const { files, actions } = await plan();
-      const problem = overFraction(`${root}: would delete`, actions.filter((a) => a.action === 'delete').length, files, 'files', cfg.max_fraction);
-      return problem ? [problem] : [];
-    },
+    // max_fraction over the directory's files (the engine's check: fraction.ts).
+    fraction: [
+      filesTarget(`directory ${root}`, 'files', 'delete', async () => {
+        const { files, actions } = await plan();
+        return { matching: actions.filter((a) => a.action === 'delete').length, total: files };
+      }),
+    ],
   };
 }
 
@@ -85,7 +68,7 @@ export function createFilesActivities({ databases }: ActivityDeps) {
       return exclusive(databases, input, (session) =>
         runUnits(
           session,
-          cfg.directories.map((rule, i) => directoryUnit(rule, i, cfg, input.taskId) as WorkUnit),
+          cfg.directories.map((rule, i) => directoryUnit(rule, i, input.taskId) as WorkUnit),
           { counters: ['files', 'deleted', 'archived', 'bytes_freed'], batchSize: 500 },
         ),
       );

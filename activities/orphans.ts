@@ -4,16 +4,27 @@ import type { PoolClient } from 'pg';
 import type { AssetsDetectOrphansConfig, OrphanRule } from '../tasks/assets-detect-orphans';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
-import type { ActMode, WorkUnit } from './engine/work-unit';
+import type { ActMode, FractionTarget, WorkUnit } from './engine/work-unit';
 import type { ActivityDeps } from './deps';
-import { overFraction } from './errors';
-import { listFiles } from './files';
+import { filesTarget, rowsTarget } from './engine/fraction-targets';
+import { listFiles } from './disk/list';
 import { comparePaths, type FileEntry } from './file-plan';
-import { resolveChildren } from './retention';
-import { actOnKeys, filterColumns, filterConditions, rowSetCounters, rowSetUnit, selectRows, type RowAction, type RowSet } from './row-sets';
+import { resolveChildren } from './rows/children';
+import {
+  actOnKeys,
+  childCondition,
+  conditions,
+  filterColumns,
+  filterConditions,
+  rowSetCounters,
+  rowSetUnit,
+  selectRows,
+  type RowAction,
+  type RowSet,
+} from './row-sets';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { keyColumns, resolveKeyed, type KeyValue } from './sql/keys';
+import { keyColumns, keyIn, resolveKeyed, type KeyValue } from './sql/keys';
 import { templateText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
 import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
@@ -47,7 +58,7 @@ function rowAction(rule: Rule<'missing_file'> | Rule<'missing_parent'>, children
 }
 
 /** Rows whose stored path names a file that is missing (or lies outside base_dir). */
-function missingFileUnit(set: RowSet, stored: TextTemplate, baseDir: string, maxFraction: number): WorkUnit<{ key: KeyValue; path: string }, KeyValue> {
+function missingFileUnit(set: RowSet, stored: TextTemplate, baseDir: string): WorkUnit<{ key: KeyValue; path: string }, KeyValue> {
   const path = (p: SqlParams) => `${templateText(set.key.table, stored, p)} as path`;
   const rowsOf = async (client: PoolClient, cursor: KeyValue | null, limit: number | null, mode: ActMode) =>
     (await selectRows<{ path: string }>(client, set, { after: cursor, limit }, mode, path)).map((r) => ({ key: r.key, path: r.row.path }));
@@ -57,17 +68,57 @@ function missingFileUnit(set: RowSet, stored: TextTemplate, baseDir: string, max
     nextBatch: (tx, cursor, limit, mode) => rowsOf(tx, cursor, limit, mode),
     cursorOf: (row) => row.key,
     act: async (tx, rows, mode) => actOnKeys(tx, set, await missingOf(rows, baseDir), mode),
-    // An unmounted volume makes every file look missing: refuse, and apply max_fraction to the rows.
-    preflight: async (client) => {
+    fraction: missingFileTargets(set, baseDir, (client) => rowsOf(client, null, null, 'predict')),
+    // An unmounted volume makes every file look missing: refuse.
+    preflight: async () => {
       if (set.action.kind === 'report') return [];
       if ((await readdir(baseDir).catch(() => [])).length === 0) {
         return [`${set.label}: base_dir ${baseDir} is missing or empty; refusing to treat every file as missing (is the volume mounted?)`];
       }
-      const rows = await rowsOf(client, null, null, 'predict');
-      const problem = overFraction(`${set.label}:`, (await missingOf(rows, baseDir)).length, rows.length, 'rows point at missing files', maxFraction);
-      return problem ? [problem] : [];
+      return [];
     },
   };
+}
+
+/**
+ * What a `missing_file` rule counts against max_fraction, like any row set: of the rows that name a
+ * file, those whose file is missing (an unmounted volume shows as most of them); the rows of its
+ * table it would change; and the child rows its deletes clear. The keys whose file is missing are
+ * found on disk before each count, as the rule's batches find them.
+ */
+function missingFileTargets(set: RowSet, baseDir: string, candidates: (client: PoolClient) => Promise<{ key: KeyValue; path: string }[]>): FractionTarget[] {
+  const { action } = set;
+  if (action.kind !== 'delete' && action.kind !== 'update') return [];
+  let missing: KeyValue[] = [];
+  const find = async (client: PoolClient) => {
+    const rows = await candidates(client);
+    missing = await missingOf(rows, baseDir);
+    return rows.length;
+  };
+  const own = (p: SqlParams) => [keyIn(set.key, missing, p), ...conditions(set, p)].join(' and ');
+  const table = set.key.table;
+  const verb = action.kind;
+  const targets: FractionTarget[] = [
+    filesTarget(`missing files ${set.label} ${table.sql}`, `rows that name a file under ${baseDir}`, verb, async (client) => {
+      const total = await find(client);
+      return { matching: missing.length, total };
+    }),
+    rowsTarget({ table, verb, condition: own, prepare: async (client) => void (await find(client)) }),
+  ];
+  if (action.kind === 'delete') {
+    for (const child of action.children) {
+      targets.push(
+        rowsTarget({
+          table: child.table,
+          verb: 'delete',
+          condition: (p) => childCondition(set, child, own, p),
+          through: { columns: child.columns, parent: set.key, condition: own },
+          prepare: async (client) => void (await find(client)),
+        }),
+      );
+    }
+  }
+  return targets;
 }
 
 /** Of these rows, the keys whose file is missing. */
@@ -98,14 +149,7 @@ async function markOrphans(client: PoolClient, rule: Rule<'orphan_file'>, table:
 }
 
 /** Files under base_dir that no row points to, paged by path in code-unit order; each deletion recorded as it is done. */
-function orphanFileUnit(
-  rule: Rule<'orphan_file'>,
-  table: ResolvedTable,
-  baseDir: string,
-  label: string,
-  files: FileEntry[],
-  maxFraction: number,
-): WorkUnit<ListedFile, string> {
+function orphanFileUnit(rule: Rule<'orphan_file'>, table: ResolvedTable, baseDir: string, label: string, files: FileEntry[]): WorkUnit<ListedFile, string> {
   return {
     label,
     transactional: false,
@@ -130,12 +174,15 @@ function orphanFileUnit(
       }
       return { counts, errors, details: [{ set: label, file, action: rule.action, size: f!.size }] };
     },
-    preflight: async (client) => {
-      if (rule.action !== 'delete') return [];
-      const orphans = (await markOrphans(client, rule, table, baseDir, files)).filter((f) => f.orphan).length;
-      const problem = overFraction(`${label}: would delete`, orphans, files.length, `files under ${baseDir}`, maxFraction);
-      return problem ? [problem] : [];
-    },
+    fraction:
+      rule.action === 'delete'
+        ? [
+            filesTarget(`files under ${baseDir}`, `files under ${baseDir}`, 'delete', async (client) => {
+              const orphans = (await markOrphans(client, rule, table, baseDir, files)).filter((f) => f.orphan).length;
+              return { matching: orphans, total: files.length };
+            }),
+          ]
+        : [],
   };
 }
 
@@ -162,7 +209,7 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
         const stored = template(rule.path_column);
         const set: RowSet = { label, key, action, where: (p) => [...filterConditions(table, rule.where, p), `${templateText(table, stored, p)} is not null`] };
         sets.push(set);
-        units.push(missingFileUnit(set, stored, resolve(rule.base_dir), cfg.max_fraction) as WorkUnit);
+        units.push(missingFileUnit(set, stored, resolve(rule.base_dir)) as WorkUnit);
         continue;
       }
       const parentColumns = keyColumns(rule.parent_id_column);
@@ -208,7 +255,7 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
       const table = await resolveTable(client, rule.table, refColumns(template(rule.path_column)), where);
       const baseDir = resolve(rule.base_dir);
       const listing = (await listFiles(baseDir, rule.pattern, rule.include_dotfiles).catch(() => [])).sort((a, b) => comparePaths(a.path, b.path));
-      units.push(orphanFileUnit(rule, table, baseDir, label, listing, cfg.max_fraction) as WorkUnit);
+      units.push(orphanFileUnit(rule, table, baseDir, label, listing) as WorkUnit);
       files = true;
     }
   }

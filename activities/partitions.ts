@@ -4,6 +4,7 @@ import type { ActMode, TaskSession, WorkUnit } from './engine/work-unit';
 import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
 import { clearIntent, pendingDetached, recordIntent, type DetachIntent } from './detached-partitions';
 import { planInspector } from './engine/plan-capture';
+import { rowsTarget } from './engine/fraction-targets';
 import { configError } from './errors';
 import { colType, quoteIdent, type ResolvedTable } from './sql/identifiers';
 import { SqlParams } from './sql/params';
@@ -122,7 +123,7 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
     compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
     cursorOf: (p) => p.name,
     // Their rows count against max_fraction with the row-by-row unit's.
-    fraction: [{ table: plan.parent, verb: 'delete', condition: inPlan }],
+    fraction: [rowsTarget({ table: plan.parent, verb: 'delete', condition: inPlan })],
     async nextBatch(client, cursor, limit) {
       const attached = new Set((await client.query<{ oid: number }>(PARTITIONS, [plan.parent.oid])).rows.map((r) => r.oid));
       const leftover = planned.some((p) => p.detached) ? await pendingDetached(client, plan.ledgerSchema, plan.parent.oid, false) : [];

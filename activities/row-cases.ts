@@ -1,6 +1,7 @@
 import type { BatchEffect } from './engine/tally';
 import type { FractionTarget, WorkUnit } from './engine/work-unit';
 import { rowSample } from './engine/plan-sample';
+import { rowsTarget } from './engine/fraction-targets';
 import type { actOnKeys, childCondition, conditions, RowBranch, RowSet, selectRows } from './row-sets';
 import { changesRow, writtenText } from './sql/expressions';
 import { keyLabel, type KeyValue, keysUpTo, type KeyWindow } from './sql/keys';
@@ -92,7 +93,7 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[], ops: RowSe
   const kinds = new Set(changing.map((i) => branches[i]!.action.kind));
   const own = (p: SqlParams) => withBranch(set, branches, `in (${changing.join(', ')})`)(p).join(' and ');
   const targets: FractionTarget[] = [
-    { table: set.key.table, verb: kinds.size === 1 ? [...kinds][0]! : 'change', condition: own, picked: changing.length === branches.length },
+    rowsTarget({ table: set.key.table, verb: kinds.size === 1 ? [...kinds][0]! : 'change', condition: own, picked: changing.length === branches.length }),
   ];
   for (const i of changing) {
     const action = branches[i]!.action;
@@ -100,12 +101,14 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[], ops: RowSe
     const parent = branchSet(set, branches, i);
     const cond = (p: SqlParams) => ops.conditions(parent, p).join(' and ');
     for (const child of action.children) {
-      targets.push({
-        table: child.table,
-        verb: 'delete',
-        condition: (p) => ops.childCondition(parent, child, cond, p),
-        through: { columns: child.columns, parent: set.key, condition: cond },
-      });
+      targets.push(
+        rowsTarget({
+          table: child.table,
+          verb: 'delete',
+          condition: (p) => ops.childCondition(parent, child, cond, p),
+          through: { columns: child.columns, parent: set.key, condition: cond },
+        }),
+      );
     }
   }
   return targets;

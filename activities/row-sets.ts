@@ -4,6 +4,7 @@ import type { TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
+import { rowsTarget } from './engine/fraction-targets';
 import { startWorkflowUnit, type StartAction } from './start-workflows';
 import { casesUnit, type RowDetails } from './row-cases';
 import { parentsWithLockedChildren, type ChildTable } from './child-locks';
@@ -171,15 +172,17 @@ function fractionTargets(set: RowSet): FractionTarget[] {
   const { action } = set;
   if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases') return [];
   const own = (p: SqlParams) => all(conditions(set, p));
-  const targets: FractionTarget[] = [{ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true }];
+  const targets: FractionTarget[] = [rowsTarget({ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true })];
   if (action.kind === 'delete') {
     for (const child of action.children) {
-      targets.push({
-        table: child.table,
-        verb: 'delete',
-        condition: (p) => childCondition(set, child, own, p),
-        through: { columns: child.columns, parent: set.key, condition: own },
-      });
+      targets.push(
+        rowsTarget({
+          table: child.table,
+          verb: 'delete',
+          condition: (p) => childCondition(set, child, own, p),
+          through: { columns: child.columns, parent: set.key, condition: own },
+        }),
+      );
     }
   }
   return targets;

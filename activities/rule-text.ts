@@ -19,7 +19,7 @@ export interface RuleTexts {
  * Parses each text (again: the run's input is plain config), renders it once so an unknown column
  * fails while the run plans, before any batch, and returns how to render it into a statement.
  */
-export function ruleTexts(table: ResolvedTable, where: string): RuleTexts {
+export function ruleTexts(table: ResolvedTable, where: string, alias = 't'): RuleTexts {
   const texts: SqlText[] = [];
   const add = (source: string, kind: SqlTextKind, at: string) => {
     let text: SqlText;
@@ -30,8 +30,8 @@ export function ruleTexts(table: ResolvedTable, where: string): RuleTexts {
       throw configError(`${at}: ${err.message}`);
     }
     texts.push(text);
-    renderSqlText(text, table, new SqlParams(), 't', at);
-    return (p: SqlParams) => renderSqlText(text, table, p, 't', at);
+    renderSqlText(text, table, new SqlParams(), alias, at);
+    return (p: SqlParams) => renderSqlText(text, table, p, alias, at);
   };
   return {
     condition: (source, at) => add(source, 'condition', at),

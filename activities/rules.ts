@@ -4,7 +4,7 @@ import { whole, type ColumnRef } from '../core/column-refs';
 import type { TaskInput, TaskResult } from '../core/contract';
 import type { ActivityDeps } from './deps';
 import { configError } from './errors';
-import { resolveChildren } from './retention';
+import { resolveChildren } from './rows/children';
 import { processRowSets, type RowAction, type RowBranch, type RowSet } from './row-sets';
 import type { Assigned } from './sql/expressions';
 import { col, resolveTable, type ResolvedTable } from './sql/identifiers';
@@ -32,20 +32,34 @@ function sameLength(at: string, what: string, ours: string[], theirs: string[]):
   }
 }
 
-/** `missing_parent`: the row's (non-null) reference finds no row in the parent table. */
-async function missingParent(client: PoolClient, table: ResolvedTable, rel: NonNullable<RowRule['missing_parent']>, at: string): Promise<Condition> {
+/** `missing_parent`: the row's reference (non-null, unless `null_is_missing`) finds no row in the parent table (that satisfies `where`). */
+async function missingParent(
+  client: PoolClient,
+  table: ResolvedTable,
+  rel: NonNullable<RowRule['missing_parent']>,
+  at: string,
+  zones: TimestampSettings,
+): Promise<Condition> {
   const refs = keyColumns(rel.column);
   const parentCols = keyColumns(rel.parent_column);
   sameLength(at, rel.table, refs, parentCols);
   const parent = await resolveTable(client, rel.table, parentCols, at);
-  return () => {
-    const on = pairs(refs, parentCols).map(([r, pc]) => `p.${col(parent, pc)} = t.${col(table, r)}`);
-    return [...refs.map((r) => `t.${col(table, r)} is not null`), `not exists (select 1 from ${parent.sql} p where ${on.join(' and ')})`].join(' and ');
+  const holds = await relationWhere(client, parent, 'p', rel.where, at, zones);
+  return (p) => {
+    const on = [...pairs(refs, parentCols).map(([r, pc]) => `p.${col(parent, pc)} = t.${col(table, r)}`), ...holds(p)];
+    const notNull = rel.null_is_missing ? [] : refs.map((r) => `t.${col(table, r)} is not null`);
+    return [...notNull, `not exists (select 1 from ${parent.sql} p where ${on.join(' and ')})`].join(' and ');
   };
 }
 
-/** `unreferenced_by`: no row of each listed table references the row. */
-async function unreferenced(client: PoolClient, key: RowKey, rels: NonNullable<RowRule['unreferenced_by']>, at: string): Promise<Condition[]> {
+/** `unreferenced_by`: no row of each listed table (that satisfies its `where`) references the row. */
+async function unreferenced(
+  client: PoolClient,
+  key: RowKey,
+  rels: NonNullable<RowRule['unreferenced_by']>,
+  at: string,
+  zones: TimestampSettings,
+): Promise<Condition[]> {
   const out: Condition[] = [];
   for (const [i, rel] of rels.entries()) {
     const where = `${at}.unreferenced_by[${i}]`;
@@ -53,12 +67,34 @@ async function unreferenced(client: PoolClient, key: RowKey, rels: NonNullable<R
     const ours = rel.parent_column === undefined ? key.columns : keyColumns(rel.parent_column);
     sameLength(where, rel.table, refs, ours);
     const child = await resolveTable(client, rel.table, refs, where);
-    out.push(() => {
-      const on = pairs(refs, ours).map(([r, o]) => `c.${col(child, r)} = t.${col(key.table, o)}`);
+    const holds = await relationWhere(client, child, 'c', rel.where, where, zones);
+    out.push((p) => {
+      const on = [...pairs(refs, ours).map(([r, o]) => `c.${col(child, r)} = t.${col(key.table, o)}`), ...holds(p)];
       return `not exists (select 1 from ${child.sql} c where ${on.join(' and ')})`;
     });
   }
   return out;
+}
+
+/**
+ * A relation's `where`: SQL text over the related table's columns (alias `c` or `p` inside the
+ * NOT EXISTS), checked like the rule's own text: columns in the catalog, functions STABLE or
+ * IMMUTABLE, naive timestamps in the task's zone.
+ */
+async function relationWhere(
+  client: PoolClient,
+  related: ResolvedTable,
+  alias: string,
+  text: string | undefined,
+  at: string,
+  zones: TimestampSettings,
+): Promise<(p: SqlParams) => string[]> {
+  if (text === undefined) return () => [];
+  const texts = ruleTexts(related, at, alias);
+  const condition = texts.condition(text, `${at}.where`);
+  await texts.checkFunctions(client);
+  checkColumnZones(related, texts.columns(), zones, `${at}.where`);
+  return (p) => [condition(p)];
 }
 
 /** An update's assignments: literals as parameters cast to the column's type, strings as SQL value expressions. */
@@ -116,8 +152,8 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   const texts = ruleTexts(table, at);
   const conds: Condition[] = [];
   if (rule.where !== undefined) conds.push(texts.condition(rule.where, `${at}.where`));
-  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, `${at}.missing_parent`));
-  if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at)));
+  if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, `${at}.missing_parent`, zones));
+  if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at, zones)));
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);

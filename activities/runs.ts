@@ -3,7 +3,7 @@ import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { processRowSets, rowSetUnit, type RowSet } from './row-sets';
 import { runUnits } from './engine/engine';
-import { resolveChildren } from './retention';
+import { resolveChildren } from './rows/children';
 import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed, type RowKey } from './sql/keys';

@@ -1,5 +1,4 @@
-import type { Finding } from '../activities/check/findings';
-import type { DatabaseCheck } from './check-run';
+import type { DatabaseCheck, Finding } from './check-run';
 
 export interface CheckCounts {
   errors: number;

@@ -13,6 +13,9 @@ import type { TaskInput } from '../core/contract';
 import { PoolRegistry } from '../worker/databases';
 import { buildTaskInput } from './task-input';
 
+/** What check found, for the report (client/check-report.ts) to print. */
+export type { Finding };
+
 export interface TaskCheck {
   task: string;
   type: string;

@@ -124,6 +124,15 @@ export function taskSchema(catalog: Catalog = builtinCatalog) {
         for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as never);
         return z.NEVER;
       }
+      const refusal = approvalRefusal(catalog, taskType.type, parsed.data);
+      if (refusal !== undefined && task.approval !== undefined && task.approval !== false) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['approval'],
+          message: `expected no approval on a ${taskType.type} task: ${refusal}, so it cannot be planned and approved (approval is for tasks that delete, update or archive rows)`,
+        });
+        return z.NEVER;
+      }
       // rawConfig keeps what the file said, so `caretaker run --config` can override single keys.
       // alerts: the task's own rules here; the file's transform below merges the global ones in.
       return {
@@ -139,6 +148,12 @@ export function taskSchema(catalog: Catalog = builtinCatalog) {
         ownApproval: task.approval,
       };
     });
+}
+
+/** Why a task of this type and config cannot run with approval (the catalog's `approvalRefusal`), or undefined. */
+export function approvalRefusal(catalog: Catalog, type: string, config: unknown): string | undefined {
+  const taskType = catalog.find(type);
+  return taskType?.approvalRefusal?.(config as never);
 }
 
 const DATABASE_NAME = /^[a-z][a-z0-9_]*$/;
@@ -214,7 +229,8 @@ function buildConfigSchema(catalog: Catalog) {
         tasks: cfg.tasks.map((task) => ({
           ...task,
           alerts: effectiveAlerts(cfg.alerts, task.ownAlerts),
-          approval: effectiveApproval(cfg.approval, task.ownApproval),
+          // A global approval applies to the tasks that can be planned; validate says which it skips.
+          approval: approvalRefusal(catalog, task.type, task.config) === undefined ? effectiveApproval(cfg.approval, task.ownApproval) : undefined,
         })),
       })),
   );

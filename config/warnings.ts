@@ -8,8 +8,16 @@ export function configWarnings(cfg: CaretakerConfig): string[] {
   return cfg.tasks.flatMap((task, i) => {
     const at = `tasks[${i}] (${task.id})`;
     const raw = (task.rawConfig ?? {}) as Record<string, unknown>;
-    return [...unitWarnings(raw, `${at}.config`), ...typeWarnings(task.type, raw, at)];
+    return [...unitWarnings(raw, `${at}.config`), ...typeWarnings(task.type, raw, at), ...approvalSkipped(cfg, task, at)];
   });
+}
+
+/** A global `approval:` that a task cannot take (config/schema.ts leaves it off): the task runs without waiting for anyone. */
+function approvalSkipped(cfg: CaretakerConfig, task: TaskConfig, at: string): string[] {
+  if (cfg.approval === undefined || task.ownApproval !== undefined || task.approval !== undefined) return [];
+  return [
+    `${at}: the global approval: does not apply to it (a ${task.type} task's work cannot be planned as table rows), so its runs do not wait for approval`,
+  ];
 }
 
 const list = (value: unknown): Record<string, unknown>[] => (Array.isArray(value) ? (value as Record<string, unknown>[]) : []);

@@ -118,5 +118,9 @@ export const assetsDetectOrphans = defineTask({
   workflow: 'assetsDetectOrphansWorkflow',
   engineActivity: 'detectOrphans',
   destructive: true,
+  approvalRefusal: (cfg) => {
+    const files = cfg.rules.filter((r) => r.kind === 'missing_file' || r.kind === 'orphan_file').map((r) => r.kind);
+    return files.length > 0 ? `its ${[...new Set(files)].join(' and ')} rules work on files` : undefined;
+  },
   configSchema: assetsDetectOrphansConfig,
 });

@@ -36,5 +36,6 @@ export const dbVacuum = defineTask({
   workflow: 'dbVacuumWorkflow',
   engineActivity: 'vacuumDatabase',
   destructive: false,
+  approvalRefusal: () => 'VACUUM is not a change to rows',
   configSchema: dbVacuumConfig,
 });

@@ -33,5 +33,6 @@ export const extractionQueueOrphans = defineTask({
   workflow: 'extractionQueueOrphansWorkflow',
   engineActivity: 'queueOrphans',
   destructive: true,
+  approvalRefusal: (cfg) => (cfg.workflow ? 'with workflow: it re-queues by starting workflows, which cannot be planned' : undefined),
   configSchema: extractionQueueOrphansConfig,
 });

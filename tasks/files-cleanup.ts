@@ -59,5 +59,6 @@ export const filesCleanup = defineTask({
   workflow: 'filesCleanupWorkflow',
   engineActivity: 'cleanupFiles',
   destructive: true,
+  approvalRefusal: () => 'it removes files, not table rows',
   configSchema: filesCleanupConfig,
 });

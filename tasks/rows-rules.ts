@@ -34,7 +34,7 @@ const report = () => z.object({}).strict();
 /** A counter name: what the rule's (or branch's) rows count as in the result, e.g. `cancelled`. */
 const counter = () => z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a counter name in lower case, e.g. "requeued"');
 
-/** Rows whose (non-null) reference finds no row in `table`. */
+/** Rows whose (non-null) reference finds no row in `table` (that satisfies `where`). */
 const missingParent = () =>
   z
     .object({
@@ -43,10 +43,14 @@ const missingParent = () =>
       column: keyColumn(),
       /** The parent's referenced columns, in the same order. */
       parent_column: keyColumn().default('id'),
+      /** SQL condition over the parent's columns: a parent row counts only when it holds ("the job is missing or not running"). */
+      where: sqlCondition().optional(),
+      /** A row whose reference is NULL counts as missing its parent too (default: a NULL reference is no reference). */
+      null_is_missing: z.boolean().default(false),
     })
     .strict();
 
-/** Rows that no row of `table` references through `column`. */
+/** Rows that no row of `table` references through `column` (no row that satisfies `where`). */
 const referencedBy = () =>
   z
     .object({
@@ -54,6 +58,8 @@ const referencedBy = () =>
       column: keyColumn(),
       /** The rule table's columns the reference points at; default: the rule's key. */
       parent_column: keyColumn().optional(),
+      /** SQL condition over that table's columns: a referencing row counts only when it holds ("no unfinished job uses the queue"). */
+      where: sqlCondition().optional(),
     })
     .strict();
 

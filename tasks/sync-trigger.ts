@@ -39,5 +39,6 @@ export const syncTrigger = defineTask({
   workflow: 'syncTriggerWorkflow',
   engineActivity: 'triggerSyncs',
   destructive: false,
+  approvalRefusal: () => 'it starts workflows; a workflow start cannot be planned and rolled back',
   configSchema: syncTriggerConfig,
 });

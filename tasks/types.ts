@@ -22,6 +22,13 @@ export interface TaskType<S extends z.ZodType = z.ZodType> {
   readonly engineActivity?: string;
   /** Does a real run change rows or files? Such tasks must honour `dry_run`. */
   readonly destructive: boolean;
+  /**
+   * Why a task of this config cannot run with `approval:` (its work is not table rows picked by key,
+   * so it cannot be frozen as a plan), or undefined when it can. Checked when the config is loaded:
+   * a task's own `approval:` is refused, a global one is not applied to it. Unset: decided at run
+   * time (the engine refuses with `PlanNotSupported`).
+   */
+  readonly approvalRefusal?: (config: z.output<S>) => string | undefined;
   readonly configSchema: S;
 }
 

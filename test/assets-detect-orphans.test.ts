@@ -2,6 +2,8 @@ import { realNames } from '../activities/engine/counters';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileInside } from '../activities/orphans';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
@@ -111,5 +113,80 @@ describe('assets.detect_orphans', () => {
       message: expect.stringContaining('is missing or empty; refusing to treat every file as missing (is the volume mounted?)'),
     });
     expect(await snapshot(db.pool, 'apps', 'id')).toEqual(before);
+  });
+
+  // Files are checked by the same guard as rows, also when a later rule starts: after rule 1 deletes the
+  // rows of two documents (2 of 5 rows, 40%), their files are orphans, 2 of the 4 files (50%).
+  it('refuses an orphan_file rule when it starts, over the files an earlier rule of the run orphaned', async () => {
+    mkdirSync(join(dir, 'docs'));
+    const old = new Date(Date.now() - 3 * 86_400_000);
+    for (const f of ['d1', 'd2', 'd3', 'd4']) {
+      writeFileSync(join(dir, 'docs', f), f);
+      utimesSync(join(dir, 'docs', f), old, old);
+    }
+    await db.pool.query(`
+      create table owners (id int primary key);
+      insert into owners values (1), (2);
+      create table docs (id int primary key, owner_id int, path text not null);
+      insert into docs values (1, 1, 'd1'), (2, 9, 'd2'), (3, 9, 'd3'), (4, 2, 'd4'), (5, 1, 'elsewhere');`);
+    const docs = parseTask({
+      id: 'docs',
+      type: 'assets.detect_orphans',
+      config: {
+        max_fraction: 0.45,
+        rules: [
+          { kind: 'missing_parent', name: 'ownerless docs', table: 'docs', reference_column: 'owner_id', parent_table: 'owners', action: 'delete' },
+          { kind: 'orphan_file', name: 'loose docs', base_dir: join(dir, 'docs'), table: 'docs', path_column: 'path', min_age: '1h', action: 'delete' },
+        ],
+      },
+      retry: { maximum_attempts: 1 },
+    });
+    const failure = await taskFailure(runTaskWorkflow(temporal, docs));
+    expect(failure).toMatchObject({
+      type: 'SafetyLimitExceeded',
+      message: expect.stringContaining(
+        `loose docs: would delete 2 of 4 files under ${join(dir, 'docs')} as at the run's start (50%), more than max_fraction 0.45`,
+      ),
+    });
+    // Rule 1 committed; rule 2 deleted no file.
+    expect((await snapshot(db.pool, 'docs', 'id')).map((d) => d.id)).toEqual([1, 4, 5]);
+    expect(readdirSync(join(dir, 'docs')).sort()).toEqual(['d1', 'd2', 'd3', 'd4']);
+  });
+
+  // One max_fraction for a missing_file rule's rows and its children, as for every row set: 1 of 4
+  // bundles has lost its file (25%), but its 4 parts are 4 of the 5 rows of bundle_parts (80%).
+  it('refuses a missing_file rule whose child table would lose more than max_fraction, before deleting anything; the dry run is refused too', async () => {
+    mkdirSync(join(dir, 'bundles'));
+    for (const f of ['b1', 'b2', 'b3']) writeFileSync(join(dir, 'bundles', f), f);
+    await db.pool.query(`
+      create table bundles (id int primary key, path text);
+      insert into bundles values (1, 'b1'), (2, 'b2'), (3, 'b3'), (4, 'b4');
+      create table bundle_parts (id int primary key, bundle_id int not null references bundles (id));
+      insert into bundle_parts values (1, 4), (2, 4), (3, 4), (4, 4), (5, 1);`);
+    const state = async () => ({ bundles: await snapshot(db.pool, 'bundles', 'id'), parts: await snapshot(db.pool, 'bundle_parts', 'id') });
+    const before = await state();
+    const rule = {
+      kind: 'missing_file',
+      name: 'lost bundles',
+      table: 'bundles',
+      path_column: 'path',
+      base_dir: join(dir, 'bundles'),
+      action: 'delete',
+      children: [{ table: 'bundle_parts', column: 'bundle_id' }],
+    };
+    const bundles = parseTask({ id: 'bundles', type: 'assets.detect_orphans', config: { rules: [rule], max_fraction: 0.5 }, retry: { maximum_attempts: 1 } });
+    const refusal = 'lost bundles: would delete 4 of 5 rows of public.bundle_parts (80%), more than max_fraction 0.5';
+
+    // A refused dry run fails as the real run does (Temporal shows both as Failed), and changes nothing either.
+    const preview = await runTaskWorkflow(temporal, bundles, { dryRun: true }).then(
+      () => expect.fail('expected the dry run to be refused'),
+      (e: WorkflowFailedError) => e.cause as ApplicationFailure,
+    );
+    expect(preview).toMatchObject({ type: 'SafetyLimitExceeded', message: expect.stringContaining(refusal) });
+    expect(preview.details?.[0]).toMatchObject({ dryRun: true, tables: { 'public.bundle_parts': { would_delete: 4 } } });
+    expect(await state()).toEqual(before);
+    const failure = await taskFailure(runTaskWorkflow(temporal, bundles));
+    expect(failure).toMatchObject({ type: 'SafetyLimitExceeded', message: expect.stringContaining(refusal) });
+    expect(await state()).toEqual(before);
   });
 });

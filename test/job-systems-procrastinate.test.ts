@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import type { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowFailedError } from '@temporalio/client';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
 import { parseTask, runTaskWorkflow, taskFailure } from './fixtures';
@@ -223,17 +225,27 @@ describe('Procrastinate', () => {
       expect(failure.message).toMatch(/retry-stalled-jobs.*procrastinate_jobs/);
     });
 
-    // Gap: the engine checks max_fraction once, before the first rule runs (activities/engine/fraction.ts),
-    // when retry-stalled-jobs matches 1 job of 6; after prune-stalled-workers commits it changes 4 of 6
-    // (67%), over the 0.5 the task allows. The design promises read-ahead per rule when it starts and
-    // max_fraction over every rule on a table; a rule that depends on an earlier one is not guarded by
-    // what it really selects. Remove .fails once the fraction is checked when each rule starts.
-    it.fails('both rules as one task: retry-stalled-jobs is refused once the prune has committed; no job changes status', async () => {
+    // Before the first rule runs retry-stalled-jobs matches 1 job of 6; after prune-stalled-workers commits
+    // it would change 4 of 6 (67%), over the 0.5 the task allows, and the prune's ON DELETE SET NULL already
+    // updated 3. max_fraction is checked again when each rule starts (activities/engine/fraction.ts), with
+    // what the run changed on the table so far.
+    it('both rules as one task: retry-stalled-jobs is refused once the prune has committed; no job changes status', async () => {
       const before = await statuses();
       const { task } = await systemConfig('procrastinate');
-      await runTaskWorkflow(env.temporal, parseTask({ ...task, config: { ...task.config, max_fraction: 0.5 }, retry: { maximum_attempts: 1 } })).catch(
-        () => undefined,
+      // The dry run is refused at the same rule (and changes nothing): its rolled-back prune still counts the 3 jobs the cascade updated.
+      const dry = await runTaskWorkflow(env.temporal, parseTask({ ...task, config: { ...task.config, max_fraction: 0.5 }, retry: { maximum_attempts: 1 } }), {
+        dryRun: true,
+      }).then(
+        () => expect.fail('expected the dry run to be refused'),
+        (e: WorkflowFailedError) => e.cause as ApplicationFailure,
       );
+      expect(dry.type).toBe('SafetyLimitExceeded');
+      expect(dry.message).toMatch(/^retry-stalled-jobs: would update 1 more after this run changed 3: 4 of 6 rows of public\.procrastinate_jobs/);
+      expect(await statuses()).toEqual(before);
+      const failure = await taskFailure(
+        runTaskWorkflow(env.temporal, parseTask({ ...task, config: { ...task.config, max_fraction: 0.5 }, retry: { maximum_attempts: 1 } })),
+      );
+      expect(failure.message).toMatch(/^retry-stalled-jobs: would update 4 more after this run changed 3: 7 of 6 rows of public\.procrastinate_jobs/);
       expect(await statuses()).toEqual(before);
     });
   });

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { configWarnings } from '../config/warnings';
 import { quoteIdent } from '../activities/sql/identifiers';
-import { runTaskWorkflow } from './fixtures';
+import { runTaskWorkflow, taskFailure } from './fixtures';
 import { useTaskEnvironment } from './support';
 import { changesOf, dryRunThenRun, loadConfigFile, loadSystem, systemTask } from './job-systems/harness';
 import { comparable, diff, rowCounts, snapshotAll, type Changes } from './zoo/snapshot';
@@ -200,12 +200,19 @@ describe('Solid Queue', () => {
       expect(rows.actual[t('solid_queue_failed_executions')]).toEqual(rows.expected[t('solid_queue_failed_executions')]);
     });
 
-    // Finding (engine): max_fraction is checked once, before the first batch, over what each rule matches
-    // then (activities/engine/fraction.ts). The fail rules then match 2 of the 5 claims (40%); after the prune
-    // commits they move 4 (80%), and describe-failures updates 4 of the 5 failed executions (80%), when it
-    // matched none at the check. A rule that reads what earlier rules changed escapes the guard.
-    it.fails('max_fraction 0.6 holds over the rows a rule reaches because an earlier rule of the run changed them', async () => {
-      await runTaskWorkflow(env.temporal, systemTask('solid-queue', 'solid-queue-maintenance', { max_fraction: 0.6 })).catch(() => undefined);
+    // Before the first batch the fail rules match 2 of the 5 claims (40%); after the prune commits they
+    // move 4 (80%), and describe-failures would update 4 of the 5 failed executions (80%), when it matched
+    // none then. So max_fraction is checked again when each rule starts (activities/engine/fraction.ts):
+    // fail-orphaned-claims moves 3 of 5 (60%, allowed); fail-claims-without-process would make it 4 of 5.
+    it('max_fraction 0.6 holds over the rows a rule reaches because an earlier rule of the run changed them', async () => {
+      const task = systemTask('solid-queue', 'solid-queue-maintenance', { max_fraction: 0.6 });
+      // A dry run cannot show it: each rule rolled back, the prune leaves the processes in place, the fail rules
+      // match 2 claims (40%) and the dry run completes; validate and `run --dry-run` name the pair instead.
+      expect((await runTaskWorkflow(env.temporal, task, { dryRun: true })).status).toBe('completed');
+      const failure = await taskFailure(runTaskWorkflow(env.temporal, task));
+      expect(failure.message).toMatch(
+        /^fail-claims-without-process: would archive 1 more after this run changed 3: 4 of 5 rows of public\.solid_queue_claimed_executions as at the run's start \(80%\), more than max_fraction 0\.6/,
+      );
       const { rows } = await env.db.pool.query<{ claims: number; described: number }>(
         `select (select count(*)::int from solid_queue_claimed_executions) as claims,
                 (select count(*)::int from solid_queue_failed_executions where error like '%ProcessMissingError%') as described`,

@@ -159,6 +159,45 @@ describe('the run ledger', () => {
     await db.pool.query('drop schema ops_ledger cascade');
   });
 
+  // max_fraction when a later rule starts is over the table's size at the run's start, which the first
+  // batch records in the ledger: a retry after a crash in rule 1 checks rule 2 against the same 800 rows,
+  // not the 500 left (with them, 400 changed would be 80% and refused).
+  it("a retry checks a later rule's max_fraction against the table's size at the run's start, from the ledger", async () => {
+    await db.pool.query(`
+      create table crash.jobs (id bigint primary key, parent_id bigint, finished_at timestamptz not null);
+      create trigger slow before delete on crash.jobs for each statement execute function crash.slow();
+      insert into crash.jobs select g, null, now() - interval '90 days' from generate_series(1, 300) g;
+      insert into crash.jobs select g, g - 300, now() from generate_series(301, 400) g;
+      insert into crash.jobs select g, null, now() from generate_series(401, 800) g;`);
+    const rules = parseTask({
+      id: 'rules-crash',
+      type: 'rows.rules',
+      config: {
+        batch_size: 10,
+        max_fraction: 0.5,
+        rules: [
+          { name: 'old-jobs', table: 'crash.jobs', where: "finished_at < now() - interval '30 days'", delete: {} },
+          { name: 'orphaned-jobs', table: 'crash.jobs', missing_parent: { table: 'crash.jobs', column: 'parent_id', parent_column: 'id' }, delete: {} },
+        ],
+      },
+      timeouts: { heartbeat: '2s' },
+      retry: { maximum_attempts: 10, initial_interval: '500ms', maximum_interval: '1s' },
+    });
+    const worker = await startTestWorker({ default: db.url });
+    workers.push(worker);
+    const handle = await start(worker.taskQueue, rules);
+    await expect.poll(ledgerEntries, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(3);
+    const killed = await count(`select count(pg_terminate_backend(pid)) as n from pg_stat_activity where application_name = 'caretaker:default:rules-crash'`);
+    expect(killed).toBe(1);
+    // Killed within rule 1: its retry resumes there and reaches rule 2's check.
+    expect(await count(`select 800 - count(*) as n from crash.jobs`)).toBeLessThan(300);
+    const result = (await handle.result()) as TaskResult;
+    expect(result.status).toBe('completed');
+    expect(result.sets).toEqual({ 'old-jobs': { matched: 300, deleted: 300 }, 'orphaned-jobs': { matched: 100, deleted: 100 } });
+    expect(await count(`select count(*) as n from crash.jobs`)).toBe(400);
+    expect(await count(`select max(attempt) as n from caretaker.ledger`)).toBe(2);
+  });
+
   it('a cancelled run reports what it changed, in its memo and through `caretaker status`', async () => {
     const worker = await startTestWorker({ default: db.url });
     workers.push(worker);

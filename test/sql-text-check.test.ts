@@ -119,3 +119,26 @@ describe('validate: rules that depend on an earlier rule', () => {
     ).toEqual([]);
   });
 });
+
+describe('rows.rules SQL text on a related table', () => {
+  it("check reads a relation's where against the related table's columns, and passes once fixed", async () => {
+    await db.pool.query(
+      'create table if not exists queues (id bigint primary key, name text not null); alter table jobs add column if not exists queue_id bigint',
+    );
+    const rule = (where: string) => ({ name: 'idle-queues', table: 'queues', unreferenced_by: [{ table: 'jobs', column: 'queue_id', where }], report: {} });
+    const failing = await caretaker('check', '--json', '-f', configWith([rule("stat = 'running' and volatile_fn() > 0")]));
+    expect(failing.code).toBe(1);
+    const report = JSON.parse(failing.out) as { databases: { tasks: { findings: { severity: string; message: string }[] }[] }[] };
+    const findings = report.databases.flatMap((d) => d.tasks.flatMap((t) => t.findings.map((f) => `${f.severity}: ${f.message}`)));
+    // Both at once (a run stops at the first): the column against jobs, not queues, and the function.
+    expect(findings).toEqual([
+      expect.stringMatching(
+        /^error: .*config\.rules\[0\] \(idle-queues\)\.unreferenced_by\[0\]\.where: column "stat" .*in table public\.jobs; did you mean "state"\?/,
+      ),
+      expect.stringMatching(/^error: .*\.unreferenced_by\[0\]\.where: function public\.volatile_fn\(\) is VOLATILE/),
+    ]);
+    const passing = await caretaker('check', '-f', configWith([rule("state = 'running'")]));
+    expect(passing.out).toContain('jobs-maintenance (rows.rules): ok');
+    expect(passing.code).toBe(0);
+  });
+});

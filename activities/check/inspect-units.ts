@@ -1,7 +1,8 @@
 import type { PoolClient } from 'pg';
 import type { RunOptions } from '../engine/engine';
 import { taskBatchSizer } from '../engine/batch-size';
-import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from '../engine/work-unit';
+import type { ActMode, EngineConfig, TaskSession, WorkUnit } from '../engine/work-unit';
+import { TableTarget } from '../engine/fraction-targets';
 import { quoteIdent } from '../sql/identifiers';
 import { SqlParams } from '../sql/params';
 import { estimatedRows, explainingClient, planNodes, type PlanNode } from './explain';
@@ -42,10 +43,10 @@ export async function inspectUnits(session: TaskSession, units: readonly WorkUni
   const firstBatch = Math.min(taskBatchSizer(cfg, opts.batchSize).current, cfg.max_rows_per_run ?? Infinity);
   let estimated = 0;
   for (const unit of units) {
-    for (const target of unit.fraction ?? []) findings.push(...(await targetFindings(client, unit, target, cfg, (n) => (estimated += n))));
+    for (const target of tableTargets(unit)) findings.push(...(await targetFindings(client, unit, target, cfg, (n) => (estimated += n))));
     if (unit.transactional) findings.push(...(await firstBatchFindings(client, unit, { limit: firstBatch, readAhead: cfg.read_ahead ?? 0 }, mode)));
   }
-  const tables = new Map(units.flatMap((u) => u.fraction ?? []).map((t) => [t.table.oid, t.table]));
+  const tables = new Map(units.flatMap(tableTargets).map((t) => [t.table.oid, t.table]));
   findings.push(...(await naiveColumnsWithoutZone(client, [...tables.values()], cfg as { timestamps?: TimestampSettings })));
   if (cfg.max_rows_per_run != null && estimated > cfg.max_rows_per_run) {
     findings.push(
@@ -57,14 +58,11 @@ export async function inspectUnits(session: TaskSession, units: readonly WorkUni
   return findings;
 }
 
+/** The rows of tables a unit changes (files are left to the run, as its preflights are). */
+const tableTargets = (unit: WorkUnit) => (unit.fraction ?? []).filter((t): t is TableTarget => t instanceof TableTarget);
+
 /** Privileges, the child's foreign key index and the estimated share of the table, for one table a unit changes. */
-async function targetFindings(
-  client: PoolClient,
-  unit: WorkUnit,
-  target: FractionTarget,
-  cfg: EngineConfig,
-  count: (rows: number) => void,
-): Promise<Finding[]> {
+async function targetFindings(client: PoolClient, unit: WorkUnit, target: TableTarget, cfg: EngineConfig, count: (rows: number) => void): Promise<Finding[]> {
   const findings: Finding[] = [];
   const at = `${unit.label}: ${target.table.name}`;
   const missing = await missingPrivileges(client, target.table, target.verb);

@@ -12,6 +12,23 @@ export interface RuleWithTexts {
   where?: string;
   update?: Record<string, unknown>;
   cases?: { when?: string; update?: Record<string, unknown> }[];
+  missing_parent?: Relation;
+  unreferenced_by?: Relation[];
+}
+
+/** A related table, whose `where` reads that table's columns. */
+interface Relation {
+  table: string;
+  where?: string;
+}
+
+/** The relations' `where` texts, each with its table and config path. */
+function relationTexts(rule: RuleWithTexts): { path: string; text: string; table: string }[] {
+  const rels = [
+    ...(rule.missing_parent ? [{ rel: rule.missing_parent, path: '.missing_parent' }] : []),
+    ...(rule.unreferenced_by ?? []).map((rel, j) => ({ rel, path: `.unreferenced_by[${j}]` })),
+  ];
+  return rels.flatMap(({ rel, path }) => (rel.where === undefined ? [] : [{ path: `${path}.where`, text: rel.where, table: rel.table }]));
 }
 
 /** Each SQL text of a rule with its config path: conditions, and update values written as strings. */
@@ -47,17 +64,23 @@ export async function ruleExpressionFindings(client: PoolClient, rules: readonly
       findings.push(error(messageOf(err)));
       continue;
     }
-    for (const { path, text, kind } of textsOf(rule)) {
+    const texts = [
+      ...textsOf(rule).map((t) => ({ ...t, table: () => Promise.resolve(table) })),
+      ...relationTexts(rule).map((t) => ({ ...t, kind: 'condition' as const, table: () => resolveTable(client, t.table, [], `${ruleAt}${t.path}`) })),
+    ];
+    for (const { path, text, kind, table: of } of texts) {
       let parsed: SqlText;
+      let over: ResolvedTable;
       try {
         parsed = parseSqlText(text, kind);
+        over = await of();
       } catch (err) {
-        // Config loading refuses these already; a config built another way still gets a finding.
-        if (!(err instanceof SqlTextError)) throw err;
-        findings.push(error(`${ruleAt}${path}: ${err.message}`));
+        // Config loading refuses bad text already; a config built another way still gets a finding.
+        if (err instanceof SqlTextError) findings.push(error(`${ruleAt}${path}: ${err.message}`));
+        else findings.push(error(messageOf(err)));
         continue;
       }
-      findings.push(...columnProblems(parsed, table).map((p) => error(`${ruleAt}${path}: ${p}`)));
+      findings.push(...columnProblems(parsed, over).map((p) => error(`${ruleAt}${path}: ${p}`)));
       findings.push(...(await functionProblems(client, [parsed])).map((p) => error(`${ruleAt}${path}: ${p}`)));
     }
   }

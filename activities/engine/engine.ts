@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { BatchCheckpoint, TaskResult } from '../../core/contract';
 import { safetyLimitError } from '../errors';
-import { checkFractions } from './fraction';
+import { checkFractions, recheckUnit } from './fraction';
 import { inBatch, withPartial } from './failures';
 import { RunLedger, type Position } from './ledger';
 import { changesBetween, readTableChanges } from './table-changes';
@@ -92,16 +92,26 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     // The first unit's pass before max_fraction: its count is exact, so the table is counted only as far as needed.
     await readAhead(client, cfg, ahead, position);
     const pins = new TablePins(units);
-    let refusal: string[] = [];
+    const maxFraction = cfg.max_fraction ?? 1;
+    const refusal: string[] = [];
+    // A real run stops at a refusal; a dry run reports it (as a warning, status refused) and goes on.
+    const refuse = (problems: string[]) => {
+      if (problems.length > 0 && mode === 'apply') throw safetyLimitError(problems.join('\n'));
+      problems.forEach((r) => tally.warn(r));
+      refusal.push(...problems);
+    };
     if (tally.batches === 0) {
       opts.warnings?.forEach((w) => tally.warn(w));
-      refusal = await inTransaction(client, cfg, 'predict', async () => {
+      const found = await inTransaction(client, cfg, 'predict', async () => {
         await pins.check(client);
-        return [...(await checkFractions(client, units, cfg.max_fraction ?? 1, ahead.counts)), ...(await preflights(client, units))];
+        const { problems, sizes } = await checkFractions(client, units, maxFraction, ahead.counts);
+        tally.sizes = sizes;
+        return [...problems, ...(await preflights(client, units))];
       });
-      if (refusal.length > 0 && mode === 'apply') throw safetyLimitError(refusal.join('\n'));
-      refusal.forEach((r) => tally.warn(r));
+      refuse(found);
     }
+    // The units after the first are checked again when each starts (fraction.ts): once per attempt.
+    const rechecked = new Set<number>([0]);
 
     // Small and of fixed size, for `caretaker status`; also how a cancel reaches this attempt. Now and
     // then also to the workflow, for Temporal Web's current details (bounded: live-progress.ts).
@@ -134,6 +144,14 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       const unit = units[position.unit]!;
       // Each unit reads ahead when it starts, so it sees what the units before it committed.
       if (ahead.due(position.unit)) await readAhead(client, cfg, ahead, position);
+      // Before the unit changes anything, with what the units before it changed (a dry run: what they would
+      // have; a rehearsed dry run rolled those changes back, so a unit that depends on them is judged on the
+      // rows as they are). A dry run already refused stops checking: its real run would not get here.
+      if (position.cursor === null && !rechecked.has(position.unit) && refusal.length === 0) {
+        rechecked.add(position.unit);
+        const run = { known: ahead.counts, sizes: tally.sizes, tables: tally.tables };
+        refuse(await inTransaction(client, cfg, 'predict', () => recheckUnit(client, unit, maxFraction, run)));
+      }
       const step = { client, unit, position, room, mode, tally, ledger, ledgerSchema: session.ledgerSchema, beat, ahead, pins, recorder, applier };
       const batchDone = timeBatch();
       if (unit.transactional) {

@@ -1,82 +1,103 @@
 import type { PoolClient } from 'pg';
+import type { Counts } from '../../core/contract';
 import { overFraction } from '../errors';
-import { onTable } from './failures';
-import { col } from '../sql/identifiers';
-import { SqlParams } from '../sql/params';
-import type { FractionTarget, WorkUnit } from './work-unit';
+import type { FractionTarget } from './fraction-targets';
+import type { WorkUnit } from './work-unit';
 
 /**
- * max_fraction, checked once before the first batch, per table over every unit of the task
- * (two policies on one table at 45% each are 90% of it) and over child tables too. It runs in the
- * engine's read-only transaction, under the task's lock and statement timeouts.
+ * max_fraction, over every target of a run (fraction-targets.ts: a table's rows, a directory's
+ * files), per whole: two policies on one table at 45% each are 90% of it, child tables count too.
+ *
+ * - Before the first batch (`checkFractions`), over all units, as each would act on the data now.
+ * - When each later unit starts (`recheckUnit`): what the run already changed of each of the unit's
+ *   wholes (the tally's per-table counts: the ledger's, exact after a crash) plus what the unit
+ *   would touch now, against the whole's size at the run's start. A unit that reaches rows because
+ *   an earlier unit of the run changed them (claims of processes the run pruned, jobs whose worker a
+ *   cascade cleared) is refused before it changes anything. For independent units on disjoint rows
+ *   this is the first check again (the parts add up to their union); changes are counted as
+ *   PostgreSQL counts tuples, so a row two units both update counts twice (stricter, never looser).
+ *
+ * Both run in the engine's read-only transactions, under the task's lock and statement timeouts.
+ */
+
+/** A whole and the targets on it, with the labels of their units. */
+interface Whole {
+  targets: FractionTarget[];
+  labels: Set<string>;
+}
+
+function wholes(units: readonly WorkUnit[]): Map<string, Whole> {
+  const byKey = new Map<string, Whole>();
+  for (const unit of units) {
+    for (const target of unit.fraction ?? []) {
+      const entry = byKey.get(target.key) ?? { targets: [], labels: new Set<string>() };
+      entry.targets.push(target);
+      entry.labels.add(unit.label);
+      byKey.set(target.key, entry);
+    }
+  }
+  return byKey;
+}
+
+const verbs = (targets: readonly FractionTarget[]) => [...new Set(targets.map((t) => t.verb))].join(' or ');
+
+/**
+ * Before the first batch. Returns the refusals, and the size of every whole a later unit acts on
+ * (counted exactly: `recheckUnit` measures against it; the engine records it in the ledger).
  */
 export async function checkFractions(
   client: PoolClient,
   units: readonly WorkUnit[],
   maxFraction: number,
   known: ReadonlyMap<FractionTarget, number> = new Map(),
-): Promise<string[]> {
-  // No run can change more than all of a table: `max_fraction: 1` turns the guard (and its scans) off.
-  if (maxFraction >= 1) return [];
-  const byTable = new Map<string, { targets: FractionTarget[]; labels: Set<string> }>();
-  for (const unit of units) {
-    for (const target of unit.fraction ?? []) {
-      const entry = byTable.get(target.table.sql) ?? { targets: [], labels: new Set<string>() };
-      entry.targets.push(target);
-      entry.labels.add(unit.label);
-      byTable.set(target.table.sql, entry);
-    }
-  }
+): Promise<{ problems: string[]; sizes: Record<string, number> }> {
   const problems: string[] = [];
-  for (const { targets, labels } of byTable.values()) {
-    const counted = targets.length === 1 ? known.get(targets[0]!) : undefined;
-    const counting =
-      counted === undefined
-        ? countBoth(client, targets)
-        : countTotal(client, targets[0]!, counted, maxFraction).then((total) => ({ matching: counted, total }));
-    const { matching, total } = await onTable(targets[0]!.table.name, counting);
-    const verbs = [...new Set(targets.map((t) => t.verb))].join(' or ');
-    const problem = overFraction(`${[...labels].join(', ')}: would ${verbs}`, matching, total, `rows of ${targets[0]!.table.name}`, maxFraction);
+  const sizes: Record<string, number> = {};
+  // No run can change more than all of a whole: `max_fraction: 1` turns the guard (and its scans) off.
+  if (maxFraction >= 1) return { problems, sizes };
+  const later = new Set(units.slice(1).flatMap((u) => (u.fraction ?? []).map((t) => t.key)));
+  for (const [key, { targets, labels }] of wholes(units)) {
+    const first = targets[0]!;
+    const counted = targets.length === 1 ? known.get(first) : undefined;
+    const exact = later.has(key);
+    const { matching, total } = await first.measure(client, targets, { known: counted, total: exact ? 'exact' : 'enough', maxFraction });
+    if (exact) sizes[key] = total;
+    const problem = overFraction(`${[...labels].join(', ')}: would ${verbs(targets)}`, matching, total, first.whole, maxFraction);
     if (problem) problems.push(problem);
   }
-  return problems;
-}
-
-async function countBoth(client: PoolClient, targets: readonly FractionTarget[]): Promise<{ matching: number; total: number }> {
-  const { rows } = await client.query<{ matching: string; total: string }>(...countQuery(targets));
-  return { matching: Number(rows[0]!.matching), total: Number(rows[0]!.total) };
+  return { problems, sizes };
 }
 
 /**
- * The table's rows when `matching` (known exactly) is over max_fraction of them, else a lower bound
- * that already proves it is not: the count stops past matching / max_fraction rows, so for a sparse
- * set it reads a small part of the table where `count(*)` reads all of it.
+ * When a unit after the first starts (a fresh unit, not one a retry resumes within): per whole it
+ * acts on, what the run already changed (`tables`) plus what the unit would touch now, against the
+ * whole's size at the run's start (`sizes`; counted now when the run did not record it, which can
+ * only make the guard stricter: the run's deletes made the table smaller).
  */
-async function countTotal(client: PoolClient, target: FractionTarget, matching: number, maxFraction: number): Promise<number> {
-  if (matching === 0) return 0;
-  const enough = Math.ceil(matching / maxFraction) + 1;
-  const { rows } = await client.query<{ n: string }>(`select count(*) as n from (select from ${target.table.sql} limit $1) s`, [enough]);
-  return Number(rows[0]!.n);
-}
-
-/** SQL and values that count the rows of one table the targets would change (`matching`) and all of them (`total`). */
-function countQuery(targets: readonly FractionTarget[]): [string, unknown[]] {
-  const p = new SqlParams();
-  const table = targets[0]!.table;
-  const through = targets.length === 1 ? targets[0]!.through : undefined;
-  if (through) {
-    // The parent's key is unique and NOT NULL (activities/sql/keys.ts): the join adds no rows.
-    const { parent } = through;
-    const keys = parent.columns.map((c, i) => `t.${col(parent.table, c)} as k${i}`).join(', ');
-    const on = through.columns.map((c, i) => `t.${col(table, c)} = m.k${i}`).join(' and ');
-    const sql = `select count(*) filter (where m.k0 is not null) as matching, count(*) as total
-      from ${table.sql} t left join (select ${keys} from ${parent.table.sql} t where ${through.condition(p)}) m on ${on}`;
-    return [sql, p.values];
+export async function recheckUnit(
+  client: PoolClient,
+  unit: WorkUnit,
+  maxFraction: number,
+  run: { known: ReadonlyMap<FractionTarget, number>; sizes: Readonly<Record<string, number>>; tables: Readonly<Record<string, Counts>> },
+): Promise<string[]> {
+  if (maxFraction >= 1) return [];
+  const problems: string[] = [];
+  for (const [key, { targets }] of wholes([unit])) {
+    const first = targets[0]!;
+    const counted = targets.length === 1 ? run.known.get(first) : undefined;
+    const recorded = run.sizes[key];
+    const { matching, total } = await first.measure(client, targets, { known: counted, total: recorded === undefined ? 'exact' : 'skip', maxFraction });
+    const changed = first.changed(run.tables);
+    const subject =
+      changed > 0 ? `${unit.label}: would ${verbs(targets)} ${matching} more after this run changed ${changed}:` : `${unit.label}: would ${verbs(targets)}`;
+    const problem = overFraction(
+      subject,
+      changed + matching,
+      recorded ?? total,
+      `${first.whole}${recorded === undefined ? '' : " as at the run's start"}`,
+      maxFraction,
+    );
+    if (problem) problems.push(problem);
   }
-  const any = targets.map((t) => `(${t.condition(p)})`).join(' or ');
-  // The conditions go in a WHERE, not a FILTER: there PostgreSQL turns a child table's
-  // `(ref) in (select key ...)` (or an orphan rule's NOT EXISTS) into a join; in a FILTER it is a
-  // subplan that, once the keys outgrow work_mem, rescans them for every row (minutes instead of
-  // seconds at millions of rows).
-  return [`select (select count(*) from ${table.sql} t where ${any}) as matching, (select count(*) from ${table.sql}) as total`, p.values];
+  return problems;
 }

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { Position } from './ledger';
-import type { ActMode, FractionTarget, WorkUnit } from './work-unit';
+import type { ActMode, WorkUnit } from './work-unit';
+import { type FractionTarget, TableTarget } from './fraction-targets';
 
 /**
  * Cursors read ahead for one attempt. A unit whose items are rows picked by conditions can read the
@@ -55,7 +56,7 @@ export class ReadAheads {
     if (cursors === null) return;
     this.total += cursors.length;
     this.lists.set(from.unit, { cursors, next: 0 });
-    const picked = unit.fraction?.find((target) => target.picked);
+    const picked = unit.fraction?.find((target) => target instanceof TableTarget && target.picked);
     if (picked && from.cursor === null) this.counts.set(picked, cursors.length);
   }
 

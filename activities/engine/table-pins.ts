@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ResolvedTable } from '../sql/identifiers';
 import type { WorkUnit } from './work-unit';
+import { TableTarget } from './fraction-targets';
 
 /**
  * The tables a run changes (each unit's max_fraction targets, child tables included), pinned by the
@@ -17,7 +18,7 @@ export class TablePins {
 
   constructor(units: readonly WorkUnit[]) {
     const byOid = new Map<number, ResolvedTable>();
-    for (const unit of units) for (const target of unit.fraction ?? []) byOid.set(target.table.oid, target.table);
+    for (const unit of units) for (const target of unit.fraction ?? []) if (target instanceof TableTarget) byOid.set(target.table.oid, target.table);
     this.tables = [...byOid.values()];
   }
 

@@ -28,6 +28,8 @@ export interface RecordedEffect {
   omitted: number;
   capped: number;
   errors: string[];
+  /** The first batch of a real run only: the size of each whole a later unit acts on, at the run's start (max_fraction, fraction.ts). */
+  sizes?: Record<string, number>;
 }
 
 /** The running totals of a run: counts, per table, per set, bounded details, errors. */
@@ -41,6 +43,8 @@ export class Tally {
   capped = 0;
   batches = 0;
   errors: string[] = [];
+  /** Sizes of the wholes later units act on, at the run's start: measured before the first batch, recorded with it, folded back on a retry. */
+  sizes: Record<string, number> = {};
 
   constructor(
     private readonly limits: { details: number; bytes: number },
@@ -68,10 +72,12 @@ export class Tally {
       omitted: effect.details.length - details.length,
       capped: effect.capped ?? 0,
       errors: (effect.errors ?? []).slice(0, Math.max(0, MAX_ERRORS - this.errors.length)),
+      ...(this.batches === 0 && Object.keys(this.sizes).length > 0 && { sizes: this.sizes }),
     };
   }
 
   apply(e: RecordedEffect): void {
+    if (e.sizes) this.sizes = e.sizes;
     addCounts(this.counts, e.counts);
     this.sets[e.set] ??= {};
     addCounts(this.sets[e.set]!, e.counts);

@@ -1,8 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { Backlog, TaskInput } from '../../core/contract';
-import type { ResolvedTable } from '../sql/identifiers';
-import type { RowKey } from '../sql/keys';
-import type { SqlParams } from '../sql/params';
+import type { FractionTarget } from './fraction-targets';
 import type { BatchEffect } from './tally';
 import type { BatchSizeSetting } from './batch-size';
 import type { ThrottleConfig } from './throttle';
@@ -17,19 +15,7 @@ import type { ThrottleConfig } from './throttle';
  */
 export type ActMode = 'apply' | 'rehearse' | 'predict';
 
-/** Rows of a table a unit would change, for the max_fraction check (a condition on alias `t`). */
-export interface FractionTarget {
-  table: ResolvedTable;
-  verb: string;
-  condition: (p: SqlParams) => string;
-  /**
-   * Child rows are the ones whose `columns` reference a parent row matching `condition`: then one
-   * hash join over the child table counts both its matching and its total rows.
-   */
-  through?: { columns: string[]; parent: RowKey; condition: (p: SqlParams) => string };
-  /** Its rows are exactly the unit's items: a whole read-ahead (read-ahead.ts) counts them. */
-  picked?: boolean;
-}
+export type { FractionTarget } from './fraction-targets';
 
 /**
  * One piece of a task's work that picks items in batches and acts on them: a retention policy, an
@@ -75,7 +61,7 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
    * applies through `readAhead.among`, which re-checks the conditions and locks the rows.
    */
   sample?(client: PoolClient, cursors: Cursor[]): Promise<Record<string, unknown>[]>;
-  /** What max_fraction checks for this unit, per table. */
+  /** What max_fraction checks for this unit: the rows of each table it changes, the files of a directory (fraction-targets.ts). */
   fraction?: FractionTarget[];
   /**
    * The unit's eligible rows after `after` (null: all of them), and the age of the oldest where the
