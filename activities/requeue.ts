@@ -45,7 +45,12 @@ export interface Requeue {
    * so it cannot be a branch of a CASE: the set is then a plain `start_workflow` set).
    */
   requeue: Assignments | StartAction;
-  /** Final outcomes, the first whose `when` holds; none: rows are re-queued while retries remain and left alone after. */
+  /**
+   * Final outcomes, the first whose `when` holds. None: rows are re-queued while retries remain and
+   * left alone after (without a counter: always). Without a counter and with final outcomes there
+   * is no re-queue branch, so none of its values is sent (an ENUM may lack its status), and its
+   * counter is not among the set's (runUnits' `counters` can list it).
+   */
   final: FinalOutcome[];
   /** The zone `now()` is written in, for naive timestamp columns. */
   zones?: TimestampZones;
@@ -61,16 +66,6 @@ function retriesLeft(key: RowKey, retries: NonNullable<Requeue['retries']>, p: S
   return `coalesce(${readAs(key.table, retries.counter, 'int', p)}, 0) < ${limit}`;
 }
 
-/**
- * The re-queue branch always exists, so its counter is always reported: without a counter it takes
- * no row while there are final outcomes (`false`), and every row when there are none.
- */
-function requeueWhen(r: Requeue): RowBranch['when'] {
-  const retries = r.retries;
-  if (retries !== null) return (p) => retriesLeft(r.key, retries, p);
-  return r.final.length > 0 ? () => 'false' : null;
-}
-
 /** The row set of a re-queue: `cases` of re-queue and the final outcomes. */
 export function requeueSet(r: Requeue): RowSet {
   const common = { label: r.label, key: r.key, where: r.where, ...(r.age && { age: r.age }) };
@@ -79,12 +74,13 @@ export function requeueSet(r: Requeue): RowSet {
     if (r.retries !== null || r.final.length > 0) throw new Error(`${r.label}: a re-queue that starts a workflow has no retry counter and no final outcome`);
     return { ...common, action: r.requeue, counter: requeued };
   }
-  const increment: Assignments = r.retries === null ? [] : [[r.retries.counter, { increment: 1 }]];
+  const retries = r.retries;
   const update = (assign: Assignments) => ({ kind: 'update' as const, assign, ...(r.zones && { zones: r.zones }) });
-  const branches: RowBranch[] = [
-    { when: requeueWhen(r), action: update([...increment, ...r.requeue]), counter: requeued },
-    ...r.final.map((f) => ({ when: f.when, action: update(f.assign), counter: f.counter })),
-  ];
+  const branches: RowBranch[] = r.final.map((f) => ({ when: f.when, action: update(f.assign), counter: f.counter }));
+  if (retries !== null) {
+    const assign = update([[retries.counter, { increment: 1 }], ...r.requeue]);
+    branches.unshift({ when: (p) => retriesLeft(r.key, retries, p), action: assign, counter: requeued });
+  } else if (r.final.length === 0) branches.unshift({ when: null, action: update(r.requeue), counter: requeued });
   return {
     ...common,
     action: { kind: 'cases', branches },

@@ -61,15 +61,29 @@ export function branchIndex(set: RowSet, branches: readonly RowBranch[], p: SqlP
   return `(case ${whens.join(' ')}${otherwise ? ` else ${otherwise.index}` : ''} end)`;
 }
 
+/**
+ * The set's conditions, then `test` on the branch index (e.g. `is not null`). PostgreSQL orders a
+ * scan's conditions by estimated cost, and the CASE alone can cost less than an age comparison: it
+ * would then run on every row of the scan. Guarded by the set's conditions (the same parameters) it
+ * costs more than each of them, so it comes last and runs only on the rows they let through.
+ */
+function withBranch(set: RowSet, branches: readonly RowBranch[], test: string): (p: SqlParams) => string[] {
+  return (p) => {
+    const conds = set.where(p);
+    const index = branchIndex(set, branches, p);
+    return [...conds, conds.length === 0 ? `${index} ${test}` : `(case when ${conds.join(' and ')} then ${index} end) ${test}`];
+  };
+}
+
 /** The rows of `set` that take some branch, to select and count (the branches' actions come later). */
 function selection(set: RowSet, branches: readonly RowBranch[]): RowSet {
-  return { ...set, action: { kind: 'report' }, where: (p) => [...set.where(p), `${branchIndex(set, branches, p)} is not null`] };
+  return { ...set, action: { kind: 'report' }, where: withBranch(set, branches, 'is not null') };
 }
 
 /** The rows of `set` that take branch `i`, with that branch's action. */
 function branchSet(set: RowSet, branches: readonly RowBranch[], i: number): RowSet {
   const b = branches[i]!;
-  return { ...set, action: b.action, counter: b.counter, where: (p) => [...set.where(p), `${branchIndex(set, branches, p)} = ${i}`] };
+  return { ...set, action: b.action, counter: b.counter, where: withBranch(set, branches, `= ${i}`) };
 }
 
 /** max_fraction: the rows the changing branches take, and the child rows of the deleting ones. */
@@ -77,7 +91,7 @@ function fractionTargets(set: RowSet, branches: readonly RowBranch[], ops: RowSe
   const changing = branches.flatMap((b, i) => (b.action.kind === 'report' ? [] : [i]));
   if (changing.length === 0) return [];
   const kinds = new Set(changing.map((i) => branches[i]!.action.kind));
-  const own = (p: SqlParams) => [...set.where(p), `${branchIndex(set, branches, p)} in (${changing.join(', ')})`].join(' and ');
+  const own = (p: SqlParams) => withBranch(set, branches, `in (${changing.join(', ')})`)(p).join(' and ');
   const targets: FractionTarget[] = [
     rowsTarget({ table: set.key.table, verb: kinds.size === 1 ? [...kinds][0]! : 'change', condition: own, picked: changing.length === branches.length }),
   ];

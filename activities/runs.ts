@@ -1,8 +1,9 @@
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import { runsCleanupExpiredRules, type RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../core/contract';
-import { processRowSets, type RowSet } from './row-sets';
+import { rowSetUnit, type RowSet } from './row-sets';
 import { runRules } from './rules';
+import { runUnits } from './engine/engine';
 import type { ActivityDeps } from './deps';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed, type RowKey } from './sql/keys';
@@ -124,7 +125,8 @@ export function staleRequeue(key: RowKey, cfg: RunsCleanupStaleConfig, taskId: s
     label: t.name,
     key,
     where: (p) => staleConditions(key, cfg, zones, p),
-    retries: counter === null ? null : { counter, limit: cfg.max_retries },
+    // max_retries: 0 re-queues nothing: no re-queue branch, whose status an ENUM may lack.
+    retries: counter === null || cfg.max_retries === 0 ? null : { counter, limit: cfg.max_retries },
     requeue: [[whole(c.status), cfg.requeue_status], [whole(c.timestamp), { now: true }], ...entries(cfg.requeue_set)],
     final,
     zones,
@@ -159,7 +161,8 @@ export function createRunsActivities({ databases }: ActivityDeps) {
       const cfg = input.config;
       return exclusive(databases, input, async (session) => {
         const key = await resolveKeyed(session.client, cfg.table, cfg.columns.id, staleColumns(cfg), `task ${input.taskId}: config`);
-        return processRowSets(session, [staleRequeue(key, cfg, input.taskId)]);
+        // Every counter, also `requeued` when the config re-queues nothing (max_retries: 0).
+        return runUnits(session, [rowSetUnit(staleRequeue(key, cfg, input.taskId))], { counters: ['stale', 'requeued', 'finalized'] });
       });
     },
 

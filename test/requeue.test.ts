@@ -7,6 +7,7 @@ import { requeueSet } from '../activities/requeue';
 import { rowSetUnit, type RowSet } from '../activities/row-sets';
 import { staleRequeue } from '../activities/runs';
 import { resolveKeyed } from '../activities/sql/keys';
+import { resolveTable } from '../activities/sql/identifiers';
 import { durationText } from '../activities/sql/time';
 import { runsCleanupStaleConfig, type RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import { createTestDatabase } from './support';
@@ -118,7 +119,8 @@ describe('runs.cleanup_stale as a re-queue', () => {
     const { detail, row, counts } = await only(one({ retries: null }), noRetry);
     expect(row.error).toBe('Stale: running for 3h (limit 2h); marked failed by Caretaker task t');
     expect(detail).toMatchObject({ action: 'finalized', retry_count: null });
-    expect(counts).toEqual({ stale: 1, requeued: 0, finalized: 1 });
+    // No re-queue branch at all (the task still reports `requeued: 0`: fidelity.test.ts).
+    expect(counts).toEqual({ stale: 1, finalized: 1 });
   });
 
   it('requires a final status for every status that has a threshold', () => {
@@ -174,6 +176,45 @@ describe('requeueSet', () => {
 
   it('or below one limit for every row', async () => {
     expect(fates(await batch(seed, set(2)))).toEqual({ 1: 'queued/1', 2: 'failed/3', 3: 'discarded/3', 4: 'queued/2', 5: 'queued/2', 6: 'queued/1' });
+  });
+});
+
+describe('cases with a delete branch', () => {
+  it('leaves a parent skipped for a locked child out of the keys a plan records', async () => {
+    await db.pool.query(`create table parents (id int primary key, state text not null);
+      create table kids (id int primary key, parent_id int not null references parents (id));
+      insert into parents values (1, 'keep'), (2, 'old'), (3, 'old'); insert into kids values (20, 2), (30, 3);`);
+    const holder = await db.pool.connect();
+    try {
+      await holder.query(`begin; select * from kids where id = 20 for update`);
+      await client.query('begin');
+      const key = await resolveKeyed(client, 'parents', 'id', ['state'], 'test');
+      const unit = rowSetUnit({
+        label: 'parents',
+        key,
+        where: () => [],
+        action: {
+          kind: 'cases',
+          branches: [
+            { when: () => `t.state = 'keep'`, action: { kind: 'update', assign: [[whole('state'), 'kept']] }, counter: 'updated' },
+            {
+              when: null,
+              action: { kind: 'delete', children: [{ table: await resolveTable(client, 'kids', ['parent_id'], 'test'), columns: ['parent_id'] }] },
+              counter: 'deleted',
+            },
+          ],
+        },
+      });
+      const items = await unit.nextBatch(client, null, 100, 'rehearse');
+      expect(items.map((i) => unit.cursorOf(i))).toEqual([['1'], ['2'], ['3']]);
+      const effect = await unit.act(client, items, 'rehearse');
+      expect(effect.counts).toMatchObject({ matched: 3, updated: 1, deleted: 1, skipped_for_locks: 1 });
+      expect(effect.keys).toEqual([['1'], ['3']]);
+    } finally {
+      await client.query('rollback');
+      await holder.query('rollback');
+      holder.release();
+    }
   });
 });
 
