@@ -3,11 +3,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import type { AlertRequest, AlertRun } from '../core/alerts';
 import { METRICS } from '../core/metric-names';
-import { alertCauses, alertPayload, countsForZeroRows, DEFAULT_UI_URL, runLink, type AlertCause } from './alert-rules';
-import type { ActivityDeps } from './deps';
+import { alertCauses, alertPayload, countsForZeroRows, DEFAULT_UI_URL, runLink, type AlertCause } from './alerts/alert-rules';
+import type { ActivityDeps } from './engine/deps';
 import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';
 import { ensureLedger } from './engine/ledger-schema';
-import { WorkerSecrets } from './secrets';
+import { WorkerSecrets } from './engine/secrets';
 import { quoteIdent } from './sql/identifiers';
 
 /**

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { TaskInput } from '../core/contract';
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps } from './engine/deps';
 import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';
 import { ensureLedger } from './engine/ledger-schema';
 import { quoteIdent } from './sql/identifiers';

@@ -3,14 +3,14 @@ import type { CountsRebuildConfig } from '../tasks/counts-rebuild';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { ActMode, WorkUnit } from './engine/work-unit';
-import type { ActivityDeps } from './deps';
-import { filterColumns, filterConditions } from './row-sets';
+import type { ActivityDeps } from './engine/deps';
+import { filterColumns, filterConditions } from './rows/row-sets';
 import { assignmentList, readAs } from './sql/expressions';
 import { ref } from '../core/column-refs';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyAfter, keyColumns, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, resolveKeyed, type RowKey } from './sql/keys';
-import { exclusive } from './task-lock';
+import { exclusive } from './engine/task-lock';
 
 type Counter = CountsRebuildConfig['counters'][number];
 

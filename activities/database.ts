@@ -5,10 +5,10 @@ import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { BatchEffect } from './engine/tally';
 import type { ActMode, WorkUnit } from './engine/work-unit';
-import type { ActivityDeps } from './deps';
-import { configError } from './errors';
+import type { ActivityDeps } from './engine/deps';
+import { configError } from '../core/errors';
 import { resolveTable } from './sql/identifiers';
-import { exclusive } from './task-lock';
+import { exclusive } from './engine/task-lock';
 
 // Names below come back from the catalog already quoted by PostgreSQL's format('%I.%I').
 const ALL_TABLES = `

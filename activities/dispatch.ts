@@ -1,15 +1,15 @@
 import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
 import { syncTriggerRules, type SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskInput, TaskResult } from '../core/contract';
-import type { ActivityDeps } from './deps';
-import { processRowSets } from './row-sets';
-import { type Requeue, requeueSet } from './requeue';
-import { runRules } from './rules';
+import type { ActivityDeps } from './engine/deps';
+import { processRowSets } from './rows/row-sets';
+import { type Requeue, requeueSet } from './rows/requeue';
+import { runRules } from './rows/rules';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed } from './sql/keys';
 import { millis, TimestampZones } from './sql/time';
 import { whole } from '../core/column-refs';
-import { exclusive } from './task-lock';
+import { exclusive } from './engine/task-lock';
 
 /** Tasks that hand rows to other work: start a workflow per row, or put rows back in the queue. */
 export function createDispatchActivities({ databases }: ActivityDeps) {

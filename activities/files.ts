@@ -4,12 +4,12 @@ import type { DirectoryRule, FilesCleanupConfig } from '../tasks/files-cleanup';
 import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { WorkUnit } from './engine/work-unit';
-import type { ActivityDeps } from './deps';
-import { configError } from './errors';
+import type { ActivityDeps } from './engine/deps';
+import { configError } from '../core/errors';
 import { filesTarget } from './engine/fraction-targets';
-import { comparePaths, planDirectory, type FileAction } from './file-plan';
+import { comparePaths, planDirectory, type FileAction } from './disk/file-plan';
 import { listFiles } from './disk/list';
-import { exclusive } from './task-lock';
+import { exclusive } from './engine/task-lock';
 
 /** The directory's listing (cursor "") and then each planned action, in path order. */
 type DirectoryItem = { kind: 'listing'; files: number } | ({ kind: 'action' } & FileAction);

@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import type { HealthReportConfig } from '../tasks/health-report';
 import type { TaskInput, TaskResult } from '../core/contract';
-import { taskResult } from './results';
-import type { ActivityDeps } from './deps';
-import { configError } from './errors';
-import { WorkerSecrets } from './secrets';
+import { taskResult } from './engine/results';
+import type { ActivityDeps } from './engine/deps';
+import { configError } from '../core/errors';
+import { WorkerSecrets } from './engine/secrets';
 import { TimestampZones } from './sql/time';
 import {
   databaseLatency,
@@ -17,7 +17,7 @@ import {
   recentErrors,
   redisPing,
   scheduleLiveness,
-} from './health-checks';
+} from './health/checks';
 
 const RANK: Record<HealthStatus, number> = { ok: 0, warn: 1, critical: 2 };
 

@@ -1,4 +1,4 @@
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps } from './engine/deps';
 import { createRunsActivities } from './runs';
 import { createRetentionActivities } from './retention';
 import { createStatusActivities } from './status';
@@ -13,7 +13,7 @@ import { createLedgerActivities } from './ledger';
 import { createAlertActivities } from './alerts';
 import { createApprovalActivities } from './approval';
 
-export type { ActivityDeps, DatabasePools } from './deps';
+export type { ActivityDeps, DatabasePools } from './engine/deps';
 
 /** Every activity, built from its dependencies (samples-typescript `activities-dependency-injection`). */
 export function createActivities(deps: ActivityDeps) {

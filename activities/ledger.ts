@@ -1,5 +1,5 @@
 import type { TaskInput, PartialResult } from '../core/contract';
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps } from './engine/deps';
 import { closeRuns, DEFAULT_LEDGER_SCHEMA, readLedger } from './engine/ledger';
 import { runKeyOf } from './engine/engine';
 import { Tally } from './engine/tally';

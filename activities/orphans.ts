@@ -5,10 +5,10 @@ import type { AssetsDetectOrphansConfig, OrphanRule } from '../tasks/assets-dete
 import type { TaskInput, TaskResult } from '../core/contract';
 import { runUnits } from './engine/engine';
 import type { ActMode, FractionTarget, WorkUnit } from './engine/work-unit';
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps } from './engine/deps';
 import { filesTarget, rowsTarget } from './engine/fraction-targets';
 import { listFiles } from './disk/list';
-import { comparePaths, type FileEntry } from './file-plan';
+import { comparePaths, type FileEntry } from './disk/file-plan';
 import { resolveChildren } from './rows/children';
 import {
   actOnKeys,
@@ -21,7 +21,7 @@ import {
   selectRows,
   type RowAction,
   type RowSet,
-} from './row-sets';
+} from './rows/row-sets';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyColumns, keyIn, resolveKeyed, type KeyValue } from './sql/keys';
@@ -30,8 +30,8 @@ import { millis, TimestampZones } from './sql/time';
 import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
 import type { Assigned } from './sql/expressions';
 import type { TimestampSettings } from '../core/time-zones';
-import { exclusive } from './task-lock';
-import { requeueSet } from './requeue';
+import { exclusive } from './engine/task-lock';
+import { requeueSet } from './rows/requeue';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;
 

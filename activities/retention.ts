@@ -1,18 +1,18 @@
 import type { PoolClient } from 'pg';
 import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
 import type { TaskInput, TaskResult } from '../core/contract';
-import type { ActivityDeps } from './deps';
-import { filterColumns, filterConditions, rowSetCounters, rowSetUnit, type RowAction, type RowSet } from './row-sets';
+import type { ActivityDeps } from './engine/deps';
+import { filterColumns, filterConditions, rowSetCounters, rowSetUnit, type RowAction, type RowSet } from './rows/row-sets';
 import { resolveChildren } from './rows/children';
 import { runUnits } from './engine/engine';
 import type { WorkUnit } from './engine/work-unit';
-import { retentionPartitions } from './partitions';
+import { retentionPartitions } from './retention/partitions';
 import { col, resolveTable, type ResolvedTable } from './sql/identifiers';
 import { keyOrder, resolveKeyed, type RowKey } from './sql/keys';
-import { sizeCapCondition } from './size-cap';
+import { sizeCapCondition } from './retention/size-cap';
 import type { SqlParams } from './sql/params';
 import { millis, TimestampZones } from './sql/time';
-import { exclusive } from './task-lock';
+import { exclusive } from './engine/task-lock';
 
 /**
  * The policy's rows as seen from alias `s` (inside a cap's scan): its filter, without the rows an
@@ -134,7 +134,7 @@ export function createRetentionActivities({ databases }: ActivityDeps) {
     async enforceRetention(input: TaskInput<RetentionEnforceConfig>): Promise<TaskResult> {
       return exclusive(databases, input, async (session) => {
         const sets: RowSet[] = [];
-        // Partitions wholly past retention go first, whole (activities/partitions.ts); the rest row by row.
+        // Partitions wholly past retention go first, whole (activities/retention/partitions.ts); the rest row by row.
         const units: WorkUnit[] = [];
         const counters: string[] = [];
         const zones = new TimestampZones(input.config.timestamps);

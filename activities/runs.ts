@@ -1,18 +1,18 @@
 import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import { runsCleanupExpiredRules, type RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import type { TaskInput, TaskResult } from '../core/contract';
-import { rowSetUnit, type RowSet } from './row-sets';
-import { runRules } from './rules';
+import { rowSetUnit, type RowSet } from './rows/row-sets';
+import { runRules } from './rows/rules';
 import { runUnits } from './engine/engine';
-import type { ActivityDeps } from './deps';
+import type { ActivityDeps } from './engine/deps';
 import { col, colType } from './sql/identifiers';
 import { resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { type Assigned, readAs, readText } from './sql/expressions';
 import { durationText, millis, TimestampZones } from './sql/time';
 import { type AssignedValue, type ColumnRef, ref, whole } from '../core/column-refs';
-import { exclusive } from './task-lock';
-import { type FinalOutcome, requeueSet } from './requeue';
+import { exclusive } from './engine/task-lock';
+import { type FinalOutcome, requeueSet } from './rows/requeue';
 
 /** Columns of the run table that the task reads or writes, besides its key. */
 function staleColumns(cfg: RunsCleanupStaleConfig): (string | null)[] {

@@ -1,8 +1,8 @@
 import { statusResetRules, type StatusResetConfig } from '../tasks/status-reset';
 import type { TaskInput, TaskResult } from '../core/contract';
-import type { ActivityDeps } from './deps';
-import { runRules } from './rules';
-import { exclusive } from './task-lock';
+import type { ActivityDeps } from './engine/deps';
+import { runRules } from './rows/rules';
+import { exclusive } from './engine/task-lock';
 
 export function createStatusActivities({ databases }: ActivityDeps) {
   return {

@@ -5,12 +5,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { Client as PgClient, Pool } from 'pg';
 import { quoteIdent } from '../activities/sql/identifiers';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import { parseConfigText } from '../config/load';
 import type { TaskConfig } from '../config/schema';
 import { resolveTemporalCli } from '../dev/temporal-cli';
 import { createCaretakerWorker } from '../worker/create-worker';
-import type { DatabasePools } from '../activities/deps';
+import type { DatabasePools } from '../activities/engine/deps';
 import type { TaskResult } from '../core/contract';
 import { startDevServer } from '../dev/dev-server';
 

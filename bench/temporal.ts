@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
-import { buildTaskInput } from '../client/task-input';
+import { buildTaskInput } from '../config/task-input';
 import { parseConfigText } from '../config/load';
 import { seedRuns, caretakerTask } from './retention';
 import type { Stack } from './stack';

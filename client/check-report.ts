@@ -1,4 +1,4 @@
-import type { DatabaseCheck, Finding } from './check-run';
+import type { DatabaseCheck, Finding } from '../worker/check-run';
 
 export interface CheckCounts {
   errors: number;

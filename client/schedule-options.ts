@@ -3,7 +3,7 @@ import { type CalendarSpec, DAYS_OF_WEEK, MONTHS, type ScheduleOptions, type Sch
 import { CALENDAR_FIELDS, type CalendarFieldName, type CalendarRange } from '../config/calendar';
 import type { OverlapPolicyName, ScheduleConfig, TaskConfig } from '../config/schema';
 import { OWNER_MEMO_KEY, type OwnerMemo } from '../config/ownership';
-import { buildTaskInput, runTimeoutOf, workflowTypeFor } from './task-input';
+import { buildTaskInput, runTimeoutOf, workflowTypeFor } from '../config/task-input';
 import { runStartOptions } from './run-start';
 
 /** Key in the schedule action's memo holding the hash of what config produced it. */

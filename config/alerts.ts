@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AlertSpec } from '../core/alerts';
-import { duration } from './duration';
+import { duration } from '../tasks/duration';
 
 const STORED = "config values are stored in plain text in Temporal's schedules and run history";
 

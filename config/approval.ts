@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './duration';
+import { duration } from '../tasks/duration';
 
 /** `max_drift: 1%`, `0.5%` or a fraction `0.01`; stored as a fraction in [0, 1]. */
 const drift = z.union([z.number(), z.string()]).transform((given, ctx) => {

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
  * It runs where the config is loaded (the CLI, `schedules sync`, `npm start`), and the value becomes
  * part of the task's config, which Temporal stores in plain text in the schedule and in every run's
  * history. It is for settings, not secrets: a secret is named in config (`url_env: REDIS_URL`) and
- * read by the worker from its own environment (activities/secrets.ts), as database URLs are.
+ * read by the worker from its own environment (activities/engine/secrets.ts), as database URLs are.
  */
 const PATTERN = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}\n]*))?\}/g;
 

@@ -6,7 +6,7 @@ import { builtinCatalog, type Catalog, type TaskType } from '../tasks';
  * A module of custom task types (see examples/custom-task): their catalog entries, a factory for
  * their activities, and a module exporting their workflows. Named in CARETAKER_PLUGINS
  * (comma-separated paths), and loaded by the CLI, `npm start` and the worker alike. `Deps` is what
- * the worker passes to `createActivities`: `ActivityDeps` (activities/deps.ts), which config/ does
+ * the worker passes to `createActivities`: `ActivityDeps` (activities/engine/deps.ts), which config/ does
  * not import.
  */
 export interface CaretakerPlugin<Deps = unknown> {

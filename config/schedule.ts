@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { type CalendarFieldName, type CalendarRange, parseCalendarItem } from './calendar';
 import { checkComment, parseCron } from './cron';
 import { matchesSomeDate, NEVER_FIRES } from './calendar-dates';
-import { duration } from './duration';
+import { duration } from '../tasks/duration';
 import { formatDuration } from '../core/duration';
 import { resolveTimeZone } from '../core/time-zones';
 

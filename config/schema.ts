@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './duration';
+import { duration } from '../tasks/duration';
 import { formatDuration } from '../core/duration';
 import { scheduleSchema } from './schedule';
 import { builtinCatalog, type Catalog } from '../tasks';

@@ -1,4 +1,4 @@
-/** Durations as config writes them ("90s", "1h30m", "14d"), in milliseconds; pure, no zod (the config field is config/duration.ts). */
+/** Durations as config writes them ("90s", "1h30m", "14d"), in milliseconds; pure, no zod (the config field is tasks/duration.ts). */
 
 /** Units accepted in config durations, in milliseconds. */
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;

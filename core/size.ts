@@ -1,4 +1,4 @@
-/** Sizes as config writes them ("500MB", "10GiB"), in bytes; pure, no zod (the config field is config/size.ts). */
+/** Sizes as config writes them ("500MB", "10GiB"), in bytes; pure, no zod (the config field is tasks/size.ts). */
 
 const UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
 

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { startupWorkflowId } from '../core/workflow-ids';
 import type { CaretakerConfig, TaskConfig } from '../config/schema';
-import { buildTaskInput, runTimeoutOf, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, runTimeoutOf, workflowTypeFor } from '../config/task-input';
 import { runStartOptions } from '../client/run-start';
 import { failureOf, summarizeFailure, summarizeResult } from '../client/run-report';
 import { webUiLink } from '../client/context';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
+import { duration } from './duration';
 import { defineTask } from './types';
 import { childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 import { columnRef, textTemplate } from './column-refs';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
-import { size } from '../config/size';
+import { duration } from './duration';
+import { size } from './size';
 import { resolveTimeZone, type TimestampSettings } from '../core/time-zones';
 import { columnRef } from './column-refs';
 import type { KeyColumn } from '../core/column-refs';

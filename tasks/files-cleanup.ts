@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
+import { duration } from './duration';
 import { formatDuration } from '../core/duration';
-import { size } from '../config/size';
+import { size } from './size';
 import { defineTask } from './types';
 import { ONE_DAY_MS, detailsLimit, dryRun, safetyFields } from './fields';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
+import { duration } from './duration';
 import { defineTask } from './types';
 import { column, detailsLimit, dryRun, statusValue, table, timestamps } from './fields';
 
@@ -12,7 +12,7 @@ const limits = (warn: number, critical: number) =>
 
 /*
  * Secrets are named, not written: `url_env: REDIS_URL` names an environment variable that the
- * worker reads when the check runs (activities/secrets.ts), as `database:` names a connection
+ * worker reads when the check runs (activities/engine/secrets.ts), as `database:` names a connection
  * string. Config values travel in schedules and run inputs, i.e. in Temporal's history, so a
  * credential written (or ${VAR}-interpolated) into config would be stored there in plain text.
  * Messages here never repeat a rejected value: it may be the secret.

@@ -7,7 +7,7 @@ import type { TaskType } from './types';
 /**
  * Task types that are presets of `rows.rules` (issue 18): a pure function from the type's parsed
  * config to the rules it is (`TaskType.preset`). Its activity runs exactly those rules through
- * `runRules` (activities/rules.ts), and `caretaker rules <task>` prints them as a `rows.rules`
+ * `runRules` (activities/rows/rules.ts), and `caretaker rules <task>` prints them as a `rows.rules`
  * task to paste and edit (`asRowsRulesConfig`).
  */
 export interface PresetRules {

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { defineTask } from './types';
-import { duration } from '../config/duration';
+import { duration } from './duration';
 import { childTable, column, equalities, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
 import { sqlCondition, sqlValue } from './sql-text';
 import { workflowTarget } from './sync-trigger';
 
 /**
  * `rows.rules`: a list of row rules, each a selection (a table, its key, SQL conditions, related
- * tables) and one action, run one after another through the row-set engine (activities/rules.ts).
+ * tables) and one action, run one after another through the row-set engine (activities/rows/rules.ts).
  */
 
 const literal = z.union([z.string(), z.number(), z.boolean(), z.null()]);

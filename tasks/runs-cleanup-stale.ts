@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
+import { duration } from './duration';
 import { formatDuration } from '../core/duration';
 import { defineTask } from './types';
 import { column, keyColumn, sqlTaskFields, statusValue, table } from './fields';

@@ -3,7 +3,7 @@ import type { SqlText } from './sql-text';
 /**
  * SQL text a preset writes (tasks/status-reset.ts), built together with the checked tree the
  * parser would make of it, so a run of the preset looks the tree up instead of loading the parser
- * (activities/rules.ts `runRules`): the worker stays without it unless a `rows.rules` task has
+ * (activities/rows/rules.ts `runRules`): the worker stays without it unless a `rows.rules` task has
  * text of its own. The text is what `caretaker rules` prints and a user may edit; the tests parse
  * it and compare the tree (test/presets.test.ts). Pure.
  */

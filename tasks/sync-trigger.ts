@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration';
+import { duration } from './duration';
 import { defineTask } from './types';
 import { column, keyColumn, rowFilter, sqlTaskFields, table } from './fields';
 import type { PresetRules } from './presets';

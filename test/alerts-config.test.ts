@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../config/load';
-import { alertCauses, alertPayload, runLink } from '../activities/alert-rules';
+import { alertCauses, alertPayload, runLink } from '../activities/alerts/alert-rules';
 import type { AlertRun, AlertSpec } from '../core/alerts';
 
 const file = (alerts: string, taskAlerts = '') => `

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import { isCancellation } from '@temporalio/workflow';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { alertWorkflowId } from '../workflows/deliver-alerts';

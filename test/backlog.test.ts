@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import { loadConfigFile } from '../config/load';
 import type { TaskConfig } from '../config/schema';
 import { alertWorkflowId } from '../workflows/deliver-alerts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { advance } from '../activities/engine/engine';
 import type { WorkUnit } from '../activities/engine/work-unit';
-import { comparePaths } from '../activities/file-plan';
+import { comparePaths } from '../activities/disk/file-plan';
 import { parseTask, runTaskWorkflow } from './fixtures';
 import { useTaskEnvironment } from './support';
 

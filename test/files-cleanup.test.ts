@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planDirectory } from '../activities/file-plan';
+import { planDirectory } from '../activities/disk/file-plan';
 import { filesCleanupConfig } from '../tasks/files-cleanup';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
 import { parseTask, runTaskWorkflow, taskFailure } from './fixtures';

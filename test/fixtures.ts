@@ -3,7 +3,7 @@ import { parseConfigText } from '../config/load';
 import type { TaskConfig } from '../config/schema';
 import type { Catalog } from '../tasks';
 import { WorkflowFailedError } from '@temporalio/client';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import type { TaskResult } from '../workflows/types';
 import type { TestTemporal } from './support';
 

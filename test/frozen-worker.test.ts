@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import { OUTCOME_MEMO } from '../workflows/run-task';
 import { parseTask } from './fixtures';
 import { spawnWorker, type SpawnedWorker } from './spawn-worker';

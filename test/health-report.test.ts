@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scheduleLiveness } from '../activities/health-checks';
+import { scheduleLiveness } from '../activities/health/checks';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
 import { parseTask, runTaskWorkflow } from './fixtures';
 

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import { caretaker } from './cli';
 import { useTaskEnvironment } from './support';
 import { parseTask, runTaskWorkflow, snapshot, taskFailure } from './fixtures';

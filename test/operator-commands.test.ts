@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../config/load';
 import { scheduleOptionsFor, CONFIG_HASH_KEY } from '../client/schedule-options';
 import { TASK_ID } from '../core/search-attributes';
-import { buildTaskInput } from '../client/task-input';
+import { buildTaskInput } from '../config/task-input';
 import { caretaker } from './cli';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
 import { insertJob, parseTask, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG } from './fixtures';

@@ -4,7 +4,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { classifyFailure, FailureType } from '../core/failures';
 import { OUTCOME_MEMO, outcomeMemo, readOutcomeMemo, type RunEnd, runOutcomeOf } from '../core/outcome';
 import { alertRunOf } from '../core/alerts';
-import { safetyLimitError } from '../activities/errors';
+import { safetyLimitError } from '../core/errors';
 import { withPartial } from '../activities/engine/failures';
 
 const partial = { dryRun: false, counts: { deleted: 3 }, tables: { 'app.runs': { deleted: 3 } }, sets: {}, batches: 1 };

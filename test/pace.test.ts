@@ -1,7 +1,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { Client } from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildTaskInput } from '../client/task-input';
+import { buildTaskInput } from '../config/task-input';
 import type { BatchCheckpoint, TaskResult } from '../workflows/types';
 import { useTaskEnvironment } from './support';
 import { parseTask, runTaskWorkflow, snapshot } from './fixtures';

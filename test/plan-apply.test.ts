@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import type { TaskConfig } from '../config/schema';
 import { workerEnv, workerNodeArgs } from '../worker/command';
 import type { PlanDirective, TaskResult } from '../workflows/types';

@@ -1,6 +1,6 @@
 import { isCancellation } from '@temporalio/workflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTaskInput } from '../client/task-input';
+import { buildTaskInput } from '../config/task-input';
 import { caretaker } from './cli';
 import { LIVE_PROGRESS } from '../activities/engine/live-progress';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';

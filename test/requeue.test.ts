@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDuration } from '../core/duration';
 import { whole } from '../core/column-refs';
 import type { ActMode } from '../activities/engine/work-unit';
-import { requeueSet } from '../activities/requeue';
-import { rowSetUnit, type RowSet } from '../activities/row-sets';
+import { requeueSet } from '../activities/rows/requeue';
+import { rowSetUnit, type RowSet } from '../activities/rows/row-sets';
 import { staleRequeue } from '../activities/runs';
 import { resolveKeyed } from '../activities/sql/keys';
 import { resolveTable } from '../activities/sql/identifiers';
@@ -13,7 +13,7 @@ import { runsCleanupStaleConfig, type RunsCleanupStaleConfig } from '../tasks/ru
 import { createTestDatabase } from './support';
 
 /**
- * The one re-queue (activities/requeue.ts) and runs.cleanup_stale's use of it, one batch at a time
+ * The one re-queue (activities/rows/requeue.ts) and runs.cleanup_stale's use of it, one batch at a time
  * against a real table: what each stale run's branch writes and what its detail says (formerly the
  * unit test of the per-row decision, `decideStaleRun`, which the SQL CASE replaced).
  */

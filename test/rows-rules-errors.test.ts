@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkDatabases } from '../client/check-run';
+import { checkDatabases } from '../worker/check-run';
 import { builtinCatalog } from '../tasks';
 import { parseConfigText } from '../config/load';
 import { PoolRegistry } from '../worker/databases';

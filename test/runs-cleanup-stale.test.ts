@@ -1,7 +1,7 @@
 import { realNames } from '../activities/engine/counters';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildTaskInput } from '../client/task-input';
+import { buildTaskInput } from '../config/task-input';
 import type { TaskResult } from '../workflows/types';
 import { createTestDatabase, startTestWorker, type TestTemporal } from './support';
 import { insertJob, parseTask, PIPELINE_SCHEMA, PIPELINE_TASK_CONFIG, snapshot } from './fixtures';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { scheduleLiveness } from '../activities/health-checks';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { scheduleLiveness } from '../activities/health/checks';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import { parseTask } from './fixtures';
 import { useTaskEnvironment } from './support';
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import type { TaskResult } from '../workflows/types';
 import { caretaker } from './cli';
 import { parseTask, runTaskWorkflow, taskFailure } from './fixtures';

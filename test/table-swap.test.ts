@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import { OUTCOME_MEMO } from '../workflows/run-task';
 import { parseTask, taskFailure } from './fixtures';
 import { useTaskEnvironment } from './support';

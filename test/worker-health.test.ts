@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../config/task-input';
 import type { TaskResult } from '../workflows/types';
 import { parseTask } from './fixtures';
 import { spawnWorker, type SpawnedWorker } from './spawn-worker';

@@ -1,6 +1,6 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { ActivityDeps, DatabasePools } from '../activities/deps';
+import type { ActivityDeps, DatabasePools } from '../activities/engine/deps';
 import type { TemporalEnv } from '../config/temporal-env';
 import type { CaretakerPlugin } from '../config/plugins';
 import { dataConverterFromEnv } from '../config/codec';

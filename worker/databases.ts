@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
-import { configError } from '../activities/errors';
-import type { DatabasePools } from '../activities/deps';
+import { configError } from '../core/errors';
+import type { DatabasePools } from '../activities/engine/deps';
 import { DEFAULT_LEDGER_SCHEMA } from '../activities/engine/ledger';
 import { formatDuration, parseDuration } from '../core/duration';
 

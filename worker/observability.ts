@@ -1,5 +1,5 @@
 import type { NativeConnection, TelemetryOptions, Worker } from '@temporalio/worker';
-import type { DatabasePools } from '../activities/deps';
+import type { DatabasePools } from '../activities/engine/deps';
 import { formatDuration, parseDuration } from '../core/duration';
 import { startWorkerHttp } from './http';
 import { freeLoopbackPort, metricsPortFromEnv, prometheusTelemetry } from './metrics';

@@ -1,5 +1,5 @@
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import type { DatabasePools } from '../activities/deps';
+import type { DatabasePools } from '../activities/engine/deps';
 
 export interface ReadinessCheck {
   name: string;

@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import picomatch from 'picomatch';
-import type { FileEntry } from '../file-plan';
+import type { FileEntry } from './file-plan';
 
 /**
  * Regular files under `dir` matching `pattern` (relative paths). Symlinks are never followed.

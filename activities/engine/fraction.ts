@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { Counts } from '../../core/contract';
-import { overFraction } from '../errors';
+import { overFraction } from '../../core/errors';
 import type { FractionTarget } from './fraction-targets';
 import type { WorkUnit } from './work-unit';
 

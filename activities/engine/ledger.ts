@@ -14,7 +14,7 @@ import type { RecordedEffect } from './tally';
  * wakes after a newer one claimed the run (or after the run's counts were reported: `closeRuns`)
  * rolls back instead of committing. Rows older than LEDGER_RETENTION are pruned when a run opens its ledger.
  * `detached_partitions` holds the partitions detached but not yet dropped or moved
- * (activities/detached-partitions.ts); it is never pruned by age.
+ * (activities/retention/detached-partitions.ts); it is never pruned by age.
  * Dropping the schema loses the resume points of runs in progress, and leaves any partition
  * detached but not yet dropped as a table of its own that no run will find.
  */

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { KeyColumn } from '../../core/column-refs';
-import { configError } from '../errors';
-import type { ChildTable } from '../child-locks';
+import { configError } from '../../core/errors';
+import type { ChildTable } from './child-locks';
 import { resolveTable } from '../sql/identifiers';
 import { keyColumns, type RowKey } from '../sql/keys';
 

@@ -1,5 +1,5 @@
 import { type AssignedValue, type ColumnRef, formatRef, type TextTemplate } from '../../core/column-refs';
-import { configError } from '../errors';
+import { configError } from '../../core/errors';
 import { col, colType, type ResolvedTable } from './identifiers';
 import type { SqlParams } from './params';
 import type { TimestampZones } from './time';

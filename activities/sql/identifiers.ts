@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { configError } from '../errors';
+import { configError } from '../../core/errors';
 import { closestMatch } from '../../config/did-you-mean';
 
 /** A table from config, checked against the database catalog, with every column's quoted name and type. */

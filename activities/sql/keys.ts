@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { configError } from '../errors';
+import { configError } from '../../core/errors';
 import { SqlParams } from './params';
 import type { KeyColumn } from '../../core/column-refs';
 import { col, colType, resolveTable, type ResolvedTable } from './identifiers';

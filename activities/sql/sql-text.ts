@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { visitSqlExpr, type SqlExpr, type SqlTypeName } from '../../tasks/sql-expr';
 import type { SqlFunctionName, SqlText } from '../../tasks/sql-text';
 import { closestMatch } from '../../config/did-you-mean';
-import { configError } from '../errors';
+import { configError } from '../../core/errors';
 import { quoteIdent, type ResolvedTable } from './identifiers';
 import type { SqlParams } from './params';
 

@@ -5,7 +5,7 @@ import { APPROVAL_MEMO, APPROVAL_UPDATE, type ApprovalAnswer, type ApprovalDecis
 import { decisionCommands, planLine } from '../../core/approval-text';
 import { OUTCOME, TASK_ID } from '../../core/search-attributes';
 import { type CliContext, table, UsageError, webUiLink } from '../context';
-import { taskConfigDigest } from '../task-input';
+import { taskConfigDigest } from '../../config/task-input';
 
 /** Who decides: `--as NAME`, else the OS user running the CLI. */
 function approver(ctx: CliContext): string {

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { configWarnings } from '../../config/warnings';
 import { PoolRegistry, databaseUrlsFromEnv, poolSettingsFromEnv } from '../../worker/databases';
-import { checkDatabases } from '../check-run';
+import { checkDatabases } from '../../worker/check-run';
 import { checkJunit, checkText, countFindings } from '../check-report';
 import { type CliContext, UsageError } from '../context';
 

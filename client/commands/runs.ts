@@ -3,7 +3,7 @@ import { taskSchema, type TaskConfig } from '../../config/schema';
 import { explainIssues, formatPath } from '../../config/load';
 import { dryRunCaveats } from '../../config/warnings';
 import type { TaskResult } from '../../core/contract';
-import { buildTaskInput, runTimeoutOf, workflowTypeFor } from '../task-input';
+import { buildTaskInput, runTimeoutOf, workflowTypeFor } from '../../config/task-input';
 import { type CliContext, UsageError, webUiLink } from '../context';
 import { closedOutcome, summarizeResult } from '../run-report';
 import { runStartOptions } from '../run-start';

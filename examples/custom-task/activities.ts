@@ -1,9 +1,9 @@
-import type { ActivityDeps } from '../../activities/deps';
-import { processRowSets } from '../../activities/row-sets';
+import type { ActivityDeps } from '../../activities/engine/deps';
+import { processRowSets } from '../../activities/rows/row-sets';
 import { resolveKeyed } from '../../activities/sql/keys';
 import { col } from '../../activities/sql/identifiers';
 import { whole } from '../../core/column-refs';
-import { exclusive } from '../../activities/task-lock';
+import { exclusive } from '../../activities/engine/task-lock';
 import type { TaskInput, TaskResult } from '../../core/contract';
 import type { QueueReleaseLeasesConfig } from './task';
 

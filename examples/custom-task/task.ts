@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../config/duration';
+import { duration } from '../../tasks/duration';
 import { column, safetyFields, sqlTaskFields, table } from '../../tasks/fields';
 import { defineTask } from '../../tasks/types';
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../../config/task-input';
 import { dataConverterFromEnv } from '../../config/codec';
 import type { TaskResult } from '../../workflows/types';
 import { parseTask } from '../fixtures';

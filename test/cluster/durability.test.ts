@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildTaskInput, workflowTypeFor } from '../../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../../config/task-input';
 import type { TaskResult } from '../../workflows/types';
 import { parseTask } from '../fixtures';
 import {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
-import { buildTaskInput, workflowTypeFor } from '../../client/task-input';
+import { buildTaskInput, workflowTypeFor } from '../../config/task-input';
 import { loadConfigFile } from '../../config/load';
 import { ensureDemoDatabase } from '../../dev/demo-db';
 import { resolveTemporalCli } from '../../dev/temporal-cli';

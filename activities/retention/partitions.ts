@@ -1,14 +1,14 @@
 import type { PoolClient } from 'pg';
-import type { BatchEffect } from './engine/tally';
-import type { ActMode, TaskSession, WorkUnit } from './engine/work-unit';
-import type { RetentionEnforceConfig, RetentionPolicy } from '../tasks/retention-enforce';
+import type { BatchEffect } from '../engine/tally';
+import type { ActMode, TaskSession, WorkUnit } from '../engine/work-unit';
+import type { RetentionEnforceConfig, RetentionPolicy } from '../../tasks/retention-enforce';
 import { clearIntent, pendingDetached, recordIntent, type DetachIntent } from './detached-partitions';
-import { planInspector } from './engine/plan-capture';
-import { rowsTarget } from './engine/fraction-targets';
-import { configError } from './errors';
-import { colType, quoteIdent, type ResolvedTable } from './sql/identifiers';
-import { SqlParams } from './sql/params';
-import { millis, type TimestampZones } from './sql/time';
+import { planInspector } from '../engine/plan-capture';
+import { rowsTarget } from '../engine/fraction-targets';
+import { configError } from '../../core/errors';
+import { colType, quoteIdent, type ResolvedTable } from '../sql/identifiers';
+import { SqlParams } from '../sql/params';
+import { millis, type TimestampZones } from '../sql/time';
 
 /**
  * Partition-aware retention: for a table partitioned by RANGE on its retention column alone

@@ -1,4 +1,4 @@
-import type { TaskInput, TaskResult, TaskStatus } from '../core/contract';
+import type { TaskInput, TaskResult, TaskStatus } from '../../core/contract';
 
 /** A result built outside the batch engine (health.report, a skipped run); the status follows from the errors unless given. */
 export function taskResult(

@@ -1,22 +1,22 @@
 import type { PoolClient } from 'pg';
-import type { RowFilter } from '../tasks/fields';
-import type { TaskResult } from '../core/contract';
-import { runUnits } from './engine/engine';
-import type { BatchEffect } from './engine/tally';
-import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from './engine/work-unit';
-import { rowsTarget } from './engine/fraction-targets';
+import type { RowFilter } from '../../tasks/fields';
+import type { TaskResult } from '../../core/contract';
+import { runUnits } from '../engine/engine';
+import type { BatchEffect } from '../engine/tally';
+import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from '../engine/work-unit';
+import { rowsTarget } from '../engine/fraction-targets';
 import { startWorkflowUnit, type StartAction } from './start-workflows';
 import { casesUnit, type RowDetails } from './row-cases';
 import { parentsWithLockedChildren, type ChildTable } from './child-locks';
-import { onTable } from './engine/failures';
-import { rowSample } from './engine/plan-sample';
-import { SqlParams } from './sql/params';
-import { col, colType, type ResolvedTable } from './sql/identifiers';
-import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from './sql/keys';
-import { assignmentList, type Assigned, changesRow, readText } from './sql/expressions';
-import type { TimestampZones } from './sql/time';
-import { type AgeColumn, rowsLeft } from './sql/rows-left';
-import { type ColumnRef, ref } from '../core/column-refs';
+import { onTable } from '../engine/failures';
+import { rowSample } from '../engine/plan-sample';
+import { SqlParams } from '../sql/params';
+import { col, colType, type ResolvedTable } from '../sql/identifiers';
+import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from '../sql/keys';
+import { assignmentList, type Assigned, changesRow, readText } from '../sql/expressions';
+import type { TimestampZones } from '../sql/time';
+import { type AgeColumn, rowsLeft } from '../sql/rows-left';
+import { type ColumnRef, ref } from '../../core/column-refs';
 
 export type { ChildTable };
 

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
-import { tableExists } from './engine/ledger';
-import { quoteIdent } from './sql/identifiers';
+import { tableExists } from '../engine/ledger';
+import { quoteIdent } from '../sql/identifiers';
 
 /**
  * Intents to finish a detached partition, in `<ledger schema>.detached_partitions` (created with

@@ -1,5 +1,5 @@
-import type { AlertRun, AlertSpec } from '../core/alerts';
-import { ageText } from '../core/duration';
+import type { AlertRun, AlertSpec } from '../../core/alerts';
+import { ageText } from '../../core/duration';
 
 export interface AlertCause {
   /** failure, refusal, cancellation, rows_changed_above, zero_rows_runs, duration_above, backlog_above */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { TaskConfig } from '../config/schema';
+import type { TaskConfig } from './schema';
 import type { TaskInput } from '../core/contract';
 
 /** JSON with object keys sorted, so equal configs digest equally whatever order the file wrote. */

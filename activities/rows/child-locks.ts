@@ -1,10 +1,10 @@
 import type { PoolClient } from 'pg';
-import { onTable } from './engine/failures';
-import { col, type ResolvedTable } from './sql/identifiers';
-import type { SqlParams } from './sql/params';
-import type { KeyValue } from './sql/keys';
-import type { ColumnRef } from '../core/column-refs';
-import type { Assigned } from './sql/expressions';
+import { onTable } from '../engine/failures';
+import { col, type ResolvedTable } from '../sql/identifiers';
+import type { SqlParams } from '../sql/params';
+import type { KeyValue } from '../sql/keys';
+import type { ColumnRef } from '../../core/column-refs';
+import type { Assigned } from '../sql/expressions';
 
 /**
  * A child table whose rows reference the parent (checked to be a foreign key unless the config says

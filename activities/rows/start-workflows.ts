@@ -1,8 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { PoolClient } from 'pg';
-import type { WorkUnit } from './engine/work-unit';
-import { keyLabel, type KeyValue } from './sql/keys';
+import type { WorkUnit } from '../engine/work-unit';
+import { keyLabel, type KeyValue } from '../sql/keys';
 
 /** A row set's action that starts one workflow per row (id `<idPrefix><row id>`). */
 export interface StartAction {

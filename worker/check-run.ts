@@ -11,8 +11,8 @@ import { unknownZones } from '../activities/check/zones';
 import type { Catalog } from '../tasks';
 import type { TimestampSettings } from '../tasks/fields';
 import type { TaskInput } from '../core/contract';
-import { PoolRegistry } from '../worker/databases';
-import { buildTaskInput } from './task-input';
+import { PoolRegistry } from './databases';
+import { buildTaskInput } from '../config/task-input';
 
 /** What check found, for the report (client/check-report.ts) to print. */
 export type { Finding };

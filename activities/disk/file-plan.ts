@@ -1,4 +1,4 @@
-import type { DirectoryRule } from '../tasks/files-cleanup';
+import type { DirectoryRule } from '../../tasks/files-cleanup';
 
 /** Code-unit order: the one order file listings are sorted and paged in (never locale order). */
 export function comparePaths(a: string, b: string): number {

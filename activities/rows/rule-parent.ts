@@ -1,12 +1,12 @@
 import type { PoolClient } from 'pg';
-import type { RowRule, RuleValue } from '../tasks/rows-rules';
-import { configError } from './errors';
+import type { RowRule, RuleValue } from '../../tasks/rows-rules';
+import { configError } from '../../core/errors';
 import type { RuleTexts } from './rule-text';
 import type { RowAction } from './row-sets';
-import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { keyColumns, resolveKeyed } from './sql/keys';
-import type { SqlParams } from './sql/params';
-import type { RelatedTable } from './sql/sql-text';
+import { col, colType, resolveTable, type ResolvedTable } from '../sql/identifiers';
+import { keyColumns, resolveKeyed } from '../sql/keys';
+import type { SqlParams } from '../sql/params';
+import type { RelatedTable } from '../sql/sql-text';
 
 /**
  * A rule's `parent`: the row its reference finds in another table by a unique key, readable as

@@ -1,14 +1,14 @@
-import type { BatchEffect } from './engine/tally';
-import type { FractionTarget, WorkUnit } from './engine/work-unit';
-import { rowSample } from './engine/plan-sample';
-import { rowsTarget } from './engine/fraction-targets';
+import type { BatchEffect } from '../engine/tally';
+import type { FractionTarget, WorkUnit } from '../engine/work-unit';
+import { rowSample } from '../engine/plan-sample';
+import { rowsTarget } from '../engine/fraction-targets';
 import type { actOnKeys, childTarget, conditions, RowBranch, RowSet, selectRows } from './row-sets';
-import { changesRow, writtenText } from './sql/expressions';
-import { keyLabel, type KeyValue, keysUpTo, type KeyWindow } from './sql/keys';
-import type { ColumnRef } from '../core/column-refs';
-import type { SqlParams } from './sql/params';
-import { rowsLeft } from './sql/rows-left';
-import type { ActMode } from './engine/work-unit';
+import { changesRow, writtenText } from '../sql/expressions';
+import { keyLabel, type KeyValue, keysUpTo, type KeyWindow } from '../sql/keys';
+import type { ColumnRef } from '../../core/column-refs';
+import type { SqlParams } from '../sql/params';
+import { rowsLeft } from '../sql/rows-left';
+import type { ActMode } from '../engine/work-unit';
 import type { PoolClient } from 'pg';
 
 /**

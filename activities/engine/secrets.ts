@@ -1,4 +1,4 @@
-import { configError } from './errors';
+import { configError } from '../../core/errors';
 
 /**
  * Secrets named in config (`url_env: REDIS_URL`), read from the worker's environment when the

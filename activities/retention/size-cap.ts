@@ -1,8 +1,8 @@
 import type { PoolClient } from 'pg';
-import type { RetentionPolicy } from '../tasks/retention-enforce';
-import { col, colType } from './sql/identifiers';
-import { keyOf, keyOrder, keySelect, type RowKey } from './sql/keys';
-import { SqlParams } from './sql/params';
+import type { RetentionPolicy } from '../../tasks/retention-enforce';
+import { col, colType } from '../sql/identifiers';
+import { keyOf, keyOrder, keySelect, type RowKey } from '../sql/keys';
+import { SqlParams } from '../sql/params';
 
 /**
  * `max_total_size` as a condition on alias `t`: newest first by the policy's timestamp (rows without

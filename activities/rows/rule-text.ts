@@ -1,9 +1,9 @@
 import type { PoolClient } from 'pg';
-import { parseSqlText, SqlTextError, type SqlText, type SqlTextKind } from '../tasks/sql-text';
-import { configError } from './errors';
-import type { ResolvedTable } from './sql/identifiers';
-import { SqlParams } from './sql/params';
-import { assertStableFunctions, renderSqlText, type RelatedTable } from './sql/sql-text';
+import { parseSqlText, SqlTextError, type SqlText, type SqlTextKind } from '../../tasks/sql-text';
+import { configError } from '../../core/errors';
+import type { ResolvedTable } from '../sql/identifiers';
+import { SqlParams } from '../sql/params';
+import { assertStableFunctions, renderSqlText, type RelatedTable } from '../sql/sql-text';
 
 /** A rule's SQL text (conditions and value expressions), parsed and checked for its table (tasks/sql-text.ts, sql/sql-text.ts). */
 export interface RuleTexts {

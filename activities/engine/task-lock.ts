@@ -1,11 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
-import type { TaskInput, TaskResult } from '../core/contract';
+import type { TaskInput, TaskResult } from '../../core/contract';
 import { skippedResult } from './results';
 import type { DatabasePools } from './deps';
-import { DEFAULT_LEDGER_SCHEMA } from './engine/ledger';
-import type { EngineConfig, TaskSession } from './engine/work-unit';
-import { planInspector, withInspectedConnection } from './engine/plan-capture';
+import { DEFAULT_LEDGER_SCHEMA } from './ledger';
+import type { EngineConfig, TaskSession } from './work-unit';
+import { planInspector, withInspectedConnection } from './plan-capture';
 
 const TRY_LOCK = `select pg_try_advisory_lock(hashtextextended($1::text, 0)) as locked`;
 const WAIT_LOCK = `select pg_advisory_lock(hashtextextended($1::text, 0))`;

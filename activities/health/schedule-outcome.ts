@@ -1,5 +1,5 @@
 import type { Client, ScheduleDescription } from '@temporalio/client';
-import { lastScheduledRun } from '../core/outcome';
+import { lastScheduledRun } from '../../core/outcome';
 
 /** The last run a schedule started, as health.report shows it (a HealthStatus of health-checks.ts). */
 export interface LastRunOutcome {

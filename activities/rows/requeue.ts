@@ -1,12 +1,12 @@
-import type { ColumnRef } from '../core/column-refs';
+import type { ColumnRef } from '../../core/column-refs';
 import type { RowDetails } from './row-cases';
 import type { RowBranch, RowSet } from './row-sets';
 import type { StartAction } from './start-workflows';
-import { readAs, type Assigned } from './sql/expressions';
-import type { RowKey } from './sql/keys';
-import type { SqlParams } from './sql/params';
-import type { AgeColumn } from './sql/rows-left';
-import type { TimestampZones } from './sql/time';
+import { readAs, type Assigned } from '../sql/expressions';
+import type { RowKey } from '../sql/keys';
+import type { SqlParams } from '../sql/params';
+import type { AgeColumn } from '../sql/rows-left';
+import type { TimestampZones } from '../sql/time';
 
 /**
  * "Re-queue up to N times, then give up": the one implementation behind runs.cleanup_stale, the

@@ -1,5 +1,5 @@
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
-import { FailureType } from '../core/failures';
+import { FailureType } from './failures';
 
 /** Bad task configuration: retrying cannot help, so the failure is non-retryable. */
 export function configError(message: string): ApplicationFailure {

@@ -2,11 +2,11 @@ import { statfs } from 'node:fs/promises';
 import type { Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
 import type { PoolClient } from 'pg';
-import type { HealthReportConfig } from '../tasks/health-report';
-import { isOwnedBy } from '../config/ownership';
-import { col, resolveTable } from './sql/identifiers';
-import { SqlParams } from './sql/params';
-import { millis, type TimestampZones } from './sql/time';
+import type { HealthReportConfig } from '../../tasks/health-report';
+import { isOwnedBy } from '../../config/ownership';
+import { col, resolveTable } from '../sql/identifiers';
+import { SqlParams } from '../sql/params';
+import { millis, type TimestampZones } from '../sql/time';
 import { lastRunOutcome } from './schedule-outcome';
 
 export type HealthStatus = 'ok' | 'warn' | 'critical';
