@@ -7,3 +7,8 @@ export const IDENTIFIER = '[A-Za-z_\\u0080-\\uFFFF][A-Za-z0-9_$\\u0080-\\uFFFF]*
 
 /** `name` alone, or `schema.name`. */
 export const QUALIFIED_NAME = new RegExp(`^${IDENTIFIER}(\\.${IDENTIFIER})?$`);
+
+/** Double-quotes one identifier part, doubling embedded quotes (PostgreSQL's quote_ident rule). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

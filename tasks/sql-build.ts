@@ -1,3 +1,4 @@
+import { quoteIdent as identifier } from '../core/identifiers';
 import type { SqlText } from './sql-text';
 
 /**
@@ -7,9 +8,6 @@ import type { SqlText } from './sql-text';
  * text of its own. The text is what `caretaker rules` prints and a user may edit; the tests parse
  * it and compare the tree (test/presets.test.ts). Pure.
  */
-
-/** `"name"`: every identifier quoted, so no column name can read as a keyword or change case. */
-const identifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** `'text'`, quotes doubled (standard_conforming_strings: a backslash is an ordinary character). */
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { configError } from '../../core/errors';
 import { closestMatch } from '../../config/did-you-mean';
+import { quoteIdent } from '../../core/identifiers';
 
 /** A table from config, checked against the database catalog, with every column's quoted name and type. */
 export interface ResolvedTable {
@@ -14,10 +15,7 @@ export interface ResolvedTable {
   oid: number;
 }
 
-/** Double-quotes one identifier part, doubling embedded quotes (PostgreSQL's quote_ident rule). */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+export { quoteIdent };
 
 /** Relations a rule changes: tables (plain or partitioned). */
 const TABLES = ['r', 'p'];
