@@ -12,7 +12,8 @@ async function writtenKeys(file: string, id: string): Promise<Record<string, unk
 
 /**
  * `caretaker rules <task-id>`: a task of a preset type (status.reset, runs.cleanup_expired,
- * sync.trigger) as the `rows.rules` task it runs, in YAML to paste in its place and edit; a
+ * sync.trigger, retention.enforce) as the `rows.rules` task it runs (and, as comments, what the
+ * type does that no rule says: retention's whole partitions), in YAML to paste in its place and edit; a
  * `rows.rules` task as it is.
  */
 export async function rules(ctx: CliContext): Promise<number> {
@@ -25,9 +26,13 @@ export async function rules(ctx: CliContext): Promise<number> {
     throw new UsageError(`task ${id} is ${task.type}, which is not a preset of rows.rules (the presets: ${presets.join(', ')}, and rows.rules itself)`);
   }
   const entry = { id, type: 'rows.rules', ...(await writtenKeys(ctx.configFile, id)), config };
+  const notes = task.type === 'rows.rules' ? [] : (type.presetNotes?.(task.config) ?? []);
   ctx.print(
     entry,
-    () => `# ${id} (${task.type}) is these rows.rules rules: paste this task in its place to edit them.\n${stringify([entry], { lineWidth: 0 })}`,
+    () =>
+      `# ${id} (${task.type}) is these rows.rules rules: paste this task in its place to edit them.\n` +
+      notes.map((n) => `# ${n}\n`).join('') +
+      stringify([entry], { lineWidth: 0 }),
   );
   return 0;
 }
