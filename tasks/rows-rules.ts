@@ -213,8 +213,8 @@ export const rowsRulesConfig = z
         ctx.addIssue({
           code: 'custom',
           path: at,
-          message:
-            'expected a condition: where, match, older_than, missing_parent, unreferenced_by, keep_newest or keep_total_size (write where: "true" or match: {} for every row)',
+          // keep_newest and keep_total_size are conditions too; the message names the usual ones.
+          message: 'expected a condition: where, match, older_than, missing_parent or unreferenced_by (write where: "true" or match: {} for every row)',
         });
       }
       if (r.keep_newest && r.keep_total_size) {

@@ -342,7 +342,14 @@ writeFileSync(
           policies: [
             { name: 'downloads', table: 'handled_downloads', timestamp_column: 'handled_at', older_than: '14d', where: { handled: true } },
             { name: 'tokens', table: 'access_tokens', id_column: 'token_id', expires_column: 'expires_at' },
-            { name: 'temp artifacts', table: 'temp_artifacts', timestamp_column: 'created_at', older_than: '7d', action: 'mark', mark: { column: 'deleted_at' } },
+            {
+              name: 'temp artifacts',
+              table: 'temp_artifacts',
+              timestamp_column: 'created_at',
+              older_than: '7d',
+              action: 'mark',
+              mark: { column: 'deleted_at' },
+            },
             {
               name: 'job history',
               table: 'job_history',
@@ -392,7 +399,15 @@ writeFileSync(
           batch_size: 2,
           policies: [
             { name: 'old', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '30d', action: 'mark', mark: { column: 'archived_at' } },
-            { name: 'debug', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '7d', where: { kind: 'debug' }, action: 'mark', mark: { column: 'archived_at' } },
+            {
+              name: 'debug',
+              table: 'shop.blobs',
+              timestamp_column: 'used_at',
+              older_than: '7d',
+              where: { kind: 'debug' },
+              action: 'mark',
+              mark: { column: 'archived_at' },
+            },
           ],
         },
       },
@@ -451,7 +466,13 @@ writeFileSync(
         type: 'retention.enforce',
         config: {
           policies: [
-            { table: 'f.runs', timestamp_column: 'updated_at', older_than: '30d', where: { state: 'COMPLETED' }, children: [{ table: 'f.audit', column: 'run_id' }] },
+            {
+              table: 'f.runs',
+              timestamp_column: 'updated_at',
+              older_than: '30d',
+              where: { state: 'COMPLETED' },
+              children: [{ table: 'f.audit', column: 'run_id' }],
+            },
           ],
         },
       },
@@ -521,7 +542,11 @@ writeFileSync(
           policies: [{ table: 'app.orders', timestamp_column: 'created_at', older_than: '30d', children: [{ table: 'app.order_lines', column: 'order_id' }] }],
         },
       },
-      { id: 'metrics', type: 'retention.enforce', config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '30d' }], batch_size: 3 } },
+      {
+        id: 'metrics',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '30d' }], batch_size: 3 },
+      },
       {
         id: 'names-and-reasons',
         type: 'retention.enforce',
@@ -540,7 +565,10 @@ writeFileSync(
       {
         id: 'plan-apply-composite',
         type: 'retention.enforce',
-        config: { policies: [{ name: 'old visits', table: 'shop.visits', id_column: ['site', 'at'], timestamp_column: 'at', older_than: '25d' }], batch_size: 2 },
+        config: {
+          policies: [{ name: 'old visits', table: 'shop.visits', id_column: ['site', 'at'], timestamp_column: 'at', older_than: '25d' }],
+          batch_size: 2,
+        },
       },
       // Beyond the tests: a mark to a value, and two unnamed policies on one table.
       {
@@ -568,7 +596,10 @@ const retentionName = (c: { file: string; task: TaskConfig }) => `${c.file === R
 /** A mark to now() writes each run's own clock: compare that a timestamp was written, not which. */
 const stamped = (fates: Fates): Fates =>
   Object.fromEntries(
-    Object.entries(fates).map(([t, rows]) => [t, Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.replace(/"\d{4}-\d\d-\d\dT[^"]*"/g, '<now>')]))]),
+    Object.entries(fates).map(([t, rows]) => [
+      t,
+      Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.replace(/"\d{4}-\d\d-\d\dT[^"]*"/g, '<now>')])),
+    ]),
   );
 
 /** Small seeded tables: max_fraction 1 for both, so the guard never stops one run and not the other. */
@@ -593,14 +624,17 @@ describe('retention.enforce as a preset of rows.rules', () => {
     expect((await caretaker('rules', 'temp-artifacts', '-f', 'examples/curatore.yaml')).out).not.toContain('Not in these rules');
   });
 
-  it.each(retentionCases.map((c) => [retentionName(c), c] as const))('%s: the rules hold only built SQL text, which parses to exactly the built tree', (_name, { task }) => {
-    const { rules, texts } = presetOf(task);
-    for (const source of rules.flatMap(ruleTextSources)) {
-      const built = texts.find((t) => t.source === source.source && t.kind === source.kind);
-      expect(built, `built text for ${source.source}`).toBeDefined();
-      expect(parseSqlText(source.source, source.kind)).toEqual(built);
-    }
-  });
+  it.each(retentionCases.map((c) => [retentionName(c), c] as const))(
+    '%s: the rules hold only built SQL text, which parses to exactly the built tree',
+    (_name, { task }) => {
+      const { rules, texts } = presetOf(task);
+      for (const source of rules.flatMap(ruleTextSources)) {
+        const built = texts.find((t) => t.source === source.source && t.kind === source.kind);
+        expect(built, `built text for ${source.source}`).toBeDefined();
+        expect(parseSqlText(source.source, source.kind)).toEqual(built);
+      }
+    },
+  );
 
   it.each(retentionCases.map((c) => [retentionName(c), c] as const))(
     '%s: the printed rows.rules task changes exactly the rows the preset changes; dry runs and real run alike',

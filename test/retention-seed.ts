@@ -88,7 +88,9 @@ function rows(s: Shape, next: () => number, now: string): { columns: string[]; v
   const columns = [...s.columns.keys()];
   const ages: (number | null)[] = [...s.ages].sort((a, b) => a - b);
   if (![...s.times].some((t) => s.key.includes(t))) ages.push(null);
-  let combos: Record<string, string>[] = ages.map((age) => Object.fromEntries([...s.times].map((t) => [t, age === null ? 'null' : `${now} - ${age} * interval '1 millisecond'`])));
+  let combos: Record<string, string>[] = ages.map((age) =>
+    Object.fromEntries([...s.times].map((t) => [t, age === null ? 'null' : `${now} - ${age} * interval '1 millisecond'`])),
+  );
   for (const [c, values] of s.filters) combos = combos.flatMap((r) => [...values, otherThan(values[0]!)].map((v) => ({ ...r, [c]: literal(v) })));
   for (const [c, value] of s.marks) {
     const marked = value === undefined ? `${now} - interval '1 day'` : literal(value);
@@ -135,7 +137,9 @@ export function seedRetention(cfg: RetentionEnforceConfig, base: number): { sql:
         drops.push(child.table);
         const refs = [child.column].flat();
         const refDefs = refs.map((r, i) => `"${r}" ${s.columns.get(s.key[i]!)}`);
-        const fk = child.no_foreign_key ? '' : `, foreign key (${refs.map((r) => `"${r}"`).join(', ')}) references ${q(s.name)} (${s.key.map((k) => `"${k}"`).join(', ')})`;
+        const fk = child.no_foreign_key
+          ? ''
+          : `, foreign key (${refs.map((r) => `"${r}"`).join(', ')}) references ${q(s.name)} (${s.key.map((k) => `"${k}"`).join(', ')})`;
         sql.push(...schemaOf(child.table), `create table ${q(child.table)} (child_id serial primary key, ${refDefs.join(', ')}${fk});`);
         const from = s.key.map((k) => `p."${k}"`).join(', ');
         sql.push(`insert into ${q(child.table)} (${refs.map((r) => `"${r}"`).join(', ')}) select ${from} from ${q(s.name)} p, generate_series(1, 2);`);
