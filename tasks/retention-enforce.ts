@@ -114,7 +114,7 @@ export function mayUsePartitions(cfg: RetentionEnforceConfig, policy: RetentionP
  * marked; counted as `marked`), and the earlier policies on its table whose rows it leaves to them
  * (`not_matched_by`: in a real run those rows are gone or marked the same before it starts). A
  * label two policies share gets the policy's place, so rule names stay unique. Whole partitions are
- * not rules: the activity plans them per policy, and `notes` says which policies may use them.
+ * not rules: the activity plans them per policy, and `retentionPresetNotes` says which policies may.
  */
 export function retentionEnforceRules(cfg: RetentionEnforceConfig): PresetRules {
   const names: string[] = [];
@@ -150,7 +150,7 @@ export function retentionEnforceRules(cfg: RetentionEnforceConfig): PresetRules 
       }),
       ...(before.length > 0 && { not_matched_by: before }),
       ...action,
-    } as RowRule;
+    };
   });
   return { rules, texts: [...texts.values()] };
 }
