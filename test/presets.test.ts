@@ -624,6 +624,35 @@ describe('retention.enforce as a preset of rows.rules', () => {
     expect((await caretaker('rules', 'temp-artifacts', '-f', 'examples/curatore.yaml')).out).not.toContain('Not in these rules');
   });
 
+  it('on a RANGE-partitioned table the preset drops the partition wholly past retention, and the printed rules delete the same rows one by one', async () => {
+    const { file, task } = retentionCases.find((c) => c.task.id === 'partitions')!;
+    const old = (await env.db.pool.query<{ at: string }>(`select (now() - interval '70 days')::text as at`)).rows[0]!.at;
+    const partitions = async () =>
+      (
+        await env.db.pool.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'app.logs'::regclass order by 1`)
+      ).rows.map((r: { relname: string }) => r.relname);
+    // Row g is g days and an hour old: 45..100 are past 45 days, and 70..100 lie in app.logs_old, wholly past.
+    const seed = {
+      sql: `drop schema if exists app cascade; create schema app;
+        create table app.logs (id bigint not null, at timestamptz not null, msg text, primary key (id, at)) partition by range (at);
+        create table app.logs_old partition of app.logs for values from ('-infinity') to ('${old}');
+        create table app.logs_new partition of app.logs for values from ('${old}') to ('infinity');
+        insert into app.logs select g, now() - g * interval '1 day' - interval '1 hour', 'm' from generate_series(1, 100) g;`,
+      tables: { 'app.logs': 'id' },
+    };
+    const preset = await runOnSeed(env.db.pool, unguarded(task), seed);
+    expect(await partitions()).toEqual(['logs_new']);
+    const { text, task: printed } = await printedTask(file, task.id);
+    expect(text).toContain('Policies that would: policies[0] (logs)');
+    const rules = await runOnSeed(env.db.pool, unguarded(printed), seed);
+    expect(await partitions()).toEqual(['logs_new', 'logs_old']);
+    expect(rules.fates).toEqual(preset.fates);
+    expect(Object.keys(preset.fates['app.logs']!)).toHaveLength(56);
+    // The partition's rows count as matched and deleted either way; only the preset dropped a partition.
+    expect(preset.runs[2]!.counts).toEqual({ matched: 56, deleted: 56, partitions_dropped: 1 });
+    expect(rules.runs[2]!.counts).toEqual({ matched: 56, deleted: 56 });
+  });
+
   it.each(retentionCases.map((c) => [retentionName(c), c] as const))(
     '%s: the rules hold only built SQL text, which parses to exactly the built tree',
     (_name, { task }) => {
