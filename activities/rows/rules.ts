@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { branchCounters, ruleTextSources, type RowRule, type RuleValue } from '../../tasks/rows-rules';
-import { whole, type ColumnRef } from '../../core/column-refs';
+import { ref, type ColumnRef } from '../../core/column-refs';
 import type { TaskResult } from '../../core/contract';
 import { configError } from '../../core/errors';
 import { resolveChildren } from './children';
@@ -119,14 +119,20 @@ async function relationWhere(
   return (p) => [condition(p)];
 }
 
-/** An update's assignments: literals as parameters cast to the column's type, strings as SQL value expressions. */
+/**
+ * An update's assignments: literals as parameters cast to the column's type (inside JSON: as JSON),
+ * strings as SQL value expressions; a target is a column or a JSON path (written with jsonb_set).
+ */
 function assignments(table: ResolvedTable, update: Record<string, RuleValue>, texts: RuleTexts, at: string): [ColumnRef, Assigned][] {
-  return Object.entries(update).map(([column, value]): [ColumnRef, Assigned] => {
-    if (value === null || typeof value === 'number' || typeof value === 'boolean') return [whole(column), value];
-    if (typeof value === 'object') return [whole(column), value.value];
-    return [whole(column), { sql: texts.value(value, `${at}.update.${column}`) }];
+  return Object.entries(update).map(([target, value]): [ColumnRef, Assigned] => {
+    if (value === null || typeof value === 'number' || typeof value === 'boolean') return [ref(target), value];
+    if (typeof value === 'object') return [ref(target), value.value];
+    return [ref(target), { sql: texts.value(value, `${at}.update.${target}`) }];
   });
 }
+
+/** The columns an update writes (a JSON path writes its column). */
+const updatedColumns = (update: Record<string, RuleValue> | undefined) => Object.keys(update ?? {}).map((target) => ref(target).column);
 
 /** The action of a rule or a branch. */
 async function action(client: PoolClient, key: RowKey, r: Pick<RowRule, 'update' | 'delete' | 'report'>, texts: RuleTexts, at: string) {
@@ -142,7 +148,7 @@ async function deleteChildren(client: PoolClient, key: RowKey, children: NonNull
     if (!c.update) continue;
     const child = resolved[i]!;
     const cat = `${at}: children[${i}]`;
-    await resolveTable(client, child.table.name, Object.keys(c.update), `${cat}.update`);
+    await resolveTable(client, child.table.name, updatedColumns(c.update), `${cat}.update`);
     const texts = ruleTexts(child.table, cat);
     child.assign = assignments(child.table, c.update, texts, cat);
     await texts.checkFunctions(client);
@@ -175,7 +181,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     ...(rule.older_than ? [rule.older_than.column] : []),
     ...(rule.missing_parent ? keyColumns(rule.missing_parent.column ?? []) : []),
     ...[...(rule.unreferenced_by ?? []), ...(rule.referenced_by ?? [])].flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
-    ...[rule, ...(rule.cases ?? [])].flatMap((r) => Object.keys(r.update ?? {})),
+    ...[rule, ...(rule.cases ?? [])].flatMap((r) => updatedColumns(r.update)),
   ];
   const key = await resolveKeyed(client, rule.table, rule.key, named, at, 'key');
   const table = key.table;
