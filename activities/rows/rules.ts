@@ -125,9 +125,14 @@ async function relationWhere(
  */
 function assignments(table: ResolvedTable, update: Record<string, RuleValue>, texts: RuleTexts, at: string): [ColumnRef, Assigned][] {
   return Object.entries(update).map(([target, value]): [ColumnRef, Assigned] => {
-    if (value === null || typeof value === 'number' || typeof value === 'boolean') return [ref(target), value];
-    if (typeof value === 'object') return [ref(target), value.value];
-    return [ref(target), { sql: texts.value(value, `${at}.update.${target}`) }];
+    const r = ref(target);
+    const json = r.path.length > 0;
+    if (json && !['json', 'jsonb'].includes(colType(table, r.column))) {
+      throw configError(`${at}.update.${target}: a JSON path needs a json or jsonb column, but ${table.name}.${r.column} is ${colType(table, r.column)}`);
+    }
+    if (value === null || typeof value === 'number' || typeof value === 'boolean') return [r, value];
+    if (typeof value === 'object') return [r, value.value];
+    return [r, { sql: (json ? texts.jsonValue : texts.value)(value, `${at}.update.${target}`) }];
   });
 }
 
