@@ -113,6 +113,20 @@ export const assetsDetectOrphansConfig = z
 export type AssetsDetectOrphansConfig = z.output<typeof assetsDetectOrphansConfig>;
 export type OrphanRule = AssetsDetectOrphansConfig['rules'][number];
 
+type MissingParent = Extract<OrphanRule, { kind: 'missing_parent' }>;
+
+/**
+ * A `missing_parent` rule as the rows.rules rule it is: its activity compiles it through the rule
+ * compiler (activities/orphans.ts), and `caretaker rules` prints it. No SQL text: a `set` value is a
+ * literal (`{ value: ... }` for text), its key a column or JSON path.
+ */
+export function missingParentRule(r: MissingParent, name: string): RowRule {
+  const set = Object.fromEntries(Object.entries(r.set).map(([target, v]) => [target, typeof v === 'string' ? { value: v } : v]));
+  const action = r.action === 'delete' ? { delete: { children: r.children } } : r.action === 'update' ? { update: set } : { report: {} };
+  const parent = { table: r.parent_table, column: r.reference_column, parent_column: r.parent_id_column, null_is_missing: false };
+  return { name, table: r.table, key: r.id_column, ...(Object.keys(r.where).length > 0 && { match: r.where }), missing_parent: parent, ...action };
+}
+
 /**
  * The row kinds of assets.detect_orphans as rows.rules rules (`caretaker rules`; the activity keeps
  * its own path): `missing_parent` (its `set` may write a JSON path) and `stuck_pending` (re-queued
@@ -127,12 +141,7 @@ export function assetsDetectOrphansRules(cfg: AssetsDetectOrphansConfig, taskId:
   cfg.rules.forEach((r, i) => {
     if (r.kind === 'missing_file' || r.kind === 'orphan_file') return void kept.push(i);
     const picked = { name: uniqueName(r.name ?? `${r.kind} ${r.table}`, names), table: r.table, key: r.id_column };
-    if (r.kind === 'missing_parent') {
-      const set = Object.fromEntries(Object.entries(r.set).map(([target, v]) => [target, typeof v === 'string' ? { value: v } : v]));
-      const action = r.action === 'delete' ? { delete: { children: r.children } } : r.action === 'update' ? { update: set } : { report: {} };
-      const parent = { table: r.parent_table, column: r.reference_column, parent_column: r.parent_id_column, null_is_missing: false };
-      return void rules.push({ ...picked, ...(Object.keys(r.where).length > 0 && { match: r.where }), missing_parent: parent, ...action });
-    }
+    if (r.kind === 'missing_parent') return void rules.push(missingParentRule(r, picked.name));
     // NULL counts as 0; a JSON counter is read as a number and written back as one.
     const counter = isJsonPath(r.retry_column) ? `${refSql(r.retry_column)}::numeric` : refSql(r.retry_column);
     const reason = `Stuck in ${r.pending_status} after ${r.max_retries} re-queues; marked ${r.failed_status} by Caretaker task ${taskId}`;

@@ -275,11 +275,31 @@ export async function runRules(
   timestamps: TimestampSettings,
   built: readonly SqlText[] = [],
 ): Promise<TaskResult> {
-  const known = (source: string, kind: string) => built.find((t) => t.source === source && t.kind === kind);
-  if (!rules.flatMap(ruleTextSources).every((t) => known(t.source, t.kind))) await loadSqlParser();
-  const parse: ParseText = (source, kind) => known(source, kind) ?? parseSqlText(source, kind);
+  const parse = await textParser(rules, built);
   const sets: RowSet[] = [];
   for (const [i, rule] of rules.entries())
     sets.push(await ruleSet(session.client, rule, `task ${session.input.taskId}: config.rules[${i}] (${rule.name})`, timestamps, parse));
   return inZone(session.client, timestamps.zone, () => processRowSets(session, sets));
+}
+
+/** How the rules' text becomes trees: built text looked up, the parser loaded only for text it does not know. */
+async function textParser(rules: readonly RowRule[], built: readonly SqlText[]): Promise<ParseText> {
+  const known = (source: string, kind: string) => built.find((t) => t.source === source && t.kind === kind);
+  if (!rules.flatMap(ruleTextSources).every((t) => known(t.source, t.kind))) await loadSqlParser();
+  return (source, kind) => known(source, kind) ?? parseSqlText(source, kind);
+}
+
+/**
+ * One rule as the row set rows.rules makes of it, for a task that runs it among units of its own
+ * (assets.detect_orphans' `missing_parent`, activities/orphans.ts); `at` names it in errors. A rule
+ * with SQL time comparisons needs the session's TimeZone set as `runRules` sets it.
+ */
+export async function compileRule(
+  client: PoolClient,
+  rule: RowRule,
+  at: string,
+  timestamps: TimestampSettings,
+  built: readonly SqlText[] = [],
+): Promise<RowSet> {
+  return ruleSet(client, rule, at, timestamps, await textParser([rule], built));
 }
