@@ -4,6 +4,10 @@ import { formatDuration } from '../core/duration';
 import { size } from './size';
 import { defineTask } from './types';
 import { ONE_DAY_MS, childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, table } from './fields';
+import type { PresetRules } from './presets';
+import type { RowRule } from './rows-rules';
+import type { SqlText } from './sql-text';
+import { isNull, nowValue } from './sql-build';
 
 const policy = z
   .object({
@@ -85,6 +89,86 @@ export const retentionEnforceConfig = z
 export type RetentionEnforceConfig = z.output<typeof retentionEnforceConfig>;
 export type RetentionPolicy = RetentionEnforceConfig['policies'][number];
 
+/**
+ * Whether a real run of `earlier` leaves the rows it takes out of `policy`'s reach: deleted or
+ * archived rows are gone; rows marked are left alone by a mark of the same column and value.
+ */
+function takes(earlier: RetentionPolicy, policy: RetentionPolicy): boolean {
+  if (earlier.action !== 'mark') return true;
+  return policy.action === 'mark' && earlier.mark!.column === policy.mark!.column && earlier.mark!.value === policy.mark!.value;
+}
+
+/** A table name as written, without the default schema: `public.jobs` and `jobs` are one table (the preset cannot ask the catalog). */
+const sameTable = (a: string, b: string) => a.replace(/^public\./, '') === b.replace(/^public\./, '');
+
+/** Whether the policy may drop or archive whole partitions (activities/retention/partitions.ts), if its table is RANGE-partitioned on its column. */
+export function mayUsePartitions(cfg: RetentionEnforceConfig, policy: RetentionPolicy): boolean {
+  if (policy.partitions.action === 'rows' || policy.action !== 'delete' || cfg.max_rows_per_run !== null) return false;
+  return (policy.older_than !== undefined || policy.expires_column !== undefined) && Object.keys(policy.where).length === 0 && policy.children.length === 0;
+}
+
+/**
+ * The rules retention.enforce is, one per policy in order: its age (`older_than`), expiry
+ * (`older_than` 0s on the expiry column), count cap (`keep_newest`) or size cap (`keep_total_size`),
+ * its `where` as `match`, its action (mark: an update to the value, or to now() for rows not yet
+ * marked; counted as `marked`), and the earlier policies on its table whose rows it leaves to them
+ * (`not_matched_by`: in a real run those rows are gone or marked the same before it starts). A
+ * label two policies share gets the policy's place, so rule names stay unique. Whole partitions are
+ * not rules: the activity plans them per policy, and `retentionPresetNotes` says which policies may.
+ */
+export function retentionEnforceRules(cfg: RetentionEnforceConfig): PresetRules {
+  const names: string[] = [];
+  const texts = new Map<string, SqlText>();
+  const rules = cfg.policies.map((p, i): RowRule => {
+    const label = p.name ?? p.table;
+    const name = names.includes(label) ? `${label} (policies[${i}])` : label;
+    const before = cfg.policies.slice(0, i).flatMap((e, j) => (sameTable(e.table, p.table) && takes(e, p) ? [names[j]!] : []));
+    names.push(name);
+    const ts = p.timestamp_column!;
+    let action: Partial<RowRule>;
+    let guard: SqlText | undefined;
+    if (p.action === 'mark') {
+      const { column: marked, value } = p.mark!;
+      if (value === undefined) {
+        guard = isNull(marked);
+        texts.set(guard.source, guard).set('now()', nowValue());
+      }
+      action = { update: { [marked]: value === undefined ? 'now()' : { value } }, counter: 'marked' };
+    } else if (p.action === 'archive') action = { archive: { table: p.archive_table! } };
+    else action = { delete: { children: p.children } };
+    return {
+      name,
+      table: p.table,
+      key: p.id_column,
+      ...(guard && { where: guard.source }),
+      ...(Object.keys(p.where).length > 0 && { match: p.where }),
+      ...(p.older_than !== undefined && { older_than: { column: ts, age: p.older_than } }),
+      ...(p.expires_column !== undefined && { older_than: { column: p.expires_column, age: 0 } }),
+      ...(p.keep_newest !== undefined && { keep_newest: { count: p.keep_newest, order_by: ts } }),
+      ...(p.max_total_size !== undefined && {
+        keep_total_size: { max: p.max_total_size, order_by: ts, ...(p.size_column !== undefined && { size_column: p.size_column }) },
+      }),
+      ...(before.length > 0 && { not_matched_by: before }),
+      ...action,
+    };
+  });
+  return { rules, texts: [...texts.values()] };
+}
+
+/**
+ * What `caretaker rules` cannot print: whole partitions. Whether a table is RANGE-partitioned is
+ * the catalog's to say, so each policy that would use them if it is gets named.
+ */
+export function retentionPresetNotes(cfg: RetentionEnforceConfig): string[] {
+  const may = cfg.policies.flatMap((p, i) => (mayUsePartitions(cfg, p) ? [`policies[${i}] (${p.name ?? p.table})`] : []));
+  if (may.length === 0) return [];
+  return [
+    `Not in these rules: where a policy's table is RANGE-partitioned on its timestamp_column (or expires_column), retention.enforce first ` +
+      `drops (partitions.action: drop, the default) or moves (archive) the partitions wholly past retention, which no row rule can say; ` +
+      `these rules would delete those rows one by one instead. Policies that would: ${may.join(', ')} (partitions.action: rows keeps them rows).`,
+  ];
+}
+
 export const retentionEnforce = defineTask({
   type: 'retention.enforce',
   aliases: [],
@@ -94,4 +178,6 @@ export const retentionEnforce = defineTask({
   engineActivity: 'enforceRetention',
   destructive: true,
   configSchema: retentionEnforceConfig,
+  preset: retentionEnforceRules,
+  presetNotes: retentionPresetNotes,
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTask } from './types';
 import { duration } from './duration';
+import { size } from './size';
 import { childTable, column, equalities, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
 import { sqlCondition, sqlValue } from './sql-text';
 import { columnRef } from './column-refs';
@@ -56,6 +57,24 @@ const olderThan = () =>
     .object({ column: column(), age: duration().optional(), days: z.number().gt(0).optional() })
     .strict()
     .refine((o) => (o.age === undefined) !== (o.days === undefined), { message: 'expected exactly one of age (a duration, e.g. 4h) or days (a number)' });
+
+/**
+ * All but the newest `count` rows by `order_by` (ties: the higher key is newer), counted among the
+ * rows the rule's `match` selects (and `not_matched_by` leaves it); rows without an `order_by`
+ * value are never counted and never picked. The boundary is read by each statement, so acting on
+ * rows at or before it leaves it where it is. `where`, `older_than` and related rows then narrow
+ * which rows past the boundary the rule acts on ("older than 30d, but keep the newest 10").
+ */
+const keepNewest = () => z.object({ count: z.number().int().min(0), order_by: column() }).strict();
+
+/**
+ * The oldest rows by `order_by` (a last-used column: least recently used; rows without a value
+ * count as the oldest, the lower key first) until the rest totals at most `max` (a size: "10GiB",
+ * or bytes): the sum of `size_column`, else each row's data size (`pg_column_size`). Counted among
+ * the rows the rule's `match` selects (and `not_matched_by` leaves it). The boundary row is read
+ * once, when the run starts, so the real run acts on exactly the rows its dry run reports.
+ */
+const keepTotalSize = () => z.object({ max: size(), order_by: column(), size_column: column().optional() }).strict();
 
 /** A counter name: what the rule's (or branch's) rows count as in the result, e.g. `cancelled`. */
 const counter = () => z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a counter name in lower case, e.g. "requeued"');
@@ -144,6 +163,15 @@ const rule = () =>
       /** The opposite: rows that some row of each listed table (that satisfies its `where`) references. */
       referenced_by: z.array(referencedBy()).min(1).optional(),
       parent: parent().optional(),
+      keep_newest: keepNewest().optional(),
+      keep_total_size: keepTotalSize().optional(),
+      /**
+       * Names of earlier rules on the same table whose rows this rule leaves alone: in a real run those
+       * rules have taken them (deleted, archived, or set the same values) before this one starts; in a
+       * dry run, whose batches roll back, the rows would otherwise count twice. A count or size cap
+       * does not count them either.
+       */
+      not_matched_by: z.array(z.string().min(1)).min(1).optional(),
       /** The result counter; default the action's past tense (`deleted`, `updated`, `archived`, `reported`). */
       counter: counter().optional(),
       update: update().optional(),
@@ -182,13 +210,31 @@ export const rowsRulesConfig = z
           message: `expected exactly one action of ${ACTIONS.join(', ')}; got ${actions.length === 0 ? 'none' : actions.join(' and ')}`,
         });
       }
-      if ([r.where, r.match, r.older_than, r.missing_parent, r.unreferenced_by, r.referenced_by, r.parent].every((c) => c === undefined)) {
+      if (
+        [r.where, r.match, r.older_than, r.missing_parent, r.unreferenced_by, r.referenced_by, r.parent, r.keep_newest, r.keep_total_size].every(
+          (c) => c === undefined,
+        )
+      ) {
         ctx.addIssue({
           code: 'custom',
           path: at,
+          // keep_newest and keep_total_size are conditions too; the message names the usual ones.
           message: 'expected a condition: where, match, older_than, missing_parent or unreferenced_by (write where: "true" or match: {} for every row)',
         });
       }
+      if (r.keep_newest && r.keep_total_size) {
+        ctx.addIssue({ code: 'custom', path: [...at, 'keep_total_size'], message: 'expected one of keep_newest and keep_total_size, got both' });
+      }
+      r.not_matched_by?.forEach((name, j) => {
+        const earlier = names.get(name);
+        if (earlier === undefined || earlier >= i) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'not_matched_by', j],
+            message: `expected the name of an earlier rule of this task, got "${name}"`,
+          });
+        }
+      });
       if (r.parent && count(r.parent.column) !== count(r.parent.parent_column)) {
         ctx.addIssue({
           code: 'custom',

@@ -28,3 +28,27 @@ export function textIn(column: string, values: readonly string[]): SqlText {
     operators: [{ name: '=' }],
   };
 }
+
+/** `"column" IS NULL` (retention's mark to now() leaves a row already marked alone). */
+export function isNull(column: string): SqlText {
+  return {
+    source: `${identifier(column)} IS NULL`,
+    kind: 'condition',
+    expr: { kind: 'null_test', not: false, arg: { kind: 'column', qualifier: [], name: column } },
+    columns: [column],
+    functions: [],
+    operators: [],
+  };
+}
+
+/** `now()` as a value: the transaction's start, written in the session's TimeZone (the task's timestamps.zone). */
+export function nowValue(): SqlText {
+  return {
+    source: 'now()',
+    kind: 'value',
+    expr: { kind: 'call', name: ['now'], args: [], variadic: false },
+    columns: [],
+    functions: [{ name: 'now' }],
+    operators: [],
+  };
+}

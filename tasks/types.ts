@@ -35,6 +35,8 @@ export interface TaskType<S extends z.ZodType = z.ZodType> {
   readonly configSchema: S;
   /** A preset of `rows.rules` (tasks/presets.ts): the rules this config is, which its activity runs and `caretaker rules` prints. */
   readonly preset?: (config: z.output<S>) => PresetRules;
+  /** What a preset's task does that its rules cannot say (retention.enforce: whole partitions), printed by `caretaker rules` beside them. */
+  readonly presetNotes?: (config: z.output<S>) => string[];
   /**
    * Not a preset (its activity keeps its own path, so recorded results stay), but its rows as
    * rows.rules rules (tasks/presets.ts `RulesForm`): what `caretaker rules` prints for the task

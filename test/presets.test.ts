@@ -9,6 +9,7 @@ import { parseConfigText } from '../config/load';
 import type { TaskConfig } from '../config/schema';
 import { builtinCatalog } from '../tasks';
 import { ruleTextSources } from '../tasks/rows-rules';
+import type { RetentionEnforceConfig } from '../tasks/retention-enforce';
 import type { RunsCleanupExpiredConfig } from '../tasks/runs-cleanup-expired';
 import { parseSqlText } from '../tasks/sql-text';
 import type { StatusResetConfig } from '../tasks/status-reset';
@@ -16,6 +17,7 @@ import type { SyncTriggerConfig } from '../tasks/sync-trigger';
 import type { TaskResult } from '../workflows/types';
 import { caretaker } from './cli';
 import { runTaskWorkflow } from './fixtures';
+import { seedRetention } from './retention-seed';
 import { rowsOf } from './rows-rules-support';
 import { useTaskEnvironment } from './support';
 import type { AssetsDetectOrphansConfig } from '../tasks/assets-detect-orphans';
@@ -285,7 +287,7 @@ describe('presets of rows.rules', () => {
     const run = await caretaker('rules', 'album-counts', '-f', 'maintenance.yaml');
     expect(run.code).toBe(2);
     expect(run.err).toContain(
-      'task album-counts is counts.rebuild, which is not a preset of rows.rules (the presets: runs.cleanup_expired, status.reset, sync.trigger',
+      'task album-counts is counts.rebuild, which is not a preset of rows.rules (the presets: runs.cleanup_expired, retention.enforce, status.reset, sync.trigger',
     );
   });
 
@@ -556,6 +558,372 @@ describe('rows.rules forms of runs.cleanup_stale, extraction.queue_orphans and a
       const [dryExecute, dryRead, real] = asRules.runs;
       expect(dryExecute!.details).toEqual(real!.details);
       expect(dryRead!.details).toEqual(real!.details);
+    },
+  );
+});
+
+/**
+ * retention.enforce is a preset of rows.rules too: its configs in the examples and in the tests
+ * (each test's policies, named after its file), seeded by `seedRetention` (test/retention-seed.ts).
+ * Tables are plain here, so no partition is dropped: the rules are what a policy does to rows.
+ */
+const RETENTION_TEST_CONFIGS = join(dir, 'retention-test-configs.yaml');
+const sessions = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  type: 'retention.enforce',
+  config: { policies: [{ table: 'sessions', timestamp_column: 'seen_at', older_than: '7d' }], ...extra },
+});
+writeFileSync(
+  RETENTION_TEST_CONFIGS,
+  JSON.stringify({
+    tasks: [
+      {
+        id: 'retention-enforce',
+        type: 'retention.enforce',
+        config: {
+          batch_size: 1,
+          policies: [
+            { name: 'downloads', table: 'handled_downloads', timestamp_column: 'handled_at', older_than: '14d', where: { handled: true } },
+            { name: 'tokens', table: 'access_tokens', id_column: 'token_id', expires_column: 'expires_at' },
+            {
+              name: 'temp artifacts',
+              table: 'temp_artifacts',
+              timestamp_column: 'created_at',
+              older_than: '7d',
+              action: 'mark',
+              mark: { column: 'deleted_at' },
+            },
+            {
+              name: 'job history',
+              table: 'job_history',
+              timestamp_column: 'finished_at',
+              older_than: '30d',
+              where: { status: 'completed' },
+              action: 'archive',
+              archive_table: 'job_history_archive',
+            },
+          ],
+        },
+      },
+      ...['10.6GiB', '9.5GiB'].map((cap, i) => ({
+        id: `retention-rows-size-${i + 1}`,
+        type: 'retention.enforce',
+        config: {
+          batch_size: 2,
+          policies: [{ table: 'shop.blobs', timestamp_column: 'used_at', max_total_size: cap, size_column: 'bytes', where: { kind: 'cache' } }],
+        },
+      })),
+      {
+        id: 'retention-rows-overlap',
+        type: 'retention.enforce',
+        config: {
+          batch_size: 2,
+          policies: [
+            { name: 'old', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '30d' },
+            { name: 'debug', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '7d', where: { kind: 'debug' } },
+          ],
+        },
+      },
+      {
+        id: 'retention-rows-cap-after',
+        type: 'retention.enforce',
+        config: {
+          batch_size: 2,
+          policies: [
+            { name: 'debug', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '1d', where: { kind: 'debug' } },
+            { name: 'newest two', table: 'shop.blobs', timestamp_column: 'used_at', keep_newest: 2 },
+          ],
+        },
+      },
+      {
+        id: 'retention-rows-marks',
+        type: 'retention.enforce',
+        config: {
+          batch_size: 2,
+          policies: [
+            { name: 'old', table: 'shop.blobs', timestamp_column: 'used_at', older_than: '30d', action: 'mark', mark: { column: 'archived_at' } },
+            {
+              name: 'debug',
+              table: 'shop.blobs',
+              timestamp_column: 'used_at',
+              older_than: '7d',
+              where: { kind: 'debug' },
+              action: 'mark',
+              mark: { column: 'archived_at' },
+            },
+          ],
+        },
+      },
+      {
+        id: 'real-shapes-keep-newest',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'shop.cache', id_column: 'key', timestamp_column: 'last_used_at', keep_newest: 3 }] },
+      },
+      {
+        id: 'real-shapes-size',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'shop.cache', id_column: 'key', timestamp_column: 'last_used_at', max_total_size: '450B', size_column: 'bytes' }] },
+      },
+      {
+        id: 'schema-zoo',
+        type: 'retention.enforce',
+        config: {
+          batch_size: 2,
+          policies: [
+            {
+              name: 'expired docs',
+              table: 'zoo.tenant_docs',
+              id_column: ['tenant_id', 'seq'],
+              expires_column: 'expires_at',
+              children: [{ table: 'zoo.doc_pages', column: ['tenant_id', 'doc_seq'] }],
+            },
+            { name: 'old events', table: 'zoo.events_by_month', id_column: ['event_id', 'occurred_at'], timestamp_column: 'occurred_at', older_than: '60d' },
+            {
+              name: 'old uploads',
+              table: 'zoo.uploads',
+              id_column: ['region', 'upload_id'],
+              timestamp_column: 'created_at',
+              older_than: '30d',
+              action: 'mark',
+              mark: { column: 'deleted_at' },
+            },
+            {
+              name: 'sent notifications',
+              table: 'zoo.notifications',
+              id_column: 'notification_id',
+              timestamp_column: 'sent_at',
+              older_than: '14d',
+              action: 'archive',
+              archive_table: 'zoo.notifications_archive',
+            },
+          ],
+        },
+      },
+      {
+        id: 'fidelity',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'f.runs', timestamp_column: 'updated_at', older_than: '30d', where: { state: 'COMPLETED' } }] },
+      },
+      {
+        id: 'fidelity-children',
+        type: 'retention.enforce',
+        config: {
+          policies: [
+            {
+              table: 'f.runs',
+              timestamp_column: 'updated_at',
+              older_than: '30d',
+              where: { state: 'COMPLETED' },
+              children: [{ table: 'f.audit', column: 'run_id' }],
+            },
+          ],
+        },
+      },
+      {
+        id: 'fidelity-halves',
+        type: 'retention.enforce',
+        config: {
+          policies: ['b1', 'b2'].map((batch) => ({ table: 'f.runs', timestamp_column: 'updated_at', older_than: '30d', name: batch, where: { batch } })),
+        },
+      },
+      sessions('alerts', { batch_size: 2 }),
+      sessions('alerts-config'),
+      sessions('schedule-outcome'),
+      {
+        id: 'backlog',
+        type: 'retention.enforce',
+        config: {
+          policies: [{ name: 'old sessions', table: 'sessions', timestamp_column: 'seen_at', older_than: '7d' }],
+          batch_size: 2,
+          max_rows_per_run: 4,
+        },
+      },
+      {
+        id: 'backlog-orders',
+        type: 'retention.enforce',
+        config: {
+          policies: [{ table: 'orders', timestamp_column: 'created_at', older_than: '30d', children: [{ table: 'order_lines', column: 'order_id' }] }],
+          batch_size: 4,
+          max_rows_per_run: 8,
+          sql: { lock_timeout: '1s' },
+        },
+      },
+      {
+        id: 'backlog-both',
+        type: 'retention.enforce',
+        config: { policies: ['visits', 'clicks'].map((table) => ({ table, timestamp_column: 'at', older_than: '7d' })), batch_size: 3, max_rows_per_run: 3 },
+      },
+      {
+        id: 'approval',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '7d' }], batch_size: 2 },
+      },
+      {
+        id: 'check-orders',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'orders', timestamp_column: 'placed_at', older_than: '30d', children: [{ table: 'order_items', column: 'order_id' }] }] },
+      },
+      {
+        id: 'check-most',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '2d' }], max_rows_per_run: 10 },
+      },
+      {
+        id: 'config-input',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'app.events', timestamp_column: 'created_at', older_than: '30d' }] },
+      },
+      {
+        id: 'ledger-migrations',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'public.events', timestamp_column: 'created_at', older_than: '30d' }] },
+      },
+      {
+        id: 'locked-children',
+        type: 'retention.enforce',
+        config: {
+          policies: [{ table: 'app.orders', timestamp_column: 'created_at', older_than: '30d', children: [{ table: 'app.order_lines', column: 'order_id' }] }],
+        },
+      },
+      {
+        id: 'metrics',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'events', timestamp_column: 'created_at', older_than: '30d' }], batch_size: 3 },
+      },
+      {
+        id: 'names-and-reasons',
+        type: 'retention.enforce',
+        config: { policies: [{ table: 'jöbs_日本', timestamp_column: 'créé_le', older_than: '30d' }] },
+      },
+      {
+        id: 'partitions',
+        type: 'retention.enforce',
+        config: { policies: [{ name: 'logs', table: 'app.logs', id_column: ['id', 'at'], timestamp_column: 'at', older_than: '45d' }] },
+      },
+      {
+        id: 'plan-apply',
+        type: 'retention.enforce',
+        config: { policies: [{ name: 'old sessions', table: 'shop.sessions', timestamp_column: 'seen_at', older_than: '7d' }], batch_size: 2 },
+      },
+      {
+        id: 'plan-apply-composite',
+        type: 'retention.enforce',
+        config: {
+          policies: [{ name: 'old visits', table: 'shop.visits', id_column: ['site', 'at'], timestamp_column: 'at', older_than: '25d' }],
+          batch_size: 2,
+        },
+      },
+      // Beyond the tests: a mark to a value, and two unnamed policies on one table.
+      {
+        id: 'mark-value',
+        type: 'retention.enforce',
+        config: {
+          policies: [
+            { table: 'jobs', expires_column: 'expires_at', action: 'mark', mark: { column: 'state', value: 'expired' } },
+            { table: 'jobs', timestamp_column: 'created_at', keep_newest: 5, where: { kind: ['a', 'b'] } },
+          ],
+        },
+      },
+    ],
+  }),
+);
+
+const RETENTION_FILES = ['maintenance.yaml', 'examples/curatore.yaml', 'examples/cleanup-job.yaml', 'examples/housekeeper.yaml', RETENTION_TEST_CONFIGS];
+const retentionCases = RETENTION_FILES.flatMap((file) =>
+  parseConfigText(readFileSync(file, 'utf8'), file)
+    .tasks.filter((t) => t.type === 'retention.enforce')
+    .map((task) => ({ file, task })),
+);
+const retentionName = (c: { file: string; task: TaskConfig }) => `${c.file === RETENTION_TEST_CONFIGS ? 'test configs' : c.file}: ${c.task.id}`;
+
+/** A mark to now() writes each run's own clock: compare that a timestamp was written, not which. */
+const stamped = (fates: Fates): Fates =>
+  Object.fromEntries(
+    Object.entries(fates).map(([t, rows]) => [
+      t,
+      Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, v.replace(/"\d{4}-\d\d-\d\dT[^"]*"/g, '<now>')])),
+    ]),
+  );
+
+/** Small seeded tables: max_fraction 1 for both, so the guard never stops one run and not the other. */
+const unguarded = (task: TaskConfig): TaskConfig => ({ ...task, config: { ...(task.config as object), max_fraction: 1 } });
+
+describe('retention.enforce as a preset of rows.rules', () => {
+  it('covers every example config of retention.enforce, and the tests', () => {
+    expect(retentionCases.filter((c) => c.file !== RETENTION_TEST_CONFIGS).map(retentionName)).toEqual([
+      'maintenance.yaml: retention',
+      'examples/curatore.yaml: temp-artifacts',
+      'examples/cleanup-job.yaml: history',
+      'examples/housekeeper.yaml: cleanup-expired-tokens',
+    ]);
+  });
+
+  it('caretaker rules names the policies that may drop whole partitions instead of rows', async () => {
+    const printed = await caretaker('rules', 'cleanup-expired-tokens', '-f', 'examples/housekeeper.yaml');
+    expect(printed.code).toBe(0);
+    expect(printed.out).toContain('# Not in these rules: where a policy');
+    expect(printed.out).toContain('Policies that would: policies[0] (expired access tokens) (partitions.action: rows keeps them rows).');
+    // A policy with a where, children, or another action never drops partitions.
+    expect((await caretaker('rules', 'temp-artifacts', '-f', 'examples/curatore.yaml')).out).not.toContain('Not in these rules');
+  });
+
+  it('on a RANGE-partitioned table the preset drops the partition wholly past retention, and the printed rules delete the same rows one by one', async () => {
+    const { file, task } = retentionCases.find((c) => c.task.id === 'partitions')!;
+    const old = (await env.db.pool.query<{ at: string }>(`select (now() - interval '70 days')::text as at`)).rows[0]!.at;
+    const partitions = async () =>
+      (
+        await env.db.pool.query(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'app.logs'::regclass order by 1`)
+      ).rows.map((r: { relname: string }) => r.relname);
+    // Row g is g days and an hour old: 45..100 are past 45 days, and 70..100 lie in app.logs_old, wholly past.
+    const seed = {
+      sql: `drop schema if exists app cascade; create schema app;
+        create table app.logs (id bigint not null, at timestamptz not null, msg text, primary key (id, at)) partition by range (at);
+        create table app.logs_old partition of app.logs for values from ('-infinity') to ('${old}');
+        create table app.logs_new partition of app.logs for values from ('${old}') to ('infinity');
+        insert into app.logs select g, now() - g * interval '1 day' - interval '1 hour', 'm' from generate_series(1, 100) g;`,
+      tables: { 'app.logs': 'id' },
+    };
+    const preset = await runOnSeed(env.db.pool, unguarded(task), seed);
+    expect(await partitions()).toEqual(['logs_new']);
+    const { text, task: printed } = await printedTask(file, task.id);
+    expect(text).toContain('Policies that would: policies[0] (logs)');
+    const rules = await runOnSeed(env.db.pool, unguarded(printed), seed);
+    expect(await partitions()).toEqual(['logs_new', 'logs_old']);
+    expect(rules.fates).toEqual(preset.fates);
+    expect(Object.keys(preset.fates['app.logs']!)).toHaveLength(56);
+    // The partition's rows count as matched and deleted either way; only the preset dropped a partition.
+    expect(preset.runs[2]!.counts).toEqual({ matched: 56, deleted: 56, partitions_dropped: 1 });
+    expect(rules.runs[2]!.counts).toEqual({ matched: 56, deleted: 56 });
+  });
+
+  it.each(retentionCases.map((c) => [retentionName(c), c] as const))(
+    '%s: the rules hold only built SQL text, which parses to exactly the built tree',
+    (_name, { task }) => {
+      const { rules, texts } = presetOf(task);
+      for (const source of rules.flatMap(ruleTextSources)) {
+        const built = texts.find((t) => t.source === source.source && t.kind === source.kind);
+        expect(built, `built text for ${source.source}`).toBeDefined();
+        expect(parseSqlText(source.source, source.kind)).toEqual(built);
+      }
+    },
+  );
+
+  it.each(retentionCases.map((c) => [retentionName(c), c] as const))(
+    '%s: the printed rows.rules task changes exactly the rows the preset changes; dry runs and real run alike',
+    async (_name, { file, task }) => {
+      const seed = seedRetention(task.config as RetentionEnforceConfig, base);
+      const preset = await runOnSeed(env.db.pool, unguarded(task), seed);
+      const { task: printed } = await printedTask(file, task.id);
+      expect(printed.type).toBe('rows.rules');
+      const rules = await runOnSeed(env.db.pool, unguarded(printed), seed);
+      expect({ ...rules, fates: stamped(rules.fates) }).toEqual({ ...preset, fates: stamped(preset.fates) });
+      const [dryExecute, dryRead, real] = preset.runs;
+      expect(real!.status).toBe('completed');
+      expect(dryExecute).toEqual(real);
+      expect(dryRead).toEqual(real);
+      // The seed meets every policy: each picks rows, and rows change.
+      expect(Object.values(real!.sets).every((s) => (s.matched ?? 0) > 0)).toBe(true);
+      expect(Object.values(preset.fates).some((rows) => Object.keys(rows).length > 0)).toBe(true);
     },
   );
 });

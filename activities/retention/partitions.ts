@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { BatchEffect } from '../engine/tally';
 import type { ActMode, TaskSession, WorkUnit } from '../engine/work-unit';
-import type { RetentionEnforceConfig, RetentionPolicy } from '../../tasks/retention-enforce';
+import { mayUsePartitions, type RetentionEnforceConfig, type RetentionPolicy } from '../../tasks/retention-enforce';
 import { clearIntent, pendingDetached, recordIntent, type DetachIntent } from './detached-partitions';
 import { planInspector } from '../engine/plan-capture';
 import { rowsTarget } from '../engine/fraction-targets';
@@ -195,10 +195,8 @@ export async function retentionPartitions(
   const { client, input, ledgerSchema } = session;
   const cfg = input.config;
   const { action, archive_schema } = policy.partitions;
-  // A count or size cap is not an age: no partition is wholly past it.
-  if (policy.keep_newest !== undefined || policy.max_total_size !== undefined) return null;
-  if (policy.action !== 'delete' || action === 'rows' || Object.keys(policy.where).length > 0 || policy.children.length > 0 || cfg.max_rows_per_run !== null)
-    return null;
+  // A count or size cap is not an age: no partition is wholly past it (nor past a where, ...: mayUsePartitions).
+  if (!mayUsePartitions(cfg, policy) || action === 'rows') return null;
   const column = policy.expires_column ?? policy.timestamp_column!;
   const how = await partitionStrategy(client, parent, column);
   if (!how) return null;

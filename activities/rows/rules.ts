@@ -16,6 +16,7 @@ import { isNaiveTimestamp, millis, TimestampZones } from '../sql/time';
 import type { TimestampSettings } from '../../tasks/fields';
 import { filterColumns, filterConditions, type RowSetConfig } from './row-sets';
 import type { TaskSession } from '../engine/work-unit';
+import { keepNewestCondition, keepTotalSizeCondition, leftBy, type KeepScope } from './keep-bounds';
 
 /**
  * `rows.rules`: each rule of the config becomes one `RowSet` (row-sets.ts; cases: row-cases.ts)
@@ -180,15 +181,56 @@ function checkColumnZones(table: ResolvedTable, columns: string[], zones: Timest
   }
 }
 
-async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: TimestampSettings, parse: ParseText): Promise<RowSet> {
+/** A rule compiled before the one at hand: its row set and its own conditions (without what it leaves to rules before it). */
+interface CompiledRule {
+  set: RowSet;
+  own: (p: SqlParams) => string[];
+}
+
+/** The own conditions of the earlier rules `not_matched_by` names, each on the rule's table. */
+function notMatchedBy(rule: RowRule, earlier: readonly CompiledRule[], table: ResolvedTable, at: string): ((p: SqlParams) => string[])[] {
+  return (rule.not_matched_by ?? []).map((name, j) => {
+    const found = earlier.find((e) => e.set.label === name);
+    if (!found) throw configError(`${at}.not_matched_by[${j}]: expected the name of an earlier rule of this task, got "${name}"`);
+    if (found.set.key.table.oid !== table.oid) {
+      throw configError(`${at}.not_matched_by[${j}]: expected a rule on ${table.name}, got "${name}", a rule on ${found.set.key.table.name}`);
+    }
+    return found.own;
+  });
+}
+
+/**
+ * `keep_newest` / `keep_total_size` (keep-bounds.ts): counted among the rows of the rule's `match`
+ * that the `not_matched_by` rules leave; the size cap's boundary row is read here, once.
+ */
+async function keepCondition(client: PoolClient, key: RowKey, rule: RowRule, before: ((p: SqlParams) => string[])[]): Promise<Condition | undefined> {
+  const scope: KeepScope = (p) => [...filterConditions(key.table, rule.match ?? {}, p, 's'), ...before.map((e) => leftBy(key, e, p))];
+  const newest = rule.keep_newest;
+  if (newest) return (p) => keepNewestCondition(key, newest.order_by, newest.count, scope, p);
+  if (rule.keep_total_size) return keepTotalSizeCondition(client, key, rule.keep_total_size, scope);
+  return undefined;
+}
+
+async function ruleSet(
+  client: PoolClient,
+  rule: RowRule,
+  at: string,
+  zones: TimestampSettings,
+  parse: ParseText,
+  earlier: readonly CompiledRule[] = [],
+  keyField = 'key',
+): Promise<CompiledRule> {
+  const keep = rule.keep_newest ?? rule.keep_total_size;
   const named = [
+    ...(keep ? [keep.order_by] : []),
+    ...(rule.keep_total_size?.size_column !== undefined ? [rule.keep_total_size.size_column] : []),
     ...filterColumns(rule.match ?? {}),
     ...(rule.older_than ? [rule.older_than.column] : []),
     ...(rule.missing_parent ? keyColumns(rule.missing_parent.column ?? []) : []),
     ...[...(rule.unreferenced_by ?? []), ...(rule.referenced_by ?? [])].flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
     ...[rule, ...(rule.cases ?? [])].flatMap((r) => updatedColumns(r.update)),
   ];
-  const key = await resolveKeyed(client, rule.table, rule.key, named, at, 'key');
+  const key = await resolveKeyed(client, rule.table, rule.key, named, at, keyField);
   const table = key.table;
   const texts = ruleTexts(table, at, 't', parse);
   const parent = rule.parent && (await resolveParent(client, table, rule.parent, `${at}.parent`));
@@ -200,7 +242,8 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   else if (where) conds.push(where);
   const { match, older_than: old } = rule;
   if (match !== undefined) conds.push((p) => filterConditions(table, match, p).join(' and ') || 'true');
-  const age = old && { column: old.column, zones: new TimestampZones(zones) };
+  const ageColumn = old?.column ?? keep?.order_by;
+  const age = ageColumn !== undefined ? { column: ageColumn, zones: new TimestampZones(zones) } : undefined;
   if (old && age) {
     const interval = (p: SqlParams) => (old.days === undefined ? millis(p, old.age!) : `${p.add(old.days, 'float8')} * interval '1 day'`);
     conds.push((p) => age.zones.olderThan(table, old.column, interval(p), p));
@@ -208,6 +251,9 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`, zones, parse));
   if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at, zones, parse)));
   if (rule.referenced_by) conds.push(...(await unreferenced(client, key, rule.referenced_by, at, zones, parse, 'referenced_by')));
+  const before = notMatchedBy(rule, earlier, table, at);
+  const cap = await keepCondition(client, key, rule, before);
+  if (cap) conds.push(cap);
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);
@@ -228,15 +274,17 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     await t.checkFunctions(client);
     checkColumnZones(table, t.columns(), zones, at);
   }
-  return {
+  const own = (p: SqlParams) => conds.map((c) => c(p));
+  const set: RowSet = {
     label: rule.name,
     key,
     action: act,
     ...(rule.counter && { counter: rule.counter }),
     ...(age && { age }),
     ...(parent && { lockedParent: lockedParent(parent) }),
-    where: (p) => conds.map((c) => c(p)),
+    where: (p) => [...own(p), ...before.map((e) => `(${e(p).join(' and ')}) is not true`)],
   };
+  return { set, own };
 }
 
 function startAction(target: NonNullable<RowRule['start_workflow']>): RowAction {
@@ -249,7 +297,7 @@ function startAction(target: NonNullable<RowRule['start_workflow']>): RowAction 
  * `timestamp` columns compared with `now()` (and `now()` written into them) mean that zone; the
  * setting is put back afterwards. Cross-type comparisons still use btree indexes.
  */
-async function inZone<T>(client: PoolClient, zone: string | null, work: () => Promise<T>): Promise<T> {
+export async function inZone<T>(client: PoolClient, zone: string | null, work: () => Promise<T>): Promise<T> {
   if (zone === null) return work();
   const before = (await client.query<{ zone: string }>(`select current_setting('TimeZone') as zone`)).rows[0]!.zone;
   await client.query(`select set_config('TimeZone', $1, false)`, [zone]).catch((err: Error) => {
@@ -263,11 +311,27 @@ async function inZone<T>(client: PoolClient, zone: string | null, work: () => Pr
 }
 
 /**
- * Runs `rules` in order through the batch engine: each compiled to a row set (table, key and
- * columns checked in the catalog, SQL text checked), then `processRowSets` with the session's
- * TimeZone set to `timestamps.zone`. `built` is SQL text a preset wrote as its checked tree
- * (tasks/sql-build.ts): such text is looked up, never parsed, so a run whose text is all built
- * never loads the parser (about 10 MB a worker).
+ * Compiles rules in order (`compile`), each to a row set: table, key and columns checked in the
+ * catalog, SQL text checked, `not_matched_by` resolved against the rules compiled before it.
+ * `built` is SQL text a preset wrote as its checked tree (tasks/sql-build.ts): such text is looked
+ * up, never parsed, so a run whose text is all built never loads the parser (about 10 MB a worker).
+ */
+export async function ruleCompiler(rules: readonly RowRule[], timestamps: TimestampSettings, built: readonly SqlText[] = []) {
+  const parse = await textParser(rules, built);
+  const compiled: CompiledRule[] = [];
+  return {
+    /** The rule as a row set; `at` names it in errors, `keyField` its key (retention says id_column). */
+    async compile(client: PoolClient, rule: RowRule, at: string, keyField?: string): Promise<RowSet> {
+      const done = await ruleSet(client, rule, at, timestamps, parse, compiled, keyField);
+      compiled.push(done);
+      return done.set;
+    },
+  };
+}
+
+/**
+ * Runs `rules` in order through the batch engine: each compiled to a row set (`ruleCompiler`), then
+ * `processRowSets` with the session's TimeZone set to `timestamps.zone`.
  */
 export async function runRules(
   session: TaskSession<RowSetConfig>,
@@ -275,10 +339,10 @@ export async function runRules(
   timestamps: TimestampSettings,
   built: readonly SqlText[] = [],
 ): Promise<TaskResult> {
-  const parse = await textParser(rules, built);
+  const compiler = await ruleCompiler(rules, timestamps, built);
   const sets: RowSet[] = [];
   for (const [i, rule] of rules.entries())
-    sets.push(await ruleSet(session.client, rule, `task ${session.input.taskId}: config.rules[${i}] (${rule.name})`, timestamps, parse));
+    sets.push(await compiler.compile(session.client, rule, `task ${session.input.taskId}: config.rules[${i}] (${rule.name})`));
   return inZone(session.client, timestamps.zone, () => processRowSets(session, sets));
 }
 
@@ -301,5 +365,5 @@ export async function compileRule(
   timestamps: TimestampSettings,
   built: readonly SqlText[] = [],
 ): Promise<RowSet> {
-  return ruleSet(client, rule, at, timestamps, await textParser([rule], built));
+  return (await ruleSet(client, rule, at, timestamps, await textParser([rule], built))).set;
 }

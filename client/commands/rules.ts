@@ -12,8 +12,9 @@ async function writtenKeys(file: string, id: string): Promise<Record<string, unk
 
 /**
  * `caretaker rules <task-id>`: a task of a preset type (status.reset, runs.cleanup_expired,
- * sync.trigger) as the `rows.rules` task it runs, in YAML to paste in its place and edit; a
- * `rows.rules` task as it is. A type with a rows.rules form (runs.cleanup_stale,
+ * sync.trigger, retention.enforce) as the `rows.rules` task it runs, in YAML to paste in its place
+ * and edit, with what the type does that no rule says as comments (retention's whole partitions);
+ * a `rows.rules` task as it is. A type with a rows.rules form (runs.cleanup_stale,
  * extraction.queue_orphans, assets.detect_orphans) prints the rules that change the same rows; an
  * assets.detect_orphans task's file rules, which no row rule can say, stay a task of its own
  * (`<id>-files`), printed after the rules.
@@ -36,9 +37,10 @@ export async function rules(ctx: CliContext): Promise<number> {
   const entries = [{ id, type: 'rows.rules', ...written, config }];
   if (form?.kept) entries.push({ id: `${id}-files`, type: task.type, ...written, config: form.kept });
   const kept = form?.kept ? `; its file rules stay ${task.type} as ${id}-files` : '';
+  const notes = task.type === 'rows.rules' ? [] : (type.presetNotes?.(task.config) ?? []);
   ctx.print(entries.length === 1 ? entries[0] : entries, () => {
     const head = `# ${id} (${task.type}) is these rows.rules rules${kept}: paste ${entries.length === 1 ? 'this task' : 'these tasks'} in its place to edit them.`;
-    return `${head}\n${stringify(entries, { lineWidth: 0 })}`;
+    return `${head}\n${notes.map((n) => `# ${n}\n`).join('')}${stringify(entries, { lineWidth: 0 })}`;
   });
   return 0;
 }
