@@ -14,6 +14,7 @@ import { SqlParams } from '../sql/params';
 import { col, colType, type ResolvedTable } from '../sql/identifiers';
 import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from '../sql/keys';
 import { assignmentList, type Assigned, changesRow, readText } from '../sql/expressions';
+import type { Acquire } from './rule-slots';
 import type { TimestampZones } from '../sql/time';
 import { type AgeColumn, rowsLeft } from '../sql/rows-left';
 import { type ColumnRef, ref } from '../../core/column-refs';
@@ -63,6 +64,8 @@ export interface RowSet {
   age?: AgeColumn;
   /** A condition that row-locks what the rows depend on (a rule's parent row), skipping a row whose lock another transaction holds; added when selecting, not predicting. */
   lockedParent?: (params: SqlParams) => string;
+  /** A slot taken in another table for each row in the statement that acts on it (a rule's `acquire`, rule-slots.ts); a row acts only when it took one. Not when predicting. */
+  acquire?: Acquire;
 }
 
 const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported', cases: 'matched' } as const;
@@ -166,7 +169,11 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
   const { action } = set;
   const table = set.key.table;
   const p = new SqlParams();
-  const cond = picked(set, keys, p);
+  const selected = picked(set, keys, p);
+  // With `acquire`, the statement first takes the rows' slots, and acts on the rows that took one.
+  const slot = set.acquire && mode !== 'predict' ? set.acquire(p, selected) : undefined;
+  const cond = slot ? `${selected} and ${slot.holds}` : selected;
+  const withSlot = slot ? `with ${slot.cte} ` : '';
   if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases')
     return { affected: keys.length, children: 0, childrenUpdated: 0 };
   let children = 0;
@@ -182,11 +189,15 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
   }
   if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children, childrenUpdated };
   if (action.kind === 'delete')
-    return { affected: (await onTable(table.name, tx.query(`delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0, children, childrenUpdated };
+    return {
+      affected: (await onTable(table.name, tx.query(`${withSlot}delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0,
+      children,
+      childrenUpdated,
+    };
   if (action.kind === 'update') {
     const assignments = assignmentList(table, action.assign, p, set.label, action.zones);
     return {
-      affected: (await onTable(table.name, tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values))).rowCount ?? 0,
+      affected: (await onTable(table.name, tx.query(`${withSlot}update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values))).rowCount ?? 0,
       children,
       childrenUpdated,
     };
@@ -199,7 +210,7 @@ async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMod
   const res = await onTable(
     table.name,
     tx.query(
-      `with moved as (delete from ${table.sql} t where ${cond} returning t.*) insert into ${action.archive.sql} (${into}) select ${select} from moved t${join}`,
+      `with ${slot ? `${slot.cte}, ` : ''}moved as (delete from ${table.sql} t where ${cond} returning t.*) insert into ${action.archive.sql} (${into}) select ${select} from moved t${join}`,
       p.values,
     ),
   );

@@ -11,6 +11,7 @@ import { keyColumns, resolveKeyed, type RowKey } from '../sql/keys';
 import type { SqlParams } from '../sql/params';
 import { ruleTexts, type ParseText, type RuleTexts } from './rule-text';
 import { archiveAction, lockedParent, resolveParent, withParent } from './rule-parent';
+import { firstPerCondition, resolveAcquire } from './rule-slots';
 import { loadSqlParser, parseSqlText, type SqlText } from '../../tasks/sql-text';
 import { isNaiveTimestamp, millis, TimestampZones } from '../sql/time';
 import type { TimestampSettings } from '../../tasks/fields';
@@ -197,6 +198,9 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   if (rule.missing_parent) conds.push(await missingParent(client, table, rule.missing_parent, texts, `${at}.missing_parent`, zones, parse));
   if (rule.unreferenced_by) conds.push(...(await unreferenced(client, key, rule.unreferenced_by, at, zones, parse)));
   if (rule.referenced_by) conds.push(...(await unreferenced(client, key, rule.referenced_by, at, zones, parse, 'referenced_by')));
+  if (rule.first_per) conds.push(firstPerCondition(key, rule.first_per, at));
+  const slot = rule.acquire && (await resolveAcquire(client, table, rule.acquire, at, parse));
+  if (slot) conds.push(slot.condition);
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);
@@ -224,6 +228,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     ...(rule.counter && { counter: rule.counter }),
     ...(age && { age }),
     ...(parent && { lockedParent: lockedParent(parent) }),
+    ...(slot && { acquire: slot.acquire }),
     where: (p) => conds.map((c) => c(p)),
   };
 }
