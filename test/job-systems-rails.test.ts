@@ -351,6 +351,10 @@ describe('Solid Queue', () => {
     // test/integration/instrumentation_test.rb "unblocking jobs in bulk emits release_many_blocked event": the
     // first unblock releases one per key (size 2), the second none (size 0): the semaphores it took are closed.
     it('releases one expired blocked execution per concurrency key (BlockedExecution.unblock)', async () => {
+      // unblock reads the semaphores expire-semaphores deletes first: validate names the pair.
+      expect(configWarnings(loadConfigFile('solid-queue-concurrency')).join('\n')).toMatch(
+        /\(unblock-blocked-executions\) reads solid_queue_semaphores, which rules\[0\] \(expire-semaphores\) changes first/,
+      );
       await env.db.pool.query(BLOCKED_SEED);
       await dryRunThenRun(env, systemTask('solid-queue-concurrency', 'solid-queue-concurrency-maintenance', { batch_size: 100 }), {
         changes: UNBLOCKED,
@@ -372,6 +376,44 @@ describe('Solid Queue', () => {
       const again = await runTaskWorkflow(env.temporal, systemTask('solid-queue-concurrency', 'solid-queue-concurrency-maintenance'));
       expect(again.sets['unblock-blocked-executions']).toEqual({ matched: 0, released: 0 });
       expect(diff(before, await snapshotAll(env.db.pool))).toEqual({});
+    });
+
+    // Semaphore.wait takes the semaphore in release's transaction: a semaphore another process creates for the key
+    // between the rule's select and its write (attempt_creation's insert loses: RecordNotUnique, limit 1, false) is
+    // not taken a second time, and the execution stays blocked. The rule inserts with ON CONFLICT ... DO UPDATE
+    // WHERE value > 0 and moves only the rows whose slot it took, in one statement.
+    it('leaves the execution blocked when another transaction takes its semaphore first, as Semaphore.wait does', async () => {
+      await env.db.pool.query(BLOCKED_SEED);
+      const holder = new Client({ connectionString: env.db.url });
+      await holder.connect();
+      let run: ReturnType<typeof runTaskWorkflow> | undefined;
+      try {
+        await holder.query('begin');
+        await holder.query(
+          `insert into solid_queue_semaphores (key, value, expires_at, created_at, updated_at) values ('NonOverlappingJob/E', 0, ${UTC_NOW} + interval '3 minutes', ${UTC_NOW}, ${UTC_NOW})`,
+        );
+        run = runTaskWorkflow(env.temporal, systemTask('solid-queue-concurrency', 'solid-queue-concurrency-maintenance'));
+        // The rule's insert waits on the holder's uncommitted key; then the holder commits.
+        for (let waiting = false; !waiting;) {
+          const { rows } = await env.db.pool.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%took as (insert into%'`,
+          );
+          waiting = rows[0]!.n > 0;
+          if (!waiting) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await holder.query('commit');
+        const real = await run;
+        // Four picked, three released: E's semaphore was taken by the holder.
+        expect(real.sets['unblock-blocked-executions']).toEqual({ matched: 4, released: 3 });
+      } finally {
+        await holder.end();
+      }
+      const left = await env.db.pool.query<{ id: string }>(`select id::text from solid_queue_blocked_executions order by id`);
+      expect(left.rows.map((r) => r.id)).toEqual(['10', '12', '14', '15', '16', '17']);
+      const ready = await env.db.pool.query<{ job_id: string }>(`select job_id::text from solid_queue_ready_executions order by job_id`);
+      expect(ready.rows.map((r) => r.job_id)).toEqual(['105', '112', '121', '123']);
+      const e = await env.db.pool.query(`select value, updated_at = created_at as untouched from solid_queue_semaphores where key = 'NonOverlappingJob/E'`);
+      expect(e.rows).toEqual([{ value: 0, untouched: true }]);
     });
 
     it("BlockedExecution.unblock by hand in SQL makes exactly the expected changes (the expectations are Solid Queue's)", async () => {
