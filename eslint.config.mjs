@@ -53,6 +53,12 @@ function activityLayers() {
       '^\\.\\./(?!(sql|engine)/|\\.\\./)',
       'row, file and check machinery import activities/sql/ and activities/engine/, not each other or a task domain',
     ),
+    // rows/actions/: one strategy per row action, part of rows/ (row-sets.ts dispatches to them): rows/, sql/ and engine/ only.
+    within(
+      ['activities/rows/actions/**/*.ts'],
+      '^\\.\\./\\.\\./(?!(sql|engine)/|\\.\\./)',
+      'a row action (rows/actions/) imports rows/, activities/sql/ and activities/engine/, not disk/, check/ or a task domain',
+    ),
     ...domains.map((d) => within([`activities/${d}.ts`], `^\\./(?!(sql|engine|rows|disk|${d})/)`, leaf)),
     within(
       ['activities/*/**/*.ts'],

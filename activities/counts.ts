@@ -86,6 +86,7 @@ function counterUnit(c: ResolvedCounter): WorkUnit<ParentCount, KeyValue> {
   return {
     label,
     transactional: true,
+    unplannable: 'counters',
     nextBatch: (tx, cursor, limit, mode) => countBatch(tx, c, cursor, limit, mode),
     cursorOf: (row) => row.key,
     act: async (tx, rows, mode) => {

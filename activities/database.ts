@@ -77,12 +77,14 @@ type Routine = { sql: string; kind: string; call: ProcedureExecuteConfig['calls'
 /** A list worked through one item at a time, outside a transaction (VACUUM and procedures cannot run in one). */
 function listUnit<T>(
   label: string,
+  work: 'vacuum' | 'procedure',
   items: readonly T[],
   act: (conn: PoolClient, item: T, mode: ActMode) => Promise<BatchEffect>,
 ): WorkUnit<{ index: number; item: T }, number> {
   return {
     label,
     transactional: false,
+    unplannable: work,
     compare: (a, b) => a - b,
     cursorOf: (entry) => entry.index,
     nextBatch: async (_conn, cursor, limit) =>
@@ -135,7 +137,7 @@ export function createDatabaseActivities({ databases }: ActivityDeps) {
       const cfg = input.config;
       return exclusive(databases, input, async (session) => {
         const { items, problems } = await vacuumPlan(session.client, cfg, `task ${input.taskId}`);
-        const unit = listUnit('vacuum', items, (conn, item, mode) => vacuumItem(conn, item, cfg, mode));
+        const unit = listUnit('vacuum', 'vacuum', items, (conn, item, mode) => vacuumItem(conn, item, cfg, mode));
         return withStatementTimeout(session.client, cfg.statement_timeout, () =>
           runUnits(session, [unit as WorkUnit], { counters: ['vacuumed', 'reindexed', 'skipped'], warnings: problems, batchSize: 100 }),
         );
@@ -154,7 +156,7 @@ export function createDatabaseActivities({ databases }: ActivityDeps) {
           if (!rows[0]) throw configError(`task ${input.taskId}: config.calls[${i}].name: no function or procedure "${call.name}" in this database`);
           routines.push({ ...rows[0], call });
         }
-        const unit = listUnit('procedures', routines, callRoutine);
+        const unit = listUnit('procedures', 'procedure', routines, callRoutine);
         return withStatementTimeout(session.client, cfg.timeout, () => runUnits(session, [unit as WorkUnit], { counters: ['called'], batchSize: 100 }));
       });
     },

@@ -28,6 +28,7 @@ function directoryUnit(rule: DirectoryRule, index: number, taskId: string): Work
   return {
     label: root,
     transactional: false,
+    unplannable: 'files',
     compare: comparePaths,
     cursorOf: (item) => (item.kind === 'listing' ? '' : item.path),
     nextBatch: async (_client, cursor, limit) => {

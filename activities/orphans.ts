@@ -65,6 +65,8 @@ function missingFileUnit(set: RowSet, stored: TextTemplate, baseDir: string): Wo
   return {
     label: set.label,
     transactional: true,
+    // The rows whose file is missing are known only by looking at the files.
+    unplannable: 'files',
     nextBatch: (tx, cursor, limit, mode) => rowsOf(tx, cursor, limit, mode),
     cursorOf: (row) => row.key,
     act: async (tx, rows, mode) => actOnKeys(tx, set, await missingOf(rows, baseDir), mode),
@@ -153,6 +155,7 @@ function orphanFileUnit(rule: Rule<'orphan_file'>, table: ResolvedTable, baseDir
   return {
     label,
     transactional: false,
+    unplannable: 'files',
     compare: comparePaths,
     cursorOf: (f) => f.path,
     nextBatch: async (client, cursor, limit) => {

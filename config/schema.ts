@@ -3,6 +3,7 @@ import { duration } from '../tasks/duration';
 import { formatDuration } from '../core/duration';
 import { scheduleSchema } from './schedule';
 import { builtinCatalog, type Catalog } from '../tasks';
+import { refusalText } from '../tasks/plannable';
 import { timeZone } from '../tasks/fields';
 import { alertsBlockSchema, effectiveAlerts } from './alerts';
 import { approvalBlockSchema, effectiveApproval } from './approval';
@@ -150,10 +151,10 @@ export function taskSchema(catalog: Catalog = builtinCatalog) {
     });
 }
 
-/** Why a task of this type and config cannot run with approval (the catalog's `approvalRefusal`), or undefined. */
+/** Why a task of this type and config cannot run with approval (the catalog's `unplannable`, tasks/plannable.ts), or undefined. */
 export function approvalRefusal(catalog: Catalog, type: string, config: unknown): string | undefined {
-  const taskType = catalog.find(type);
-  return taskType?.approvalRefusal?.(config as never);
+  const refusal = catalog.find(type)?.unplannable?.(config as never);
+  return refusal && refusalText(refusal);
 }
 
 const DATABASE_NAME = /^[a-z][a-z0-9_]*$/;

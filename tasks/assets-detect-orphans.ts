@@ -118,9 +118,9 @@ export const assetsDetectOrphans = defineTask({
   workflow: 'assetsDetectOrphansWorkflow',
   engineActivity: 'detectOrphans',
   destructive: true,
-  approvalRefusal: (cfg) => {
+  unplannable: (cfg) => {
     const files = cfg.rules.filter((r) => r.kind === 'missing_file' || r.kind === 'orphan_file').map((r) => r.kind);
-    return files.length > 0 ? `its ${[...new Set(files)].join(' and ')} rules work on files` : undefined;
+    return files.length > 0 ? { work: 'files', because: `its ${[...new Set(files)].join(' and ')} rules` } : undefined;
   },
   configSchema: assetsDetectOrphansConfig,
 });

@@ -37,6 +37,6 @@ export const countsRebuild = defineTask({
   workflow: 'countsRebuildWorkflow',
   engineActivity: 'rebuildCounts',
   destructive: true,
-  approvalRefusal: () => 'it recomputes counters, not a list of rows',
+  unplannable: () => ({ work: 'counters' }),
   configSchema: countsRebuildConfig,
 });

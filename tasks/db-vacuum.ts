@@ -36,6 +36,6 @@ export const dbVacuum = defineTask({
   workflow: 'dbVacuumWorkflow',
   engineActivity: 'vacuumDatabase',
   destructive: false,
-  approvalRefusal: () => 'VACUUM is not a change to rows',
+  unplannable: () => ({ work: 'vacuum' }),
   configSchema: dbVacuumConfig,
 });

@@ -33,6 +33,6 @@ export const extractionQueueOrphans = defineTask({
   workflow: 'extractionQueueOrphansWorkflow',
   engineActivity: 'queueOrphans',
   destructive: true,
-  approvalRefusal: (cfg) => (cfg.workflow ? 'with workflow: it re-queues by starting workflows, which cannot be planned' : undefined),
+  unplannable: (cfg) => (cfg.workflow ? { work: 'workflow_starts', because: 'with workflow' } : undefined),
   configSchema: extractionQueueOrphansConfig,
 });

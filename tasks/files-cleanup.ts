@@ -59,6 +59,6 @@ export const filesCleanup = defineTask({
   workflow: 'filesCleanupWorkflow',
   engineActivity: 'cleanupFiles',
   destructive: true,
-  approvalRefusal: () => 'it removes files, not table rows',
+  unplannable: () => ({ work: 'files' }),
   configSchema: filesCleanupConfig,
 });

@@ -139,6 +139,6 @@ export const healthReport = defineTask({
     'Database reachability and latency, Redis, free disk space, queue depths, recent errors, long-running queries, dead-tuple ratios and schedule liveness; ok / warn / critical, with an optional webhook alert.',
   workflow: 'healthReportWorkflow',
   destructive: false,
-  approvalRefusal: () => 'it only reads and reports; there is nothing to approve',
+  unplannable: () => ({ work: 'read_only' }),
   configSchema: healthReportConfig,
 });

@@ -39,6 +39,6 @@ export const procedureExecute = defineTask({
   workflow: 'procedureExecuteWorkflow',
   engineActivity: 'executeProcedures',
   destructive: true,
-  approvalRefusal: () => 'a procedure is one call, not a list of rows',
+  unplannable: () => ({ work: 'procedure' }),
   configSchema: procedureExecuteConfig,
 });

@@ -354,5 +354,11 @@ export const rowsRules = defineTask({
   workflow: 'rowsRulesWorkflow',
   engineActivity: 'applyRowRules',
   destructive: true,
+  unplannable: (cfg) => {
+    const starts = cfg.rules.filter((r) => r.start_workflow !== undefined).map((r) => JSON.stringify(r.name));
+    return starts.length > 0
+      ? { work: 'workflow_starts', because: `its rule${starts.length > 1 ? 's' : ''} ${starts.join(', ')} (start_workflow)` }
+      : undefined;
+  },
   configSchema: rowsRulesConfig,
 });

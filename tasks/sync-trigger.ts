@@ -53,7 +53,7 @@ export const syncTrigger = defineTask({
   workflow: 'syncTriggerWorkflow',
   engineActivity: 'triggerSyncs',
   destructive: false,
-  approvalRefusal: () => 'it starts workflows; a workflow start cannot be planned and rolled back',
+  unplannable: () => ({ work: 'workflow_starts' }),
   configSchema: syncTriggerConfig,
   preset: syncTriggerRules,
 });

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { PlanRefusal } from './plannable';
 import type { PresetRules } from './presets';
 
 /**
@@ -24,12 +25,13 @@ export interface TaskType<S extends z.ZodType = z.ZodType> {
   /** Does a real run change rows or files? Such tasks must honour `dry_run`. */
   readonly destructive: boolean;
   /**
-   * Why a task of this config cannot run with `approval:` (its work is not table rows picked by key,
-   * so it cannot be frozen as a plan), or undefined when it can. Checked when the config is loaded:
-   * a task's own `approval:` is refused, a global one is not applied to it. Unset: decided at run
-   * time (the engine refuses with `PlanNotSupported`).
+   * The work of this config that cannot run with `approval:` (not table rows picked by key, so it
+   * cannot be frozen as a plan; tasks/plannable.ts), or undefined when it can. Checked when the
+   * config is loaded: a task's own `approval:` is refused, a global one is not applied to it. The
+   * units its activity builds declare the same work (`WorkUnit.unplannable`), which the engine
+   * refuses as `PlanNotSupported`; what only the database shows (partitions) only the engine can.
    */
-  readonly approvalRefusal?: (config: z.output<S>) => string | undefined;
+  readonly unplannable?: (config: z.output<S>) => PlanRefusal | undefined;
   readonly configSchema: S;
   /** A preset of `rows.rules` (tasks/presets.ts): the rules this config is, which its activity runs and `caretaker rules` prints. */
   readonly preset?: (config: z.output<S>) => PresetRules;

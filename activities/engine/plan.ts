@@ -8,6 +8,7 @@ import { tableExists, type Position } from './ledger';
 import { ensureLedger } from './ledger-schema';
 import type { BatchEffect } from './tally';
 import type { ActMode, WorkUnit } from './work-unit';
+import { UNPLANNABLE } from '../../tasks/plannable';
 
 /**
  * Plan → approve → apply (issue 19), the engine's part. `record` is a dry run that also stores, per
@@ -18,7 +19,8 @@ import type { ActMode, WorkUnit } from './work-unit';
  * and a planned row that no longer matches is skipped and counted as `drifted`. Before changing
  * anything it counts the planned rows that still match and refuses (`PlanDrifted`) above `maxDrift`.
  * Its ledger position is the planned key's `seq`, so a retry goes on after the last committed batch.
- * Only units of rows picked by key can be planned (`WorkUnit.sample`); any other unit refuses.
+ * Only units of rows picked by key can be planned (`WorkUnit.sample`); a unit that declares other work
+ * (`WorkUnit.unplannable`, tasks/plannable.ts) or lacks what a plan needs refuses.
  */
 
 /** Plans older than this are pruned when a plan is recorded (with their keys), as the ledger prunes its runs. */
@@ -30,16 +32,26 @@ const KEYS_PER_READ = 5000;
 
 type PlannableUnit = WorkUnit & Required<Pick<WorkUnit, 'readAhead' | 'sample'>>;
 
-const plannable = (unit: WorkUnit): unit is PlannableUnit => unit.transactional && unit.readAhead !== undefined && unit.sample !== undefined;
+/**
+ * Why a unit cannot be planned: the work it declares (tasks/plannable.ts, the words validate says for
+ * the task type's declaration), or, undeclared (a plugin's unit), that it lacks what a plan needs.
+ */
+export function planRefusal(unit: WorkUnit): string | undefined {
+  if (unit.unplannable !== undefined) return UNPLANNABLE[unit.unplannable];
+  if (!unit.transactional || unit.readAhead === undefined || unit.sample === undefined) return 'not table rows picked by key';
+  return undefined;
+}
 
 /** The units of a task that runs with a plan, all of them plannable; otherwise a non-retryable failure naming the task type. */
 export function plannedUnits(type: string, units: readonly WorkUnit[], directive: PlanDirective, dryRun: boolean): PlannableUnit[] {
-  const refused = units.filter((u) => !plannable(u)).map((u) => `"${u.label}"`);
+  const refused = units.flatMap((u) => {
+    const why = planRefusal(u);
+    return why === undefined ? [] : [`"${u.label}" (${why})`];
+  });
   if (refused.length > 0) {
     throw ApplicationFailure.nonRetryable(
-      `${type} cannot run with approval: ${refused.join(', ')} ${refused.length === 1 ? 'is' : 'are'} not table rows picked by key ` +
-        `(files, VACUUM, procedures, counters, partitions and workflow starts cannot be frozen as a list of rows); ` +
-        `approval is for tasks that delete, update or archive rows: remove approval: from this task`,
+      `${type} cannot run with approval: ${refused.join(', ')}; a plan freezes table rows picked by key, ` +
+        `so approval is for tasks that delete, update or archive rows: remove approval: from this task`,
       'PlanNotSupported',
     );
   }

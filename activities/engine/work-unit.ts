@@ -5,6 +5,7 @@ import type { BatchEffect } from './tally';
 import type { BatchSizeSetting } from './batch-size';
 import type { ThrottleConfig } from './throttle';
 
+import type { Unplannable } from '../../tasks/plannable';
 /**
  * How a batch treats the data:
  * - `apply`: a real run; the batch commits.
@@ -61,6 +62,12 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
    * applies through `readAhead.among`, which re-checks the conditions and locks the rows.
    */
   sample?(client: PoolClient, cursors: Cursor[]): Promise<Record<string, unknown>[]>;
+  /**
+   * The work this unit does that cannot be planned (tasks/plannable.ts: files, workflow starts,
+   * VACUUM, ...): the engine refuses a plan with the declaration's words, the words `caretaker
+   * validate` says for the task type's own declaration of the same work.
+   */
+  unplannable?: Unplannable;
   /** What max_fraction checks for this unit: the rows of each table it changes, the files of a directory (fraction-targets.ts). */
   fraction?: FractionTarget[];
   /**

@@ -120,6 +120,7 @@ function partitionUnit(plan: PartitionPlan, planned: readonly Partition[], how: 
   return {
     label: plan.label,
     transactional: false,
+    unplannable: 'partitions',
     compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
     cursorOf: (p) => p.name,
     // Their rows count against max_fraction with the row-by-row unit's.

@@ -3,42 +3,32 @@ import type { RowFilter } from '../../tasks/fields';
 import type { TaskResult } from '../../core/contract';
 import { runUnits } from '../engine/engine';
 import type { BatchEffect } from '../engine/tally';
-import type { ActMode, EngineConfig, FractionTarget, TaskSession, WorkUnit } from '../engine/work-unit';
-import { rowsTarget } from '../engine/fraction-targets';
-import { startWorkflowUnit, type StartAction } from './start-workflows';
-import { casesUnit, type RowDetails } from './row-cases';
-import { parentsWithLockedChildren, type ChildTable } from './child-locks';
+import type { ActMode, EngineConfig, TaskSession, WorkUnit } from '../engine/work-unit';
+import type { StartAction } from './start-workflows';
+import type { RowDetails, RowSetOps } from './row-cases';
+import type { ChildTable } from './child-locks';
 import { onTable } from '../engine/failures';
 import { rowSample } from '../engine/plan-sample';
 import { SqlParams } from '../sql/params';
 import { col, colType, type ResolvedTable } from '../sql/identifiers';
 import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from '../sql/keys';
-import { assignmentList, type Assigned, changesRow, readText } from '../sql/expressions';
+import { readText } from '../sql/expressions';
 import type { Acquire } from './rule-slots';
-import type { TimestampZones } from '../sql/time';
 import { type AgeColumn, rowsLeft } from '../sql/rows-left';
-import { type ColumnRef, ref } from '../../core/column-refs';
+import { ref } from '../../core/column-refs';
+import { type ActionBatch, EXTRA_COUNTERS, type RowActionStrategy } from './actions/action';
+import { childCondition, childTarget, deleteRows, type DeleteAction } from './actions/delete';
+import { updateRows, type UpdateAction } from './actions/update';
+import { archiveRows, type ArchiveAction } from './actions/archive';
+import { reportRows, type ReportAction } from './actions/report';
+import { startWorkflows } from './actions/start-workflow';
+import { rowCases, type CasesAction } from './actions/cases';
 
+export { childCondition, childTarget };
 export type { ChildTable };
 
-/** What happens to the rows of a set. */
-export type RowAction =
-  | { kind: 'delete'; children: ChildTable[] }
-  /** Assignments to columns or JSON paths (`tasks/column-refs.ts`); `now` in a naive column is written in `zones`' zone. */
-  | { kind: 'update'; assign: [ColumnRef, Assigned][]; zones?: TimestampZones }
-  /** Rows moved to `archive`: `columns` copied, `values` computed over the row (and the `join`ed row its values read). */
-  | {
-      kind: 'archive';
-      archive: ResolvedTable;
-      columns: string[];
-      values?: { column: string; value: (p: SqlParams) => string }[];
-      join?: { sql: string; on: string };
-    }
-  /** Starts one workflow per row (id `<idPrefix><row id>`) outside any transaction; a row whose workflow is running is skipped. */
-  | StartAction
-  | { kind: 'report' }
-  /** Conditional outcome (row-cases.ts): each row takes the action of the first branch whose condition holds. */
-  | { kind: 'cases'; branches: RowBranch[] };
+/** What happens to the rows of a set: each kind is a strategy in actions/ (`ACTIONS` below). */
+export type RowAction = DeleteAction | UpdateAction | ArchiveAction | StartAction | ReportAction | CasesAction;
 
 /** One branch of a conditional outcome: `when` null is the else branch (only last). */
 export interface RowBranch {
@@ -68,9 +58,20 @@ export interface RowSet {
   acquire?: Acquire;
 }
 
-const PAST_TENSE = { delete: 'deleted', update: 'updated', archive: 'archived', start_workflow: 'started', report: 'reported', cases: 'matched' } as const;
-const VERB = { delete: 'delete', update: 'update', archive: 'archive', start_workflow: 'start', report: 'report', cases: 'change' } as const;
-export const counterOf = (set: RowSet) => set.counter ?? PAST_TENSE[set.action.kind];
+/** Each kind of action, as its strategy. */
+const ACTIONS: { [K in RowAction['kind']]: RowActionStrategy<Extract<RowAction, { kind: K }>> } = {
+  delete: deleteRows,
+  update: updateRows,
+  archive: archiveRows,
+  report: reportRows,
+  start_workflow: startWorkflows,
+  cases: rowCases,
+};
+
+/** The strategy of an action (the map's type ties each kind to its own; TypeScript cannot follow that through an index). */
+const strategyOf = <A extends RowAction>(action: A) => ACTIONS[action.kind] as unknown as RowActionStrategy<A>;
+
+export const counterOf = (set: RowSet) => set.counter ?? strategyOf(set.action).counter;
 
 export interface RowSetConfig extends EngineConfig {
   max_rows_per_run: number | null;
@@ -106,148 +107,13 @@ const all = (conds: string[]) => conds.join(' and ') || 'true';
  */
 export function conditions(set: RowSet, p: SqlParams): string[] {
   const conds = set.where(p);
-  const changes = set.action.kind === 'update' ? changesRow(set.key.table, set.action.assign, p) : null;
+  const changes = strategyOf(set.action).narrow?.(set, set.action, p) ?? null;
   return changes === null ? conds : [...conds, changes];
 }
 
 /** The set's rows among `keys` that still match its conditions: an action never reaches further. */
 function picked(set: RowSet, keys: readonly KeyValue[], p: SqlParams): string {
   return all([keyIn(set.key, keys, p), ...conditions(set, p)]);
-}
-
-/** Rows of `child` that reference the parent rows matching `parentCondition` (alias `t` inside is the parent). */
-export function childCondition(set: RowSet, child: ChildTable, parentCondition: (p: SqlParams) => string, p: SqlParams): string {
-  const refs = child.columns.map((c) => `t.${col(child.table, c)}`).join(', ');
-  return `(${refs}) in (select ${referenced(set, child)} from ${set.key.table.sql} t where ${parentCondition(p)})`;
-}
-
-/** The parent's columns a child references (alias `t`): its key, or the child's `parentColumns`. */
-function referenced(set: RowSet, child: ChildTable): string {
-  return child.parentColumns ? child.parentColumns.map((c) => `t.${col(set.key.table, c)}`).join(', ') : keyOrder(set.key);
-}
-
-/**
- * The picked keys whose referenced values (a child's `parentColumns`, as text) are in `blocked`: a
- * child that references other columns than the key names its parents by those.
- */
-async function keysReferencing(tx: PoolClient, set: RowSet, child: ChildTable, keys: KeyValue[], blocked: Set<string>): Promise<Set<string>> {
-  if (!child.parentColumns || blocked.size === 0) return blocked;
-  const p = new SqlParams();
-  const values = child.parentColumns.map((c, i) => `t.${col(set.key.table, c)}::text as v${i}`).join(', ');
-  const { rows } = await tx.query<Record<string, string>>(
-    `select ${keySelect(set.key)}, ${values} from ${set.key.table.sql} t where ${picked(set, keys, p)}`,
-    p.values,
-  );
-  const out = new Set<string>();
-  for (const row of rows) if (blocked.has(JSON.stringify(child.parentColumns.map((_, i) => row[`v${i}`])))) out.add(JSON.stringify(keyOf(row, set.key)));
-  return out;
-}
-
-async function count(tx: PoolClient, from: string, cond: string, values: unknown[]): Promise<number> {
-  return Number((await tx.query<{ n: string }>(`select count(*) as n from ${from} t where ${cond}`, values)).rows[0]!.n);
-}
-
-/**
- * The picked keys whose children can all be locked: a parent with a child row another transaction
- * holds is skipped (it and its children stay for the next run). Predicting locks nothing, so skips nothing.
- */
-async function lockableParents(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<KeyValue[]> {
-  if (set.action.kind !== 'delete' || mode === 'predict') return keys;
-  let kept = keys;
-  for (const child of set.action.children) {
-    if (kept.length === 0) break;
-    const cp = new SqlParams();
-    const condition = childCondition(set, child, (q) => picked(set, kept, q), cp);
-    const blocked = await keysReferencing(tx, set, child, kept, await parentsWithLockedChildren(tx, child, condition, cp));
-    kept = kept.filter((k) => !blocked.has(JSON.stringify(k)));
-  }
-  return kept;
-}
-
-/** Applies (or, predicting, counts) the set's action on the picked keys; returns rows affected and child rows. */
-async function apply(tx: PoolClient, set: RowSet, keys: KeyValue[], mode: ActMode): Promise<{ affected: number; children: number; childrenUpdated: number }> {
-  const { action } = set;
-  const table = set.key.table;
-  const p = new SqlParams();
-  const selected = picked(set, keys, p);
-  // With `acquire`, the statement first takes the rows' slots, and acts on the rows that took one.
-  const slot = set.acquire && mode !== 'predict' ? set.acquire(p, selected) : undefined;
-  const cond = slot ? `${selected} and ${slot.holds}` : selected;
-  const withSlot = slot ? `with ${slot.cte} ` : '';
-  if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases')
-    return { affected: keys.length, children: 0, childrenUpdated: 0 };
-  let children = 0;
-  let childrenUpdated = 0;
-  if (action.kind === 'delete') {
-    for (const child of action.children) {
-      const cp = new SqlParams();
-      const childCond = childCondition(set, child, (q) => picked(set, keys, q), cp);
-      const n = mode === 'predict' ? await count(tx, child.table.sql, childCond, cp.values) : await changeChildren(tx, set, child, childCond, cp);
-      if (child.assign) childrenUpdated += n;
-      else children += n;
-    }
-  }
-  if (mode === 'predict') return { affected: await count(tx, table.sql, cond, p.values), children, childrenUpdated };
-  if (action.kind === 'delete')
-    return {
-      affected: (await onTable(table.name, tx.query(`${withSlot}delete from ${table.sql} t where ${cond}`, p.values))).rowCount ?? 0,
-      children,
-      childrenUpdated,
-    };
-  if (action.kind === 'update') {
-    const assignments = assignmentList(table, action.assign, p, set.label, action.zones);
-    return {
-      affected: (await onTable(table.name, tx.query(`${withSlot}update ${table.sql} t set ${assignments.join(', ')} where ${cond}`, p.values))).rowCount ?? 0,
-      children,
-      childrenUpdated,
-    };
-  }
-  const copied = action.columns.map((c) => col(table, c));
-  const values = action.values ?? [];
-  const into = [...copied, ...values.map((v) => col(action.archive, v.column))].join(', ');
-  const select = [...copied.map((c) => `t.${c}`), ...values.map((v) => v.value(p))].join(', ');
-  const join = action.join ? ` left join ${action.join.sql} on ${action.join.on}` : '';
-  const res = await onTable(
-    table.name,
-    tx.query(
-      `with ${slot ? `${slot.cte}, ` : ''}moved as (delete from ${table.sql} t where ${cond} returning t.*) insert into ${action.archive.sql} (${into}) select ${select} from moved t${join}`,
-      p.values,
-    ),
-  );
-  return { affected: res.rowCount ?? 0, children, childrenUpdated };
-}
-
-/** Deletes the child rows `childCond` selects, or sets the child's `assign` columns on them; the rows changed. */
-async function changeChildren(tx: PoolClient, set: RowSet, child: ChildTable, childCond: string, cp: SqlParams): Promise<number> {
-  const statement = child.assign
-    ? `update ${child.table.sql} t set ${assignmentList(child.table, child.assign, cp, set.label).join(', ')} where ${childCond}`
-    : `delete from ${child.table.sql} t where ${childCond}`;
-  return (await onTable(child.table.name, tx.query(statement, cp.values))).rowCount ?? 0;
-}
-
-/** What the set's rows count against max_fraction: its own table, and each child table it deletes from. */
-function fractionTargets(set: RowSet): FractionTarget[] {
-  const { action } = set;
-  if (action.kind === 'report' || action.kind === 'start_workflow' || action.kind === 'cases') return [];
-  const own = (p: SqlParams) => all(conditions(set, p));
-  const targets: FractionTarget[] = [rowsTarget({ table: set.key.table, verb: VERB[action.kind], condition: own, picked: true })];
-  if (action.kind === 'delete') {
-    for (const child of action.children) targets.push(childTarget(set, child, own));
-  }
-  return targets;
-}
-
-/**
- * What a parent's delete does to one child table, for max_fraction. A reference to the parent's key
- * is counted by a join (`through`); one to other columns, which need not be unique, by its condition.
- */
-export function childTarget(set: RowSet, child: ChildTable, parentCondition: (p: SqlParams) => string): FractionTarget {
-  return rowsTarget({
-    table: child.table,
-    verb: child.assign ? 'update' : 'delete',
-    condition: (p) => childCondition(set, child, parentCondition, p),
-    ...(!child.parentColumns && { through: { columns: child.columns, parent: set.key, condition: parentCondition } }),
-  });
 }
 
 /**
@@ -281,8 +147,26 @@ export async function selectKeys(tx: PoolClient, set: RowSet, window: KeyWindow,
  * child rows) and one detail per key acted on.
  */
 export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[], mode: ActMode): Promise<BatchEffect> {
-  const keys = await lockableParents(tx, set, selected, mode);
-  const done = keys.length > 0 ? await apply(tx, set, keys, mode) : { affected: 0, children: 0, childrenUpdated: 0 };
+  const strategy = strategyOf(set.action);
+  const batch = (keys: KeyValue[]): ActionBatch<RowAction> => {
+    const p = new SqlParams();
+    const cond = picked(set, keys, p);
+    // With `acquire`, the action's statement first takes the rows' slots, and acts on the rows that took one.
+    const slot = set.acquire && mode !== 'predict' ? set.acquire(p, cond) : undefined;
+    return {
+      tx,
+      set,
+      action: set.action,
+      keys,
+      mode,
+      p,
+      cond: slot ? `${cond} and ${slot.holds}` : cond,
+      ctes: slot ? [slot.cte] : [],
+      picked: (among, q) => picked(set, among, q),
+    };
+  };
+  const keys = strategy.lockable ? await strategy.lockable(batch(selected)) : selected;
+  const done = keys.length > 0 ? await strategy.act(batch(keys)) : { affected: 0, children: 0, childrenUpdated: 0 };
   const counts: Record<string, number> = { [set.matched ?? 'matched']: selected.length, [counterOf(set)]: done.affected };
   if (done.children) counts.children_deleted = done.children;
   if (done.childrenUpdated) counts.children_updated = done.childrenUpdated;
@@ -291,27 +175,20 @@ export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[
   return { counts, details, capped: selected.length, ...(keys.length < selected.length && { keys }) };
 }
 
-/** A row set as a unit of work for the engine. */
+/** What this module lends the units of actions with their own (cases, workflow starts). */
+const OPS: RowSetOps = { selectRows, actOnKeys, childTarget, conditions };
+
+/** A row set as a unit of work for the engine: the action's own unit, or the keyed one. */
 export function rowSetUnit(set: RowSet): WorkUnit<unknown, KeyValue> {
-  if (set.action.kind === 'start_workflow')
-    return startWorkflowUnit(
-      {
-        label: set.label,
-        counter: set.counter,
-        table: set.key.table.name,
-        read: (client, after, limit) => selectKeys(client, set, { after, limit }, 'predict'),
-      },
-      set.action,
-    );
-  if (set.action.kind === 'cases') return casesUnit(set, set.action.branches, { selectRows, actOnKeys, childTarget, conditions });
-  return keysUnit(set);
+  const strategy = strategyOf(set.action);
+  return strategy.unit ? strategy.unit(set, set.action, OPS) : keysUnit(set, strategy);
 }
 
-function keysUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
+function keysUnit(set: RowSet, strategy: RowActionStrategy<RowAction>): WorkUnit<KeyValue, KeyValue> {
   return {
     label: set.label,
-    transactional: true,
-    fraction: fractionTargets(set),
+    transactional: strategy.transactional,
+    fraction: strategy.fraction(set, set.action, (p) => all(conditions(set, p))),
     nextBatch: (tx, after, limit, mode) => selectKeys(tx, set, { after, limit }, mode),
     cursorOf: (key) => key,
     act: (tx, keys, mode) => actOnKeys(tx, set, keys, mode),
@@ -327,19 +204,11 @@ function keysUnit(set: RowSet): WorkUnit<KeyValue, KeyValue> {
 /** The counters a list of sets reports, so they appear even when zero. */
 export function rowSetCounters(sets: readonly RowSet[]): string[] {
   const counters = [
-    ...new Set([
-      ...sets.map((s) => s.matched ?? 'matched'),
-      ...sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.counter) : [counterOf(s)])),
-    ]),
+    ...new Set([...sets.map((s) => s.matched ?? 'matched'), ...sets.flatMap((s) => strategyOf(s.action).setCounters?.(s.action) ?? [counterOf(s)])]),
   ];
-  if (sets.some((s) => s.action.kind === 'start_workflow')) counters.push('already_running');
-  const deletes = sets.flatMap((s) => (s.action.kind === 'cases' ? s.action.branches.map((b) => b.action) : [s.action]));
-  const children = deletes.flatMap((a) => (a.kind === 'delete' ? a.children : []));
-  if (children.some((c) => !c.assign)) counters.push('children_deleted');
-  if (children.some((c) => c.assign)) counters.push('children_updated');
-  return counters;
+  const extras = new Set(sets.flatMap((s) => strategyOf(s.action).extraCounters?.(s.action) ?? []));
+  return [...counters, ...EXTRA_COUNTERS.filter((c) => extras.has(c))];
 }
-
 /** Runs the sets one after another through the batch engine: every task that picks rows and acts on them. */
 export function processRowSets(session: TaskSession<RowSetConfig>, sets: readonly RowSet[]): Promise<TaskResult> {
   return runUnits(session, sets.map(rowSetUnit), { counters: rowSetCounters(sets) });

@@ -40,6 +40,7 @@ export function startWorkflowUnit(set: StartRows, action: StartAction): WorkUnit
   return {
     label: set.label,
     transactional: false,
+    unplannable: 'workflow_starts',
     nextBatch: (client, after, limit) => set.read(client, after, limit),
     cursorOf: (key) => key,
     act: async (_client, keys, mode) => {
