@@ -275,6 +275,42 @@ describe('caretaker check', () => {
     ]);
   });
 
+  it("lists acquire's SQL text problems against the slot table (when, update) and the rule's table (insert)", async () => {
+    await db.pool.query(`
+      create table slots (id bigint primary key, key text not null unique, value int not null);
+      create table waiting (id bigint primary key, slot_key text not null, priority int not null)`);
+    const task = (acquire: Record<string, unknown>) => ({
+      id: 'release-waiting',
+      type: 'rows.rules',
+      schedule: { every: '1h' },
+      config: {
+        rules: [
+          {
+            name: 'release',
+            table: 'waiting',
+            where: 'true',
+            first_per: { columns: 'slot_key', order_by: ['priority'] },
+            acquire: { table: 'slots', column: 'slot_key', parent_column: 'key', ...acquire },
+            delete: {},
+          },
+        ],
+      },
+    });
+    const { code, report } = await checkJson(configWith(task({ insert: { value: 'priorty' }, when: 'valu > 0', update: { value: 'value - 1' } })));
+    expect(code).toBe(1);
+    expect(messages(report, 'release-waiting')).toEqual([
+      expect.stringMatching(
+        /^error: task release-waiting: config\.rules\[0\] \(release\)\.acquire\.insert\.value: column "priorty" .*in table public\.waiting; did you mean "priority"\?/,
+      ),
+      expect.stringMatching(
+        /^error: task release-waiting: config\.rules\[0\] \(release\)\.acquire\.when: column "valu" .*in table public\.slots; did you mean "value"\?/,
+      ),
+    ]);
+    const fixed = await checkJson(configWith(task({ insert: { value: 'priority' }, when: 'value > 0', update: { value: 'value - 1' } })));
+    expect(messages(fixed.report, 'release-waiting').filter((m) => m.startsWith('error'))).toEqual([]);
+    expect(fixed.code).toBe(0);
+  });
+
   it('refuses bad usage with exit 2: an unknown --database, --json with --junit', async () => {
     const file = configWith(events);
     const unknown = await caretaker('check', '--database', 'warehouse', '-f', file);
