@@ -114,7 +114,7 @@ const referencedBy = () =>
 const firstPer = () => z.object({ columns: keyColumn(), order_by: z.array(column()).default([]) }).strict();
 
 /**
- * Take a slot in another table before acting on the row, in the same statement (a counting
+ * Take a slot in another table before acting on the row, in the same transaction (a counting
  * semaphore: Solid Queue's Semaphore.wait). The row's `column` names a row of `table` by its unique
  * `parent_column`. When there is none, one is inserted (`parent_column` = the reference, `insert`: other
  * columns, SQL text over the rule's row); when there is one and `when` (SQL over its columns) holds,

@@ -381,7 +381,7 @@ describe('Solid Queue', () => {
     // Semaphore.wait takes the semaphore in release's transaction: a semaphore another process creates for the key
     // between the rule's select and its write (attempt_creation's insert loses: RecordNotUnique, limit 1, false) is
     // not taken a second time, and the execution stays blocked. The rule inserts with ON CONFLICT ... DO UPDATE
-    // WHERE value > 0 and moves only the rows whose slot it took, in one statement.
+    // WHERE value > 0 and, in the same transaction, moves only the rows whose slot it took.
     it('leaves the execution blocked when another transaction takes its semaphore first, as Semaphore.wait does', async () => {
       await env.db.pool.query(BLOCKED_SEED);
       const holder = new Client({ connectionString: env.db.url });
@@ -403,8 +403,9 @@ describe('Solid Queue', () => {
         }
         await holder.query('commit');
         const real = await run;
-        // Four picked, three released: E's semaphore was taken by the holder.
-        expect(real.sets['unblock-blocked-executions']).toEqual({ matched: 4, released: 3 });
+        // Four picked, three released: E's semaphore was taken by the holder, and E is left for the next run.
+        expect(real.sets['unblock-blocked-executions']).toEqual({ matched: 4, released: 3, skipped_for_locks: 1 });
+        expect(real.details.filter((d) => d.set === 'unblock-blocked-executions').map((d) => d.id)).toEqual(['1', '11', '13']);
       } finally {
         await holder.end();
       }

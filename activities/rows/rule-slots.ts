@@ -9,7 +9,7 @@ import { ruleTexts, type ParseText } from './rule-text';
 /**
  * Two rule fields that say "one at a time" (Solid Queue's BlockedExecution.unblock: per concurrency
  * key, release the first blocked execution if its semaphore has a slot): `first_per`, a condition, and
- * `acquire`, a slot taken in another table in the same statement as the row's action.
+ * `acquire`, a slot taken in another table in the batch's transaction before the row is acted on.
  */
 
 type Condition = (p: SqlParams) => string;
@@ -39,7 +39,7 @@ export function firstPerCondition(key: RowKey, cfg: NonNullable<RowRule['first_p
   return () => [...notNull, `not exists (select 1 from ${table.sql} o where ${[...same, `${tuple('o')} < ${tuple('t')}`].join(' and ')})`].join(' and ');
 }
 
-/** A statement's prefix that takes the picked rows' slots (`cte`, named `took`), and the condition that keeps the rows whose slot it took. */
+/** A common table expression that takes the picked rows' slots (`cte`, named `took`), and the condition that keeps the rows whose slot it took. */
 export type Acquire = (p: SqlParams, picked: string) => { cte: string; holds: string };
 
 /** A value written into the slot table: literals as parameters of the column's type, strings as SQL text over `texts`' table. */
@@ -58,8 +58,8 @@ function slotValue(slots: ResolvedTable, column: string, value: RuleValue, text:
  * `acquire`, checked in the catalog: the slot table's `parent_column` is a unique NOT NULL column (the
  * ON CONFLICT target), `insert` texts read the rule's row, `when` and `update` the slot row. Returns
  * the condition the rule's rows must meet (no slot, or one whose `when` holds: what a dry run
- * predicts) and the statement prefix a real run adds (insert ... on conflict do update ... where
- * `when` returning the slots taken).
+ * predicts) and the statement a real run takes the slots with (insert ... on conflict do update ...
+ * where `when` returning the slots taken; row-sets.ts acts on the rows that took theirs).
  */
 export async function resolveAcquire(
   client: PoolClient,

@@ -200,7 +200,6 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
   if (rule.referenced_by) conds.push(...(await unreferenced(client, key, rule.referenced_by, at, zones, parse, 'referenced_by')));
   if (rule.first_per) conds.push(firstPerCondition(key, rule.first_per, at));
   const slot = rule.acquire && (await resolveAcquire(client, table, rule.acquire, at, parse));
-  if (slot) conds.push(slot.condition);
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);
@@ -228,7 +227,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     ...(rule.counter && { counter: rule.counter }),
     ...(age && { age }),
     ...(parent && { lockedParent: lockedParent(parent) }),
-    ...(slot && { acquire: slot.acquire }),
+    ...(slot && { acquire: { condition: slot.condition, take: slot.acquire } }),
     where: (p) => conds.map((c) => c(p)),
   };
 }

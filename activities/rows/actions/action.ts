@@ -23,8 +23,6 @@ export interface ActionBatch<A> {
   p: SqlParams;
   /** The set's rows among `keys` that still match its conditions: an action never reaches further. */
   cond: string;
-  /** Common table expressions the action's statement starts with, which `cond` may read (a rule's `acquire`: the slots it took). */
-  ctes: string[];
   /** The same condition over other keys, with its parameters in another statement's `q`. */
   picked: (keys: readonly KeyValue[], q: SqlParams) => string;
 }
@@ -71,9 +69,6 @@ export async function count(tx: PoolClient, from: string, cond: string, values: 
 export function ownTarget(set: RowSet, verb: string, own: (p: SqlParams) => string): FractionTarget {
   return rowsTarget({ table: set.key.table, verb, condition: own, picked: true });
 }
-
-/** `with <ctes> ` before a statement, or nothing. */
-export const withCtes = (ctes: readonly string[]) => (ctes.length > 0 ? `with ${ctes.join(', ')} ` : '');
 
 /** The batch's rows, counted (a dry run that predicts). */
 export const predicted = (b: ActionBatch<unknown>) => count(b.tx, b.set.key.table.sql, b.cond, b.p.values);

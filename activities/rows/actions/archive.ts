@@ -1,7 +1,7 @@
 import { onTable } from '../../engine/failures';
 import type { SqlParams } from '../../sql/params';
 import { col, type ResolvedTable } from '../../sql/identifiers';
-import { ownTarget, predicted, type RowActionStrategy, withCtes } from './action';
+import { ownTarget, predicted, type RowActionStrategy } from './action';
 
 /** Rows moved to `archive`: `columns` copied, `values` computed over the row (and the `join`ed row its values read). */
 export interface ArchiveAction {
@@ -29,7 +29,7 @@ export const archiveRows: RowActionStrategy<ArchiveAction> = {
     const res = await onTable(
       table.name,
       b.tx.query(
-        `${withCtes([...b.ctes, `moved as (delete from ${table.sql} t where ${b.cond} returning t.*)`])}insert into ${action.archive.sql} (${into}) select ${select} from moved t${join}`,
+        `with moved as (delete from ${table.sql} t where ${b.cond} returning t.*) insert into ${action.archive.sql} (${into}) select ${select} from moved t${join}`,
         p.values,
       ),
     );

@@ -8,7 +8,7 @@ import { keyOf, keyOrder, keySelect, type KeyValue } from '../../sql/keys';
 import { assignmentList } from '../../sql/expressions';
 import { parentsWithLockedChildren, type ChildTable } from '../child-locks';
 import type { RowSet } from '../row-sets';
-import { type ActionBatch, count, ownTarget, type RowActionStrategy, withCtes } from './action';
+import { type ActionBatch, count, ownTarget, type RowActionStrategy } from './action';
 
 /** Deletes the rows, and first the rows of each child table that references them (or, with the child's `assign`, updates those). */
 export interface DeleteAction {
@@ -102,7 +102,7 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
     }
     if (mode === 'predict') return { affected: await count(tx, table.sql, b.cond, b.p.values), children, childrenUpdated };
     return {
-      affected: (await onTable(table.name, tx.query(`${withCtes(b.ctes)}delete from ${table.sql} t where ${b.cond}`, b.p.values))).rowCount ?? 0,
+      affected: (await onTable(table.name, tx.query(`delete from ${table.sql} t where ${b.cond}`, b.p.values))).rowCount ?? 0,
       children,
       childrenUpdated,
     };

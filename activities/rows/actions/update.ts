@@ -2,7 +2,7 @@ import type { ColumnRef } from '../../../core/column-refs';
 import { onTable } from '../../engine/failures';
 import { assignmentList, type Assigned, changesRow } from '../../sql/expressions';
 import type { TimestampZones } from '../../sql/time';
-import { ownTarget, predicted, type RowActionStrategy, withCtes } from './action';
+import { ownTarget, predicted, type RowActionStrategy } from './action';
 
 /** Assignments to columns or JSON paths (`tasks/column-refs.ts`); `now` in a naive column is written in `zones`' zone. */
 export interface UpdateAction {
@@ -23,9 +23,7 @@ export const updateRows: RowActionStrategy<UpdateAction> = {
     const table = b.set.key.table;
     const assignments = assignmentList(table, b.action.assign, b.p, b.set.label, b.action.zones);
     return {
-      affected:
-        (await onTable(table.name, b.tx.query(`${withCtes(b.ctes)}update ${table.sql} t set ${assignments.join(', ')} where ${b.cond}`, b.p.values)))
-          .rowCount ?? 0,
+      affected: (await onTable(table.name, b.tx.query(`update ${table.sql} t set ${assignments.join(', ')} where ${b.cond}`, b.p.values))).rowCount ?? 0,
       children: 0,
       childrenUpdated: 0,
     };
