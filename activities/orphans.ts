@@ -24,7 +24,7 @@ import {
 } from './rows/row-sets';
 import { SqlParams } from './sql/params';
 import { col, colType, resolveTable, type ResolvedTable } from './sql/identifiers';
-import { keyColumns, keyIn, resolveKeyed, type KeyValue } from './sql/keys';
+import { keyIn, resolveKeyed, type KeyValue } from './sql/keys';
 import { templateText } from './sql/expressions';
 import { millis, TimestampZones } from './sql/time';
 import { type ColumnRef, ref, refColumns, template, type TextTemplate, whole } from '../core/column-refs';
@@ -32,6 +32,8 @@ import type { Assigned } from './sql/expressions';
 import type { TimestampSettings } from '../core/time-zones';
 import { exclusive } from './engine/task-lock';
 import { requeueSet } from './rows/requeue';
+import { compileRule } from './rows/rules';
+import { missingParentRule } from '../tasks/assets-detect-orphans';
 
 type Rule<K extends OrphanRule['kind']> = Extract<OrphanRule, { kind: K }>;
 
@@ -51,7 +53,7 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function rowAction(rule: Rule<'missing_file'> | Rule<'missing_parent'>, children: RowAction & { kind: 'delete' }): RowAction {
+function rowAction(rule: Rule<'missing_file'>, children: RowAction & { kind: 'delete' }): RowAction {
   if (rule.action === 'delete') return children;
   if (rule.action === 'update') return { kind: 'update', assign: Object.entries(rule.set).map(([target, value]) => [ref(target), value]) };
   return { kind: 'report' };
@@ -197,38 +199,20 @@ async function buildUnits(client: PoolClient, cfg: AssetsDetectOrphansConfig, ta
   for (const [i, rule] of cfg.rules.entries()) {
     const where = `task ${taskId}: config.rules[${i}]`;
     const label = rule.name ?? `${rule.kind} ${rule.table}`;
-    if (rule.kind === 'missing_parent' || rule.kind === 'missing_file') {
-      const refs = rule.kind === 'missing_parent' ? keyColumns(rule.reference_column) : refColumns(template(rule.path_column));
-      const key = await resolveKeyed(
-        client,
-        rule.table,
-        rule.id_column,
-        [...refs, ...filterColumns(rule.where), ...Object.keys(rule.set).map((s) => ref(s).column)],
-        where,
-      );
-      const table = key.table;
-      const action = rowAction(rule, { kind: 'delete', children: await resolveChildren(client, key, rule.children, where) });
-      if (rule.kind === 'missing_file') {
-        const stored = template(rule.path_column);
-        const set: RowSet = { label, key, action, where: (p) => [...filterConditions(table, rule.where, p), `${templateText(table, stored, p)} is not null`] };
-        sets.push(set);
-        units.push(missingFileUnit(set, stored, resolve(rule.base_dir)) as WorkUnit);
-        continue;
-      }
-      const parentColumns = keyColumns(rule.parent_id_column);
-      const parent = await resolveTable(client, rule.parent_table, parentColumns, `${where}: parent_table`);
-      const set: RowSet = {
-        label,
-        key,
-        action,
-        where: (p) => [
-          ...filterConditions(table, rule.where, p),
-          ...refs.map((r) => `t.${col(table, r)} is not null`),
-          `not exists (select 1 from ${parent.sql} p where ${refs.map((r, j) => `p.${col(parent, parentColumns[j]!)} = t.${col(table, r)}`).join(' and ')})`,
-        ],
-      };
+    if (rule.kind === 'missing_parent') {
+      // A preset kind: the rows.rules rule it is (tasks/assets-detect-orphans.ts), compiled as rows.rules compiles it.
+      const set = await compileRule(client, missingParentRule(rule, label), where, cfg.timestamps as TimestampSettings);
       sets.push(set);
       units.push(rowSetUnit(set) as WorkUnit);
+    } else if (rule.kind === 'missing_file') {
+      const stored = template(rule.path_column);
+      const columns = [...refColumns(stored), ...filterColumns(rule.where), ...Object.keys(rule.set).map((s) => ref(s).column)];
+      const key = await resolveKeyed(client, rule.table, rule.id_column, columns, where);
+      const table = key.table;
+      const action = rowAction(rule, { kind: 'delete', children: await resolveChildren(client, key, rule.children, where) });
+      const set: RowSet = { label, key, action, where: (p) => [...filterConditions(table, rule.where, p), `${templateText(table, stored, p)} is not null`] };
+      sets.push(set);
+      units.push(missingFileUnit(set, stored, resolve(rule.base_dir)) as WorkUnit);
     } else if (rule.kind === 'stuck_pending') {
       const retry = ref(rule.retry_column);
       const key = await resolveKeyed(client, rule.table, rule.id_column, [rule.status_column, rule.timestamp_column, retry.column, rule.error_column], where);

@@ -3,6 +3,9 @@ import { duration } from './duration';
 import { defineTask } from './types';
 import { childTables, column, keyColumn, rowFilter, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 import { columnRef, textTemplate } from './column-refs';
+import { type RulesForm, uniqueName } from './presets';
+import type { RowRule } from './rows-rules';
+import { isJsonPath, refSql } from './sql-phrases';
 
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
@@ -110,6 +113,58 @@ export const assetsDetectOrphansConfig = z
 export type AssetsDetectOrphansConfig = z.output<typeof assetsDetectOrphansConfig>;
 export type OrphanRule = AssetsDetectOrphansConfig['rules'][number];
 
+type MissingParent = Extract<OrphanRule, { kind: 'missing_parent' }>;
+
+/**
+ * A `missing_parent` rule as the rows.rules rule it is: its activity compiles it through the rule
+ * compiler (activities/orphans.ts), and `caretaker rules` prints it. No SQL text: a `set` value is a
+ * literal (`{ value: ... }` for text), its key a column or JSON path.
+ */
+export function missingParentRule(r: MissingParent, name: string): RowRule {
+  const set = Object.fromEntries(Object.entries(r.set).map(([target, v]) => [target, typeof v === 'string' ? { value: v } : v]));
+  const action = r.action === 'delete' ? { delete: { children: r.children } } : r.action === 'update' ? { update: set } : { report: {} };
+  const parent = { table: r.parent_table, column: r.reference_column, parent_column: r.parent_id_column, null_is_missing: false };
+  return { name, table: r.table, key: r.id_column, ...(Object.keys(r.where).length > 0 && { match: r.where }), missing_parent: parent, ...action };
+}
+
+/**
+ * The row kinds of assets.detect_orphans as rows.rules rules (`caretaker rules`; the activity keeps
+ * its own path): `missing_parent` (its `set` may write a JSON path) and `stuck_pending` (re-queued
+ * while its counter is below max_retries, then failed with the reason). `missing_file` and
+ * `orphan_file` look at files, which no row rule does: they are `kept`, a task of this type of
+ * their own.
+ */
+export function assetsDetectOrphansRules(cfg: AssetsDetectOrphansConfig, taskId: string): RulesForm {
+  const rules: RowRule[] = [];
+  const kept: number[] = [];
+  const names = new Set<string>();
+  cfg.rules.forEach((r, i) => {
+    if (r.kind === 'missing_file' || r.kind === 'orphan_file') return void kept.push(i);
+    const picked = { name: uniqueName(r.name ?? `${r.kind} ${r.table}`, names), table: r.table, key: r.id_column };
+    if (r.kind === 'missing_parent') return void rules.push(missingParentRule(r, picked.name));
+    // NULL counts as 0; a JSON counter is read as a number and written back as one.
+    const counter = isJsonPath(r.retry_column) ? `${refSql(r.retry_column)}::numeric` : refSql(r.retry_column);
+    const reason = `Stuck in ${r.pending_status} after ${r.max_retries} re-queues; marked ${r.failed_status} by Caretaker task ${taskId}`;
+    rules.push({
+      ...picked,
+      match: { [r.status_column]: r.pending_status },
+      older_than: { column: r.timestamp_column, age: r.older_than },
+      cases: [
+        {
+          when: `coalesce(${refSql(r.retry_column)}::int, 0) < ${r.max_retries}`,
+          counter: 'requeued',
+          update: { [r.retry_column]: `coalesce(${counter}, 0) + 1`, [r.timestamp_column]: 'now()' },
+        },
+        {
+          counter: 'failed',
+          update: { [r.status_column]: { value: r.failed_status }, ...(r.error_column !== null && { [r.error_column]: { value: reason } }) },
+        },
+      ],
+    });
+  });
+  return { rules, kept };
+}
+
 export const assetsDetectOrphans = defineTask({
   type: 'assets.detect_orphans',
   aliases: ['orphan.detect'],
@@ -123,4 +178,5 @@ export const assetsDetectOrphans = defineTask({
     return files.length > 0 ? { work: 'files', because: `its ${[...new Set(files)].join(' and ')} rules` } : undefined;
   },
   configSchema: assetsDetectOrphansConfig,
+  rulesForm: assetsDetectOrphansRules,
 });

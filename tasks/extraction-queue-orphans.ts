@@ -3,6 +3,7 @@ import { duration } from './duration';
 import { defineTask } from './types';
 import { column, keyColumn, safetyFields, sqlTaskFields, statusValue, table } from './fields';
 import { workflowTarget } from './sync-trigger';
+import type { RulesForm } from './presets';
 
 export const extractionQueueOrphansConfig = z
   .object({
@@ -26,6 +27,24 @@ export const extractionQueueOrphansConfig = z
 
 export type ExtractionQueueOrphansConfig = z.output<typeof extractionQueueOrphansConfig>;
 
+/**
+ * The rule extraction.queue_orphans is (`caretaker rules`; its activity keeps its own path): rows in
+ * pending_status older than older_than go to requeue_status with their clock restarted, or, with
+ * `workflow`, get that workflow started per row (their clock left alone).
+ */
+export function extractionQueueOrphansRules(cfg: ExtractionQueueOrphansConfig): RulesForm {
+  const c = cfg.columns;
+  const picked = {
+    name: `${cfg.pending_status} orphans`,
+    table: cfg.table,
+    key: c.id,
+    match: { [c.status]: cfg.pending_status },
+    older_than: { column: c.timestamp, age: cfg.older_than },
+  };
+  if (cfg.workflow) return { rules: [{ ...picked, start_workflow: cfg.workflow, counter: 'started' }] };
+  return { rules: [{ ...picked, update: { [c.status]: { value: cfg.requeue_status ?? cfg.pending_status }, [c.timestamp]: 'now()' }, counter: 'requeued' }] };
+}
+
 export const extractionQueueOrphans = defineTask({
   type: 'extraction.queue_orphans',
   aliases: ['extraction.queue_pending'],
@@ -35,4 +54,5 @@ export const extractionQueueOrphans = defineTask({
   destructive: true,
   unplannable: (cfg) => (cfg.workflow ? { work: 'workflow_starts', because: 'with workflow' } : undefined),
   configSchema: extractionQueueOrphansConfig,
+  rulesForm: extractionQueueOrphansRules,
 });

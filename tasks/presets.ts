@@ -52,3 +52,47 @@ export function asRowsRulesConfig(type: TaskType, config: unknown, raw: Record<s
   const batch = 'batch_size' in raw || start === undefined || start === defaultBatchStart(rowsRulesConfig) ? {} : { batch_size: { start } };
   return { ...batch, ...shared, ...preset.fixed, rules: preset.rules.map(ruleInput) };
 }
+
+/**
+ * The rows.rules form of a type whose activity keeps its own path (runs.cleanup_stale,
+ * extraction.queue_orphans, assets.detect_orphans: their recorded results and histories stay as
+ * they are): the rules `caretaker rules` prints, which change the same rows to the same values
+ * (test/presets.test.ts runs both). Its counts and details are the rules' own.
+ */
+export interface RulesForm {
+  rules: RowRule[];
+  /** The config's rules that are no row rules (assets.detect_orphans' file kinds), by index: they stay a task of the type. */
+  kept?: number[];
+}
+
+/** A name unique among `taken` (`name (2)`, ...): rows.rules names each rule once. */
+export function uniqueName(name: string, taken: Set<string>): string {
+  let unique = name;
+  for (let n = 2; taken.has(unique); n++) unique = `${name} (${n})`;
+  taken.add(unique);
+  return unique;
+}
+
+/**
+ * What `caretaker rules` prints for a task of a type with a rows.rules form: the rows.rules config
+ * (as `asRowsRulesConfig` builds it; undefined when the config has no row rule) and, when some of
+ * its rules are no row rules, its own config with only those (`kept`). Undefined for other types.
+ */
+export function rulesFormConfig(
+  type: TaskType,
+  config: unknown,
+  raw: Record<string, unknown>,
+  taskId: string,
+): { rules?: Record<string, unknown>; kept?: Record<string, unknown> } | undefined {
+  if (!type.rulesForm) return undefined;
+  const form = type.rulesForm(config, taskId);
+  const fields = rowsRulesConfig.shape as Record<string, unknown>;
+  const shared = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'rules' && k in fields));
+  const start = defaultBatchStart(type.configSchema);
+  const batch = 'batch_size' in raw || start === undefined || start === defaultBatchStart(rowsRulesConfig) ? {} : { batch_size: { start } };
+  const rawRules = Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
+  return {
+    ...(form.rules.length > 0 && { rules: { ...batch, ...shared, rules: form.rules.map(ruleInput) } }),
+    ...(form.kept && form.kept.length > 0 && { kept: { ...raw, rules: form.kept.map((i) => rawRules[i]) } }),
+  };
+}

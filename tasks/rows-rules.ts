@@ -3,6 +3,8 @@ import { defineTask } from './types';
 import { duration } from './duration';
 import { childTable, column, equalities, keyColumn, safetyFields, sqlTaskFields, table } from './fields';
 import { sqlCondition, sqlValue } from './sql-text';
+import { columnRef } from './column-refs';
+import { parseColumnRef } from '../core/column-refs';
 import { workflowTarget } from './sync-trigger';
 
 /**
@@ -20,9 +22,12 @@ const literal = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const ruleValue = () => z.union([z.null(), z.number(), z.boolean(), sqlValue(), z.object({ value: literal }).strict()]);
 export type RuleValue = z.output<ReturnType<typeof ruleValue>>;
 
-/** Column -> value; every column not listed is left as it is. */
+/**
+ * Column -> value; every column not listed is left as it is. A target may be a JSON path into a
+ * json/jsonb column (`"meta->>'reason'"`): written with jsonb_set, so the column's other keys stay.
+ */
 const update = () =>
-  z.record(column(), ruleValue()).refine((u) => Object.keys(u).length > 0, { message: 'expected at least one column to set, e.g. { locked_at: null }' });
+  z.record(columnRef(), ruleValue()).refine((u) => Object.keys(u).length > 0, { message: 'expected at least one column to set, e.g. { locked_at: null }' });
 
 /**
  * Delete the rows, and first their child rows (`{ table, column }`, as in retention's children); a
@@ -253,7 +258,7 @@ export const rowsRulesConfig = z
       const keys = [r.key].flat();
       [{ u: r.update, path: [...at, 'update'] }, ...(r.cases ?? []).map((b, j) => ({ u: b.update, path: [...at, 'cases', j, 'update'] }))].forEach(
         ({ u, path }) => {
-          const hit = Object.keys(u ?? {}).filter((c) => keys.includes(c));
+          const hit = Object.keys(u ?? {}).filter((c) => keys.includes(parseColumnRef(c)?.column ?? c));
           if (hit.length > 0)
             ctx.addIssue({
               code: 'custom',

@@ -4,6 +4,7 @@ import { formatDuration } from '../core/duration';
 import { defineTask } from './types';
 import { column, keyColumn, sqlTaskFields, statusValue, table } from './fields';
 import { assignments, columnRef } from './column-refs';
+import { runsCleanupStaleRules } from './runs-cleanup-stale-rules';
 
 /** The shortest stale threshold accepted without allow_short_thresholds. */
 export const STALE_FLOOR_MS = 5 * 60_000;
@@ -124,4 +125,5 @@ export const runsCleanupStale = defineTask({
   engineActivity: 'cleanupStaleRuns',
   destructive: true,
   configSchema: runsCleanupStaleConfig,
+  rulesForm: runsCleanupStaleRules,
 });

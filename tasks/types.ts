@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { PlanRefusal } from './plannable';
-import type { PresetRules } from './presets';
+import type { PresetRules, RulesForm } from './presets';
 
 /**
  * One entry of the maintenance catalog. Everything Caretaker knows about a task type that is not
@@ -35,6 +35,12 @@ export interface TaskType<S extends z.ZodType = z.ZodType> {
   readonly configSchema: S;
   /** A preset of `rows.rules` (tasks/presets.ts): the rules this config is, which its activity runs and `caretaker rules` prints. */
   readonly preset?: (config: z.output<S>) => PresetRules;
+  /**
+   * Not a preset (its activity keeps its own path, so recorded results stay), but its rows as
+   * rows.rules rules (tasks/presets.ts `RulesForm`): what `caretaker rules` prints for the task
+   * `taskId` (a reason it writes names the task).
+   */
+  readonly rulesForm?: (config: z.output<S>, taskId: string) => RulesForm;
 }
 
 export function defineTask<S extends z.ZodType>(task: TaskType<S>): TaskType<S> {

@@ -258,7 +258,11 @@ describe('plan → approve → apply', () => {
     const handle = await start('purge-alerted');
     const plan = await planOf(handle);
     const { runId } = await handle.describe();
-    await temporal.client.workflow.getHandle(`${handle.workflowId}/approval/${runId}/1`).result();
+    // The alert is a child the run starts after it records the plan: the server creates it shortly after.
+    const alert = temporal.client.workflow.getHandle(`${handle.workflowId}/approval/${runId}/1`);
+    const started = async () => (await alert.describe().catch(() => undefined)) !== undefined;
+    await expect.poll(started, { timeout: 20_000 }).toBe(true);
+    await alert.result();
     expect(alerts.at(-1)).toMatchObject({
       task: 'purge-alerted',
       outcome: 'awaiting_approval',

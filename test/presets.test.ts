@@ -18,6 +18,10 @@ import { caretaker } from './cli';
 import { runTaskWorkflow } from './fixtures';
 import { rowsOf } from './rows-rules-support';
 import { useTaskEnvironment } from './support';
+import type { AssetsDetectOrphansConfig } from '../tasks/assets-detect-orphans';
+import type { ExtractionQueueOrphansConfig } from '../tasks/extraction-queue-orphans';
+import type { RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
+import { seedOrphans, seedQueueOrphans, seedStale } from './presets-forms-support';
 
 /**
  * status.reset, runs.cleanup_expired and sync.trigger are presets of rows.rules (issue 18). For
@@ -232,7 +236,7 @@ async function runOnSeed(pool: Pool, task: TaskConfig, seed: { sql: string; tabl
   runs.push(summary(real));
   const result = { runs, fates: fates(before, await snap(), names) };
   // Started workflows end here, so the next variant starts the same ones afresh.
-  if (task.type === 'sync.trigger' || task.type === 'rows.rules') {
+  if (task.type === 'sync.trigger' || task.type === 'rows.rules' || task.type === 'extraction.queue_orphans') {
     for (const d of real.details.filter((x) => x.action === 'start_workflow')) {
       const prefix =
         (task.config as SyncTriggerConfig).workflow?.id_prefix ??
@@ -313,6 +317,245 @@ describe('presets of rows.rules', () => {
       expect(dryExecute).toEqual(real);
       expect(dryRead).toEqual(real);
       if (task.type !== 'sync.trigger') expect(Object.keys(Object.values(preset.fates)[0]!).length).toBeGreaterThan(0);
+    },
+  );
+});
+
+/**
+ * runs.cleanup_stale, extraction.queue_orphans and assets.detect_orphans keep their activities (their
+ * results and recorded histories stay), and `caretaker rules` prints their rows as rows.rules rules
+ * (`TaskType.rulesForm`). For every config of those types in the examples and the tests: the printed
+ * task, run as rows.rules, changes exactly the rows the task changes, to the same values (the stale
+ * reason text included; a value written as now() reads "now"), and starts the same workflows; its dry
+ * runs report the rows its real run changes. assets.detect_orphans' file rules stay a task of their own.
+ */
+const FORM_TYPES = ['runs.cleanup_stale', 'extraction.queue_orphans', 'assets.detect_orphans'];
+
+/** Configs of these types from the tests (runs-cleanup-stale, requeue, assets-detect-orphans, dispatch), and ones that use every field the forms print. */
+const TEST_FORM_CONFIGS = join(dir, 'test-form-configs.yaml');
+writeFileSync(
+  TEST_FORM_CONFIGS,
+  JSON.stringify({
+    tasks: [
+      {
+        id: 'pipeline',
+        type: 'runs.cleanup_stale',
+        schedule: { every: '5m' },
+        config: {
+          table: 'app.pipeline_jobs',
+          columns: { id: 'job_id', status: 'state', timestamp: 'last_seen_at', retry_count: 'attempts', error: 'failure_reason', job_type: 'kind' },
+          job_type_thresholds: { analysis: '1h' },
+          requeue_set: { attempts: { increment: 2 } },
+          final_set: { failed: { attempts: 0 } },
+          batch_size: 2,
+        },
+      },
+      {
+        id: 'stale-json',
+        type: 'runs.cleanup_stale',
+        schedule: { every: '5m' },
+        config: {
+          table: 'stale_json',
+          columns: {
+            id: 'run_id',
+            status: 'state',
+            timestamp: 'seen_at',
+            retry_count: "meta->>'retries'",
+            error: "meta->>'reason'",
+            finished_at: 'done_at',
+            job_type: "meta->>'kind'",
+            heartbeat: 'beat_at',
+          },
+          thresholds: { queued: '10m', running: '1h', paused: '90m' },
+          age_columns: { queued: 'created_at' },
+          job_type_thresholds: { report: '20m' },
+          final_status: { queued: 'cancelled', running: 'failed', paused: 'failed' },
+          requeue_status: 'queued',
+          requeue_set: { "meta->>'requeued_at'": { now: true }, worker: null, created_at: { now: true } },
+          final_set: { failed: { exit_code: -1, "meta->'final'->>'by'": 'caretaker' } },
+          max_retries: 2,
+        },
+      },
+      {
+        id: 'queue-by-status',
+        type: 'extraction.queue_orphans',
+        schedule: { every: '5m' },
+        config: {
+          table: 'queue_items',
+          columns: { id: 'item_id', status: 'state', timestamp: 'queued_at' },
+          pending_status: 'waiting',
+          requeue_status: 'ready',
+          older_than: '15m',
+        },
+      },
+      {
+        id: 'orphans',
+        type: 'orphan.detect',
+        schedule: { every: '1h' },
+        config: {
+          batch_size: 2,
+          rules: [
+            { kind: 'missing_file', name: 'orphan apps', table: 'apps', path_column: 'path', base_dir: join(dir, 'apps'), action: 'delete' },
+            {
+              kind: 'missing_parent',
+              name: 'orphan tasks',
+              table: 'tasks',
+              reference_column: 'app_id',
+              parent_table: 'apps',
+              where: { status: ['pending', 'running'] },
+              action: 'update',
+              set: { status: 'cancelled', error: 'Target app no longer exists - cancelled by maintenance service' },
+            },
+            {
+              kind: 'orphan_file',
+              name: 'stray uploads',
+              base_dir: join(dir, 'uploads'),
+              table: 'uploads',
+              path_column: 'file_path',
+              min_age: '1h',
+              action: 'delete',
+            },
+            { kind: 'stuck_pending', name: 'stuck assets', table: 'assets', older_than: '1h', error_column: 'error' },
+          ],
+        },
+      },
+      {
+        id: 'docs',
+        type: 'assets.detect_orphans',
+        schedule: { every: '1h' },
+        config: {
+          rules: [
+            {
+              kind: 'missing_parent',
+              name: 'ownerless docs',
+              table: 'docs',
+              reference_column: 'owner_id',
+              parent_table: 'owners',
+              action: 'delete',
+              children: [{ table: 'doc_pages', column: 'doc_id' }],
+            },
+            {
+              kind: 'missing_parent',
+              table: 'notes',
+              reference_column: 'doc_ref',
+              parent_table: 'owners',
+              action: 'update',
+              set: { "meta->'orphan'->>'by'": 'caretaker', "meta->>'count'": 1, archived: true },
+            },
+            { kind: 'missing_parent', table: 'memos', reference_column: 'owner_ref', parent_table: 'owners', where: { draft: true }, action: 'report' },
+            {
+              kind: 'stuck_pending',
+              name: 'stuck json',
+              table: 'uploads_json',
+              retry_column: "meta->>'retries'",
+              max_retries: 1,
+              pending_status: 'waiting',
+              failed_status: 'dead',
+              older_than: '2h',
+            },
+          ],
+        },
+      },
+    ],
+  }),
+);
+
+const FORM_FILES = [...FILES.filter((f) => f !== TEST_CONFIGS), 'examples/ucore.yaml', TEST_FORM_CONFIGS];
+const formCases = FORM_FILES.flatMap((file) =>
+  parseConfigText(readFileSync(file, 'utf8'), file)
+    .tasks.filter((t) => FORM_TYPES.includes(t.type))
+    .map((task) => ({ file, task })),
+);
+
+type OrphanRule = AssetsDetectOrphansConfig['rules'][number];
+const isRowRule = (r: OrphanRule): r is Extract<OrphanRule, { kind: 'missing_parent' | 'stuck_pending' }> =>
+  r.kind === 'missing_parent' || r.kind === 'stuck_pending';
+
+/** The task as its activity runs its row rules alone (assets.detect_orphans' file rules are printed as a task of their own). */
+function rowRulesOnly(task: TaskConfig): TaskConfig {
+  if (task.type !== 'assets.detect_orphans') return task;
+  const cfg = task.config as AssetsDetectOrphansConfig;
+  return { ...task, config: { ...cfg, rules: cfg.rules.filter(isRowRule) } };
+}
+
+function formSeed(task: TaskConfig) {
+  if (task.type === 'runs.cleanup_stale') return seedStale(task.config as RunsCleanupStaleConfig, base);
+  if (task.type === 'extraction.queue_orphans') return seedQueueOrphans(task.config as ExtractionQueueOrphansConfig, base);
+  return seedOrphans((task.config as AssetsDetectOrphansConfig).rules.filter(isRowRule), base);
+}
+
+/** A timestamp in a value that lies within three minutes of now reads "now": both runs write now(), each its own. */
+function nowRead(fates: Fates): Fates {
+  const iso = /"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)"/g;
+  const read = (v: string) => v.replace(iso, (m) => (Math.abs(Date.parse(m.slice(1, -1)) - Date.now()) < 180_000 ? '"now"' : m));
+  return Object.fromEntries(Object.entries(fates).map(([t, rows]) => [t, Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, read(v)]))]));
+}
+
+const started = (run: ReturnType<typeof summary>) =>
+  run.details
+    .filter((d) => d.endsWith('|start_workflow'))
+    .map((d) => d.split('|')[1])
+    .sort();
+
+describe('rows.rules forms of runs.cleanup_stale, extraction.queue_orphans and assets.detect_orphans', () => {
+  it('covers every example and test config of the three types', () => {
+    expect(formCases.map((c) => `${c.task.id} (${c.task.type})`).sort()).toEqual(
+      [
+        'docs (assets.detect_orphans)',
+        'extraction-safety-net (extraction.queue_orphans)',
+        'extraction-safety-net (extraction.queue_orphans)',
+        'orphan-apps-and-tasks (assets.detect_orphans)',
+        'orphaned-file-records (assets.detect_orphans)',
+        'orphans (assets.detect_orphans)',
+        'orphans (assets.detect_orphans)',
+        'orphans (assets.detect_orphans)',
+        'pipeline (runs.cleanup_stale)',
+        'queue-by-status (extraction.queue_orphans)',
+        'stale-jobs (runs.cleanup_stale)',
+        'stale-json (runs.cleanup_stale)',
+        'stale-runs (runs.cleanup_stale)',
+        'stale-runs (runs.cleanup_stale)',
+        'stuck-tasks (runs.cleanup_stale)',
+      ].sort(),
+    );
+  });
+
+  it.each(formCases.map((c) => [`${c.file === TEST_FORM_CONFIGS ? 'test configs' : c.file}: ${c.task.id}`, c] as const))(
+    '%s: the printed rows.rules task changes exactly the rows the task changes, to the same values',
+    async (_name, { file, task }) => {
+      const printed = await caretaker('rules', task.id, '-f', file);
+      const rows = task.type === 'assets.detect_orphans' ? (task.config as AssetsDetectOrphansConfig).rules.filter(isRowRule) : [null];
+      if (rows.length === 0) {
+        // Only file rules: nothing to print as rows.rules.
+        expect(printed.code).toBe(2);
+        expect(printed.err).toContain(`task ${task.id} is assets.detect_orphans with only file rules (missing_file, orphan_file)`);
+        return;
+      }
+      expect(printed.err).toBe('');
+      expect(printed.code).toBe(0);
+      const entries = parse(printed.out) as { id: string; type: string; config: { rules: { kind: string }[] } }[];
+      const files = task.type === 'assets.detect_orphans' ? (task.config as AssetsDetectOrphansConfig).rules.filter((r) => !isRowRule(r)) : [];
+      expect(entries).toHaveLength(files.length > 0 ? 2 : 1);
+      if (files.length > 0) {
+        expect(entries[1]).toMatchObject({ id: `${task.id}-files`, type: task.type });
+        expect(entries[1]!.config.rules.map((r) => r.kind)).toEqual(files.map((r) => r.kind));
+      }
+      const rules = parseConfigText(JSON.stringify({ tasks: [entries[0]] }), 'printed.yaml', {}).tasks[0]!;
+      expect(rules.type).toBe('rows.rules');
+      const own = rowRulesOnly(task);
+      const seed = formSeed(own);
+      const ran = await runOnSeed(env.db.pool, own, seed);
+      const asRules = await runOnSeed(env.db.pool, rules, seed);
+      expect(nowRead(asRules.fates)).toEqual(nowRead(ran.fates));
+      expect(started(asRules.runs[2]!)).toEqual(started(ran.runs[2]!));
+      // The seed meets the rules: something changes (or starts), something stays.
+      const changed = Object.values(ran.fates).reduce((n, f) => n + Object.keys(f).length, 0) + started(ran.runs[2]!).length;
+      expect(changed).toBeGreaterThan(0);
+      expect(asRules.runs[2]!.status).toBe('completed');
+      // Both dry runs of the printed task report the rows its real run acts on.
+      const [dryExecute, dryRead, real] = asRules.runs;
+      expect(dryExecute!.details).toEqual(real!.details);
+      expect(dryRead!.details).toEqual(real!.details);
     },
   );
 });

@@ -9,6 +9,8 @@ import { assertStableFunctions, renderSqlText, type RelatedTable } from '../sql/
 export interface RuleTexts {
   condition(text: string, at: string): (p: SqlParams) => string;
   value(text: string, at: string): (p: SqlParams) => string;
+  /** A value written into a JSON path: a bare quoted literal is read as text (`to_jsonb` cannot infer an untyped one). */
+  jsonValue(text: string, at: string): (p: SqlParams) => string;
   /** Every function the texts call is IMMUTABLE or STABLE in the live database. */
   checkFunctions(client: PoolClient): Promise<void>;
   /** The columns the texts read. */
@@ -34,11 +36,16 @@ export function ruleTexts(table: ResolvedTable, where: string, alias = 't', pars
     }
     texts.push(text);
     renderSqlText(text, table, new SqlParams(), alias, at, related);
-    return (p: SqlParams) => renderSqlText(text, table, p, alias, at, related);
+    return { text, render: (p: SqlParams) => renderSqlText(text, table, p, alias, at, related) };
   };
   return {
-    condition: (source, at) => add(source, 'condition', at),
-    value: (source, at) => add(source, 'value', at),
+    condition: (source, at) => add(source, 'condition', at).render,
+    value: (source, at) => add(source, 'value', at).render,
+    jsonValue: (source, at) => {
+      const { text, render } = add(source, 'value', at);
+      const untyped = text.expr.kind === 'const' && text.expr.type === 'unknown';
+      return untyped ? (p) => `(${render(p)})::text` : render;
+    },
     checkFunctions: (client) => assertStableFunctions(client, texts, where),
     columns: () => [...new Set(texts.flatMap((t) => t.columns))],
   };

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { branchCounters, ruleTextSources, type RowRule, type RuleValue } from '../../tasks/rows-rules';
-import { whole, type ColumnRef } from '../../core/column-refs';
+import { ref, type ColumnRef } from '../../core/column-refs';
 import type { TaskResult } from '../../core/contract';
 import { configError } from '../../core/errors';
 import { resolveChildren } from './children';
@@ -120,14 +120,25 @@ async function relationWhere(
   return (p) => [condition(p)];
 }
 
-/** An update's assignments: literals as parameters cast to the column's type, strings as SQL value expressions. */
+/**
+ * An update's assignments: literals as parameters cast to the column's type (inside JSON: as JSON),
+ * strings as SQL value expressions; a target is a column or a JSON path (written with jsonb_set).
+ */
 function assignments(table: ResolvedTable, update: Record<string, RuleValue>, texts: RuleTexts, at: string): [ColumnRef, Assigned][] {
-  return Object.entries(update).map(([column, value]): [ColumnRef, Assigned] => {
-    if (value === null || typeof value === 'number' || typeof value === 'boolean') return [whole(column), value];
-    if (typeof value === 'object') return [whole(column), value.value];
-    return [whole(column), { sql: texts.value(value, `${at}.update.${column}`) }];
+  return Object.entries(update).map(([target, value]): [ColumnRef, Assigned] => {
+    const r = ref(target);
+    const json = r.path.length > 0;
+    if (json && !['json', 'jsonb'].includes(colType(table, r.column))) {
+      throw configError(`${at}.update.${target}: a JSON path needs a json or jsonb column, but ${table.name}.${r.column} is ${colType(table, r.column)}`);
+    }
+    if (value === null || typeof value === 'number' || typeof value === 'boolean') return [r, value];
+    if (typeof value === 'object') return [r, value.value];
+    return [r, { sql: (json ? texts.jsonValue : texts.value)(value, `${at}.update.${target}`) }];
   });
 }
+
+/** The columns an update writes (a JSON path writes its column). */
+const updatedColumns = (update: Record<string, RuleValue> | undefined) => Object.keys(update ?? {}).map((target) => ref(target).column);
 
 /** The action of a rule or a branch. */
 async function action(client: PoolClient, key: RowKey, r: Pick<RowRule, 'update' | 'delete' | 'report'>, texts: RuleTexts, at: string) {
@@ -143,7 +154,7 @@ async function deleteChildren(client: PoolClient, key: RowKey, children: NonNull
     if (!c.update) continue;
     const child = resolved[i]!;
     const cat = `${at}: children[${i}]`;
-    await resolveTable(client, child.table.name, Object.keys(c.update), `${cat}.update`);
+    await resolveTable(client, child.table.name, updatedColumns(c.update), `${cat}.update`);
     const texts = ruleTexts(child.table, cat);
     child.assign = assignments(child.table, c.update, texts, cat);
     await texts.checkFunctions(client);
@@ -176,7 +187,7 @@ async function ruleSet(client: PoolClient, rule: RowRule, at: string, zones: Tim
     ...(rule.older_than ? [rule.older_than.column] : []),
     ...(rule.missing_parent ? keyColumns(rule.missing_parent.column ?? []) : []),
     ...[...(rule.unreferenced_by ?? []), ...(rule.referenced_by ?? [])].flatMap((u) => (u.parent_column === undefined ? [] : keyColumns(u.parent_column))),
-    ...[rule, ...(rule.cases ?? [])].flatMap((r) => Object.keys(r.update ?? {})),
+    ...[rule, ...(rule.cases ?? [])].flatMap((r) => updatedColumns(r.update)),
   ];
   const key = await resolveKeyed(client, rule.table, rule.key, named, at, 'key');
   const table = key.table;
@@ -268,11 +279,31 @@ export async function runRules(
   timestamps: TimestampSettings,
   built: readonly SqlText[] = [],
 ): Promise<TaskResult> {
-  const known = (source: string, kind: string) => built.find((t) => t.source === source && t.kind === kind);
-  if (!rules.flatMap(ruleTextSources).every((t) => known(t.source, t.kind))) await loadSqlParser();
-  const parse: ParseText = (source, kind) => known(source, kind) ?? parseSqlText(source, kind);
+  const parse = await textParser(rules, built);
   const sets: RowSet[] = [];
   for (const [i, rule] of rules.entries())
     sets.push(await ruleSet(session.client, rule, `task ${session.input.taskId}: config.rules[${i}] (${rule.name})`, timestamps, parse));
   return inZone(session.client, timestamps.zone, () => processRowSets(session, sets));
+}
+
+/** How the rules' text becomes trees: built text looked up, the parser loaded only for text it does not know. */
+async function textParser(rules: readonly RowRule[], built: readonly SqlText[]): Promise<ParseText> {
+  const known = (source: string, kind: string) => built.find((t) => t.source === source && t.kind === kind);
+  if (!rules.flatMap(ruleTextSources).every((t) => known(t.source, t.kind))) await loadSqlParser();
+  return (source, kind) => known(source, kind) ?? parseSqlText(source, kind);
+}
+
+/**
+ * One rule as the row set rows.rules makes of it, for a task that runs it among units of its own
+ * (assets.detect_orphans' `missing_parent`, activities/orphans.ts); `at` names it in errors. A rule
+ * with SQL time comparisons needs the session's TimeZone set as `runRules` sets it.
+ */
+export async function compileRule(
+  client: PoolClient,
+  rule: RowRule,
+  at: string,
+  timestamps: TimestampSettings,
+  built: readonly SqlText[] = [],
+): Promise<RowSet> {
+  return ruleSet(client, rule, at, timestamps, await textParser([rule], built));
 }
