@@ -134,7 +134,11 @@ const acquire = () =>
       parent_column: column(),
       insert: z.record(column(), ruleValue()).default({}),
       when: sqlCondition().optional(),
-      update: update().optional(),
+      /** Column -> value over the slot row (plain columns: a slot is a counter, not a document). */
+      update: z
+        .record(column(), ruleValue())
+        .refine((u) => Object.keys(u).length > 0, { message: 'expected at least one column to set, e.g. { value: "value - 1" }' })
+        .optional(),
     })
     .strict();
 

@@ -266,6 +266,11 @@ describe('caretaker check', () => {
       ),
       'error: task orphan-apps: config.rules[1] (by-case).cases[0].delete.children[0].update.attempt: public.builds.attempt (integer) cannot take this value: invalid input syntax for type integer: "many"',
     ]);
+    // A JSON path needs a json or jsonb column, as the run says.
+    const json = await checkJson(configWith(rule({ "note->'orphaned'": true }, { attempt: 'attempt + 1' })));
+    expect(messages(json.report, 'orphan-apps')).toEqual([
+      `error: task orphan-apps: config.rules[0] (orphans).delete.children[0].update.note->'orphaned': a JSON path needs a json or jsonb column, but public.builds.note is text`,
+    ]);
     const fixed = await checkJson(configWith(rule({ app_id: null, attempt: { value: '2' }, note: "note || ' (orphaned)'" }, { attempt: 'attempt + 1' })));
     expect(messages(fixed.report, 'orphan-apps')).toEqual([]);
     expect(fixed.code).toBe(0);

@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { whole } from '../../core/column-refs';
+import { ref } from '../../core/column-refs';
 import { parseSqlText, SqlTextError, type SqlText } from '../../tasks/sql-text';
 import { assignmentList, type Assigned } from '../sql/expressions';
 import { resolveTable, type ResolvedTable } from '../sql/identifiers';
@@ -40,8 +40,11 @@ async function explainOnly(client: PoolClient, text: string, values: unknown[]):
   }
 }
 
-/** One value of a child's update as the run assigns it (tasks/rows-rules.ts `ruleValue`), or the problems of its SQL text. */
-async function assigned(client: PoolClient, table: ResolvedTable, value: unknown): Promise<{ value: Assigned } | { problems: string[] }> {
+/**
+ * One value of a child's update as the run assigns it (tasks/rows-rules.ts `ruleValue`; into a JSON
+ * path a bare quoted literal is text, as rule-text.ts `jsonValue` reads it), or the problems of its SQL text.
+ */
+async function assigned(client: PoolClient, table: ResolvedTable, value: unknown, json: boolean): Promise<{ value: Assigned } | { problems: string[] }> {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return { value };
   if (typeof value === 'object') return { value: (value as { value: string | number | boolean | null }).value };
   let text: SqlText;
@@ -52,7 +55,9 @@ async function assigned(client: PoolClient, table: ResolvedTable, value: unknown
     throw err;
   }
   const problems = [...columnProblems(text, table), ...(await functionProblems(client, [text]))];
-  return problems.length > 0 ? { problems } : { value: { sql: (p: SqlParams) => renderSqlText(text, table, p, 't') } };
+  if (problems.length > 0) return { problems };
+  const untyped = json && text.expr.kind === 'const' && text.expr.type === 'unknown';
+  return { value: { sql: (p: SqlParams) => (untyped ? `(${renderSqlText(text, table, p, 't')})::text` : renderSqlText(text, table, p, 't')) } };
 }
 
 /**
@@ -75,24 +80,31 @@ export async function childUpdateFindings(client: PoolClient, rules: readonly Ru
         findings.push(error(messageOf(err)));
         continue;
       }
-      for (const [column, value] of Object.entries(child.update)) {
+      for (const [target, value] of Object.entries(child.update)) {
+        const r = ref(target);
+        const column = r.column;
         if (!table.columns.has(column)) {
           // The message the run gives (resolveTable), with the config path of the update.
           await resolveTable(client, child.table, [column], `${childAt}.update`).catch((err: unknown) => findings.push(error(messageOf(err))));
           continue;
         }
-        const where = `${childAt}.update.${column}`;
-        const got = await assigned(client, table, value);
+        const where = `${childAt}.update.${target}`;
+        const type = table.columns.get(column)!.type;
+        const json = r.path.length > 0;
+        if (json && !['json', 'jsonb'].includes(type)) {
+          findings.push(error(`${where}: a JSON path needs a json or jsonb column, but ${table.name}.${column} is ${type}`));
+          continue;
+        }
+        const got = await assigned(client, table, value, json);
         if ('problems' in got) {
           findings.push(...got.problems.map((p) => error(`${where}: ${p}`)));
           continue;
         }
         const p = new SqlParams();
-        const set = assignmentList(table, [[whole(column), got.value]], p, where);
+        const set = assignmentList(table, [[r, got.value]], p, where);
         try {
           await explainOnly(client, `update ${table.sql} t set ${set.join(', ')} where false`, p.values);
         } catch (err) {
-          const type = table.columns.get(column)!.type;
           findings.push(error(`${where}: ${table.name}.${column} (${type}) cannot take this value: ${messageOf(err)}`));
         }
       }
