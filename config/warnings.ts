@@ -48,9 +48,9 @@ export function dryRunCaveats(task: TaskConfig): string[] {
 const tableName = (t: unknown) => String(t).replace(/^public\./, '');
 
 /**
- * `rows.rules`: a later rule that reads a table (its own, `missing_parent`'s, `unreferenced_by`'s, `referenced_by`'s, `parent`'s)
- * an earlier rule changes (its own table; the child tables its deletes clear; the archive table it
- * fills) sees those changes in a real run; a dry run rolls each rule back, so it cannot show them.
+ * `rows.rules`: a later rule that reads a table (its own, `missing_parent`'s, `unreferenced_by`'s, `referenced_by`'s, `parent`'s,
+ * `acquire`'s) an earlier rule changes (its own table; the child tables its deletes clear; the archive table it
+ * fills; the slots it acquires) sees those changes in a real run; a dry run rolls each rule back, so it cannot show them.
  */
 function ruleDependencies(rules: Record<string, unknown>[], at: string): string[] {
   const obj = (v: unknown) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {});
@@ -58,12 +58,25 @@ function ruleDependencies(rules: Record<string, unknown>[], at: string): string[
   const changed = (r: Record<string, unknown>): string[] => {
     const branches = list(r.cases);
     const own = r.update !== undefined || r.delete !== undefined || r.archive !== undefined || branches.some((b) => b.report === undefined);
-    return [...(own ? [r.table] : []), ...children(r.delete), ...branches.flatMap((b) => children(b.delete)), ...(r.archive ? [obj(r.archive).table] : [])]
+    return [
+      ...(own ? [r.table] : []),
+      ...children(r.delete),
+      ...branches.flatMap((b) => children(b.delete)),
+      ...(r.archive ? [obj(r.archive).table] : []),
+      ...(r.acquire ? [obj(r.acquire).table] : []),
+    ]
       .filter((t) => t !== undefined)
       .map(tableName);
   };
   const reads = (r: Record<string, unknown>) =>
-    [r.table, obj(r.missing_parent).table, obj(r.parent).table, ...list(r.unreferenced_by).map((u) => u.table), ...list(r.referenced_by).map((u) => u.table)]
+    [
+      r.table,
+      obj(r.missing_parent).table,
+      obj(r.parent).table,
+      ...list(r.unreferenced_by).map((u) => u.table),
+      ...list(r.referenced_by).map((u) => u.table),
+      obj(r.acquire).table,
+    ]
       .filter((t) => t !== undefined)
       .map(tableName);
   const warnings: string[] = [];

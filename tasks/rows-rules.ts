@@ -129,6 +129,38 @@ const referencedBy = () =>
     })
     .strict();
 
+/**
+ * Only the first row of each group: rows with equal `columns` are a group (a row with a NULL there is
+ * in none, and never picked), ordered by `order_by` (NOT NULL columns, ascending), then the key. A row
+ * is picked only when no row of the whole table comes before it in its group, judged as the rows stand
+ * when each batch selects (Solid Queue releases one blocked execution per concurrency key).
+ */
+const firstPer = () => z.object({ columns: keyColumn(), order_by: z.array(column()).default([]) }).strict();
+
+/**
+ * Take a slot in another table before acting on the row, in the same transaction (a counting
+ * semaphore: Solid Queue's Semaphore.wait). The row's `column` names a row of `table` by its unique
+ * `parent_column`. When there is none, one is inserted (`parent_column` = the reference, `insert`: other
+ * columns, SQL text over the rule's row); when there is one and `when` (SQL over its columns) holds,
+ * `update` is applied to it (SQL text over its columns, e.g. `value - 1`); otherwise the row is not
+ * picked. A row acts only when its slot was taken. Needs `first_per` on `column` (one row per slot).
+ */
+const acquire = () =>
+  z
+    .object({
+      table: table(),
+      column: column(),
+      parent_column: column(),
+      insert: z.record(column(), ruleValue()).default({}),
+      when: sqlCondition().optional(),
+      /** Column -> value over the slot row (plain columns: a slot is a counter, not a document). */
+      update: z
+        .record(column(), ruleValue())
+        .refine((u) => Object.keys(u).length > 0, { message: 'expected at least one column to set, e.g. { value: "value - 1" }' })
+        .optional(),
+    })
+    .strict();
+
 /** One branch of `cases`: the first branch whose `when` holds decides the row's action. */
 const branch = () =>
   z
@@ -172,6 +204,8 @@ const rule = () =>
        * does not count them either.
        */
       not_matched_by: z.array(z.string().min(1)).min(1).optional(),
+      first_per: firstPer().optional(),
+      acquire: acquire().optional(),
       /** The result counter; default the action's past tense (`deleted`, `updated`, `archived`, `reported`). */
       counter: counter().optional(),
       update: update().optional(),
@@ -211,14 +245,14 @@ export const rowsRulesConfig = z
         });
       }
       if (
-        [r.where, r.match, r.older_than, r.missing_parent, r.unreferenced_by, r.referenced_by, r.parent, r.keep_newest, r.keep_total_size].every(
+        [r.where, r.match, r.older_than, r.missing_parent, r.unreferenced_by, r.referenced_by, r.parent, r.keep_newest, r.keep_total_size, r.first_per].every(
           (c) => c === undefined,
         )
       ) {
         ctx.addIssue({
           code: 'custom',
           path: at,
-          // keep_newest and keep_total_size are conditions too; the message names the usual ones.
+          // keep_newest, keep_total_size and first_per are conditions too; the message names the usual ones.
           message: 'expected a condition: where, match, older_than, missing_parent or unreferenced_by (write where: "true" or match: {} for every row)',
         });
       }
@@ -283,6 +317,25 @@ export const rowsRulesConfig = z
             });
         },
       );
+      if (r.acquire) {
+        const a = r.acquire;
+        if (!r.archive && !r.update && !(r.delete && r.delete.children.length === 0))
+          ctx.addIssue({ code: 'custom', path: [...at, 'acquire'], message: 'expected acquire with archive, update or delete without children' });
+        if (!r.first_per || count(r.first_per.columns) !== 1 || [r.first_per.columns].flat()[0] !== a.column)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'acquire'],
+            message: `expected first_per: { columns: ${a.column} } with acquire: one row per slot (two rows taking one slot in one statement would both act)`,
+          });
+        if (a.when !== undefined && a.update === undefined)
+          ctx.addIssue({ code: 'custom', path: [...at, 'acquire', 'when'], message: 'expected update with when: what taking an existing slot writes' });
+        if (a.parent_column in a.insert)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...at, 'acquire', 'insert'],
+            message: `expected columns other than parent_column (${a.parent_column}): it is the row's reference`,
+          });
+      }
       if (r.counter !== undefined && r.cases !== undefined) {
         ctx.addIssue({ code: 'custom', path: [...at, 'counter'], message: 'expected counter on each case, not on a rule with cases' });
       }
@@ -325,9 +378,15 @@ export function ruleTextSources(rule: RowRule): { source: string; kind: 'conditi
   return [
     ...condition(rule.where),
     ...condition(rule.missing_parent?.where),
-    ...(rule.unreferenced_by ?? []).flatMap((u) => condition(u.where)),
+    ...(rule.missing_parent?.value ?? []).map((source) => ({ source, kind: 'value' as const })),
+    ...[...(rule.unreferenced_by ?? []), ...(rule.referenced_by ?? [])].flatMap((u) => condition(u.where)),
+    ...values(rule.archive?.values),
+    ...(rule.delete?.children ?? []).flatMap((c) => values(c.update)),
+    ...condition(rule.acquire?.when),
+    ...values(rule.acquire?.insert),
+    ...values(rule.acquire?.update),
     ...values(rule.update),
-    ...(rule.cases ?? []).flatMap((b) => [...condition(b.when), ...values(b.update)]),
+    ...(rule.cases ?? []).flatMap((b) => [...condition(b.when), ...values(b.update), ...(b.delete?.children ?? []).flatMap((c) => values(c.update))]),
   ];
 }
 

@@ -231,6 +231,91 @@ describe('caretaker check', () => {
     expect(cases['purge-typo'].failure[0].message).toContain('column "created" does not exist in table public.events; did you mean "created_at"?');
   });
 
+  it("lists every problem in a child table's update values at once, as for the rule's own update, and passes once they are fixed", async () => {
+    await db.pool.query(`
+      create table apps (id bigint primary key, owner_id bigint);
+      create table builds (id bigint primary key, app_id bigint references apps (id), attempt int not null default 0, note text);
+      create index on builds (app_id);
+      insert into apps values (1, null); insert into builds values (1, 1, 0, 'kept')`);
+    const rule = (update: Record<string, unknown>, caseUpdate: Record<string, unknown>) => ({
+      id: 'orphan-apps',
+      type: 'rows.rules',
+      schedule: { every: '1h' },
+      config: {
+        rules: [
+          { name: 'orphans', table: 'apps', where: 'owner_id is null', delete: { children: [{ table: 'builds', column: 'app_id', update }] } },
+          {
+            name: 'by-case',
+            table: 'apps',
+            where: 'true',
+            cases: [{ when: 'owner_id = 0', delete: { children: [{ table: 'builds', column: 'app_id', update: caseUpdate }] } }],
+          },
+        ],
+      },
+    });
+    const { code, report } = await checkJson(
+      configWith(rule({ app_id: null, atempt: 1, attempt: { value: 'abc' }, note: 'atempt + 1' }, { attempt: "'many'", note: { value: 'fine' } })),
+    );
+    expect(code).toBe(1);
+    // The rule's own update gets the same form: `config.rules[i] (name).update.<column>: column "x" in "..." does not exist ...`.
+    expect(messages(report, 'orphan-apps')).toEqual([
+      'error: task orphan-apps: config.rules[0] (orphans).delete.children[0].update: column "atempt" does not exist in table public.builds; did you mean "attempt"? (columns: id, app_id, attempt, note)',
+      'error: task orphan-apps: config.rules[0] (orphans).delete.children[0].update.attempt: public.builds.attempt (integer) cannot take this value: invalid input syntax for type integer: "abc"',
+      expect.stringMatching(
+        /^error: task orphan-apps: config\.rules\[0\] \(orphans\)\.delete\.children\[0\]\.update\.note: column "atempt" in "atempt \+ 1" does not exist in table public\.builds; did you mean "attempt"\?/,
+      ),
+      'error: task orphan-apps: config.rules[1] (by-case).cases[0].delete.children[0].update.attempt: public.builds.attempt (integer) cannot take this value: invalid input syntax for type integer: "many"',
+    ]);
+    // A JSON path needs a json or jsonb column, as the run says.
+    const json = await checkJson(configWith(rule({ "note->'orphaned'": true }, { attempt: 'attempt + 1' })));
+    expect(messages(json.report, 'orphan-apps')).toEqual([
+      `error: task orphan-apps: config.rules[0] (orphans).delete.children[0].update.note->'orphaned': a JSON path needs a json or jsonb column, but public.builds.note is text`,
+    ]);
+    const fixed = await checkJson(configWith(rule({ app_id: null, attempt: { value: '2' }, note: "note || ' (orphaned)'" }, { attempt: 'attempt + 1' })));
+    expect(messages(fixed.report, 'orphan-apps')).toEqual([]);
+    expect(fixed.code).toBe(0);
+    // Checking changed nothing.
+    expect((await db.pool.query('select a.id::int as app, b.attempt, b.note from apps a join builds b on b.app_id = a.id')).rows).toEqual([
+      { app: 1, attempt: 0, note: 'kept' },
+    ]);
+  });
+
+  it("lists acquire's SQL text problems against the slot table (when, update) and the rule's table (insert)", async () => {
+    await db.pool.query(`
+      create table slots (id bigint primary key, key text not null unique, value int not null);
+      create table waiting (id bigint primary key, slot_key text not null, priority int not null)`);
+    const task = (acquire: Record<string, unknown>) => ({
+      id: 'release-waiting',
+      type: 'rows.rules',
+      schedule: { every: '1h' },
+      config: {
+        rules: [
+          {
+            name: 'release',
+            table: 'waiting',
+            where: 'true',
+            first_per: { columns: 'slot_key', order_by: ['priority'] },
+            acquire: { table: 'slots', column: 'slot_key', parent_column: 'key', ...acquire },
+            delete: {},
+          },
+        ],
+      },
+    });
+    const { code, report } = await checkJson(configWith(task({ insert: { value: 'priorty' }, when: 'valu > 0', update: { value: 'value - 1' } })));
+    expect(code).toBe(1);
+    expect(messages(report, 'release-waiting')).toEqual([
+      expect.stringMatching(
+        /^error: task release-waiting: config\.rules\[0\] \(release\)\.acquire\.insert\.value: column "priorty" .*in table public\.waiting; did you mean "priority"\?/,
+      ),
+      expect.stringMatching(
+        /^error: task release-waiting: config\.rules\[0\] \(release\)\.acquire\.when: column "valu" .*in table public\.slots; did you mean "value"\?/,
+      ),
+    ]);
+    const fixed = await checkJson(configWith(task({ insert: { value: 'priority' }, when: 'value > 0', update: { value: 'value - 1' } })));
+    expect(messages(fixed.report, 'release-waiting').filter((m) => m.startsWith('error'))).toEqual([]);
+    expect(fixed.code).toBe(0);
+  });
+
   it('refuses bad usage with exit 2: an unknown --database, --json with --junit', async () => {
     const file = configWith(events);
     const unknown = await caretaker('check', '--database', 'warehouse', '-f', file);

@@ -31,6 +31,18 @@ describe('caretaker tasks: every field of every list item and rule kind', () => 
     expect(docs.has('rules[kind=missing_file].kind')).toBe(false);
   });
 
+  it('rows.rules: first_per and acquire, each field with when it is required and its default', () => {
+    const docs = docsOf('rows.rules');
+    expect(docs.get('rules[].first_per.columns')).toMatchObject({ type: 'string|list of string', required: 'required if rules[].first_per is set' });
+    expect(docs.get('rules[].first_per.order_by')).toMatchObject({ type: 'list of string', default: [] });
+    for (const f of ['table', 'column', 'parent_column'])
+      expect(docs.get(`rules[].acquire.${f}`)).toMatchObject({ required: 'required if rules[].acquire is set' });
+    expect(docs.get('rules[].acquire.insert')).toMatchObject({ default: {} });
+    expect(docs.get('rules[].acquire.when')).toMatchObject({ type: 'string' });
+    expect(docs.get('rules[].acquire.when')?.required).toBeUndefined();
+    expect(docs.has('rules[].acquire.update')).toBe(true);
+  });
+
   it('a type family by its prefix; no array shows as a bare "array (required)"', async () => {
     const { code, out } = await caretaker('tasks', 'runs');
     expect(code).toBe(0);

@@ -106,6 +106,81 @@ const SOLID_QUEUE_BY_HAND = `
   -- Semaphore.expired.delete_all
   delete from solid_queue_semaphores where expires_at < ${UTC_NOW}`;
 
+/**
+ * Blocked executions and semaphores for BlockedExecution.unblock, on top of the seed (which has blocked execution 1,
+ * job 112, key NonOverlappingJob/A, expired 2 days ago, and semaphores 1, NonOverlappingJob/A value 0 expired a
+ * minute ago, and 2, ThrottledJob/B value 1 expiring in a minute). Jobs are NonOverlappingJob / ThrottledJob with
+ * limits_concurrency's defaults (to: 1, duration: 3 minutes).
+ */
+const BLOCKED = [
+  // [id, job_id, priority, concurrency_key, expires_at]: NonOverlappingJob/B, all expired: the first by (priority, job_id) is 11.
+  [10, 120, 5, 'NonOverlappingJob/B', `${UTC_NOW} - interval '3 days'`],
+  [11, 121, 0, 'NonOverlappingJob/B', `${UTC_NOW} - interval '3 days'`],
+  [12, 122, 0, 'NonOverlappingJob/B', `${UTC_NOW} - interval '3 days'`],
+  // ThrottledJob/B: its semaphore (2) is open (value 1): released, the semaphore decremented.
+  [13, 123, 0, 'ThrottledJob/B', `${UTC_NOW} - interval '1 day'`],
+  // NonOverlappingJob/C: its semaphore (4) is closed and expires in 2 minutes: stays.
+  [14, 124, 0, 'NonOverlappingJob/C', `${UTC_NOW} - interval '1 day'`],
+  // NonOverlappingJob/D: expires in a minute, no expired execution under the key: stays.
+  [15, 125, 0, 'NonOverlappingJob/D', `${UTC_NOW} + interval '1 minute'`],
+  // NonOverlappingJob/E: 17 expired a minute ago, so the key is unblocked, and its first execution is 16 (priority 0), not yet expired.
+  [16, 126, 0, 'NonOverlappingJob/E', `${UTC_NOW} + interval '1 minute'`],
+  [17, 127, 3, 'NonOverlappingJob/E', `${UTC_NOW} - interval '1 minute'`],
+] as const;
+const BLOCKED_SEED = `
+  insert into solid_queue_jobs (id, queue_name, class_name, arguments, priority, active_job_id, scheduled_at, concurrency_key, created_at, updated_at) values
+    ${BLOCKED.map(([, job, priority, key]) => `(${job}, 'default', '${key.split('/')[0]}', '{"arguments":[]}', ${priority}, 'aj-${job}', ${UTC_NOW} - interval '3 days', '${key}', ${UTC_NOW} - interval '3 days', ${UTC_NOW} - interval '3 days')`).join(',\n    ')};
+  insert into solid_queue_blocked_executions (id, job_id, queue_name, priority, concurrency_key, expires_at, created_at) values
+    ${BLOCKED.map(([id, job, priority, key, expires]) => `(${id}, ${job}, 'default', ${priority}, '${key}', ${expires}, ${UTC_NOW} - interval '3 days')`).join(',\n    ')};
+  insert into solid_queue_semaphores (id, key, value, expires_at, created_at, updated_at) values
+    (3, 'NonOverlappingJob/B', 0, ${UTC_NOW} - interval '1 minute', ${UTC_NOW} - interval '3 days', ${UTC_NOW} - interval '3 days'),
+    (4, 'NonOverlappingJob/C', 0, ${UTC_NOW} + interval '2 minutes', ${UTC_NOW} - interval '1 minute', ${UTC_NOW} - interval '1 minute')`;
+
+/**
+ * What the dispatcher's concurrency maintenance does to that: expire_semaphores deletes semaphores 1 and 3; unblock
+ * releases one execution per releasable key: 1 (job 112, A: no semaphore left), 11 (job 121, B: first by priority,
+ * job_id), 13 (job 123, ThrottledJob/B: open semaphore) and 16 (job 126, E: first of the key, though not expired),
+ * each as a ready execution with its queue and priority; it creates the semaphores of A, B and E (value 0) and
+ * decrements ThrottledJob/B's (value and expires_at; update_all leaves updated_at). C (closed) and D (not expired) stay.
+ */
+const UNBLOCKED: Changes = {
+  [t('solid_queue_semaphores')]: {
+    deleted: ['1', '3'],
+    inserted: ['NonOverlappingJob/A', 'NonOverlappingJob/B', 'NonOverlappingJob/E'].map((key) => ({
+      key,
+      value: 0,
+      expires_at: expect.any(Date),
+      created_at: expect.any(Date),
+      updated_at: expect.any(Date),
+    })),
+    updated: { '2': { value: 0, expires_at: expect.any(Date) } },
+  },
+  [t('solid_queue_blocked_executions')]: { deleted: ['1', '11', '13', '16'] },
+  [t('solid_queue_ready_executions')]: {
+    inserted: ['112', '121', '123', '126'].map((job_id) => ({ job_id, queue_name: 'default', priority: 0, created_at: expect.any(Date) })),
+  },
+};
+
+/** expire_semaphores and BlockedExecution.unblock by hand: releasable keys, the first execution of each, Semaphore.wait, promote_to_ready, destroy!. */
+const UNBLOCK_BY_HAND = `
+  delete from solid_queue_semaphores where expires_at < ${UTC_NOW};
+  with released as (
+    select distinct on (b.concurrency_key) b.* from solid_queue_blocked_executions b
+    where b.concurrency_key in (select concurrency_key from solid_queue_blocked_executions where expires_at < ${UTC_NOW})
+      and not exists (select from solid_queue_semaphores s where s.key = b.concurrency_key and s.value <= 0)
+    order by b.concurrency_key, b.priority, b.job_id),
+  decremented as (
+    update solid_queue_semaphores s set value = s.value - 1, expires_at = ${UTC_NOW} + interval '3 minutes'
+    from released r where s.key = r.concurrency_key and s.value > 0 returning s.key),
+  created as (
+    insert into solid_queue_semaphores (key, value, expires_at, created_at, updated_at)
+    select r.concurrency_key, 0, ${UTC_NOW} + interval '3 minutes', ${UTC_NOW}, ${UTC_NOW} from released r
+    where not exists (select from solid_queue_semaphores s where s.key = r.concurrency_key) returning key),
+  ready as (
+    insert into solid_queue_ready_executions (job_id, queue_name, priority, created_at)
+    select job_id, queue_name, priority, ${UTC_NOW} from released returning job_id)
+  delete from solid_queue_blocked_executions b using released r where b.id = r.id`;
+
 describe('Solid Queue', () => {
   beforeEach(() => loadSystem(env.db.pool, 'solid-queue'));
 
@@ -268,11 +343,85 @@ describe('Solid Queue', () => {
       expect(rows[0]!.described).toBeLessThanOrEqual(3);
     });
 
-    // Gap: app/models/solid_queue/blocked_execution.rb BlockedExecution.unblock (run by the dispatcher's
-    // concurrency maintenance after expire_semaphores) releases ONE expired blocked execution per
-    // concurrency key whose semaphore is gone or open: it takes the semaphore (insert or decrement), inserts a
-    // ready execution and deletes the block. A rule acts on each of its rows alone and writes only its own table.
-    it.todo('releases one expired blocked execution per concurrency key (BlockedExecution.unblock)');
+    // lib/solid_queue/dispatcher/concurrency_maintenance.rb runs expire_semaphores, then BlockedExecution.unblock
+    // (app/models/solid_queue/blocked_execution.rb): per concurrency key of an expired blocked execution whose
+    // semaphore is gone or open, release_one takes the key's first blocked execution (priority, job_id) and, in one
+    // transaction, takes the semaphore (semaphore.rb Semaphore.wait: insert value limit - 1, or decrement),
+    // inserts its ready execution and deletes it (solid-queue-concurrency.yaml: first_per and acquire).
+    // test/integration/instrumentation_test.rb "unblocking jobs in bulk emits release_many_blocked event": the
+    // first unblock releases one per key (size 2), the second none (size 0): the semaphores it took are closed.
+    it('releases one expired blocked execution per concurrency key (BlockedExecution.unblock)', async () => {
+      // unblock reads the semaphores expire-semaphores deletes first: validate names the pair.
+      expect(configWarnings(loadConfigFile('solid-queue-concurrency')).join('\n')).toMatch(
+        /\(unblock-blocked-executions\) reads solid_queue_semaphores, which rules\[0\] \(expire-semaphores\) changes first/,
+      );
+      await env.db.pool.query(BLOCKED_SEED);
+      await dryRunThenRun(env, systemTask('solid-queue-concurrency', 'solid-queue-concurrency-maintenance', { batch_size: 100 }), {
+        changes: UNBLOCKED,
+        sets: { 'expire-semaphores': { matched: 2, deleted: 2 }, 'unblock-blocked-executions': { matched: 4, released: 4 } },
+        // Rolled back, expire-semaphores leaves the closed semaphores of NonOverlappingJob/A and /B: the dry run of
+        // unblock releases only ThrottledJob/B (open) and NonOverlappingJob/E (none).
+        dryRunOfDependents: { 'unblock-blocked-executions': { matched: 2, released: 2 } },
+      });
+      // Semaphore.wait wrote expires_at concurrency_duration (3 minutes) from now, in UTC like Rails.
+      const taken = await env.db.pool.query<{ key: string; value: number; ok: boolean }>(
+        `select key, value, expires_at between ${UTC_NOW} + interval '2 minutes' and ${UTC_NOW} + interval '3 minutes' as ok
+         from solid_queue_semaphores where key <> 'NonOverlappingJob/C' order by key`,
+      );
+      expect(taken.rows).toEqual(
+        ['NonOverlappingJob/A', 'NonOverlappingJob/B', 'NonOverlappingJob/E', 'ThrottledJob/B'].map((key) => ({ key, value: 0, ok: true })),
+      );
+      // The second unblock releases nothing: every key left is closed.
+      const before = await snapshotAll(env.db.pool);
+      const again = await runTaskWorkflow(env.temporal, systemTask('solid-queue-concurrency', 'solid-queue-concurrency-maintenance'));
+      expect(again.sets['unblock-blocked-executions']).toEqual({ matched: 0, released: 0 });
+      expect(diff(before, await snapshotAll(env.db.pool))).toEqual({});
+    });
+
+    // Semaphore.wait takes the semaphore in release's transaction: a semaphore another process creates for the key
+    // between the rule's select and its write (attempt_creation's insert loses: RecordNotUnique, limit 1, false) is
+    // not taken a second time, and the execution stays blocked. The rule inserts with ON CONFLICT ... DO UPDATE
+    // WHERE value > 0 and, in the same transaction, moves only the rows whose slot it took.
+    it('leaves the execution blocked when another transaction takes its semaphore first, as Semaphore.wait does', async () => {
+      await env.db.pool.query(BLOCKED_SEED);
+      const holder = new Client({ connectionString: env.db.url });
+      await holder.connect();
+      let run: ReturnType<typeof runTaskWorkflow> | undefined;
+      try {
+        await holder.query('begin');
+        await holder.query(
+          `insert into solid_queue_semaphores (key, value, expires_at, created_at, updated_at) values ('NonOverlappingJob/E', 0, ${UTC_NOW} + interval '3 minutes', ${UTC_NOW}, ${UTC_NOW})`,
+        );
+        run = runTaskWorkflow(env.temporal, systemTask('solid-queue-concurrency', 'solid-queue-concurrency-maintenance'));
+        // The rule's insert waits on the holder's uncommitted key; then the holder commits.
+        for (let waiting = false; !waiting;) {
+          const { rows } = await env.db.pool.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%took as (insert into%'`,
+          );
+          waiting = rows[0]!.n > 0;
+          if (!waiting) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await holder.query('commit');
+        const real = await run;
+        // Four picked, three released: E's semaphore was taken by the holder, and E is left for the next run.
+        expect(real.sets['unblock-blocked-executions']).toEqual({ matched: 4, released: 3, skipped_for_locks: 1 });
+        expect(real.details.filter((d) => d.set === 'unblock-blocked-executions').map((d) => d.id)).toEqual(['1', '11', '13']);
+      } finally {
+        await holder.end();
+      }
+      const left = await env.db.pool.query<{ id: string }>(`select id::text from solid_queue_blocked_executions order by id`);
+      expect(left.rows.map((r) => r.id)).toEqual(['10', '12', '14', '15', '16', '17']);
+      const ready = await env.db.pool.query<{ job_id: string }>(`select job_id::text from solid_queue_ready_executions order by job_id`);
+      expect(ready.rows.map((r) => r.job_id)).toEqual(['105', '112', '121', '123']);
+      const e = await env.db.pool.query(`select value, updated_at = created_at as untouched from solid_queue_semaphores where key = 'NonOverlappingJob/E'`);
+      expect(e.rows).toEqual([{ value: 0, untouched: true }]);
+    });
+
+    it("BlockedExecution.unblock by hand in SQL makes exactly the expected changes (the expectations are Solid Queue's)", async () => {
+      await env.db.pool.query(BLOCKED_SEED);
+      const rows = comparable(await changesOf(env.db.pool, UNBLOCK_BY_HAND), UNBLOCKED, new Date());
+      expect(rows.actual).toEqual(rows.expected);
+    });
   });
 });
 

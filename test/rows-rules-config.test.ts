@@ -225,6 +225,46 @@ describe('rows.rules config', () => {
     ]);
   });
 
+  it('first_per and acquire: one row per slot, with archive, update or delete without children', () => {
+    const rule = (extra: string) =>
+      config(`        - name: unblock
+          table: blocked
+          where: "expires_at < now()"
+${extra}`);
+    const slot = `          acquire: { table: semaphores, column: ckey, parent_column: key, insert: { value: 0 }, when: "value > 0", update: { value: "value - 1" } }`;
+    const cfg = parseConfigText(
+      rule(`          first_per: { columns: ckey, order_by: [priority, job_id] }\n${slot}\n          archive: { table: ready }`),
+      'maintenance.yaml',
+      {},
+    );
+    const parsed = cfg.tasks[0]!.config as { rules: { first_per: unknown; acquire: unknown }[] };
+    expect(parsed.rules[0]!.first_per).toEqual({ columns: 'ckey', order_by: ['priority', 'job_id'] });
+    expect(parsed.rules[0]!.acquire).toEqual({
+      table: 'semaphores',
+      column: 'ckey',
+      parent_column: 'key',
+      insert: { value: 0 },
+      when: 'value > 0',
+      update: { value: 'value - 1' },
+    });
+    const oneSlot = 'expected first_per: { columns: ckey } with acquire: one row per slot (two rows taking one slot in one statement would both act)';
+    expect(problems(rule(`${slot}\n          archive: { table: ready }`))).toEqual([`maintenance.yaml:9: tasks[0].config.rules[0].acquire: ${oneSlot}`]);
+    expect(problems(rule(`          first_per: { columns: [ckey, queue] }\n${slot}\n          delete: {}`))).toEqual([
+      `maintenance.yaml:10: tasks[0].config.rules[0].acquire: ${oneSlot}`,
+    ]);
+    expect(
+      problems(
+        rule(
+          `          first_per: { columns: ckey }\n          acquire: { table: s, column: ckey, parent_column: key, insert: { key: x }, when: "value > 0" }\n          delete: { children: [ { table: logs, column: blocked_id } ] }`,
+        ),
+      ),
+    ).toEqual([
+      'maintenance.yaml:10: tasks[0].config.rules[0].acquire: expected acquire with archive, update or delete without children',
+      'maintenance.yaml:10: tasks[0].config.rules[0].acquire.when: expected update with when: what taking an existing slot writes',
+      "maintenance.yaml:10: tasks[0].config.rules[0].acquire.insert: expected columns other than parent_column (key): it is the row's reference",
+    ]);
+  });
+
   it('caretaker tasks lists every field of a rule and of a case', () => {
     const fields = fieldDocs(z.toJSONSchema(rowsRules.configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>).map((d) => d.field);
     for (const f of [

@@ -6,6 +6,7 @@ import { inspectUnits, messageOf } from '../activities/check/inspect-units';
 import { error, type Finding } from '../activities/check/findings';
 import { ledgerAccess } from '../activities/check/ledger-access';
 import { ruleExpressionFindings, type RuleWithTexts } from '../activities/check/rule-expressions';
+import { childUpdateFindings, type RuleWithChildUpdates } from '../activities/check/child-updates';
 import { foreignKeyDependencies, type RuleTables } from '../activities/check/rule-dependencies';
 import { unknownZones } from '../activities/check/zones';
 import type { Catalog } from '../tasks';
@@ -47,7 +48,7 @@ function engineActivity(catalog: Catalog, activities: Activities, task: TaskConf
   return name !== undefined && Object.hasOwn(activities, name) ? (name as keyof Activities) : undefined;
 }
 
-const rulesOf = (task: TaskConfig) => (task.config as { rules?: (RuleWithTexts & RuleTables)[] }).rules ?? [];
+const rulesOf = (task: TaskConfig) => (task.config as { rules?: (RuleWithTexts & RuleTables & RuleWithChildUpdates)[] }).rules ?? [];
 
 async function withClient<T>(pools: PoolRegistry, database: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pools.get(database).connect();
@@ -79,6 +80,8 @@ async function checkTask(pools: PoolRegistry, activities: Activities, catalog: C
   if (type === 'rows.rules') {
     // Every unknown column and volatile function in the rules' SQL text at once (a run stops at the first).
     findings.push(...(await withClient(pools, task.database, (client) => ruleExpressionFindings(client, rulesOf(task), `task ${task.id}`))));
+    // ... and in the child tables a delete updates: unknown columns, values their types cannot take.
+    findings.push(...(await withClient(pools, task.database, (client) => childUpdateFindings(client, rulesOf(task), `task ${task.id}`))));
     if (findings.length > 0) return { task: task.id, type, checked: true, findings };
     // Later rules that read what an earlier rule's deletes change through a foreign key's ON DELETE action.
     findings.push(...(await withClient(pools, task.database, (client) => foreignKeyDependencies(client, rulesOf(task), `task ${task.id}`))));

@@ -17,6 +17,7 @@ export interface RuleWithTexts {
   missing_parent?: Relation & { value?: string[] };
   unreferenced_by?: Relation[];
   referenced_by?: Relation[];
+  acquire?: { table: string; when?: string; insert?: Record<string, unknown>; update?: Record<string, unknown> };
 }
 
 /** A related table, whose `where` reads that table's columns. */
@@ -35,6 +36,18 @@ function relationTexts(rule: RuleWithTexts): { path: string; text: string; table
   return rels.flatMap(({ rel, path }) => (rel.where === undefined ? [] : [{ path: `${path}.where`, text: rel.where, table: rel.table }]));
 }
 
+/** `acquire`'s texts over the slot table: `when`, and `update` values written as strings. */
+function slotTexts(rule: RuleWithTexts): { path: string; text: string; kind: SqlTextKind; table: string }[] {
+  const a = rule.acquire;
+  if (!a) return [];
+  return [
+    ...(a.when === undefined ? [] : [{ path: '.acquire.when', text: a.when, kind: 'condition' as const, table: a.table }]),
+    ...Object.entries(a.update ?? {}).flatMap(([column, v]) =>
+      typeof v === 'string' ? [{ path: `.acquire.update.${column}`, text: v, kind: 'value' as const, table: a.table }] : [],
+    ),
+  ];
+}
+
 /** Each SQL text of a rule with its config path: conditions, and update values written as strings. */
 function textsOf(rule: RuleWithTexts): { path: string; text: string; kind: SqlTextKind; parent?: boolean }[] {
   const values = (update: Record<string, unknown> | undefined, path: string) =>
@@ -46,6 +59,9 @@ function textsOf(rule: RuleWithTexts): { path: string; text: string; kind: SqlTe
     ...(rule.missing_parent?.value ?? []).map((text, i) => ({ path: `.missing_parent.value[${i}]`, text, kind: 'value' as const })),
     ...Object.entries(rule.archive?.values ?? {}).flatMap(([column, v]) =>
       typeof v === 'string' ? [{ path: `.archive.values.${column}`, text: v, kind: 'value' as const, parent: true }] : [],
+    ),
+    ...Object.entries(rule.acquire?.insert ?? {}).flatMap(([column, v]) =>
+      typeof v === 'string' ? [{ path: `.acquire.insert.${column}`, text: v, kind: 'value' as const }] : [],
     ),
     ...values(rule.update, ''),
     ...(rule.cases ?? []).flatMap((b, j) => [
@@ -82,6 +98,7 @@ export async function ruleExpressionFindings(client: PoolClient, rules: readonly
         parent: false,
         table: () => resolveReadable(client, t.table, [], `${ruleAt}${t.path}`),
       })),
+      ...slotTexts(rule).map((t) => ({ ...t, parent: false, table: () => resolveTable(client, t.table, [], `${ruleAt}.acquire`) })),
     ];
     for (const { path, text, kind, table: of, parent } of texts) {
       let parsed: SqlText;

@@ -13,6 +13,7 @@ import { SqlParams } from '../sql/params';
 import { col, colType, type ResolvedTable } from '../sql/identifiers';
 import { keyIn, keyLabel, keyOf, keyOrder, keySelect, type KeyValue, keysUpTo, keyWindow, type KeyWindow, type RowKey } from '../sql/keys';
 import { readText } from '../sql/expressions';
+import type { Acquire } from './rule-slots';
 import { type AgeColumn, rowsLeft } from '../sql/rows-left';
 import { ref } from '../../core/column-refs';
 import { type ActionBatch, EXTRA_COUNTERS, type RowActionStrategy } from './actions/action';
@@ -53,6 +54,11 @@ export interface RowSet {
   age?: AgeColumn;
   /** A condition that row-locks what the rows depend on (a rule's parent row), skipping a row whose lock another transaction holds; added when selecting, not predicting. */
   lockedParent?: (params: SqlParams) => string;
+  /**
+   * A slot in another table each row must take before it is acted on (a rule's `acquire`, rule-slots.ts): rows are picked
+   * while their slot is free (`condition`), and a batch acts on those whose slot it took (`take`), in its transaction.
+   */
+  acquire?: { condition: (params: SqlParams) => string; take: Acquire };
 }
 
 /** Each kind of action, as its strategy. */
@@ -102,15 +108,15 @@ const all = (conds: string[]) => conds.join(' and ') || 'true';
  * The rows of the set: its conditions and, for an update, only rows the update would change (a row
  * that already holds the values is neither picked nor counted, run after run).
  */
-export function conditions(set: RowSet, p: SqlParams): string[] {
-  const conds = set.where(p);
+export function conditions(set: RowSet, p: SqlParams, slotTaken = false): string[] {
+  const conds = [...set.where(p), ...(set.acquire && !slotTaken ? [set.acquire.condition(p)] : [])];
   const changes = strategyOf(set.action).narrow?.(set, set.action, p) ?? null;
   return changes === null ? conds : [...conds, changes];
 }
 
 /** The set's rows among `keys` that still match its conditions: an action never reaches further. */
-function picked(set: RowSet, keys: readonly KeyValue[], p: SqlParams): string {
-  return all([keyIn(set.key, keys, p), ...conditions(set, p)]);
+function picked(set: RowSet, keys: readonly KeyValue[], p: SqlParams, slotTaken = false): string {
+  return all([keyIn(set.key, keys, p), ...conditions(set, p, slotTaken)]);
 }
 
 /**
@@ -139,19 +145,36 @@ export async function selectKeys(tx: PoolClient, set: RowSet, window: KeyWindow,
 }
 
 /**
+ * The keys whose slot (`acquire`) this batch took: one statement inserts or updates the slot rows of
+ * the picked rows and returns the rows that took theirs; a slot another transaction took first is
+ * not taken twice, and its row is left for the next run like a row skipped for a lock.
+ */
+async function slotsTaken(tx: PoolClient, set: RowSet, acquire: NonNullable<RowSet['acquire']>, keys: KeyValue[]): Promise<KeyValue[]> {
+  if (keys.length === 0) return keys;
+  const p = new SqlParams();
+  const cond = picked(set, keys, p);
+  const slot = acquire.take(p, cond);
+  const text = `with ${slot.cte} select ${keySelect(set.key)} from ${set.key.table.sql} t where ${cond} and ${slot.holds} order by ${keyOrder(set.key)}`;
+  return (await onTable(set.key.table.name, tx.query<Record<string, unknown>>(text, p.values))).rows.map((row) => keyOf(row, set.key));
+}
+
+/**
  * The effect of acting on `selected`: counts (matched, the set's counter, child rows, and
  * `skipped_for_locks`: parents left for the next run because another transaction holds one of their
- * child rows) and one detail per key acted on.
+ * child rows, or took a row's slot first) and one detail per key acted on.
  */
 export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[], mode: ActMode): Promise<BatchEffect> {
   const strategy = strategyOf(set.action);
-  const batch = (keys: KeyValue[]): ActionBatch<RowAction> => {
+  // Once a batch took its rows' slots (acquire), the slots are no longer free: the action reads the rows without that condition.
+  const batch = (keys: KeyValue[], slotTaken = false): ActionBatch<RowAction> => {
     const p = new SqlParams();
-    const cond = picked(set, keys, p);
-    return { tx, set, action: set.action, keys, mode, p, cond, picked: (among, q) => picked(set, among, q) };
+    const cond = picked(set, keys, p, slotTaken);
+    return { tx, set, action: set.action, keys, mode, p, cond, picked: (among, q) => picked(set, among, q, slotTaken) };
   };
-  const keys = strategy.lockable ? await strategy.lockable(batch(selected)) : selected;
-  const done = keys.length > 0 ? await strategy.act(batch(keys)) : { affected: 0, children: 0, childrenUpdated: 0 };
+  const lockable = strategy.lockable ? await strategy.lockable(batch(selected)) : selected;
+  const acquire = mode === 'predict' ? undefined : set.acquire;
+  const keys = acquire ? await slotsTaken(tx, set, acquire, lockable) : lockable;
+  const done = keys.length > 0 ? await strategy.act(batch(keys, acquire !== undefined)) : { affected: 0, children: 0, childrenUpdated: 0 };
   const counts: Record<string, number> = { [set.matched ?? 'matched']: selected.length, [counterOf(set)]: done.affected };
   if (done.children) counts.children_deleted = done.children;
   if (done.childrenUpdated) counts.children_updated = done.childrenUpdated;

@@ -11,6 +11,7 @@ import { keyColumns, resolveKeyed, type RowKey } from '../sql/keys';
 import type { SqlParams } from '../sql/params';
 import { ruleTexts, type ParseText, type RuleTexts } from './rule-text';
 import { archiveAction, lockedParent, resolveParent, withParent } from './rule-parent';
+import { firstPerCondition, resolveAcquire } from './rule-slots';
 import { loadSqlParser, parseSqlText, type SqlText } from '../../tasks/sql-text';
 import { isNaiveTimestamp, millis, TimestampZones } from '../sql/time';
 import type { TimestampSettings } from '../../tasks/fields';
@@ -254,6 +255,8 @@ async function ruleSet(
   const before = notMatchedBy(rule, earlier, table, at);
   const cap = await keepCondition(client, key, rule, before);
   if (cap) conds.push(cap);
+  if (rule.first_per) conds.push(firstPerCondition(key, rule.first_per, at));
+  const slot = rule.acquire && (await resolveAcquire(client, table, rule.acquire, at, parse));
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);
@@ -282,6 +285,7 @@ async function ruleSet(
     ...(rule.counter && { counter: rule.counter }),
     ...(age && { age }),
     ...(parent && { lockedParent: lockedParent(parent) }),
+    ...(slot && { acquire: { condition: slot.condition, take: slot.acquire } }),
     where: (p) => [...own(p), ...before.map((e) => `(${e(p).join(' and ')}) is not true`)],
   };
   return { set, own };
