@@ -19,11 +19,13 @@ const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 if (!(SCALE > 0 && SCALE <= 1)) throw new Error(`BENCH_SCALE: expected a number in (0, 1], got ${process.env.BENCH_SCALE}`);
 const n = (full: number, least: number) => Math.max(least, Math.round(full * SCALE));
 /**
- * BENCH_ONLY=stale runs only the stale-scan benchmark (about a minute instead of seven) and prints
- * its figures and ratios; it writes neither BENCHMARKS.md nor bench/results.json, which describe a whole run.
+ * BENCH_ONLY=stale (or retention) runs only the stale-scan (or retention) benchmark, a minute or two
+ * instead of seven, and prints its figures and ratios; it writes neither BENCHMARKS.md nor
+ * bench/results.json, which describe a whole run.
  */
 const ONLY = process.env.BENCH_ONLY;
-if (ONLY !== undefined && ONLY !== 'stale') throw new Error(`BENCH_ONLY: expected "stale" (or unset for the whole suite), got ${ONLY}`);
+if (ONLY !== undefined && ONLY !== 'stale' && ONLY !== 'retention')
+  throw new Error(`BENCH_ONLY: expected "stale" or "retention" (or unset for the whole suite), got ${ONLY}`);
 
 /** The throttle the foreground benchmark uses: small batches, in the database at most a fifth of the time (README "Throttle"). */
 export const THROTTLED = { batch_size: { target: '20ms' }, throttle: { nice_ratio: 4 } };
@@ -51,6 +53,21 @@ async function main(): Promise<void> {
           stale,
           stale_vs_raw: r2(stale.caretakerMs / stale.rawMs),
           stale_activity_vs_raw: r2(stale.caretakerActivityMs / stale.rawMs),
+          load: loadavg(),
+        }),
+      );
+      return;
+    }
+    if (ONLY === 'retention') {
+      const ret = await step('retention', () => retentionBench(stack, n(2_000_000, 2_000)));
+      const r2 = (x: number) => Math.round(x * 100) / 100;
+      console.log(
+        JSON.stringify({
+          scale: SCALE,
+          retention: ret,
+          retention_vs_bulk: r2(ret.bulkMs / ret.caretakerMs),
+          retention_vs_node_loop: r2(ret.nodeLoopMs / ret.caretakerMs),
+          retention_unguarded_vs_node_loop: r2(ret.nodeLoopMs / ret.unguardedMs),
           load: loadavg(),
         }),
       );

@@ -20,24 +20,62 @@ export interface ChildTable {
 }
 
 /**
- * Locks the child rows of a batch's parents before they are deleted (`for update skip locked`), and
- * returns the parents (as `JSON.stringify(key)`) that have a child row another transaction holds:
- * those parents and all their children are left for the next run instead of waiting for the lock
- * (lock_timeout) and failing the whole batch. `condition` selects the children of the parents
- * (alias `t`, its values in `params`). The child's reference columns are read as text, as parent
- * keys are (sql/keys.ts), in the order of the parent's key.
+ * Locks the child rows of a batch's parents before they are deleted, and returns the parents (as
+ * `JSON.stringify(key)`) that have a child row another transaction holds: those parents and all
+ * their children are left for the next run instead of waiting for the lock (lock_timeout) and
+ * failing the whole batch. `condition` selects the children of the parents (alias `t`, its values in
+ * `params`). The child's reference columns are read as text, as parent keys are (sql/keys.ts), in
+ * the order of the parent's key.
+ *
+ * Usually no child is held, so the fast path locks them all in one statement under a savepoint
+ * (`for update nowait`, nothing sent back). Only when a row is held (55P03 from NOWAIT) does it roll
+ * back to the savepoint and take the skip-locked pass, which names the parents.
  */
 export async function parentsWithLockedChildren(tx: PoolClient, child: ChildTable, condition: string, params: SqlParams): Promise<Set<string>> {
-  const refs = child.columns.map((c) => `t.${col(child.table, c)}`);
-  const asText = refs.map((r, i) => `${r}::text as k${i}`).join(', ');
   const from = `from ${child.table.sql} t where ${condition}`;
-  const all = await onTable(
+  await tx.query(`savepoint ${SAVEPOINT}`);
+  try {
+    await onTable(child.table.name, tx.query(`select count(*) from (select 1 ${from} for update of t nowait) l`, params.values));
+    await tx.query(`release savepoint ${SAVEPOINT}`);
+    return new Set();
+  } catch (err) {
+    if (!rowHeld(err)) throw err;
+  }
+  await tx.query(`rollback to savepoint ${SAVEPOINT}`);
+  const blocked = await skipLockedPass(tx, child, from, params);
+  await tx.query(`release savepoint ${SAVEPOINT}`);
+  return blocked;
+}
+
+const SAVEPOINT = 'caretaker_child_locks';
+
+/**
+ * NOWAIT met a row another transaction holds (55P03). A lock_timeout is 55P03 too (a table lock the
+ * statement waited for, which NOWAIT does not cover): that one fails the batch as before, named by
+ * the server routine that cancels a statement.
+ */
+function rowHeld(err: unknown): boolean {
+  const e = err as { code?: unknown; routine?: unknown } | undefined;
+  return e?.code === '55P03' && e.routine !== 'ProcessInterrupts';
+}
+
+/**
+ * The skip-locked pass: the children counted per parent twice in one statement (one snapshot), once
+ * as they are and once as this transaction can lock them (`for update skip locked`); a parent with
+ * fewer locked than seen has a child another transaction holds. The aggregate reads both arms whole,
+ * so every child it can lock is locked when the statement ends.
+ */
+async function skipLockedPass(tx: PoolClient, child: ChildTable, from: string, params: SqlParams): Promise<Set<string>> {
+  const asText = child.columns.map((c, i) => `t.${col(child.table, c)}::text as k${i}`).join(', ');
+  const keys = child.columns.map((_, i) => `k${i}`).join(', ');
+  const { rows } = await onTable(
     child.table.name,
-    tx.query<Record<string, string>>(`select ${asText}, count(*)::int as n ${from} group by ${refs.join(', ')}`, params.values),
+    tx.query<Record<string, string>>(
+      `select ${keys} from (select ${asText}, 1 as seen, 0 as mine ${from}
+         union all select ${keys}, 0, 1 from (select ${asText} ${from} for update of t skip locked) l) c
+       group by ${keys} having sum(mine) < sum(seen)`,
+      params.values,
+    ),
   );
-  const mine = await onTable(child.table.name, tx.query<Record<string, string>>(`select ${asText} ${from} for update of t skip locked`, params.values));
-  const keyOf = (row: Record<string, string>): string => JSON.stringify(child.columns.map((_, i) => row[`k${i}`]) as KeyValue);
-  const locked = new Map<string, number>();
-  for (const row of mine.rows) locked.set(keyOf(row), (locked.get(keyOf(row)) ?? 0) + 1);
-  return new Set(all.rows.filter((row) => (locked.get(keyOf(row)) ?? 0) < Number(row.n)).map(keyOf));
+  return new Set(rows.map((row) => JSON.stringify(child.columns.map((_, i) => row[`k${i}`]) as KeyValue)));
 }
