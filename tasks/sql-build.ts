@@ -41,14 +41,25 @@ export function isNull(column: string): SqlText {
   };
 }
 
-/** `now()` as a value: the transaction's start, written in the session's TimeZone (the task's timestamps.zone). */
-export function nowValue(): SqlText {
+/**
+ * `now()` as a value: the transaction's start, written in the session's TimeZone (the task's
+ * timestamps.zone); with `zone`, `now() AT TIME ZONE '<zone>'`: the wall time in that zone, for a
+ * naive column that `timestamps.columns` gives a zone of its own.
+ */
+export function nowValue(zone?: string): SqlText {
+  const now = { kind: 'call' as const, name: ['now'], args: [], variadic: false };
+  if (zone === undefined) return { source: 'now()', kind: 'value', expr: now, columns: [], functions: [{ name: 'now' }], operators: [] };
   return {
-    source: 'now()',
+    source: `now() AT TIME ZONE ${literal(zone)}`,
     kind: 'value',
-    expr: { kind: 'call', name: ['now'], args: [], variadic: false },
+    expr: {
+      kind: 'call',
+      name: ['pg_catalog', 'timezone'],
+      args: [{ value: { kind: 'const', type: 'unknown', value: zone } }, { value: now }],
+      variadic: false,
+    },
     columns: [],
-    functions: [{ name: 'now' }],
+    functions: [{ schema: 'pg_catalog', name: 'timezone' }, { name: 'now' }],
     operators: [],
   };
 }

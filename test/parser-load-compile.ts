@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { Pool } from 'pg';
 import { ruleCompiler } from '../activities/rows/rules';
 import type { RowsRulesConfig } from '../tasks/rows-rules';
 
@@ -11,8 +11,8 @@ import type { RowsRulesConfig } from '../tasks/rows-rules';
 void (async () => {
   const [url, json] = process.argv.slice(2);
   const { rules, timestamps } = JSON.parse(json!) as RowsRulesConfig;
-  const client = new Client({ connectionString: url });
-  await client.connect();
+  const pool = new Pool({ connectionString: url, max: 1 });
+  const client = await pool.connect();
   try {
     const compiler = await ruleCompiler(rules, timestamps);
     for (const [i, rule] of rules.entries()) await compiler.compile(client, rule, `config.rules[${i}]`);
@@ -20,6 +20,7 @@ void (async () => {
   } catch (err) {
     console.log((err as Error).message);
   } finally {
-    await client.end();
+    client.release();
+    await pool.end();
   }
 })();
