@@ -137,22 +137,16 @@ export function retentionEnforceRules(cfg: RetentionEnforceConfig, sameTable: Sa
     const ts = p.timestamp_column!;
     let action: Partial<RowRule>;
     let guard: SqlText | undefined;
-    let match: RowRule['match'] = Object.keys(p.where).length > 0 ? p.where : undefined;
     if (p.action === 'mark') {
       const { column: marked, value } = p.mark!;
       if (value !== undefined) action = { update: { [marked]: { value } }, counter: 'marked' };
       else {
         // A naive column that timestamps.columns gives a zone of its own gets now() in that zone, as
-        // retention always wrote it; SQL text reading the column would be refused (rules.ts
-        // checkColumnZones), so its guard is then a match.
+        // retention always wrote it (its IS NULL guard reads no time: rules.ts checkColumnZones).
         const zone = cfg.timestamps.columns[marked];
         const now = nowValue(zone !== undefined && zone !== cfg.timestamps.zone ? zone : undefined);
-        texts.set(now.source, now);
-        if (now.source !== 'now()' && !(marked in p.where)) match = { ...p.where, [marked]: null };
-        else {
-          guard = isNull(marked);
-          texts.set(guard.source, guard);
-        }
+        guard = isNull(marked);
+        texts.set(guard.source, guard).set(now.source, now);
         action = { update: { [marked]: now.source }, counter: 'marked' };
       }
     } else if (p.action === 'archive') action = { archive: { table: p.archive_table! } };
@@ -162,7 +156,7 @@ export function retentionEnforceRules(cfg: RetentionEnforceConfig, sameTable: Sa
       table: p.table,
       key: p.id_column,
       ...(guard && { where: guard.source }),
-      ...(match && { match }),
+      ...(Object.keys(p.where).length > 0 && { match: p.where }),
       ...(p.older_than !== undefined && { older_than: { column: ts, age: p.older_than } }),
       ...(p.expires_column !== undefined && { older_than: { column: p.expires_column, age: 0 } }),
       ...(p.keep_newest !== undefined && { keep_newest: { count: p.keep_newest, order_by: ts } }),

@@ -1,5 +1,6 @@
 import { quoteIdent as identifier } from '../core/identifiers';
 import type { SqlText } from './sql-text';
+import { literal } from './sql-phrases';
 
 /**
  * SQL text a preset writes (tasks/status-reset.ts), built together with the checked tree the
@@ -8,9 +9,6 @@ import type { SqlText } from './sql-text';
  * text of its own. The text is what `caretaker rules` prints and a user may edit; the tests parse
  * it and compare the tree (test/presets.test.ts). Pure.
  */
-
-/** `'text'`, quotes doubled (standard_conforming_strings: a backslash is an ordinary character). */
-const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /** `"column"::text IN ('a', 'b')`: the column, read as text, is one of `values`. */
 export function textIn(column: string, values: readonly string[]): SqlText {
