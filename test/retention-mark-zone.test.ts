@@ -4,6 +4,7 @@ import { realNames } from '../activities/engine/counters';
 import { retentionEnforceConfig, retentionEnforceRules } from '../tasks/retention-enforce';
 import { parseSqlText } from '../tasks/sql-text';
 import { runTaskWorkflow, taskFailure } from './fixtures';
+import { rulesTask } from './rows-rules-support';
 import { useTaskEnvironment } from './support';
 
 /**
@@ -76,5 +77,23 @@ describe('mark to now() on a naive column with its own zone', () => {
     expect(failure.type).toBe('ConfigError');
     expect(failure.message).toContain('timestamps.columns gives gone_at the zone Asia/Tokyo, but app.items.gone_at is timestamp with time zone');
     expect(await rows()).toEqual(before);
+  });
+});
+
+describe('rows.rules SQL text over a naive column with its own zone', () => {
+  const rules = (where: string) =>
+    rulesTask({ timestamps: { zone: 'UTC', columns: { deleted_at: 'Asia/Tokyo' } }, rules: [{ name: 'r', table: 'app.items', where, report: {} }] });
+
+  it('a column only tested with IS NULL reads no time: the rule runs', async () => {
+    const real = await runTaskWorkflow(env.temporal, rules('deleted_at IS NULL AND id > 2'));
+    expect((real.details as { id: string }[]).map((d) => d.id).sort()).toEqual(['3', '4']);
+  });
+
+  it('the same column compared with a time anywhere in the text is still refused', async () => {
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, rules("deleted_at IS NULL OR deleted_at < now() - interval '1 day'")));
+    expect(failure.type).toBe('ConfigError');
+    expect(failure.message).toContain(
+      'timestamps.columns gives deleted_at the zone Asia/Tokyo, but SQL text reads every naive timestamp in timestamps.zone (UTC)',
+    );
   });
 });
