@@ -37,6 +37,15 @@ function defaultBatchStart(schema: z.ZodType): number | undefined {
   return parsed?.success && typeof parsed.data === 'object' && parsed.data !== null ? (parsed.data as { start?: number }).start : undefined;
 }
 
+/** The rows.rules settings a task's config wrote (`raw`, rules aside), and its type's default batch size where rows.rules' differs. */
+function engineSettings(type: TaskType, raw: Record<string, unknown>): Record<string, unknown> {
+  const fields = rowsRulesConfig.shape as Record<string, unknown>;
+  const shared = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'rules' && k in fields));
+  const start = defaultBatchStart(type.configSchema);
+  const batch = 'batch_size' in raw || start === undefined || start === defaultBatchStart(rowsRulesConfig) ? {} : { batch_size: { start } };
+  return { ...batch, ...shared };
+}
+
 /**
  * The `rows.rules` config a preset task is, as YAML input: the rules, the engine settings its
  * config wrote (`raw`: batch size, read-ahead, throttle, details, dry run, SQL limits, timestamps,
@@ -46,11 +55,7 @@ function defaultBatchStart(schema: z.ZodType): number | undefined {
 export function asRowsRulesConfig(type: TaskType, config: unknown, raw: Record<string, unknown>): Record<string, unknown> | undefined {
   if (!type.preset) return undefined;
   const preset = type.preset(config);
-  const fields = rowsRulesConfig.shape as Record<string, unknown>;
-  const shared = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'rules' && k in fields));
-  const start = defaultBatchStart(type.configSchema);
-  const batch = 'batch_size' in raw || start === undefined || start === defaultBatchStart(rowsRulesConfig) ? {} : { batch_size: { start } };
-  return { ...batch, ...shared, ...preset.fixed, rules: preset.rules.map(ruleInput) };
+  return { ...engineSettings(type, raw), ...preset.fixed, rules: preset.rules.map(ruleInput) };
 }
 
 /**
@@ -86,13 +91,10 @@ export function rulesFormConfig(
 ): { rules?: Record<string, unknown>; kept?: Record<string, unknown> } | undefined {
   if (!type.rulesForm) return undefined;
   const form = type.rulesForm(config, taskId);
-  const fields = rowsRulesConfig.shape as Record<string, unknown>;
-  const shared = Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'rules' && k in fields));
-  const start = defaultBatchStart(type.configSchema);
-  const batch = 'batch_size' in raw || start === undefined || start === defaultBatchStart(rowsRulesConfig) ? {} : { batch_size: { start } };
+  const settings = engineSettings(type, raw);
   const rawRules = Array.isArray(raw.rules) ? (raw.rules as unknown[]) : [];
   return {
-    ...(form.rules.length > 0 && { rules: { ...batch, ...shared, rules: form.rules.map(ruleInput) } }),
+    ...(form.rules.length > 0 && { rules: { ...settings, rules: form.rules.map(ruleInput) } }),
     ...(form.kept && form.kept.length > 0 && { kept: { ...raw, rules: form.kept.map((i) => rawRules[i]) } }),
   };
 }

@@ -98,8 +98,18 @@ function takes(earlier: RetentionPolicy, policy: RetentionPolicy): boolean {
   return policy.action === 'mark' && earlier.mark!.column === policy.mark!.column && earlier.mark!.value === policy.mark!.value;
 }
 
-/** A table name as written, without the default schema: `public.jobs` and `jobs` are one table (the preset cannot ask the catalog). */
-const sameTable = (a: string, b: string) => a.replace(/^public\./, '') === b.replace(/^public\./, '');
+/**
+ * Whether policies `i` and `j` are on one table. The activity answers from the catalog (one table
+ * under two spellings, `jobs` on the search path and `app.jobs`, is one); `caretaker rules`, which
+ * has no database, by name as written, `public.` aside.
+ */
+export type SameTable = (i: number, j: number) => boolean;
+const byName =
+  (cfg: RetentionEnforceConfig): SameTable =>
+  (i, j) => {
+    const name = (k: number) => cfg.policies[k]!.table.replace(/^public\./, '');
+    return name(i) === name(j);
+  };
 
 /** Whether the policy may drop or archive whole partitions (activities/retention/partitions.ts), if its table is RANGE-partitioned on its column. */
 export function mayUsePartitions(cfg: RetentionEnforceConfig, policy: RetentionPolicy): boolean {
@@ -116,24 +126,29 @@ export function mayUsePartitions(cfg: RetentionEnforceConfig, policy: RetentionP
  * label two policies share gets the policy's place, so rule names stay unique. Whole partitions are
  * not rules: the activity plans them per policy, and `retentionPresetNotes` says which policies may.
  */
-export function retentionEnforceRules(cfg: RetentionEnforceConfig): PresetRules {
+export function retentionEnforceRules(cfg: RetentionEnforceConfig, sameTable: SameTable = byName(cfg)): PresetRules {
   const names: string[] = [];
   const texts = new Map<string, SqlText>();
   const rules = cfg.policies.map((p, i): RowRule => {
     const label = p.name ?? p.table;
     const name = names.includes(label) ? `${label} (policies[${i}])` : label;
-    const before = cfg.policies.slice(0, i).flatMap((e, j) => (sameTable(e.table, p.table) && takes(e, p) ? [names[j]!] : []));
+    const before = cfg.policies.slice(0, i).flatMap((e, j) => (sameTable(j, i) && takes(e, p) ? [names[j]!] : []));
     names.push(name);
     const ts = p.timestamp_column!;
     let action: Partial<RowRule>;
     let guard: SqlText | undefined;
     if (p.action === 'mark') {
       const { column: marked, value } = p.mark!;
-      if (value === undefined) {
+      if (value !== undefined) action = { update: { [marked]: { value } }, counter: 'marked' };
+      else {
+        // A naive column that timestamps.columns gives a zone of its own gets now() in that zone, as
+        // retention always wrote it (its IS NULL guard reads no time: rules.ts checkColumnZones).
+        const zone = cfg.timestamps.columns[marked];
+        const now = nowValue(zone !== undefined && zone !== cfg.timestamps.zone ? zone : undefined);
         guard = isNull(marked);
-        texts.set(guard.source, guard).set('now()', nowValue());
+        texts.set(guard.source, guard).set(now.source, now);
+        action = { update: { [marked]: now.source }, counter: 'marked' };
       }
-      action = { update: { [marked]: value === undefined ? 'now()' : { value } }, counter: 'marked' };
     } else if (p.action === 'archive') action = { archive: { table: p.archive_table! } };
     else action = { delete: { children: p.children } };
     return {

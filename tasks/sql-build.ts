@@ -1,5 +1,6 @@
 import { quoteIdent as identifier } from '../core/identifiers';
 import type { SqlText } from './sql-text';
+import { literal } from './sql-phrases';
 
 /**
  * SQL text a preset writes (tasks/status-reset.ts), built together with the checked tree the
@@ -8,9 +9,6 @@ import type { SqlText } from './sql-text';
  * text of its own. The text is what `caretaker rules` prints and a user may edit; the tests parse
  * it and compare the tree (test/presets.test.ts). Pure.
  */
-
-/** `'text'`, quotes doubled (standard_conforming_strings: a backslash is an ordinary character). */
-const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 /** `"column"::text IN ('a', 'b')`: the column, read as text, is one of `values`. */
 export function textIn(column: string, values: readonly string[]): SqlText {
@@ -41,14 +39,25 @@ export function isNull(column: string): SqlText {
   };
 }
 
-/** `now()` as a value: the transaction's start, written in the session's TimeZone (the task's timestamps.zone). */
-export function nowValue(): SqlText {
+/**
+ * `now()` as a value: the transaction's start, written in the session's TimeZone (the task's
+ * timestamps.zone); with `zone`, `now() AT TIME ZONE '<zone>'`: the wall time in that zone, for a
+ * naive column that `timestamps.columns` gives a zone of its own.
+ */
+export function nowValue(zone?: string): SqlText {
+  const now = { kind: 'call' as const, name: ['now'], args: [], variadic: false };
+  if (zone === undefined) return { source: 'now()', kind: 'value', expr: now, columns: [], functions: [{ name: 'now' }], operators: [] };
   return {
-    source: 'now()',
+    source: `now() AT TIME ZONE ${literal(zone)}`,
     kind: 'value',
-    expr: { kind: 'call', name: ['now'], args: [], variadic: false },
+    expr: {
+      kind: 'call',
+      name: ['pg_catalog', 'timezone'],
+      args: [{ value: { kind: 'const', type: 'unknown', value: zone } }, { value: now }],
+      variadic: false,
+    },
     columns: [],
-    functions: [{ name: 'now' }],
+    functions: [{ schema: 'pg_catalog', name: 'timezone' }, { name: 'now' }],
     operators: [],
   };
 }

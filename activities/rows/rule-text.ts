@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { parseSqlText, SqlTextError, type SqlText, type SqlTextKind } from '../../tasks/sql-text';
+import { parseSqlText, SqlTextError, visitSqlExpr, type SqlExpr, type SqlText, type SqlTextKind } from '../../tasks/sql-text';
 import { configError } from '../../core/errors';
 import type { ResolvedTable } from '../sql/identifiers';
 import { SqlParams } from '../sql/params';
@@ -13,8 +13,19 @@ export interface RuleTexts {
   jsonValue(text: string, at: string): (p: SqlParams) => string;
   /** Every function the texts call is IMMUTABLE or STABLE in the live database. */
   checkFunctions(client: PoolClient): Promise<void>;
-  /** The columns the texts read. */
-  columns(): string[];
+  /** The columns the texts read as values, where a zone matters: not a column only tested for NULL (`col IS NULL`). */
+  valueColumns(): string[];
+}
+
+/** The columns `text` reads other than as the operand of `IS [NOT] NULL`, whose answer no zone changes. */
+function valueColumns(text: SqlText): string[] {
+  const tested = new Set<SqlExpr>();
+  const read = new Set<string>();
+  visitSqlExpr(text.expr, (e) => {
+    if (e.kind === 'null_test' && e.arg.kind === 'column') tested.add(e.arg);
+    else if (e.kind === 'column' && !tested.has(e)) read.add(e.name);
+  });
+  return [...read];
 }
 
 /** How a text becomes its checked tree: parsed, or (a preset's own text) looked up as built. */
@@ -47,6 +58,6 @@ export function ruleTexts(table: ResolvedTable, where: string, alias = 't', pars
       return untyped ? (p) => `(${render(p)})::text` : render;
     },
     checkFunctions: (client) => assertStableFunctions(client, texts, where),
-    columns: () => [...new Set(texts.flatMap((t) => t.columns))],
+    valueColumns: () => [...new Set(texts.flatMap(valueColumns))],
   };
 }

@@ -117,7 +117,7 @@ async function relationWhere(
   const texts = ruleTexts(related, at, alias, parse);
   const condition = texts.condition(text, `${at}.where`);
   await texts.checkFunctions(client);
-  checkColumnZones(related, texts.columns(), zones, `${at}.where`);
+  checkColumnZones(related, texts.valueColumns(), zones, `${at}.where`);
   return (p) => [condition(p)];
 }
 
@@ -167,7 +167,7 @@ async function deleteChildren(client: PoolClient, key: RowKey, children: NonNull
 /**
  * SQL text reads naive timestamps in the session's TimeZone, which the task's `timestamps.zone`
  * sets for the whole run: a per-column zone that differs cannot apply to it, so it is refused
- * rather than silently ignored.
+ * rather than silently ignored (a column only tested for NULL reads no time: `valueColumns`).
  */
 function checkColumnZones(table: ResolvedTable, columns: string[], zones: TimestampSettings, at: string): void {
   for (const c of columns) {
@@ -275,7 +275,7 @@ async function ruleSet(
   else act = await action(client, key, rule, texts, at);
   for (const t of new Set([texts, parentTexts])) {
     await t.checkFunctions(client);
-    checkColumnZones(table, t.columns(), zones, at);
+    checkColumnZones(table, t.valueColumns(), zones, at);
   }
   const own = (p: SqlParams) => conds.map((c) => c(p));
   const set: RowSet = {
