@@ -182,6 +182,9 @@ function checkColumnZones(table: ResolvedTable, columns: string[], zones: Timest
   }
 }
 
+/** Why a `first_per` rule is read ahead and never walked: once a batch acts on a group's first row, the next row is first. */
+const FIRST_PER_AT_START = 'first_per acts only on the rows first in their group when the rule starts';
+
 /** A rule compiled before the one at hand: its row set and its own conditions (without what it leaves to rules before it). */
 interface CompiledRule {
   set: RowSet;
@@ -286,6 +289,7 @@ async function ruleSet(
     ...(age && { age }),
     ...(parent && { lockedParent: lockedParent(parent) }),
     ...(slot && { acquire: { condition: slot.condition, take: slot.acquire } }),
+    ...(rule.first_per && { onlyAtStart: FIRST_PER_AT_START }),
     where: (p) => [...own(p), ...before.map((e) => `(${e(p).join(' and ')}) is not true`)],
   };
   return { set, own };
