@@ -164,7 +164,8 @@ export const fieldsMatchCore: Same<z.output<ReturnType<typeof keyColumn>>, KeyCo
 /** The fields every batched SQL task takes: batch size, details kept, dry run, per-batch limits. */
 /**
  * How many keys of a sparse set a run reads in one pass when the set starts, per set
- * (activities/engine/read-ahead.ts); a set with more is batched in key order. 0: never read ahead.
+ * (activities/engine/read-ahead.ts); a set with more is batched in key order, but a first_per rule
+ * takes the first read_ahead keys and leaves the rest for the next run. 0: never read ahead (refused with first_per).
  */
 export const readAhead = () => z.number().int().min(0).max(1_000_000).default(100_000);
 

@@ -317,6 +317,14 @@ export const rowsRulesConfig = z
             });
         },
       );
+      if (r.first_per && cfg.read_ahead === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'first_per'],
+          message:
+            'expected read_ahead > 0 with first_per: read_ahead: 0 walks the rows in key order, and once a batch acts on the first row of a group the next row is first and would be acted on too',
+        });
+      }
       if (r.acquire) {
         const a = r.acquire;
         if (!r.archive && !r.update && !(r.delete && r.delete.children.length === 0))

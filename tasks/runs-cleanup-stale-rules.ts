@@ -4,6 +4,8 @@ import type { RowRule, RuleValue } from './rows-rules';
 import type { RunsCleanupStaleConfig } from './runs-cleanup-stale';
 import { formatDuration } from '../core/duration';
 import { intervalSql, isJsonPath, literal, minutesSql, refSql } from './sql-phrases';
+import { nowValue } from './sql-build';
+import { parseColumnRef } from '../core/column-refs';
 
 /**
  * runs.cleanup_stale as the rows.rules rule `caretaker rules` prints: the rows `staleRequeue`
@@ -15,16 +17,31 @@ import { intervalSql, isJsonPath, literal, minutesSql, refSql } from './sql-phra
 /** A reference read as `type` (a JSON path reads as text first), as `readAs` (activities/sql/expressions.ts) reads it. */
 const readAs = (reference: string, type: string) => `${refSql(reference)}::${type}`;
 
-/** What an assignment of `requeue_set` / `final_set` writes, as a rows.rules update value. */
-export function assignedRuleValue(target: string, value: AssignedValue): RuleValue {
+/**
+ * What an assignment of `requeue_set` / `final_set` writes, as a rows.rules update value. `now`: with
+ * `zone` (the column's own, from timestamps.columns, other than timestamps.zone), now() at time zone
+ * it, as the activity writes a naive column (activities/sql/time.ts `TimestampZones.now`).
+ */
+export function assignedRuleValue(target: string, value: AssignedValue, zone?: string): RuleValue {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
   if (typeof value === 'string') return { value };
-  if ('now' in value) return 'now()';
+  if ('now' in value) return nowValue(zone).source;
   // NULL counts as 0; inside JSON the sum is a JSON number.
   return `coalesce(${isJsonPath(target) ? readAs(target, 'numeric') : refSql(target)}, 0) + ${value.increment}`;
 }
 
-const assigned = (set: Record<string, AssignedValue>) => Object.fromEntries(Object.entries(set).map(([t, v]) => [t, assignedRuleValue(t, v)]));
+/**
+ * The zone now() is written in for `target`: a plain column that timestamps.columns gives a zone other
+ * than timestamps.zone (the session's during a rules run); undefined for the session's. The printed
+ * text cannot see the column's type: for a timestamptz column so listed, a rules run refuses it
+ * (rule-text.ts `checkWrittenZones`), where the activity ignores the zone.
+ */
+function ownZone(cfg: RunsCleanupStaleConfig, target: string): string | undefined {
+  const column = parseColumnRef(target);
+  if (column === null || column.path.length > 0) return undefined;
+  const zone = cfg.timestamps.columns[column.column];
+  return zone !== undefined && zone !== cfg.timestamps.zone ? zone : undefined;
+}
 
 /** The counter of a final outcome: `finalized`, or per final status when there are several (rows.rules counts each case on its own). */
 function finalCounters(finals: string[]): string[] {
@@ -40,6 +57,9 @@ function finalCounters(finals: string[]): string[] {
 
 export function runsCleanupStaleRules(cfg: RunsCleanupStaleConfig, taskId: string): RulesForm {
   const c = cfg.columns;
+  const assigned = (set: Record<string, AssignedValue>) =>
+    Object.fromEntries(Object.entries(set).map(([t, v]) => [t, assignedRuleValue(t, v, ownZone(cfg, t))]));
+  const now = (column: string) => nowValue(ownZone(cfg, column)).source;
   const status = refSql(c.status);
   const statuses = Object.keys(cfg.thresholds);
   const ageColumn = (s: string) => refSql(cfg.age_columns[s] ?? c.timestamp);
@@ -89,7 +109,7 @@ export function runsCleanupStaleRules(cfg: RunsCleanupStaleConfig, taskId: strin
       update: {
         [retry]: assignedRuleValue(retry, { increment: 1 }),
         [c.status]: { value: cfg.requeue_status },
-        [c.timestamp]: 'now()',
+        [c.timestamp]: now(c.timestamp),
         ...assigned(cfg.requeue_set),
       },
     });
@@ -106,7 +126,7 @@ export function runsCleanupStaleRules(cfg: RunsCleanupStaleConfig, taskId: strin
         // The counter as read: a JSON counter is written back as a number (or null when missing).
         ...(retry !== null && { [retry]: readAs(retry, 'int') }),
         ...(c.error !== null && { [c.error]: reason(f) }),
-        ...(c.finished_at !== null && { [c.finished_at]: 'now()' }),
+        ...(c.finished_at !== null && { [c.finished_at]: now(c.finished_at) }),
         ...assigned(cfg.final_set[f] ?? {}),
       },
     });

@@ -98,12 +98,15 @@ const assignedType = (v: unknown) =>
 export function seedStale(cfg: RunsCleanupStaleConfig, base: number): Seed {
   const c = cfg.columns;
   const t = new TableSeed(cfg.table, [c.id].flat()[0]!);
+  // A column that timestamps.columns gives a zone of its own is naive: it holds that zone's wall times.
+  const stamp = (col: string) => (col in cfg.timestamps.columns ? 'timestamp' : 'timestamptz');
   t.column(c.status, 'text not null');
-  for (const col of [c.timestamp, ...Object.values(cfg.age_columns), c.heartbeat, c.finished_at]) if (col) t.column(col, 'timestamptz');
+  for (const col of [c.timestamp, ...Object.values(cfg.age_columns), c.heartbeat, c.finished_at]) if (col) t.column(col, stamp(col));
   if (c.retry_count) t.column(c.retry_count, 'int');
   if (c.error) t.column(c.error, 'text');
   if (c.job_type) t.column(c.job_type, 'text');
-  for (const set of [cfg.requeue_set, ...Object.values(cfg.final_set)]) for (const [target, v] of Object.entries(set)) t.column(target, assignedType(v));
+  for (const set of [cfg.requeue_set, ...Object.values(cfg.final_set)])
+    for (const [target, v] of Object.entries(set)) t.column(target, assignedType(v) === 'timestamptz' ? stamp(target) : assignedType(v));
   const statuses = [...Object.keys(cfg.thresholds), 'completed'];
   const jobs: (string | null)[] = c.job_type ? [...Object.keys(cfg.job_type_thresholds), 'other', null] : [null];
   const retries = c.retry_count ? [...new Set([null, 0, Math.max(0, cfg.max_retries - 1), cfg.max_retries])] : [null];

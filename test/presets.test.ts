@@ -379,6 +379,19 @@ writeFileSync(
         },
       },
       {
+        // Naive columns that timestamps.columns gives a zone of their own, only written: the printed rules write now() at time zone it.
+        id: 'stale-zoned',
+        type: 'runs.cleanup_stale',
+        schedule: { every: '5m' },
+        config: {
+          table: 'stale_zoned',
+          columns: { id: 'run_id', status: 'state', timestamp: 'seen_at', retry_count: 'tries', finished_at: 'done_at' },
+          max_retries: 1,
+          requeue_set: { requeued_at: { now: true } },
+          timestamps: { zone: 'UTC', columns: { done_at: 'Asia/Tokyo', requeued_at: 'America/New_York' } },
+        },
+      },
+      {
         id: 'queue-by-status',
         type: 'extraction.queue_orphans',
         schedule: { every: '5m' },
@@ -486,10 +499,20 @@ function formSeed(task: TaskConfig) {
   return seedOrphans((task.config as AssetsDetectOrphansConfig).rules.filter(isRowRule), base);
 }
 
-/** A timestamp in a value that lies within three minutes of now reads "now": both runs write now(), each its own. */
+/**
+ * A timestamp in a value that lies within three minutes of now reads "now": both runs write now(), each its own.
+ * A naive one (no offset) that is now's wall time in a zone `h` hours ahead of UTC reads "now at UTC+h".
+ */
 function nowRead(fates: Fates): Fates {
-  const iso = /"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)"/g;
-  const read = (v: string) => v.replace(iso, (m) => (Math.abs(Date.parse(m.slice(1, -1)) - Date.now()) < 180_000 ? '"now"' : m));
+  const iso = /"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?"/g;
+  const quarter = 900_000;
+  const nearNow = (m: string, offset: string | undefined) => {
+    const off = Date.parse(offset === undefined ? `${m.slice(1, -1)}Z` : m.slice(1, -1)) - Date.now();
+    const zone = offset === undefined ? Math.round(off / quarter) * quarter : 0;
+    if (Math.abs(off - zone) >= 180_000) return m;
+    return offset === undefined ? `"now at UTC${zone < 0 ? '-' : '+'}${Math.abs(zone) / 3_600_000}"` : '"now"';
+  };
+  const read = (v: string) => v.replace(iso, (m, _fraction: string | undefined, offset: string | undefined) => nearNow(m, offset));
   return Object.fromEntries(Object.entries(fates).map(([t, rows]) => [t, Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, read(v)]))]));
 }
 
@@ -517,6 +540,7 @@ describe('rows.rules forms of runs.cleanup_stale, extraction.queue_orphans and a
         'stale-json (runs.cleanup_stale)',
         'stale-runs (runs.cleanup_stale)',
         'stale-runs (runs.cleanup_stale)',
+        'stale-zoned (runs.cleanup_stale)',
         'stuck-tasks (runs.cleanup_stale)',
       ].sort(),
     );

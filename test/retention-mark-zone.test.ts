@@ -97,3 +97,76 @@ describe('rows.rules SQL text over a naive column with its own zone', () => {
     );
   });
 });
+
+/**
+ * rows.rules SQL text WRITTEN into a naive column that timestamps.columns gives a zone of its own:
+ * the session's TimeZone is timestamps.zone, so now() would land as that zone's wall time. Text that
+ * does not say the column's zone is refused wherever it writes (update, cases, archive values, a
+ * child's update), before anything changes; `now() at time zone '<zone>'` is accepted and writes it.
+ */
+describe('rows.rules SQL text writing a naive column with its own zone', () => {
+  const timestamps = { zone: 'UTC', columns: { deleted_at: 'Asia/Tokyo' } };
+  const rulesOf = (rule: Record<string, unknown>) =>
+    rulesTask({ batch_size: 1, timestamps, rules: [{ name: 'r', table: 'app.items', where: "created_at < now() - interval '30 days'", ...rule }] });
+  const asked = "write the time in the column's zone, e.g. now() at time zone 'Asia/Tokyo'";
+
+  it.each([
+    ['update', { update: { deleted_at: 'now()' } }, 'update.deleted_at'],
+    ['a case', { cases: [{ when: 'id > 0', update: { deleted_at: "now() - interval '1 day'" } }] }, 'cases[0].update.deleted_at'],
+    ['archive values', { archive: { table: 'app.items_archive', columns: ['id'], values: { deleted_at: 'now()' } } }, 'archive.values.deleted_at'],
+    [
+      "a child's update",
+      { delete: { children: [{ table: 'app.item_notes', column: 'item_id', update: { deleted_at: 'now()' } }] } },
+      'delete: children[0].update.deleted_at',
+    ],
+    ['text at another zone', { update: { deleted_at: "now() at time zone 'UTC'" } }, 'update.deleted_at'],
+    ['text reading a column', { update: { deleted_at: "(created_at + interval '1 day') at time zone 'Asia/Tokyo'" } }, 'update.deleted_at'],
+  ])('%s: refused, naming the zone to write in, and nothing changes', async (_name, rule, at) => {
+    await env.db.pool.query(`create table app.items_archive (id int primary key, deleted_at timestamp);
+      create table app.item_notes (id int primary key, item_id int references app.items (id), deleted_at timestamp);
+      insert into app.item_notes values (1, 1, null)`);
+    const snapshot = async () => [
+      await rows(),
+      (await env.db.pool.query('select * from app.item_notes')).rows,
+      (await env.db.pool.query('select * from app.items_archive')).rows,
+    ];
+    const before = await snapshot();
+    const failure = await taskFailure(runTaskWorkflow(env.temporal, rulesOf(rule)));
+    expect(failure.type).toBe('ConfigError');
+    expect(failure.message).toContain(
+      `config.rules[0] (r).${at}: timestamps.columns gives deleted_at the zone Asia/Tokyo, but SQL text writes a naive timestamp as the wall time of timestamps.zone (UTC): ${asked}`,
+    );
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("now() at time zone '<zone>' writes the wall time in the column's zone; the dry run reports the rows the real run changes", async () => {
+    const task = rulesOf({
+      where: "created_at < now() - interval '30 days' AND deleted_at IS NULL",
+      update: { deleted_at: "now() at time zone 'Asia/Tokyo'" },
+    });
+    const before = await rows();
+    const preview = await runTaskWorkflow(env.temporal, task, { dryRun: true });
+    expect(await rows()).toEqual(before);
+    const from = await clock();
+    const real = await runTaskWorkflow(env.temporal, task);
+    const to = await clock();
+    expect((preview.details as { id: string }[]).map((d) => d.id).sort()).toEqual(['1', '4']);
+    expect((real.details as { id: string }[]).map((d) => d.id).sort()).toEqual(['1', '4']);
+    expect(realNames(preview.counts)).toEqual(real.counts);
+    const marked = await env.db.pool.query<{ at: Date }>(`select deleted_at at time zone 'Asia/Tokyo' as at from app.items where id in (1, 4) order by id`);
+    for (const { at } of marked.rows) {
+      expect(at.getTime()).toBeGreaterThanOrEqual(from.getTime() - 1000);
+      expect(at.getTime()).toBeLessThanOrEqual(to.getTime());
+    }
+    const after = await rows();
+    expect(after.filter((r) => r.id === 2 || r.id === 3)).toEqual(before.filter((r) => r.id === 2 || r.id === 3));
+  });
+
+  it('a column zone equal to timestamps.zone takes now() as it is', async () => {
+    const task = rulesTask({
+      timestamps: { zone: 'Asia/Tokyo', columns: { deleted_at: 'Asia/Tokyo' } },
+      rules: [{ name: 'r', table: 'app.items', where: 'id = 3', update: { deleted_at: 'now()' } }],
+    });
+    expect((await runTaskWorkflow(env.temporal, task)).counts).toMatchObject({ matched: 1, updated: 1 });
+  });
+});

@@ -1,15 +1,17 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { realNames } from '../activities/engine/counters';
+import { ConfigError } from '../config/load';
 import type { TaskResult } from '../workflows/types';
 import { runTaskWorkflow } from './fixtures';
-import { rulesTask } from './rows-rules-support';
+import { rowsOf, rulesTask } from './rows-rules-support';
 import { useTaskEnvironment } from './support';
 
 /**
  * `first_per` with an action that removes the row: the first row of each group as the run starts is
- * the one acted on, in the real run as in its dry run, whatever the batch size, while the rows are
- * read ahead. (A keyset walk, `read_ahead: 0` or more matching rows than read_ahead, still acts on
- * the next row of a group once the batch before removed the first: the review's open finding.)
+ * the one acted on, in the real run as in its dry run, whatever the batch size. The rule always
+ * reads its keys ahead: with more matching rows than read_ahead it takes the first read_ahead keys
+ * and leaves the rest for the next run (a keyset walk would act on the next row of a group once the
+ * batch before removed the first); read_ahead: 0 is refused at validate.
  */
 const env = useTaskEnvironment('rows_rules_first_per');
 
@@ -39,5 +41,57 @@ describe('first_per with delete', () => {
     expect({ preview: picked(preview), real: picked(real) }).toEqual({ preview: ['1', '5'], real: ['1', '5'] });
     expect(realNames(preview.counts)).toEqual(real.counts);
     expect(await ids()).toEqual([2, 3, 4, 6]);
+  });
+
+  it.each([1, 2, 100])(
+    'batch size %i, more matching rows than read_ahead: the first read_ahead keys, the same in the dry run and the real run, the rest left for the next run',
+    async (size) => {
+      // Three groups' first rows match (1, 5, 7); read_ahead 2 takes 1 and 5. A walk would also take 2 and 3
+      // (first of group a once 1 is gone), then 7.
+      await env.db.pool.query(`insert into jobs values (7, 'c', 0), (8, 'c', 1)`);
+      const task = rulesTask({
+        batch_size: size,
+        read_ahead: 2,
+        max_fraction: 1,
+        rules: [{ name: 'first', table: 'jobs', first_per: { columns: 'grp', order_by: ['priority'] }, delete: {} }],
+      });
+      const before = await rowsOf(env.db.pool, 'jobs');
+      const preview = await runTaskWorkflow(env.temporal, task, { dryRun: true });
+      expect(await rowsOf(env.db.pool, 'jobs')).toEqual(before);
+      const real = await runTaskWorkflow(env.temporal, task);
+      expect({ preview: picked(preview), real: picked(real) }).toEqual({ preview: ['1', '5'], real: ['1', '5'] });
+      expect(realNames(preview.counts)).toEqual(real.counts);
+      expect(real.sets.first).toEqual({ matched: 2, deleted: 2 });
+      const left =
+        /^first: more than read_ahead \(2\) rows match, and first_per acts only on the rows first in their group when the rule starts: this run takes the first 2 in key order, the rest wait for the next run$/;
+      expect({ preview: preview.errors, real: real.errors }).toEqual({ preview: [expect.stringMatching(left)], real: [expect.stringMatching(left)] });
+      // Every row but the two deleted is as it was.
+      before.delete('1');
+      before.delete('5');
+      expect(await rowsOf(env.db.pool, 'jobs')).toEqual(before);
+      // The next run: the first rows now are 2, 4 and 7; read_ahead 2 takes 2 and 4.
+      const next = await runTaskWorkflow(env.temporal, task);
+      expect(picked(next)).toEqual(['2', '4']);
+      expect(await ids()).toEqual([3, 6, 7, 8]);
+    },
+  );
+});
+
+describe('first_per with read_ahead: 0', () => {
+  it('is refused at validate, naming why', () => {
+    const refused = (() => {
+      try {
+        rulesTask({ read_ahead: 0, rules: [{ name: 'first', table: 'jobs', first_per: { columns: 'grp' }, delete: {} }] });
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+        throw err;
+      }
+      return [];
+    })();
+    expect(refused).toEqual([
+      expect.stringMatching(
+        /tasks\[0\]\.config\.rules\[0\]\.first_per: expected read_ahead > 0 with first_per: read_ahead: 0 walks the rows in key order, and once a batch acts on the first row of a group the next row is first and would be acted on too$/,
+      ),
+    ]);
   });
 });

@@ -113,7 +113,7 @@ async function firstBatchFindings(client: PoolClient, unit: WorkUnit, size: { li
   try {
     await readOnly(client, async () => {
       const explaining = explainingClient(client, plans);
-      if (unit.readAhead && size.readAhead > 0) await unit.readAhead.cursors(explaining, null, size.readAhead);
+      if (unit.readAhead && size.readAhead > 0) await unit.readAhead.cursors(explaining, null, size.readAhead, unit.readAhead.onlyAtStart !== undefined);
       await unit.nextBatch(explaining, null, size.limit, mode);
     });
   } catch (err) {

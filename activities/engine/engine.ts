@@ -90,7 +90,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     // A plan's keys replace the read-ahead: the batches take them, not what matches now.
     const ahead = new ReadAheads(units, applier ? 0 : (cfg.read_ahead ?? 0));
     // The first unit's pass before max_fraction: its count is exact, so the table is counted only as far as needed.
-    await readAhead(client, cfg, ahead, position);
+    const aheadWarnings = await readAhead(client, cfg, ahead, position);
     const pins = new TablePins(units);
     const maxFraction = cfg.max_fraction ?? 1;
     const refusal: string[] = [];
@@ -110,6 +110,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       });
       refuse(found);
     }
+    aheadWarnings.forEach((w) => tally.warn(w));
     // The units after the first are checked again when each starts (fraction.ts): once per attempt.
     const rechecked = new Set<number>([0]);
 
@@ -143,7 +144,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       await throttle.beforeBatch(client, handled, tally.batches, lastBatchMs, beat);
       const unit = units[position.unit]!;
       // Each unit reads ahead when it starts, so it sees what the units before it committed.
-      if (ahead.due(position.unit)) await readAhead(client, cfg, ahead, position);
+      if (ahead.due(position.unit)) (await readAhead(client, cfg, ahead, position)).forEach((w) => tally.warn(w));
       // Before the unit changes anything, with what the units before it changed (a dry run: what they would
       // have; a rehearsed dry run rolled those changes back, so a unit that depends on them is judged on the
       // rows as they are). A dry run already refused stops checking: its real run would not get here.
@@ -220,6 +221,7 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: P
   const { record, next, items, workMs, keys } = await inTransaction(s.client, cfg, s.mode, async () => {
     let began = performance.now();
     const taken: Taken | undefined = s.applier && (await s.applier.take(s.client, s.position.unit, s.position.cursor as number | null, s.room, s.mode));
+    if (!taken) s.ahead.assertReadAhead(s.position.unit);
     const items =
       taken?.items ?? (await s.ahead.next(s.client, s.position.unit, s.room, s.mode)) ?? (await s.unit.nextBatch(s.client, s.position.cursor, s.room, s.mode));
     let workMs = performance.now() - began;
@@ -309,13 +311,15 @@ async function inTransaction<T>(client: PoolClient, cfg: EngineConfig, mode: Act
 /**
  * Reads ahead the cursors of the unit at `from` (read-ahead.ts) in a read-only transaction of its own.
  * It only saves work: when its pass runs into the task's statement_timeout, the units are batched
- * by their own walk instead, as they would be without it.
+ * by their own walk instead, as they would be without it; a unit that must not be walked
+ * (`readAhead.onlyAtStart`) fails the run. Returns the pass's warnings.
  */
-async function readAhead(client: PoolClient, cfg: EngineConfig, ahead: ReadAheads, from: Position): Promise<void> {
+async function readAhead(client: PoolClient, cfg: EngineConfig, ahead: ReadAheads, from: Position): Promise<string[]> {
   try {
-    await inTransaction(client, cfg, 'predict', () => ahead.read(client, from));
+    return await inTransaction(client, cfg, 'predict', () => ahead.read(client, from));
   } catch (err) {
-    if ((err as { code?: string }).code !== QUERY_CANCELED) throw err;
+    if ((err as { code?: string }).code !== QUERY_CANCELED || ahead.onlyAtStart(from.unit) !== undefined) throw err;
+    return [];
   }
 }
 

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { configError } from '../../core/errors';
 import type { Position } from './ledger';
 import type { ActMode, WorkUnit } from './work-unit';
 import { type FractionTarget, TableTarget } from './fraction-targets';
@@ -18,6 +19,13 @@ import { type FractionTarget, TableTarget } from './fraction-targets';
  * among the next cursors that still match, locked as `nextBatch` would lock them, so a row that
  * stopped matching is skipped and never changed. A row that starts matching after the pass waits for
  * the next run, as it would behind a keyset cursor that has passed it.
+ *
+ * A unit that may act only on the items that matched when it started (`readAhead.onlyAtStart`: a
+ * rule's `first_per`, where a walk would act on a group's next row once a batch removed its first)
+ * is always read ahead and never walked: with more than `limit` items it takes the first `limit` in
+ * cursor order and leaves the rest for the next run, with a warning; an attempt that resumes inside
+ * it (a retry after batches committed) takes nothing more of it, as what is first now may not have
+ * been when it started; a pass stopped by statement_timeout fails the run (engine.ts).
  */
 export class ReadAheads {
   private readonly lists = new Map<number, { cursors: unknown[]; next: number }>();
@@ -38,6 +46,11 @@ export class ReadAheads {
     private readonly limit: number,
   ) {}
 
+  /** Why the unit at `index` must be read ahead and never walked (`readAhead.onlyAtStart`), if it must. */
+  onlyAtStart(index: number): string | undefined {
+    return this.units[index]?.readAhead?.onlyAtStart;
+  }
+
   /** Whether the unit at `index` still needs its pass (once per attempt, when the unit starts). */
   due(index: number): boolean {
     return !this.tried.has(index) && this.limit > 0 && this.units[index]?.transactional === true && this.units[index]?.readAhead !== undefined;
@@ -45,15 +58,36 @@ export class ReadAheads {
 
   /**
    * Reads ahead the cursors of the unit at `from.unit` (after `from.cursor`: a retry resumes after its
-   * ledger's cursor), and forgets those of the units before it.
+   * ledger's cursor), and forgets those of the units before it. Returns the warnings of a unit that
+   * may act only on what matched when it started and leaves some of it for the next run.
    */
-  async read(client: PoolClient, from: Position): Promise<void> {
+  async read(client: PoolClient, from: Position): Promise<string[]> {
     for (const index of this.lists.keys()) if (index < from.unit) this.lists.delete(index);
-    if (!this.due(from.unit)) return;
+    if (!this.due(from.unit)) return [];
     this.tried.add(from.unit);
     const unit = this.units[from.unit]!;
+    const why = unit.readAhead!.onlyAtStart;
+    if (why !== undefined && from.cursor !== null) {
+      this.lists.set(from.unit, { cursors: [], next: 0 });
+      return [
+        `${unit.label}: ${why}; this attempt resumed after batches of the one before, when the first rows may have changed: the rest of its rows wait for the next run`,
+      ];
+    }
+    if (why !== undefined) {
+      const first = (await unit.readAhead!.cursors(client, null, this.limit + 1, true)) ?? [];
+      const cursors = first.slice(0, this.limit);
+      this.keep(unit, from, cursors);
+      if (first.length <= this.limit) return [];
+      return [
+        `${unit.label}: more than read_ahead (${this.limit}) rows match, and ${why}: this run takes the first ${this.limit} in key order, the rest wait for the next run`,
+      ];
+    }
     const cursors = await unit.readAhead!.cursors(client, from.cursor, this.limit);
-    if (cursors === null) return;
+    if (cursors !== null) this.keep(unit, from, cursors);
+    return [];
+  }
+
+  private keep(unit: WorkUnit, from: Position, cursors: unknown[]): void {
     this.total += cursors.length;
     this.lists.set(from.unit, { cursors, next: 0 });
     const picked = unit.fraction?.find((target) => target instanceof TableTarget && target.picked);
@@ -77,5 +111,13 @@ export class ReadAheads {
       items.push(...(await readAhead.among(tx, among, mode)));
     } while (items.length < room && list.next < list.cursors.length);
     return items;
+  }
+
+  /** Refuses to walk a unit that may act only on what matched when it started, when it was not read ahead (read_ahead: 0). */
+  assertReadAhead(index: number): void {
+    const why = this.onlyAtStart(index);
+    if (why !== undefined && !this.lists.has(index)) {
+      throw configError(`${this.units[index]!.label}: ${why}, so its rows must be read ahead when it starts (read_ahead > 0), never walked in key order`);
+    }
   }
 }

@@ -51,8 +51,17 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
    * in one pass, and how a batch takes the items among some of them (read-ahead.ts).
    */
   readAhead?: {
-    /** The cursors of all items after `after`, in cursor order, when there are at most `limit`; null when there are more. */
-    cursors(client: PoolClient, after: Cursor | null, limit: number): Promise<Cursor[] | null>;
+    /**
+     * The cursors of all items after `after`, in cursor order, when there are at most `limit`; null when there are more.
+     * `first`: the first `limit` of them in cursor order, never null.
+     */
+    cursors(client: PoolClient, after: Cursor | null, limit: number, first?: boolean): Promise<Cursor[] | null>;
+    /**
+     * Why the unit may act only on the items that matched when it started (a rule's `first_per`: acting on
+     * a group's first row makes the next row first): its pass always runs and takes at most the first
+     * `read_ahead` cursors, the rest waiting for the next run; the unit is never walked (read-ahead.ts).
+     */
+    onlyAtStart?: string;
     /** The items among `cursors` that still qualify, in cursor order, locked (skip locked) unless predicting. */
     among(tx: PoolClient, cursors: Cursor[], mode: ActMode): Promise<Item[]>;
   };

@@ -169,8 +169,9 @@ export function casesUnit(set: RowSet, branches: readonly RowBranch[], ops: RowS
     cursorOf: (row) => row.key,
     act: (tx, rows, mode) => actOnCases(ops, tx, set, branches, rows, mode),
     readAhead: {
-      cursors: (client, after, limit) => keysUpTo(client, set.key, (p) => ops.conditions(picked, p), after, limit),
+      cursors: (client, after, limit, first) => keysUpTo(client, set.key, (p) => ops.conditions(picked, p), after, limit, first),
       among: (tx, keys, mode) => selectCases(ops, tx, set, branches, { among: keys }, mode),
+      ...(set.onlyAtStart !== undefined && { onlyAtStart: set.onlyAtStart }),
     },
     rowsLeft: (client, after) => rowsLeft(client, set.key, (p) => ops.conditions(picked, p), after, set.age),
     sample: (client, keys) => rowSample(client, set.key, keys),

@@ -59,6 +59,8 @@ export interface RowSet {
    * while their slot is free (`condition`), and a batch acts on those whose slot it took (`take`), in its transaction.
    */
   acquire?: { condition: (params: SqlParams) => string; take: Acquire };
+  /** Why the set may act only on the rows that matched when it started (a rule's `first_per`): read ahead, never walked (WorkUnit.readAhead.onlyAtStart). */
+  onlyAtStart?: string;
 }
 
 /** Each kind of action, as its strategy. */
@@ -201,8 +203,9 @@ function keysUnit(set: RowSet, strategy: RowActionStrategy<RowAction>): WorkUnit
     cursorOf: (key) => key,
     act: (tx, keys, mode) => actOnKeys(tx, set, keys, mode),
     readAhead: {
-      cursors: (client, after, limit) => keysUpTo(client, set.key, (p) => conditions(set, p), after, limit),
+      cursors: (client, after, limit, first) => keysUpTo(client, set.key, (p) => conditions(set, p), after, limit, first),
       among: (tx, keys, mode) => selectKeys(tx, set, { among: keys }, mode),
+      ...(set.onlyAtStart !== undefined && { onlyAtStart: set.onlyAtStart }),
     },
     rowsLeft: (client, after) => rowsLeft(client, set.key, (p) => conditions(set, p), after, set.age),
     sample: (client, keys) => rowSample(client, set.key, keys),

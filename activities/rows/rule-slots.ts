@@ -4,7 +4,8 @@ import { configError } from '../../core/errors';
 import { col, colType, type ResolvedTable } from '../sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from '../sql/keys';
 import type { SqlParams } from '../sql/params';
-import { ruleTexts, type ParseText } from './rule-text';
+import { checkWrittenZones, ruleTexts, type ParseText } from './rule-text';
+import type { TimestampSettings } from '../../core/time-zones';
 
 /**
  * Two rule fields that say "one at a time" (Solid Queue's BlockedExecution.unblock: per concurrency
@@ -67,6 +68,7 @@ export async function resolveAcquire(
   cfg: NonNullable<RowRule['acquire']>,
   at: string,
   parse: ParseText,
+  zones: TimestampSettings,
 ): Promise<{ condition: Condition; acquire: Acquire }> {
   const where = `${at}.acquire`;
   if (!table.columns.has(cfg.column)) {
@@ -81,6 +83,8 @@ export async function resolveAcquire(
     'parent_column',
   );
   const slots = slotKey.table;
+  checkWrittenZones(slots, cfg.insert, zones, parse, `${where}.insert`);
+  checkWrittenZones(slots, cfg.update, zones, parse, `${where}.update`);
   const rowTexts = ruleTexts(table, where, 't', parse);
   const slotTexts = ruleTexts(slots, where, 's', parse);
   const inserted = Object.entries(cfg.insert).map(([c, v]) => ({ column: c, value: slotValue(slots, c, v, rowTexts.value, `${where}.insert`) }));

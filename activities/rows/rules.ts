@@ -9,7 +9,7 @@ import type { Assigned } from '../sql/expressions';
 import { col, colType, resolveReadable, resolveTable, type ResolvedTable } from '../sql/identifiers';
 import { keyColumns, resolveKeyed, type RowKey } from '../sql/keys';
 import type { SqlParams } from '../sql/params';
-import { ruleTexts, type ParseText, type RuleTexts } from './rule-text';
+import { checkWrittenZones, ruleTexts, type ParseText, type RuleTexts } from './rule-text';
 import { archiveAction, lockedParent, resolveParent, withParent } from './rule-parent';
 import { firstPerCondition, resolveAcquire } from './rule-slots';
 import { loadSqlParser, parseSqlText, type SqlText } from '../../tasks/sql-text';
@@ -141,21 +141,37 @@ function assignments(table: ResolvedTable, update: Record<string, RuleValue>, te
 /** The columns an update writes (a JSON path writes its column). */
 const updatedColumns = (update: Record<string, RuleValue> | undefined) => Object.keys(update ?? {}).map((target) => ref(target).column);
 
+/** How the text an action writes is checked: the task's zones, and how text becomes its tree (rule-text.ts `checkWrittenZones`). */
+interface Written {
+  zones: TimestampSettings;
+  parse: ParseText;
+}
+
 /** The action of a rule or a branch. */
-async function action(client: PoolClient, key: RowKey, r: Pick<RowRule, 'update' | 'delete' | 'report'>, texts: RuleTexts, at: string) {
-  if (r.update) return { kind: 'update' as const, assign: assignments(key.table, r.update, texts, at) };
-  if (r.delete) return { kind: 'delete' as const, children: await deleteChildren(client, key, r.delete.children, `${at}.delete`) };
+async function action(client: PoolClient, key: RowKey, r: Pick<RowRule, 'update' | 'delete' | 'report'>, texts: RuleTexts, at: string, written: Written) {
+  if (r.update) {
+    checkWrittenZones(key.table, r.update, written.zones, written.parse, `${at}.update`);
+    return { kind: 'update' as const, assign: assignments(key.table, r.update, texts, at) };
+  }
+  if (r.delete) return { kind: 'delete' as const, children: await deleteChildren(client, key, r.delete.children, `${at}.delete`, written) };
   return { kind: 'report' as const };
 }
 
 /** A delete's child tables; a child with `update` gets its assignments, SQL text read over the child's columns. */
-async function deleteChildren(client: PoolClient, key: RowKey, children: NonNullable<RowRule['delete']>['children'], at: string): Promise<ChildTable[]> {
+async function deleteChildren(
+  client: PoolClient,
+  key: RowKey,
+  children: NonNullable<RowRule['delete']>['children'],
+  at: string,
+  written: Written,
+): Promise<ChildTable[]> {
   const resolved = await resolveChildren(client, key, children, at);
   for (const [i, c] of children.entries()) {
     if (!c.update) continue;
     const child = resolved[i]!;
     const cat = `${at}: children[${i}]`;
     await resolveTable(client, child.table.name, updatedColumns(c.update), `${cat}.update`);
+    checkWrittenZones(child.table, c.update, written.zones, written.parse, `${cat}.update`);
     const texts = ruleTexts(child.table, cat);
     child.assign = assignments(child.table, c.update, texts, cat);
     await texts.checkFunctions(client);
@@ -181,6 +197,9 @@ function checkColumnZones(table: ResolvedTable, columns: string[], zones: Timest
     }
   }
 }
+
+/** Why a `first_per` rule is read ahead and never walked: once a batch acts on a group's first row, the next row is first. */
+const FIRST_PER_AT_START = 'first_per acts only on the rows first in their group when the rule starts';
 
 /** A rule compiled before the one at hand: its row set and its own conditions (without what it leaves to rules before it). */
 interface CompiledRule {
@@ -256,7 +275,8 @@ async function ruleSet(
   const cap = await keepCondition(client, key, rule, before);
   if (cap) conds.push(cap);
   if (rule.first_per) conds.push(firstPerCondition(key, rule.first_per, at));
-  const slot = rule.acquire && (await resolveAcquire(client, table, rule.acquire, at, parse));
+  const slot = rule.acquire && (await resolveAcquire(client, table, rule.acquire, at, parse, zones));
+  const written: Written = { zones, parse };
   let act: RowAction;
   if (rule.cases) {
     const counters = branchCounters(rule.cases);
@@ -265,14 +285,16 @@ async function ruleSet(
       const bat = `${at}.cases[${j}]`;
       branches.push({
         when: b.when === undefined ? null : texts.condition(b.when, `${bat}.when`),
-        action: await action(client, key, b, texts, bat),
+        action: await action(client, key, b, texts, bat, written),
         counter: counters[j]!,
       });
     }
     act = { kind: 'cases', branches };
-  } else if (rule.archive) act = await archiveAction(client, table, rule.archive, parentTexts, parent, at);
-  else if (rule.start_workflow) act = startAction(rule.start_workflow);
-  else act = await action(client, key, rule, texts, at);
+  } else if (rule.archive) {
+    act = await archiveAction(client, table, rule.archive, parentTexts, parent, at);
+    if (act.kind === 'archive') checkWrittenZones(act.archive, rule.archive.values, zones, parse, `${at}.archive.values`);
+  } else if (rule.start_workflow) act = startAction(rule.start_workflow);
+  else act = await action(client, key, rule, texts, at, written);
   for (const t of new Set([texts, parentTexts])) {
     await t.checkFunctions(client);
     checkColumnZones(table, t.valueColumns(), zones, at);
@@ -286,6 +308,7 @@ async function ruleSet(
     ...(age && { age }),
     ...(parent && { lockedParent: lockedParent(parent) }),
     ...(slot && { acquire: { condition: slot.condition, take: slot.acquire } }),
+    ...(rule.first_per && { onlyAtStart: FIRST_PER_AT_START }),
     where: (p) => [...own(p), ...before.map((e) => `(${e(p).join(' and ')}) is not true`)],
   };
   return { set, own };

@@ -126,6 +126,8 @@ export function keyWindow(key: RowKey, window: KeyWindow, p: SqlParams, alias = 
  * there are at most `limit`; null when there are more. The scan has no order, so it stops at
  * `limit + 1` rows and a sparse set is read in one sequential pass, where a walk in key order
  * visits the key index for every row; the keys are sorted afterwards, in the key's own order.
+ * `first`: the first `limit` keys in key order, never null (a set that must act only on the rows
+ * that matched when it started: read-ahead.ts `onlyAtStart`).
  */
 export async function keysUpTo(
   client: PoolClient,
@@ -133,10 +135,18 @@ export async function keysUpTo(
   where: (p: SqlParams) => string[],
   after: KeyValue | null,
   limit: number,
+  first = false,
 ): Promise<KeyValue[] | null> {
   const p = new SqlParams();
   const conds = where(p);
   if (after !== null) conds.push(keyAfter(key, after, p));
+  if (first) {
+    const { rows } = await client.query<Record<string, unknown>>(
+      `select ${keySelect(key)} from ${key.table.sql} t where ${conds.join(' and ') || 'true'} order by ${keyOrder(key)} limit ${p.add(limit, 'int')}`,
+      p.values,
+    );
+    return rows.map((row) => keyOf(row, key));
+  }
   const { rows } = await client.query<Record<string, unknown>>(
     `select ${keySelect(key, 's')} from (select ${keyOrder(key)} from ${key.table.sql} t where ${conds.join(' and ') || 'true'} limit ${p.add(limit + 1, 'int')}) s
      order by ${keyOrder(key, 's')}`,
