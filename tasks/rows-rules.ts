@@ -325,6 +325,14 @@ export const rowsRulesConfig = z
             'expected read_ahead > 0 with first_per: read_ahead: 0 walks the rows in key order, and once a batch acts on the first row of a group the next row is first and would be acted on too',
         });
       }
+      if (r.first_per && r.start_workflow) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...at, 'first_per'],
+          message:
+            'expected first_per without start_workflow: a rule that starts workflows walks the rows in key order instead of reading its keys ahead, and a workflow that removes the first row of a group makes the next row first',
+        });
+      }
       if (r.acquire) {
         const a = r.acquire;
         if (!r.archive && !r.update && !(r.delete && r.delete.children.length === 0))

@@ -77,17 +77,30 @@ describe('first_per with delete', () => {
   );
 });
 
+/** The problems validate names for a rows.rules config, or none. */
+function refusedProblems(config: Record<string, unknown>): string[] {
+  try {
+    rulesTask(config);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('first_per with start_workflow', () => {
+  it('is refused at validate, naming why (such a rule walks instead of reading ahead)', () => {
+    const rule = { name: 'first', table: 'jobs', first_per: { columns: 'grp' } };
+    expect(refusedProblems({ rules: [{ ...rule, start_workflow: { type: 'handleJob', task_queue: 'jobs', id_prefix: 'job-' } }] })).toEqual([
+      expect.stringMatching(/tasks\[0\]\.config\.rules\[0\]\.first_per: expected first_per without start_workflow: .* makes the next row first$/),
+    ]);
+    expect(refusedProblems({ rules: [{ ...rule, delete: {} }] })).toEqual([]);
+  });
+});
+
 describe('first_per with read_ahead: 0', () => {
   it('is refused at validate, naming why', () => {
-    const refused = (() => {
-      try {
-        rulesTask({ read_ahead: 0, rules: [{ name: 'first', table: 'jobs', first_per: { columns: 'grp' }, delete: {} }] });
-      } catch (err) {
-        if (err instanceof ConfigError) return err.problems;
-        throw err;
-      }
-      return [];
-    })();
+    const refused = refusedProblems({ read_ahead: 0, rules: [{ name: 'first', table: 'jobs', first_per: { columns: 'grp' }, delete: {} }] });
     expect(refused).toEqual([
       expect.stringMatching(
         /tasks\[0\]\.config\.rules\[0\]\.first_per: expected read_ahead > 0 with first_per: read_ahead: 0 walks the rows in key order, and once a batch acts on the first row of a group the next row is first and would be acted on too$/,
