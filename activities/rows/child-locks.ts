@@ -17,6 +17,12 @@ export interface ChildTable {
   parentColumns?: string[];
   /** Set these columns of the child rows instead of deleting them (what ON DELETE SET NULL does, for a reference the schema does not declare). */
   assign?: [ColumnRef, Assigned][];
+  /**
+   * The table is one relation (a plain table, no partitions, no inheriting tables), checked in the
+   * catalog: a row's ctid names it, so its rows can be locked and changed in one statement
+   * (`changeLockedChildren`). A partitioned table repeats ctids across its partitions.
+   */
+  oneRelation?: boolean;
 }
 
 /**
@@ -33,18 +39,53 @@ export interface ChildTable {
  */
 export async function parentsWithLockedChildren(tx: PoolClient, child: ChildTable, condition: string, params: SqlParams): Promise<Set<string>> {
   const from = `from ${child.table.sql} t where ${condition}`;
+  const done = await unlessHeld(tx, child, from, params, `select count(*) from (select 1 ${from} for update of t nowait) l`);
+  return 'blocked' in done ? done.blocked : new Set();
+}
+
+/**
+ * The lock pass and the change of the child rows in one statement: `change` is given the condition
+ * that names the rows a subquery locks (`t.ctid = any(array(select t.ctid ... for update of t nowait))`,
+ * alias `t` for the changed table) and returns the delete or update. The subquery is an InitPlan that
+ * runs whole before any row changes, so when it meets a held row (55P03) nothing was changed and no
+ * per-table counter moved: it rolls back to the savepoint and takes the skip-locked pass, which names
+ * the parents to skip (`blocked`), and the caller changes the rows later as before. Otherwise the
+ * rows changed (`changed`). Only for a child that is `oneRelation`.
+ */
+export async function changeLockedChildren(
+  tx: PoolClient,
+  child: ChildTable,
+  condition: string,
+  params: SqlParams,
+  change: (locked: string) => string,
+): Promise<{ changed: number } | { blocked: Set<string> }> {
+  const from = `from ${child.table.sql} t where ${condition}`;
+  return unlessHeld(tx, child, from, params, change(`t.ctid = any(array(select t.ctid ${from} for update of t nowait))`));
+}
+
+/**
+ * Runs `statement` (which locks the rows of `from` with NOWAIT) under a savepoint; on a held row,
+ * rolls back to the savepoint (the statement changed nothing) and names the blocked parents.
+ */
+async function unlessHeld(
+  tx: PoolClient,
+  child: ChildTable,
+  from: string,
+  params: SqlParams,
+  statement: string,
+): Promise<{ changed: number } | { blocked: Set<string> }> {
   await tx.query(`savepoint ${SAVEPOINT}`);
   try {
-    await onTable(child.table.name, tx.query(`select count(*) from (select 1 ${from} for update of t nowait) l`, params.values));
+    const res = await onTable(child.table.name, tx.query(statement, params.values));
     await tx.query(`release savepoint ${SAVEPOINT}`);
-    return new Set();
+    return { changed: res.rowCount ?? 0 };
   } catch (err) {
     if (!rowHeld(err)) throw err;
   }
   await tx.query(`rollback to savepoint ${SAVEPOINT}`);
   const blocked = await skipLockedPass(tx, child, from, params);
   await tx.query(`release savepoint ${SAVEPOINT}`);
-  return blocked;
+  return { blocked };
 }
 
 const SAVEPOINT = 'caretaker_child_locks';
