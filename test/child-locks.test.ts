@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parentsWithLockedChildren, type ChildTable } from '../activities/rows/child-locks';
+import { changeLockedChildren, parentsWithLockedChildren, type ChildTable } from '../activities/rows/child-locks';
 import { resolveChildren } from '../activities/rows/children';
 import { actOnKeys, selectKeys, type RowSet } from '../activities/rows/row-sets';
 import type { ActMode } from '../activities/engine/work-unit';
@@ -158,6 +158,34 @@ describe('locking a batch’s child rows', () => {
   });
 });
 
+describe('locking and changing child rows in one statement', () => {
+  it('a row updated by a transaction that commits while the statement runs is changed too (a second statement, new snapshot)', async () => {
+    // The statement takes its snapshot, then waits (before locking any row) for an advisory lock
+    // `gate` holds; meanwhile another connection updates a line of order 2 and commits.
+    const gate = await begin();
+    await gate.query('select pg_advisory_xact_lock(4242)');
+    const tx = await begin();
+    const lines = await child(tx, 'app.order_lines', ['order_id']);
+    const pid = (await tx.query<{ p: number }>('select pg_backend_pid() as p')).rows[0]!.p;
+    const texts = record(tx);
+    const params = new SqlParams();
+    const condition = `t.order_id = any(${params.add(['1', '2', '3', '4'], 'bigint[]')}) and (select count(*) from (select pg_advisory_xact_lock(4242)) a) = 1`;
+    const done = changeLockedChildren(tx, lines, condition, params, (where) => `delete from app.order_lines t where ${where}`);
+    for (;;) {
+      const { rows } = await db.pool.query<{ w: string | null }>('select wait_event_type as w from pg_stat_activity where pid = $1', [pid]);
+      if (rows[0]?.w === 'Lock') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await db.pool.query(`update app.order_lines set sku = 'changed' where id = (select min(id) from app.order_lines where order_id = 2)`);
+    await gate.query('rollback');
+
+    expect(await done).toEqual({ changed: 12 });
+    expect(texts.filter((t) => t.includes('tid[]'))).toHaveLength(1);
+    expect((await tx.query<{ n: number }>('select count(*)::int as n from app.order_lines where order_id <= 4')).rows[0]!.n).toBe(0);
+    expect((await tx.query<{ n: number }>('select count(*)::int as n from app.order_lines where order_id > 4')).rows[0]!.n).toBe(6);
+  });
+});
+
 // A delete's batch through actOnKeys: the last child table is locked and changed in one statement
 // (the InitPlan locks with NOWAIT before any row changes); earlier ones keep their own lock pass.
 describe('a delete batch: the last child table locked and changed in one statement', () => {
@@ -232,14 +260,10 @@ describe('a delete batch: the last child table locked and changed in one stateme
     const { counts, texts, kinds, deleted } = await act(tx, set);
 
     expect(counts).toEqual({ matched: 4, deleted: 4, children_deleted: 12 });
-    expect(kinds).toEqual([
-      'savepoint caretaker_child_locks',
-      'delete from "shop"."lines"',
-      'release savepoint caretaker_child_locks',
-      'delete from "shop"."orders"',
-    ]);
+    expect(kinds).toEqual(['savepoint caretaker_child_locks', 'with locked as', 'release savepoint caretaker_child_locks', 'delete from "shop"."orders"']);
     expect(texts[1]).toContain('for update of t nowait');
-    expect(texts.join('\n')).not.toMatch(/skip locked|select count/);
+    expect(texts[1]).toContain('delete from "shop"."lines" t where');
+    expect(texts.join('\n')).not.toMatch(/skip locked|select 1 from|tid\[\]/);
     expect(await left(tx, 'shop.lines')).toEqual([5, 5, 5, 6, 6, 6]);
     expect((await tx.query('select id from shop.orders order by id')).rows.map((r: { id: string }) => Number(r.id))).toEqual([5, 6]);
     expect(await deleted()).toEqual({ lines: 12, notes: 0, orders: 4 });
@@ -252,7 +276,7 @@ describe('a delete batch: the last child table locked and changed in one stateme
     expect(rehearsed.counts).toEqual({ matched: 4, deleted: 4, children_deleted: 12 });
     expect(rehearsed.kinds).toEqual([
       'savepoint caretaker_child_locks',
-      'delete from "shop"."lines"',
+      'with locked as',
       'release savepoint caretaker_child_locks',
       'delete from "shop"."orders"',
     ]);
@@ -276,7 +300,7 @@ describe('a delete batch: the last child table locked and changed in one stateme
     expect(counts).toEqual({ matched: 4, deleted: 3, children_deleted: 9, skipped_for_locks: 1 });
     expect(kinds).toEqual([
       'savepoint caretaker_child_locks',
-      'delete from "shop"."lines"',
+      'with locked as',
       'rollback to savepoint',
       'select k0 from',
       'release savepoint caretaker_child_locks',
@@ -300,12 +324,13 @@ describe('a delete batch: the last child table locked and changed in one stateme
       'select count(*) from',
       'release savepoint caretaker_child_locks',
       'savepoint caretaker_child_locks',
-      'delete from "shop"."notes"',
+      'with locked as',
       'release savepoint caretaker_child_locks',
       'delete from "shop"."lines"',
       'delete from "shop"."orders"',
     ]);
     expect(texts[1]).toContain('"shop"."lines"');
+    expect(texts[4]).toContain('delete from "shop"."notes" t where');
     expect(await left(tx, 'shop.lines')).toEqual([5, 5, 5, 6, 6, 6]);
     expect(await left(tx, 'shop.notes')).toEqual([5, 5, 6, 6]);
     expect(await deleted()).toEqual({ lines: 12, notes: 8, orders: 4 });
@@ -334,13 +359,9 @@ describe('a delete batch: the last child table locked and changed in one stateme
     const { counts, texts, kinds } = await act(tx, set);
 
     expect(counts).toEqual({ matched: 4, deleted: 4, children_updated: 8 });
-    expect(kinds).toEqual([
-      'savepoint caretaker_child_locks',
-      'update "shop"."notes" t',
-      'release savepoint caretaker_child_locks',
-      'delete from "shop"."orders"',
-    ]);
+    expect(kinds).toEqual(['savepoint caretaker_child_locks', 'with locked as', 'release savepoint caretaker_child_locks', 'delete from "shop"."orders"']);
     expect(texts[1]).toContain('for update of t nowait');
+    expect(texts[1]).toContain('update "shop"."notes" t set');
     const notes = (await tx.query<{ id: string; order_id: string | null; note: string }>(`select * from shop.notes order by id`)).rows;
     expect(notes.filter((n) => n.order_id === null).map((n) => n.note)).toEqual(mine);
     expect(mine).toHaveLength(8);

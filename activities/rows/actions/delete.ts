@@ -93,7 +93,7 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
       const condition = childCondition(b.set, child, (q) => b.picked(among, q), cp);
       let held: Set<string>;
       if (i === children.length - 1 && child.oneRelation && !b.set.acquire) {
-        const done = await changeLockedChildren(b.tx, child, condition, cp, (locked) => changeStatement(b.set, child, locked, cp));
+        const done = await changeLockedChildren(b.tx, child, condition, cp, (where, p) => changeStatement(b.set, child, where, p));
         if ('changed' in done) {
           b.ahead.set(child, done.changed);
           break;
