@@ -1,7 +1,7 @@
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResultRow } from 'pg';
 import { onTable } from '../engine/failures';
 import { col, type ResolvedTable } from '../sql/identifiers';
-import type { SqlParams } from '../sql/params';
+import { SqlParams } from '../sql/params';
 import type { KeyValue } from '../sql/keys';
 import type { ColumnRef } from '../../core/column-refs';
 import type { Assigned } from '../sql/expressions';
@@ -17,6 +17,12 @@ export interface ChildTable {
   parentColumns?: string[];
   /** Set these columns of the child rows instead of deleting them (what ON DELETE SET NULL does, for a reference the schema does not declare). */
   assign?: [ColumnRef, Assigned][];
+  /**
+   * The table is one relation (a plain table, no partitions, no inheriting tables), checked in the
+   * catalog: a row's ctid names it, so its rows can be locked and changed in one statement
+   * (`changeLockedChildren`). A partitioned table repeats ctids across its partitions.
+   */
+  oneRelation?: boolean;
 }
 
 /**
@@ -33,18 +39,68 @@ export interface ChildTable {
  */
 export async function parentsWithLockedChildren(tx: PoolClient, child: ChildTable, condition: string, params: SqlParams): Promise<Set<string>> {
   const from = `from ${child.table.sql} t where ${condition}`;
+  const done = await unlessHeld(tx, child, from, params, `select count(*) from (select 1 ${from} for update of t nowait) l`);
+  return 'blocked' in done ? done.blocked : new Set();
+}
+
+/**
+ * The lock pass and the change of the child rows in one statement: `change` is given a condition
+ * on the changed table (alias `t`) and the parameters to add its own to, and returns the delete or
+ * update. The rows are those a subquery locks (`for update of t nowait`): an InitPlan that runs whole
+ * before any row changes, so when it meets a held row (55P03) nothing was changed and no per-table
+ * counter moved: it rolls back to the savepoint and takes the skip-locked pass, which names the
+ * parents to skip (`blocked`), and the caller changes the rows later as before. Otherwise the rows
+ * changed (`changed`). Only for a child that is `oneRelation` (a ctid names one row).
+ *
+ * A row updated by a transaction that commits while the statement runs is locked in its new version,
+ * which the statement's snapshot does not see: the statement then returns the locked ctids (only
+ * then), and a second statement, with a new snapshot, changes those it did not (the ones it did are
+ * no longer visible at their old ctid), as a separate lock and change would have.
+ */
+export async function changeLockedChildren(
+  tx: PoolClient,
+  child: ChildTable,
+  condition: string,
+  params: SqlParams,
+  change: (where: string, p: SqlParams) => string,
+): Promise<{ changed: number } | { blocked: Set<string> }> {
+  const from = `from ${child.table.sql} t where ${condition}`;
+  const statement = `with locked as materialized (select t.ctid ${from} for update of t nowait),
+      changed as (${change('t.ctid = any(array(select ctid from locked))', params)} returning 1)
+    select n, (select count(*) from changed)::int as changed, case when n > (select count(*) from changed) then (select array_agg(ctid)::text[] from locked) end as missed
+    from (select count(*)::int as n from locked) l`;
+  const done = await unlessHeld<{ changed: number; missed: string[] | null }>(tx, child, from, params, statement);
+  if ('blocked' in done) return done;
+  const { changed, missed } = done.rows[0]!;
+  if (!missed) return { changed };
+  const p = new SqlParams();
+  const rest = change(`t.ctid = any(${p.add(missed, 'tid[]')})`, p);
+  return { changed: changed + ((await onTable(child.table.name, tx.query(rest, p.values))).rowCount ?? 0) };
+}
+
+/**
+ * Runs `statement` (which locks the rows of `from` with NOWAIT) under a savepoint; on a held row,
+ * rolls back to the savepoint (the statement changed nothing) and names the blocked parents.
+ */
+async function unlessHeld<R extends QueryResultRow = QueryResultRow>(
+  tx: PoolClient,
+  child: ChildTable,
+  from: string,
+  params: SqlParams,
+  statement: string,
+): Promise<{ rows: R[] } | { blocked: Set<string> }> {
   await tx.query(`savepoint ${SAVEPOINT}`);
   try {
-    await onTable(child.table.name, tx.query(`select count(*) from (select 1 ${from} for update of t nowait) l`, params.values));
+    const { rows } = await onTable(child.table.name, tx.query<R>(statement, params.values));
     await tx.query(`release savepoint ${SAVEPOINT}`);
-    return new Set();
+    return { rows };
   } catch (err) {
     if (!rowHeld(err)) throw err;
   }
   await tx.query(`rollback to savepoint ${SAVEPOINT}`);
   const blocked = await skipLockedPass(tx, child, from, params);
   await tx.query(`release savepoint ${SAVEPOINT}`);
-  return blocked;
+  return { blocked };
 }
 
 const SAVEPOINT = 'caretaker_child_locks';

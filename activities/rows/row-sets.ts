@@ -167,11 +167,12 @@ async function slotsTaken(tx: PoolClient, set: RowSet, acquire: NonNullable<RowS
  */
 export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[], mode: ActMode): Promise<BatchEffect> {
   const strategy = strategyOf(set.action);
+  const ahead = new Map<object, number>();
   // Once a batch took its rows' slots (acquire), the slots are no longer free: the action reads the rows without that condition.
   const batch = (keys: KeyValue[], slotTaken = false): ActionBatch<RowAction> => {
     const p = new SqlParams();
     const cond = picked(set, keys, p, slotTaken);
-    return { tx, set, action: set.action, keys, mode, p, cond, picked: (among, q) => picked(set, among, q, slotTaken) };
+    return { tx, set, action: set.action, keys, mode, p, cond, picked: (among, q) => picked(set, among, q, slotTaken), ahead };
   };
   const lockable = strategy.lockable ? await strategy.lockable(batch(selected)) : selected;
   const acquire = mode === 'predict' ? undefined : set.acquire;

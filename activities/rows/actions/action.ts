@@ -25,6 +25,12 @@ export interface ActionBatch<A> {
   cond: string;
   /** The same condition over other keys, with its parameters in another statement's `q`. */
   picked: (keys: readonly KeyValue[], q: SqlParams) => string;
+  /**
+   * One per batch, shared by its `lockable` and `act`: rows `lockable` already changed, by the table
+   * (a delete's last child table, locked and changed in one statement), which `act` counts instead of
+   * changing again.
+   */
+  ahead: Map<object, number>;
 }
 
 /** Rows an action changed (or, predicting, would change), and child rows deleted or updated. */

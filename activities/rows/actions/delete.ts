@@ -6,7 +6,7 @@ import { SqlParams } from '../../sql/params';
 import { col } from '../../sql/identifiers';
 import { keyOf, keyOrder, keySelect, type KeyValue } from '../../sql/keys';
 import { assignmentList } from '../../sql/expressions';
-import { parentsWithLockedChildren, type ChildTable } from '../child-locks';
+import { changeLockedChildren, parentsWithLockedChildren, type ChildTable } from '../child-locks';
 import type { RowSet } from '../row-sets';
 import { type ActionBatch, count, ownTarget, type RowActionStrategy } from './action';
 
@@ -45,12 +45,16 @@ async function keysReferencing(b: ActionBatch<DeleteAction>, child: ChildTable, 
   return out;
 }
 
+/** The delete of the child rows `where` selects (alias `t`), or the update that sets the child's `assign` columns on them. */
+function changeStatement(set: RowSet, child: ChildTable, where: string, cp: SqlParams): string {
+  return child.assign
+    ? `update ${child.table.sql} t set ${assignmentList(child.table, child.assign, cp, set.label).join(', ')} where ${where}`
+    : `delete from ${child.table.sql} t where ${where}`;
+}
+
 /** Deletes the child rows `childCond` selects, or sets the child's `assign` columns on them; the rows changed. */
 async function changeChildren(tx: PoolClient, set: RowSet, child: ChildTable, childCond: string, cp: SqlParams): Promise<number> {
-  const statement = child.assign
-    ? `update ${child.table.sql} t set ${assignmentList(child.table, child.assign, cp, set.label).join(', ')} where ${childCond}`
-    : `delete from ${child.table.sql} t where ${childCond}`;
-  return (await onTable(child.table.name, tx.query(statement, cp.values))).rowCount ?? 0;
+  return (await onTable(child.table.name, tx.query(changeStatement(set, child, childCond, cp), cp.values))).rowCount ?? 0;
 }
 
 /**
@@ -74,16 +78,29 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
   /**
    * The picked keys whose children can all be locked: a parent with a child row another transaction
    * holds is skipped (it and its children stay for the next run). Predicting locks nothing, so skips nothing.
+   * The last child table is locked and changed in one statement (`changeLockedChildren`; its count
+   * goes to `b.ahead` for `act`) when it is one relation and no slot is taken after this (`acquire`
+   * could still leave a parent); when one of its rows is held it is only locked, as the others.
    */
   async lockable(b) {
     if (b.mode === 'predict') return b.keys;
     let kept = b.keys;
-    for (const child of b.action.children) {
+    const { children } = b.action;
+    for (const [i, child] of children.entries()) {
       if (kept.length === 0) break;
       const cp = new SqlParams();
       const among = kept;
       const condition = childCondition(b.set, child, (q) => b.picked(among, q), cp);
-      const blocked = await keysReferencing(b, child, kept, await parentsWithLockedChildren(b.tx, child, condition, cp));
+      let held: Set<string>;
+      if (i === children.length - 1 && child.oneRelation && !b.set.acquire) {
+        const done = await changeLockedChildren(b.tx, child, condition, cp, (where, p) => changeStatement(b.set, child, where, p));
+        if ('changed' in done) {
+          b.ahead.set(child, done.changed);
+          break;
+        }
+        held = done.blocked;
+      } else held = await parentsWithLockedChildren(b.tx, child, condition, cp);
+      const blocked = await keysReferencing(b, child, kept, held);
       kept = kept.filter((k) => !blocked.has(JSON.stringify(k)));
     }
     return kept;
@@ -96,7 +113,10 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
     for (const child of b.action.children) {
       const cp = new SqlParams();
       const childCond = childCondition(set, child, (q) => b.picked(b.keys, q), cp);
-      const n = mode === 'predict' ? await count(tx, child.table.sql, childCond, cp.values) : await changeChildren(tx, set, child, childCond, cp);
+      const n =
+        mode === 'predict'
+          ? await count(tx, child.table.sql, childCond, cp.values)
+          : (b.ahead.get(child) ?? (await changeChildren(tx, set, child, childCond, cp)));
       if (child.assign) childrenUpdated += n;
       else children += n;
     }
