@@ -27,7 +27,7 @@ export interface ActionBatch<A> {
   picked: (keys: readonly KeyValue[], q: SqlParams) => string;
   /**
    * One per batch, shared by its `lockable` and `act`: rows `lockable` already changed, by the table
-   * (a delete's last child table, locked and changed in one statement), which `act` counts instead of
+   * (a delete's only child table, locked and changed in one statement), which `act` counts instead of
    * changing again.
    */
   ahead: Map<object, number>;

@@ -78,9 +78,11 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
   /**
    * The picked keys whose children can all be locked: a parent with a child row another transaction
    * holds is skipped (it and its children stay for the next run). Predicting locks nothing, so skips nothing.
-   * The last child table is locked and changed in one statement (`changeLockedChildren`; its count
-   * goes to `b.ahead` for `act`) when it is one relation and no slot is taken after this (`acquire`
-   * could still leave a parent); when one of its rows is held it is only locked, as the others.
+   * A delete's only child table is locked and changed in one statement (`changeLockedChildren`; its
+   * count goes to `b.ahead` for `act`) when it is one relation and no slot is taken after this
+   * (`acquire` could still leave a parent); when one of its rows is held it is only locked. With more
+   * child tables each is only locked here and changed in `act`, in the config's order (an earlier
+   * child may reference a later one).
    */
   async lockable(b) {
     if (b.mode === 'predict') return b.keys;
@@ -92,7 +94,7 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
       const among = kept;
       const condition = childCondition(b.set, child, (q) => b.picked(among, q), cp);
       let held: Set<string>;
-      if (i === children.length - 1 && child.oneRelation && !b.set.acquire) {
+      if (children.length === 1 && child.oneRelation && !b.set.acquire) {
         const done = await changeLockedChildren(b.tx, child, condition, cp, (where, p) => changeStatement(b.set, child, where, p));
         if ('changed' in done) {
           b.ahead.set(child, done.changed);
