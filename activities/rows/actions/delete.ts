@@ -88,7 +88,7 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
     if (b.mode === 'predict') return b.keys;
     let kept = b.keys;
     const { children } = b.action;
-    for (const [i, child] of children.entries()) {
+    for (const child of children) {
       if (kept.length === 0) break;
       const cp = new SqlParams();
       const among = kept;
