@@ -11,4 +11,5 @@ USER node
 # worker/command.ts: a small young generation and a heap cap keep a worker's memory flat; set
 # NODE_OPTIONS (with both flags) to change them.
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=384"
+ENV MALLOC_ARENA_MAX=2
 CMD ["node", "--import", "tsx", "worker/main.ts"]

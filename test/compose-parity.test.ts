@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DYNAMIC_CONFIG, NUM_HISTORY_SHARDS } from '../dev/cluster/index';
 import { TEMPORAL_SERVER_VERSION } from '../dev/temporal-server';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../dev/dev-server';
-import { WORKER_NODE_OPTIONS, workerEnv, workerNodeArgs } from '../worker/command';
+import { WORKER_MALLOC_ARENA_MAX, WORKER_NODE_OPTIONS, workerEnv, workerNodeArgs } from '../worker/command';
 
 const ROOT = join(__dirname, '..');
 
@@ -50,9 +50,14 @@ describe('docker-compose.yml runs what the cluster tests run', () => {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     expect(JSON.parse(/^CMD (.*)$/m.exec(dockerfile)![1]!)).toEqual(['node', ...workerNodeArgs()]);
     expect(dockerfile).toContain(`ENV NODE_OPTIONS="${WORKER_NODE_OPTIONS}"`);
+    expect(dockerfile).toContain(`ENV MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`);
     const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts.worker).toBe(`NODE_OPTIONS="${WORKER_NODE_OPTIONS} $NODE_OPTIONS" exec node ${workerNodeArgs().join(' ')}`);
+    expect(scripts.worker).toBe(
+      `MALLOC_ARENA_MAX=\${MALLOC_ARENA_MAX:-${WORKER_MALLOC_ARENA_MAX}} NODE_OPTIONS="${WORKER_NODE_OPTIONS} $NODE_OPTIONS" exec node ${workerNodeArgs().join(' ')}`,
+    );
     expect(workerEnv({ NODE_OPTIONS: '--max-old-space-size=2048' }).NODE_OPTIONS).toBe(`${WORKER_NODE_OPTIONS} --max-old-space-size=2048`);
+    expect(workerEnv({}).MALLOC_ARENA_MAX).toBe(WORKER_MALLOC_ARENA_MAX);
+    expect(workerEnv({ MALLOC_ARENA_MAX: '8' }).MALLOC_ARENA_MAX).toBe('8');
   });
 
   it('several worker replicas, each health-checked on /readyz', () => {
