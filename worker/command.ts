@@ -14,8 +14,8 @@ export const WORKER_NODE_OPTIONS = '--max-semi-space-size=4 --max-old-space-size
 /**
  * glibc malloc arenas for the worker process. By default glibc gives each thread that allocates
  * its own arena, up to 8 per core; a worker runs about 17 threads (V8's, libuv's, the Temporal
- * core's Rust runtime), and freed memory stays spread over those arenas: RSS 243-253 MB after 1,000
- * runs with the JS heaps flat (bench/temporal.ts). Two arenas: 215-218 MB. glibc reads it at
+ * core's Rust runtime), and freed memory stays spread over those arenas: RSS 243-259 MB after 1,000
+ * runs with the JS heaps flat (bench/temporal.ts). Two arenas: 215-221 MB. glibc reads it at
  * process start, so it goes in the environment of every worker start; an operator's own value wins.
  */
 export const WORKER_MALLOC_ARENA_MAX = '2';
