@@ -22,7 +22,7 @@ const readAs = (reference: string, type: string) => `${refSql(reference)}::${typ
  * `zone` (the column's own, from timestamps.columns, other than timestamps.zone), now() at time zone
  * it, as the activity writes a naive column (activities/sql/time.ts `TimestampZones.now`).
  */
-export function assignedRuleValue(target: string, value: AssignedValue, zone?: string): RuleValue {
+function assignedRuleValue(target: string, value: AssignedValue, zone?: string): RuleValue {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return value;
   if (typeof value === 'string') return { value };
   if ('now' in value) return nowValue(zone).source;

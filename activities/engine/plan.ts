@@ -36,7 +36,7 @@ type PlannableUnit = WorkUnit & Required<Pick<WorkUnit, 'readAhead' | 'sample'>>
  * Why a unit cannot be planned: the work it declares (tasks/plannable.ts, the words validate says for
  * the task type's declaration), or, undeclared (a plugin's unit), that it lacks what a plan needs.
  */
-export function planRefusal(unit: WorkUnit): string | undefined {
+function planRefusal(unit: WorkUnit): string | undefined {
   if (unit.unplannable !== undefined) return UNPLANNABLE[unit.unplannable];
   if (!unit.transactional || unit.readAhead === undefined || unit.sample === undefined) return 'not table rows picked by key';
   return undefined;

@@ -76,7 +76,7 @@ const ACTIONS: { [K in RowAction['kind']]: RowActionStrategy<Extract<RowAction, 
 /** The strategy of an action (the map's type ties each kind to its own; TypeScript cannot follow that through an index). */
 const strategyOf = <A extends RowAction>(action: A) => ACTIONS[action.kind] as unknown as RowActionStrategy<A>;
 
-export const counterOf = (set: RowSet) => set.counter ?? strategyOf(set.action).counter;
+const counterOf = (set: RowSet) => set.counter ?? strategyOf(set.action).counter;
 
 export interface RowSetConfig extends EngineConfig {
   max_rows_per_run: number | null;
