@@ -233,7 +233,7 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: P
     });
     const effect = taken ? withDrift(acted, taken) : acted;
     workMs += performance.now() - began;
-    const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema));
+    const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema), effect.undone);
     await s.pins.check(s.client);
     const record = s.tally.admit(s.unit.label, effect, tables);
     if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);

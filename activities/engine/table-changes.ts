@@ -21,18 +21,23 @@ const TABLE_CHANGES = `
 
 export type TableReading = Map<string, Counts>;
 
-export async function readTableChanges(tx: PoolClient, ledgerSchema: string): Promise<TableReading> {
+/** The counters now, leaving out the ledger's schema (`ledgerSchema`; none when unset). */
+export async function readTableChanges(tx: PoolClient, ledgerSchema = ''): Promise<TableReading> {
   const { rows } = await tx.query<{ name: string; inserted: string; updated: string; deleted: string }>(TABLE_CHANGES, [ledgerSchema]);
   return new Map(rows.map((r) => [r.name, { inserted: Number(r.inserted), updated: Number(r.updated), deleted: Number(r.deleted) }]));
 }
 
-/** What changed between two readings, leaving out zeros. */
-export function changesBetween(before: TableReading, after: TableReading): Record<string, Counts> {
+/**
+ * What changed between two readings, leaving out zeros and the changes PostgreSQL counted for
+ * statements rolled back to a savepoint (`undone`): its counters keep what an aborted
+ * subtransaction attempted.
+ */
+export function changesBetween(before: TableReading, after: TableReading, undone: Record<string, Counts> = {}): Record<string, Counts> {
   const out: Record<string, Counts> = {};
   for (const [name, now] of after) {
     const counts: Counts = {};
     for (const [k, v] of Object.entries(now)) {
-      const delta = v - (before.get(name)?.[k] ?? 0);
+      const delta = v - (before.get(name)?.[k] ?? 0) - (undone[name]?.[k] ?? 0);
       if (delta > 0) counts[k] = delta;
     }
     if (Object.keys(counts).length > 0) out[name] = counts;

@@ -17,6 +17,8 @@ export interface BatchEffect {
   keys?: unknown[];
   /** Per-table counts a read-only dry run predicts (an executed batch is measured instead). */
   tables?: Record<string, Counts>;
+  /** Per-table changes PostgreSQL counted for statements the batch rolled back to a savepoint (a child change that met a held row): not in the measured counts. */
+  undone?: Record<string, Counts>;
 }
 
 /** One batch's effect as the ledger records it: everything a resumed run needs to report it exactly. */

@@ -10,9 +10,6 @@ const FOREIGN_KEYS = `
          array(select a.attname::text from unnest(c.confkey) with ordinality k(n, i) join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.n order by k.i) as refs
   from pg_constraint c where c.contype = 'f' and c.conrelid = $1 and c.confrelid = $2`;
 
-/** Is the table one relation (plain, no partitions or inheriting tables)? A stale `relhassubclass` only says no. */
-const ONE_RELATION = `select c.relkind = 'r' and not c.relhassubclass as one from pg_class c where c.oid = $1`;
-
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
@@ -53,8 +50,7 @@ export async function resolveChildren(
         );
       }
     }
-    const one = (await client.query<{ one: boolean }>(ONE_RELATION, [table.oid])).rows[0]?.one === true;
-    resolved.push({ table, columns, ...(c.parent_column !== undefined && { parentColumns }), ...(one && { oneRelation: true }) });
+    resolved.push({ table, columns, ...(c.parent_column !== undefined && { parentColumns }) });
   }
   return resolved;
 }

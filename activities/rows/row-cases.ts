@@ -1,6 +1,7 @@
 import type { BatchEffect } from '../engine/tally';
 import type { FractionTarget, WorkUnit } from '../engine/work-unit';
 import { rowSample } from '../engine/plan-sample';
+import { addCounts } from '../engine/counters';
 import { rowsTarget } from '../engine/fraction-targets';
 import type { actOnKeys, childTarget, conditions, RowBranch, RowSet, selectRows } from './row-sets';
 import { changesRow, writtenText } from '../sql/expressions';
@@ -150,6 +151,7 @@ async function actOnCases(ops: RowSetOps, tx: PoolClient, set: RowSet, branches:
       total.details.push(values === undefined ? detail : (set.details?.shape?.(detail, values) ?? { ...detail, ...values }));
     }
     total.capped! += effect.capped ?? 0;
+    for (const [table, counts] of Object.entries(effect.undone ?? {})) addCounts(((total.undone ??= {})[table] ??= {}), counts);
     if (effect.keys !== undefined) skipped = true;
     for (const k of effect.keys ?? keys) acted.add(JSON.stringify(k));
   }

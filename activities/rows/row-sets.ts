@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { RowFilter } from '../../tasks/fields';
-import type { TaskResult } from '../../core/contract';
+import type { Counts, TaskResult } from '../../core/contract';
 import { runUnits } from '../engine/engine';
 import type { BatchEffect } from '../engine/tally';
 import type { ActMode, EngineConfig, TaskSession, WorkUnit } from '../engine/work-unit';
@@ -168,11 +168,12 @@ async function slotsTaken(tx: PoolClient, set: RowSet, acquire: NonNullable<RowS
 export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[], mode: ActMode): Promise<BatchEffect> {
   const strategy = strategyOf(set.action);
   const ahead = new Map<object, number>();
+  const undone: Record<string, Counts> = {};
   // Once a batch took its rows' slots (acquire), the slots are no longer free: the action reads the rows without that condition.
   const batch = (keys: KeyValue[], slotTaken = false): ActionBatch<RowAction> => {
     const p = new SqlParams();
     const cond = picked(set, keys, p, slotTaken);
-    return { tx, set, action: set.action, keys, mode, p, cond, picked: (among, q) => picked(set, among, q, slotTaken), ahead };
+    return { tx, set, action: set.action, keys, mode, p, cond, picked: (among, q) => picked(set, among, q, slotTaken), ahead, undone };
   };
   const lockable = strategy.lockable ? await strategy.lockable(batch(selected)) : selected;
   const acquire = mode === 'predict' ? undefined : set.acquire;
@@ -183,7 +184,13 @@ export async function actOnKeys(tx: PoolClient, set: RowSet, selected: KeyValue[
   if (done.childrenUpdated) counts.children_updated = done.childrenUpdated;
   if (keys.length < selected.length) counts.skipped_for_locks = selected.length - keys.length;
   const details = keys.map((k) => ({ set: set.label, table: set.key.table.name, id: keyLabel(k), action: set.action.kind }));
-  return { counts, details, capped: selected.length, ...(keys.length < selected.length && { keys }) };
+  return {
+    counts,
+    details,
+    capped: selected.length,
+    ...(keys.length < selected.length && { keys }),
+    ...(Object.keys(undone).length > 0 && { undone }),
+  };
 }
 
 /** What this module lends the units of actions with their own (cases, workflow starts). */

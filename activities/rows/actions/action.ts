@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import type { Counts } from '../../../core/contract';
 import type { ActMode, FractionTarget, WorkUnit } from '../../engine/work-unit';
 import { rowsTarget } from '../../engine/fraction-targets';
 import type { SqlParams } from '../../sql/params';
@@ -27,10 +28,11 @@ export interface ActionBatch<A> {
   picked: (keys: readonly KeyValue[], q: SqlParams) => string;
   /**
    * One per batch, shared by its `lockable` and `act`: rows `lockable` already changed, by the table
-   * (a delete's only child table, locked and changed in one statement), which `act` counts instead of
-   * changing again.
+   * (a delete's child tables, changed unless a row was held), which `act` counts instead of changing again.
    */
   ahead: Map<object, number>;
+  /** One per batch too: per-table changes of statements `lockable` rolled back to a savepoint (BatchEffect.undone). */
+  undone: Record<string, Counts>;
 }
 
 /** Rows an action changed (or, predicting, would change), and child rows deleted or updated. */

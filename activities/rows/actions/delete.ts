@@ -6,7 +6,7 @@ import { SqlParams } from '../../sql/params';
 import { col } from '../../sql/identifiers';
 import { keyOf, keyOrder, keySelect, type KeyValue } from '../../sql/keys';
 import { assignmentList } from '../../sql/expressions';
-import { changeLockedChildren, parentsWithLockedChildren, type ChildTable } from '../child-locks';
+import { changeUnlessWaiting, parentsWithLockedChildren, type ChildTable } from '../child-locks';
 import type { RowSet } from '../row-sets';
 import { type ActionBatch, count, ownTarget, type RowActionStrategy } from './action';
 
@@ -78,30 +78,49 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
   /**
    * The picked keys whose children can all be locked: a parent with a child row another transaction
    * holds is skipped (it and its children stay for the next run). Predicting locks nothing, so skips nothing.
-   * A delete's only child table is locked and changed in one statement (`changeLockedChildren`; its
-   * count goes to `b.ahead` for `act`) when it is one relation and no slot is taken after this
-   * (`acquire` could still leave a parent); when one of its rows is held it is only locked. With more
-   * child tables each is only locked here and changed in `act`, in the config's order (an earlier
-   * child may reference a later one).
+   * When no slot is taken after this (`acquire` could still leave a parent), the children are changed
+   * here, each table in the config's order (an earlier child may reference a later one), in plain
+   * statements that give up on a held row (`changeUnlessWaiting`); their counts go to `b.ahead` for
+   * `act`. Otherwise, or when a row is held (what the undone statements counted goes to `b.undone`),
+   * each child table gets its lock pass here and is changed in `act`.
    */
   async lockable(b) {
     if (b.mode === 'predict') return b.keys;
+    if (!b.set.acquire) {
+      const changed = await changeUnlessWaiting(b.tx, async () => {
+        const counts = new Map<object, number>();
+        for (const child of b.action.children) {
+          const cp = new SqlParams();
+          counts.set(
+            child,
+            await changeChildren(
+              b.tx,
+              b.set,
+              child,
+              childCondition(b.set, child, (q) => b.picked(b.keys, q), cp),
+              cp,
+            ),
+          );
+        }
+        return counts;
+      });
+      if ('changed' in changed) {
+        for (const [child, n] of changed.changed) b.ahead.set(child, n);
+        return b.keys;
+      }
+      Object.assign(b.undone, changed.undone);
+    }
     let kept = b.keys;
-    const { children } = b.action;
-    for (const child of children) {
+    for (const child of b.action.children) {
       if (kept.length === 0) break;
       const cp = new SqlParams();
       const among = kept;
-      const condition = childCondition(b.set, child, (q) => b.picked(among, q), cp);
-      let held: Set<string>;
-      if (children.length === 1 && child.oneRelation && !b.set.acquire) {
-        const done = await changeLockedChildren(b.tx, child, condition, cp, (where, p) => changeStatement(b.set, child, where, p));
-        if ('changed' in done) {
-          b.ahead.set(child, done.changed);
-          break;
-        }
-        held = done.blocked;
-      } else held = await parentsWithLockedChildren(b.tx, child, condition, cp);
+      const held = await parentsWithLockedChildren(
+        b.tx,
+        child,
+        childCondition(b.set, child, (q) => b.picked(among, q), cp),
+        cp,
+      );
       const blocked = await keysReferencing(b, child, kept, held);
       kept = kept.filter((k) => !blocked.has(JSON.stringify(k)));
     }
