@@ -9,7 +9,8 @@ import { col, colType } from './sql/identifiers';
 import { resolveKeyed, type RowKey } from './sql/keys';
 import type { SqlParams } from './sql/params';
 import { type Assigned, readAs, readText } from './sql/expressions';
-import { durationText, millis, TimestampZones } from './sql/time';
+import { millis, TimestampZones } from './sql/time';
+import { durationSql } from '../core/duration';
 import { type AssignedValue, type ColumnRef, ref, whole } from '../core/column-refs';
 import { exclusive } from './engine/task-lock';
 import { type FinalOutcome, requeueSet } from './rows/requeue';
@@ -80,14 +81,14 @@ function elapsedMs(key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZon
 function staleMessage(key: RowKey, cfg: RunsCleanupStaleConfig, zones: TimestampZones, finalStatus: string, taskId: string, p: SqlParams): string {
   const c = cfg.columns;
   const text = (v: string) => p.add(v, 'text');
-  const age = durationText(`round((${elapsedMs(key, cfg, zones, p)}) / 60000) * 60000`);
+  const age = durationSql(`round((${elapsedMs(key, cfg, zones, p)}) / 60000) * 60000`, 'm');
   const retries =
     c.retry_count === null
       ? ''
       : ` || ${text('; retries exhausted (')} || coalesce(${readAs(key.table, ref(c.retry_count), 'int', p)}, 0)::text || ${text(`/${cfg.max_retries})`)}`;
   return (
     `${text('Stale: ')} || t.${col(key.table, c.status)}::text || ${text(' for ')} || ${age} || ${text(' (limit ')} || ` +
-    `${durationText(thresholdMs(key, cfg, p))} || ${text(')')}${retries} || ${text(`; marked ${finalStatus} by Caretaker task ${taskId}`)}`
+    `${durationSql(thresholdMs(key, cfg, p))} || ${text(')')}${retries} || ${text(`; marked ${finalStatus} by Caretaker task ${taskId}`)}`
   );
 }
 

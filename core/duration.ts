@@ -16,12 +16,15 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
+/** The units `formatDuration` writes, largest first. */
+const FORMAT_UNITS = ['d', 'h', 'm', 's', 'ms'] as const;
+
 /** Milliseconds as the shortest exact duration string ("90m" -> "1h30m"). */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
   let rest = ms;
   let out = '';
-  for (const unit of ['d', 'h', 'm', 's', 'ms'] as const) {
+  for (const unit of FORMAT_UNITS) {
     const size = UNIT_MS[unit];
     const n = Math.floor(rest / size);
     if (n > 0) {
@@ -30,6 +33,25 @@ export function formatDuration(ms: number): string {
     }
   }
   return out;
+}
+
+/**
+ * `formatDuration` as SQL text: an expression of milliseconds (at least 0) as the shortest exact
+ * duration text ("1h30m"; "0s" for 0), to `smallest` ('m': to the minute, the rest below it left
+ * out; "0s" when nothing is left, and for NULL). The expression is repeated once per unit instead of
+ * read once in a subquery, and only immutable or stable functions are called, so the same text is
+ * valid in an activity's UPDATE and in rule text (the rules `caretaker rules` prints), and both write
+ * the same words. A zero part is NULL, which `concat` leaves out.
+ */
+export function durationSql(ms: string, smallest: (typeof FORMAT_UNITS)[number] = 'ms'): string {
+  const value = `(${ms})::numeric`;
+  const units = FORMAT_UNITS.slice(0, FORMAT_UNITS.indexOf(smallest) + 1);
+  const parts = units.map((unit, i) => {
+    const rest = i === 0 ? value : `mod(${value}, ${UNIT_MS[units[i - 1]!]})`;
+    const size = UNIT_MS[unit];
+    return `nullif(floor(${size === 1 ? rest : `${rest} / ${size}`}), 0)::text || '${unit}'`;
+  });
+  return `coalesce(nullif(concat(${parts.join(', ')}), ''), '0s')`;
 }
 
 /** An age for people, to the minute: "3h", "2d4h5m", "0m" under a minute. */

@@ -2,8 +2,8 @@ import type { AssignedValue } from '../core/column-refs';
 import type { RulesForm } from './presets';
 import type { RowRule, RuleValue } from './rows-rules';
 import type { RunsCleanupStaleConfig } from './runs-cleanup-stale';
-import { formatDuration } from '../core/duration';
-import { intervalSql, isJsonPath, literal, minutesSql, refSql } from './sql-phrases';
+import { durationSql, formatDuration } from '../core/duration';
+import { intervalSql, isJsonPath, literal, refSql } from './sql-phrases';
 import { nowValue } from './sql-build';
 import { parseColumnRef } from '../core/column-refs';
 
@@ -92,13 +92,13 @@ export function runsCleanupStaleRules(cfg: RunsCleanupStaleConfig, taskId: strin
 
   // The reason: "Stale: running for 3h (limit 2h); retries exhausted (3/3); marked failed by Caretaker task nightly".
   const since = ages.length === 1 ? ages[0]! : `CASE ${status}::text ${statuses.map((s) => `WHEN ${literal(s)} THEN ${ageColumn(s)}`).join(' ')} END`;
-  const minutes = `round((extract(epoch FROM now() - ${since}) * 1000) / 60000)`;
+  const age = durationSql(`round((extract(epoch FROM now() - ${since}) * 1000) / 60000) * 60000`, 'm');
   const text = (ms: number) => literal(formatDuration(ms));
   const limit = threshold(text, perStatus(text));
   const retry = c.retry_count;
   const exhausted = retry === null ? '' : ` || '; retries exhausted (' || coalesce(${readAs(retry, 'int')}, 0)::text || ${literal(`/${cfg.max_retries})`)}`;
   const reason = (final: string) =>
-    `'Stale: ' || ${status}::text || ' for ' || ${minutesSql(minutes)} || ' (limit ' || ${limit} || ')'${exhausted} || ` +
+    `'Stale: ' || ${status}::text || ' for ' || ${age} || ' (limit ' || ${limit} || ')'${exhausted} || ` +
     literal(`; marked ${final} by Caretaker task ${taskId}`);
 
   const cases: NonNullable<RowRule['cases']> = [];

@@ -40,14 +40,3 @@ export function intervalSql(ms: number): string {
   }
   return `interval '${parts.join(' ') || '0 seconds'}'`;
 }
-
-/**
- * A whole number of minutes as `formatDuration` (core/duration.ts) writes it ("2h5m"; "0s" for 0):
- * the text `durationText` (activities/sql/time.ts) writes for a duration rounded to the minute,
- * without its subquery (rule text has none). A zero part is NULL, which `concat` leaves out.
- */
-export function minutesSql(minutes: string): string {
-  const m = `(${minutes})`;
-  const parts = [`nullif(floor(${m} / 1440), 0)::text || 'd'`, `nullif(floor(mod(${m}, 1440) / 60), 0)::text || 'h'`, `nullif(mod(${m}, 60), 0)::text || 'm'`];
-  return `coalesce(nullif(concat(${parts.join(', ')}), ''), '0s')`;
-}

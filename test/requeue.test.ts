@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDuration } from '../core/duration';
+import { durationSql, formatDuration } from '../core/duration';
 import { whole } from '../core/column-refs';
 import type { ActMode } from '../activities/engine/work-unit';
 import { requeueSet } from '../activities/rows/requeue';
@@ -8,7 +8,9 @@ import { rowSetUnit, type RowSet } from '../activities/rows/row-sets';
 import { staleRequeue } from '../activities/runs';
 import { resolveKeyed } from '../activities/sql/keys';
 import { resolveTable } from '../activities/sql/identifiers';
-import { durationText } from '../activities/sql/time';
+import { SqlParams } from '../activities/sql/params';
+import { assertStableFunctions, renderSqlText } from '../activities/sql/sql-text';
+import { parseSqlText } from '../tasks/sql-text';
 import { runsCleanupStaleConfig, type RunsCleanupStaleConfig } from '../tasks/runs-cleanup-stale';
 import { createTestDatabase } from './support';
 
@@ -218,12 +220,41 @@ describe('cases with a delete branch', () => {
   });
 });
 
-describe('durationText', () => {
+describe('durationSql', () => {
+  const values = [0, 1, 999, 1_000, 1_500, 59_999, 60_000, 90_000, 3_600_000, 5_400_000, 7_200_000, 86_400_000, 93_784_005, 1_209_600_000, 1500.5];
+  const minutes = [0, 1, 59, 60, 61, 125, 1_439, 1_440, 1_441, 3_005, 20_160].map((m) => m * 60_000);
+  /** The texts `sql` (of the column `v`) writes for the values, in order. */
+  const written = async (sql: string, of: number[]) =>
+    (await client.query<{ text: string }>(`select ${sql} as text from unnest($1::float8[]) with ordinality t(v, n) order by n`, [of])).rows.map((r) => r.text);
+
   it('writes a duration in SQL exactly as formatDuration does', async () => {
-    const values = [0, 1, 999, 1_000, 1_500, 59_999, 60_000, 90_000, 3_600_000, 5_400_000, 7_200_000, 86_400_000, 93_784_005, 1_209_600_000, 1500.5];
-    const { rows } = await client.query<{ text: string }>(`select ${durationText('v')} as text from unnest($1::float8[]) with ordinality u(v, n) order by n`, [
-      values,
-    ]);
-    expect(rows.map((r) => r.text)).toEqual(values.map(formatDuration));
+    expect(await written(durationSql('t.v'), values)).toEqual(values.map(formatDuration));
+  });
+
+  it('writes whole minutes to the minute, a rest below it dropped', async () => {
+    expect(await written(durationSql('t.v', 'm'), minutes)).toEqual(minutes.map(formatDuration));
+    expect(await written(durationSql('t.v', 'm'), [59_999, 3_659_999])).toEqual(['0s', '1h']);
+  });
+
+  it('is rule text: parsed, checked and rendered as rows.rules reads it, it writes the same', async () => {
+    await client.query('begin');
+    try {
+      await client.query('create table durations (n int primary key, v float8)');
+      const table = await resolveTable(client, 'durations', ['n', 'v'], 'test');
+      for (const [sql, of] of [
+        [durationSql('v'), values],
+        [durationSql('v', 'm'), minutes],
+      ] as const) {
+        const text = parseSqlText(sql, 'value');
+        await assertStableFunctions(client, [text]);
+        await client.query('truncate durations');
+        await client.query('insert into durations select n, v from unnest($1::float8[]) with ordinality u(v, n)', [of]);
+        const p = new SqlParams();
+        const { rows } = await client.query<{ text: string }>(`select ${renderSqlText(text, table, p)} as text from durations t order by n`, p.values);
+        expect(rows.map((r) => r.text)).toEqual(of.map(formatDuration));
+      }
+    } finally {
+      await client.query('rollback');
+    }
   });
 });

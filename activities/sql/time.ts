@@ -12,28 +12,6 @@ export function millis(p: SqlParams, ms: number): string {
   return `${p.add(ms, 'float8')} * interval '1 millisecond'`;
 }
 
-/** Units of `formatDuration` (core/duration.ts), largest first: name, milliseconds. */
-const DURATION_UNITS: [string, number][] = [
-  ['d', 86_400_000],
-  ['h', 3_600_000],
-  ['m', 60_000],
-  ['s', 1_000],
-  ['ms', 1],
-];
-
-/**
- * `formatDuration` (core/duration.ts) in SQL: an expression of milliseconds (at least 0) as the
- * shortest exact duration text ("1h30m"; "0s" for 0), so a message written by an UPDATE reads as
- * the ones Caretaker writes from TypeScript.
- */
-export function durationText(ms: string): string {
-  const parts = DURATION_UNITS.map(([unit, size], i) => {
-    const rest = i === 0 ? 'd.ms' : `mod(d.ms, ${DURATION_UNITS[i - 1]![1]})`;
-    return `case when floor(${rest} / ${size}) > 0 then floor(${rest} / ${size})::text || '${unit}' end`;
-  });
-  return `(select case when d.ms = 0 then '0s' else concat(${parts.join(', ')}) end from (select (${ms})::numeric as ms) d)`;
-}
-
 /**
  * Age comparisons against the database clock. A `timestamp without time zone` column holds wall
  * times of some zone; PostgreSQL compares it with `now()` in the session's TimeZone, which is wrong
