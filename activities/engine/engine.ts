@@ -69,6 +69,8 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
   let ledger: RunLedger | undefined;
   let recorder: PlanRecorder | undefined;
   let applier: PlanApplier | undefined;
+  // What units that act only on what matched when they started read then, from an earlier attempt's ledger.
+  const readAtStart = new Map<number, unknown[]>();
   try {
     const { workflowId, runId } = ctx.info.workflowExecution ?? { workflowId: ctx.info.activityId, runId: '' };
     if (mode === 'apply') {
@@ -78,7 +80,9 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       ledger = opened.ledger;
       for (const entry of opened.entries) {
         tally.apply(entry.effect);
-        position = entry.next;
+        const { readAtStart: cursors, ...next } = entry.next;
+        if (cursors) readAtStart.set(next.unit, cursors);
+        position = next;
       }
     }
     if (directive?.phase === 'record') {
@@ -88,7 +92,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
       applier = await PlanApplier.open(client, session.ledgerSchema, directive.planId, planned!);
     }
     // A plan's keys replace the read-ahead: the batches take them, not what matches now.
-    const ahead = new ReadAheads(units, applier ? 0 : (cfg.read_ahead ?? 0));
+    const ahead = new ReadAheads(units, applier ? 0 : (cfg.read_ahead ?? 0), readAtStart);
     // The first unit's pass before max_fraction: its count is exact, so the table is counted only as far as needed.
     const aheadWarnings = await readAhead(client, cfg, ahead, position);
     const pins = new TablePins(units);
@@ -236,7 +240,9 @@ async function transactionalBatch(s: Step, cfg: EngineConfig): Promise<{ next: P
     const tables = before === undefined ? (effect.tables ?? {}) : changesBetween(before, await readTableChanges(s.client, s.ledgerSchema), effect.undone);
     await s.pins.check(s.client);
     const record = s.tally.admit(s.unit.label, effect, tables);
-    if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, next, record);
+    // The first batch of a unit that acts only on what matched when it started, when the unit goes on, keeps what it read then for a retry.
+    const started = s.position.cursor === null && next.unit === s.position.unit ? s.ahead.atStart(s.position.unit) : undefined;
+    if (s.ledger) await s.ledger.record(s.client, s.tally.batches + 1, started ? { ...next, readAtStart: started } : next, record);
     return { record, next, items: items.length, workMs, keys: s.recorder && (effect.keys ?? items.map((item) => s.unit.cursorOf(item))) };
   });
   s.tally.apply(record);

@@ -25,6 +25,12 @@ const LEDGER_RETENTION = '30 days';
 export interface Position {
   unit: number;
   cursor: unknown;
+  /**
+   * Only in the ledger entry of the first batch of a unit that acts only on what matched when it
+   * started (read-ahead.ts `onlyAtStart`), when the unit goes on: every cursor it read then, so that a
+   * retry takes the rest of them rather than what matches when it resumes.
+   */
+  readAtStart?: unknown[];
 }
 
 export interface LedgerEntry {

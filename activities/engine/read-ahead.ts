@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { PoolClient } from 'pg';
 import { configError } from '../../core/errors';
 import type { Position } from './ledger';
@@ -23,9 +24,12 @@ import { type FractionTarget, TableTarget } from './fraction-targets';
  * A unit that may act only on the items that matched when it started (`readAhead.onlyAtStart`: a
  * rule's `first_per`, where a walk would act on a group's next row once a batch removed its first)
  * is always read ahead and never walked: with more than `limit` items it takes the first `limit` in
- * cursor order and leaves the rest for the next run, with a warning; an attempt that resumes inside
- * it (a retry after batches committed) takes nothing more of it, as what is first now may not have
- * been when it started; a pass stopped by statement_timeout fails the run (engine.ts).
+ * cursor order and leaves the rest for the next run, with a warning; a pass stopped by
+ * statement_timeout fails the run (engine.ts). An attempt that resumes inside it (a retry after
+ * batches committed) does not read it again (what is first now may not have been when it started: a
+ * group whose first row a batch removed has a new first row): it takes the rest of the cursors the
+ * unit read when it started, which the unit's first batch recorded in the ledger (`atStart`,
+ * `Position.readAtStart`); with none recorded, it takes nothing more of it.
  */
 export class ReadAheads {
   private readonly lists = new Map<number, { cursors: unknown[]; next: number }>();
@@ -44,6 +48,8 @@ export class ReadAheads {
   constructor(
     private readonly units: readonly WorkUnit[],
     private readonly limit: number,
+    /** The cursors units that act only on what matched when they started read then, by unit, from the ledger of an earlier attempt. */
+    private readonly recorded: ReadonlyMap<number, unknown[]> = new Map(),
   ) {}
 
   /** Why the unit at `index` must be read ahead and never walked (`readAhead.onlyAtStart`), if it must. */
@@ -68,6 +74,15 @@ export class ReadAheads {
     const unit = this.units[from.unit]!;
     const why = unit.readAhead!.onlyAtStart;
     if (why !== undefined && from.cursor !== null) {
+      // The cursor is the last item a batch took, one of the cursors read at the start.
+      const started = this.recorded.get(from.unit) ?? [];
+      const at = started.findIndex((cursor) => isDeepStrictEqual(cursor, from.cursor));
+      if (at >= 0) {
+        const rest = started.slice(at + 1);
+        this.total += rest.length;
+        this.lists.set(from.unit, { cursors: rest, next: 0 });
+        return [];
+      }
       this.lists.set(from.unit, { cursors: [], next: 0 });
       return [
         `${unit.label}: ${why}; this attempt resumed after batches of the one before, when the first rows may have changed: the rest of its rows wait for the next run`,
@@ -85,6 +100,14 @@ export class ReadAheads {
     const cursors = await unit.readAhead!.cursors(client, from.cursor, this.limit);
     if (cursors !== null) this.keep(unit, from, cursors);
     return [];
+  }
+
+  /**
+   * The cursors the unit at `index` read when it started, when it acts only on those
+   * (`readAhead.onlyAtStart`): its first batch records them in the ledger for a retry.
+   */
+  atStart(index: number): unknown[] | undefined {
+    return this.onlyAtStart(index) === undefined ? undefined : this.lists.get(index)?.cursors;
   }
 
   private keep(unit: WorkUnit, from: Position, cursors: unknown[]): void {
