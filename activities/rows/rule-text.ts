@@ -130,3 +130,21 @@ export function checkWrittenZones(
     }
   }
 }
+
+/**
+ * SQL text reads naive timestamps in the session's TimeZone, which the task's `timestamps.zone`
+ * sets for the whole run: a per-column zone that differs cannot apply to it, so it is refused
+ * rather than silently ignored (a column only tested for NULL reads no time: `valueColumns`).
+ */
+export function checkColumnZones(table: ResolvedTable, columns: string[], zones: TimestampSettings, at: string): void {
+  for (const c of columns) {
+    const zone = zones.columns[c];
+    if (zone !== undefined && zone !== zones.zone && isNaiveTimestamp(table.columns.get(c)?.type ?? '')) {
+      const current = zones.zone ?? "the session's TimeZone";
+      throw configError(
+        `${at}: timestamps.columns gives ${c} the zone ${zone}, but SQL text reads every naive timestamp in timestamps.zone (${current}); ` +
+          `set timestamps.zone: ${zone} for this task (the rules of one task read their naive timestamps in one zone)`,
+      );
+    }
+  }
+}
