@@ -3,8 +3,8 @@ import type { RowRule, RuleValue } from '../../tasks/rows-rules';
 import type { TimestampSettings } from '../../tasks/fields';
 import { ref, type ColumnRef } from '../../core/column-refs';
 import { configError } from '../../core/errors';
-import type { Assigned } from '../sql/expressions';
-import { colType, resolveTable, type ResolvedTable } from '../sql/identifiers';
+import { jsonPathProblem, type Assigned } from '../sql/expressions';
+import { resolveTable, type ResolvedTable } from '../sql/identifiers';
 import type { RowKey } from '../sql/keys';
 import { resolveChildren } from './children';
 import type { ChildTable, RowAction } from './row-sets';
@@ -25,9 +25,8 @@ function assignments(table: ResolvedTable, update: Record<string, RuleValue>, te
   return Object.entries(update).map(([target, value]): [ColumnRef, Assigned] => {
     const r = ref(target);
     const json = r.path.length > 0;
-    if (json && !['json', 'jsonb'].includes(colType(table, r.column))) {
-      throw configError(`${at}.update.${target}: a JSON path needs a json or jsonb column, but ${table.name}.${r.column} is ${colType(table, r.column)}`);
-    }
+    const problem = json ? jsonPathProblem(table, r.column) : undefined;
+    if (problem !== undefined) throw configError(`${at}.update.${target}: ${problem}`);
     if (value === null || typeof value === 'number' || typeof value === 'boolean') return [r, value];
     if (typeof value === 'object') return [r, value.value];
     return [r, { sql: (json ? texts.jsonValue : texts.value)(value, `${at}.update.${target}`) }];

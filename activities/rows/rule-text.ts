@@ -8,13 +8,13 @@ import { resolveTimeZone } from '../../core/time-zones';
 import { colType, type ResolvedTable } from '../sql/identifiers';
 import { isNaiveTimestamp } from '../sql/time';
 import { SqlParams } from '../sql/params';
-import { assertStableFunctions, renderSqlText, type RelatedTable } from '../sql/sql-text';
+import { asJsonValue, assertStableFunctions, renderSqlText, type RelatedTable } from '../sql/sql-text';
 
 /** A rule's SQL text (conditions and value expressions), parsed and checked for its table (tasks/sql-text.ts, sql/sql-text.ts). */
 export interface RuleTexts {
   condition(text: string, at: string): (p: SqlParams) => string;
   value(text: string, at: string): (p: SqlParams) => string;
-  /** A value written into a JSON path: a bare quoted literal is read as text (`to_jsonb` cannot infer an untyped one). */
+  /** A value written into a JSON path: a bare quoted literal is read as text (sql/sql-text.ts `asJsonValue`). */
   jsonValue(text: string, at: string): (p: SqlParams) => string;
   /** Every function the texts call is IMMUTABLE or STABLE in the live database. */
   checkFunctions(client: PoolClient): Promise<void>;
@@ -59,8 +59,7 @@ export function ruleTexts(table: ResolvedTable, where: string, alias = 't', pars
     value: (source, at) => add(source, 'value', at).render,
     jsonValue: (source, at) => {
       const { text, render } = add(source, 'value', at);
-      const untyped = text.expr.kind === 'const' && text.expr.type === 'unknown';
-      return untyped ? (p) => `(${render(p)})::text` : render;
+      return asJsonValue(text, render);
     },
     checkFunctions: (client) => assertStableFunctions(client, texts, where),
     valueColumns: () => [...new Set(texts.flatMap(valueColumns))],
