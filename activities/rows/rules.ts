@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { branchCounters, ruleTextSources, type RowRule } from '../../tasks/rows-rules';
 import type { TaskResult } from '../../core/contract';
 import { configError } from '../../core/errors';
-import { processRowSets, type RowAction, type RowBranch, type RowSet } from './row-sets';
+import { filterColumns, filterConditions, processRowSets, type RowAction, type RowBranch, type RowSet, type RowSetConfig } from './row-sets';
 import { keyColumns, resolveKeyed } from '../sql/keys';
 import type { SqlParams } from '../sql/params';
 import { checkColumnZones, checkWrittenZones, ruleTexts, type ParseText } from './rule-text';
@@ -14,7 +14,6 @@ import { ruleAction, startAction, updatedColumns, type Written } from './rule-ac
 import { loadSqlParser, parseSqlText, type SqlText } from '../../tasks/sql-text';
 import { millis, TimestampZones } from '../sql/time';
 import type { TimestampSettings } from '../../tasks/fields';
-import { filterColumns, filterConditions, type RowSetConfig } from './row-sets';
 import type { TaskSession } from '../engine/work-unit';
 
 /**
