@@ -1,10 +1,10 @@
 import type { PoolClient } from 'pg';
 import { ref } from '../../core/column-refs';
 import { parseSqlText, SqlTextError, type SqlText } from '../../tasks/sql-text';
-import { assignmentList, type Assigned } from '../sql/expressions';
+import { assignmentList, jsonPathProblem, type Assigned } from '../sql/expressions';
 import { resolveTable, type ResolvedTable } from '../sql/identifiers';
 import { SqlParams } from '../sql/params';
-import { columnProblems, functionProblems, renderSqlText } from '../sql/sql-text';
+import { asJsonValue, columnProblems, functionProblems, renderSqlText } from '../sql/sql-text';
 import { error, type Finding } from './findings';
 import { messageOf } from './inspect-units';
 
@@ -42,7 +42,7 @@ async function explainOnly(client: PoolClient, text: string, values: unknown[]):
 
 /**
  * One value of a child's update as the run assigns it (tasks/rows-rules.ts `ruleValue`; into a JSON
- * path a bare quoted literal is text, as rule-text.ts `jsonValue` reads it), or the problems of its SQL text.
+ * path a bare quoted literal is text, as a run reads it: sql/sql-text.ts `asJsonValue`), or the problems of its SQL text.
  */
 async function assigned(client: PoolClient, table: ResolvedTable, value: unknown, json: boolean): Promise<{ value: Assigned } | { problems: string[] }> {
   if (value === null || typeof value === 'number' || typeof value === 'boolean') return { value };
@@ -56,8 +56,8 @@ async function assigned(client: PoolClient, table: ResolvedTable, value: unknown
   }
   const problems = [...columnProblems(text, table), ...(await functionProblems(client, [text]))];
   if (problems.length > 0) return { problems };
-  const untyped = json && text.expr.kind === 'const' && text.expr.type === 'unknown';
-  return { value: { sql: (p: SqlParams) => (untyped ? `(${renderSqlText(text, table, p, 't')})::text` : renderSqlText(text, table, p, 't')) } };
+  const render = (p: SqlParams) => renderSqlText(text, table, p, 't');
+  return { value: { sql: json ? asJsonValue(text, render) : render } };
 }
 
 /**
@@ -91,8 +91,9 @@ export async function childUpdateFindings(client: PoolClient, rules: readonly Ru
         const where = `${childAt}.update.${target}`;
         const type = table.columns.get(column)!.type;
         const json = r.path.length > 0;
-        if (json && !['json', 'jsonb'].includes(type)) {
-          findings.push(error(`${where}: a JSON path needs a json or jsonb column, but ${table.name}.${column} is ${type}`));
+        const problem = json ? jsonPathProblem(table, column) : undefined;
+        if (problem !== undefined) {
+          findings.push(error(`${where}: ${problem}`));
           continue;
         }
         const got = await assigned(client, table, value, json);

@@ -40,6 +40,9 @@ export function firstPerCondition(key: RowKey, cfg: NonNullable<RowRule['first_p
   return () => [...notNull, `not exists (select 1 from ${table.sql} o where ${[...same, `${tuple('o')} < ${tuple('t')}`].join(' and ')})`].join(' and ');
 }
 
+/** Why a `first_per` rule is read ahead and never walked: once a batch acts on a group's first row, the next row is first. */
+export const FIRST_PER_AT_START = 'first_per acts only on the rows first in their group when the rule starts';
+
 /** A common table expression that takes the picked rows' slots (`cte`, named `took`), and the condition that keeps the rows whose slot it took. */
 export type Acquire = (p: SqlParams, picked: string) => { cte: string; holds: string };
 

@@ -8,13 +8,13 @@ import { resolveTimeZone } from '../../core/time-zones';
 import { colType, type ResolvedTable } from '../sql/identifiers';
 import { isNaiveTimestamp } from '../sql/time';
 import { SqlParams } from '../sql/params';
-import { assertStableFunctions, renderSqlText, type RelatedTable } from '../sql/sql-text';
+import { asJsonValue, assertStableFunctions, renderSqlText, type RelatedTable } from '../sql/sql-text';
 
 /** A rule's SQL text (conditions and value expressions), parsed and checked for its table (tasks/sql-text.ts, sql/sql-text.ts). */
 export interface RuleTexts {
   condition(text: string, at: string): (p: SqlParams) => string;
   value(text: string, at: string): (p: SqlParams) => string;
-  /** A value written into a JSON path: a bare quoted literal is read as text (`to_jsonb` cannot infer an untyped one). */
+  /** A value written into a JSON path: a bare quoted literal is read as text (sql/sql-text.ts `asJsonValue`). */
   jsonValue(text: string, at: string): (p: SqlParams) => string;
   /** Every function the texts call is IMMUTABLE or STABLE in the live database. */
   checkFunctions(client: PoolClient): Promise<void>;
@@ -59,8 +59,7 @@ export function ruleTexts(table: ResolvedTable, where: string, alias = 't', pars
     value: (source, at) => add(source, 'value', at).render,
     jsonValue: (source, at) => {
       const { text, render } = add(source, 'value', at);
-      const untyped = text.expr.kind === 'const' && text.expr.type === 'unknown';
-      return untyped ? (p) => `(${render(p)})::text` : render;
+      return asJsonValue(text, render);
     },
     checkFunctions: (client) => assertStableFunctions(client, texts, where),
     valueColumns: () => [...new Set(texts.flatMap(valueColumns))],
@@ -126,6 +125,24 @@ export function checkWrittenZones(
     if (!naive && expr.kind === 'call' && expr.name.at(-1) === 'timezone') {
       throw configError(
         `${at}.${target}: timestamps.columns gives ${column} the zone ${zone}, but ${table.name}.${column} is ${type}, which holds instants, not wall times: remove it from timestamps.columns`,
+      );
+    }
+  }
+}
+
+/**
+ * SQL text reads naive timestamps in the session's TimeZone, which the task's `timestamps.zone`
+ * sets for the whole run: a per-column zone that differs cannot apply to it, so it is refused
+ * rather than silently ignored (a column only tested for NULL reads no time: `valueColumns`).
+ */
+export function checkColumnZones(table: ResolvedTable, columns: string[], zones: TimestampSettings, at: string): void {
+  for (const c of columns) {
+    const zone = zones.columns[c];
+    if (zone !== undefined && zone !== zones.zone && isNaiveTimestamp(table.columns.get(c)?.type ?? '')) {
+      const current = zones.zone ?? "the session's TimeZone";
+      throw configError(
+        `${at}: timestamps.columns gives ${c} the zone ${zone}, but SQL text reads every naive timestamp in timestamps.zone (${current}); ` +
+          `set timestamps.zone: ${zone} for this task (the rules of one task read their naive timestamps in one zone)`,
       );
     }
   }

@@ -17,6 +17,12 @@ function jsonColumn(table: ResolvedTable, ref: ColumnRef): string {
   return col(table, ref.column);
 }
 
+/** Why an update cannot write a JSON path into `column` (it is not json or jsonb), or undefined when it can. */
+export function jsonPathProblem(table: ResolvedTable, column: string): string | undefined {
+  const type = colType(table, column);
+  return ['json', 'jsonb'].includes(type) ? undefined : `a JSON path needs a json or jsonb column, but ${table.name}.${column} is ${type}`;
+}
+
 /** The reference as text: `t."c"::text`, or `t."c" #>> $1::text[]`. */
 export function readText(table: ResolvedTable, ref: ColumnRef, p: SqlParams, alias = 't'): string {
   if (ref.path.length === 0) return `${alias}.${col(table, ref.column)}::text`;

@@ -19,6 +19,15 @@ export function renderSqlText(text: SqlText, table: ResolvedTable, p: SqlParams,
   return render(text.expr);
 }
 
+/**
+ * Rendered SQL value text (`render`) as the value written into a JSON path: a bare quoted literal is
+ * read as text, because `to_jsonb` cannot infer the type of an untyped one.
+ */
+export function asJsonValue(text: SqlText, render: (p: SqlParams) => string): (p: SqlParams) => string {
+  const untyped = text.expr.kind === 'const' && text.expr.type === 'unknown';
+  return untyped ? (p) => `(${render(p)})::text` : render;
+}
+
 /** Another table a text may read, its columns written `<qualifier>.<column>` (`parent.last_heartbeat_at`), rendered on `alias`. */
 export interface RelatedTable {
   qualifier: string;
