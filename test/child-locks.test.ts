@@ -278,6 +278,16 @@ describe('a delete batch: children changed in plain statements, lock passes only
     (await tx.query<{ order_id: string | null }>(`select order_id from ${table} order by order_id`)).rows.map((r) =>
       r.order_id === null ? null : Number(r.order_id),
     );
+  it('no child table: the parents’ delete alone (no savepoint, no lock_timeout change, no reading of the counters)', async () => {
+    const tx = await begin();
+    const set = await orderSet(tx, []);
+    const { counts, kinds, deleted } = await act(tx, set);
+
+    expect(counts).toEqual({ matched: 4, deleted: 4 });
+    expect(kinds).toEqual(['delete from "shop"."orders"']);
+    expect(await deleted()).toEqual({ lines: 0, notes: 0, orders: 4 });
+  });
+
   it('one child table: no lock statement; the children go in a plain delete under the short lock_timeout, then the parents', async () => {
     const tx = await begin();
     const set = await orderSet(tx, [{ table: 'shop.lines' }]);

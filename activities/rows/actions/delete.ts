@@ -77,7 +77,8 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
   fraction: (set, action, own) => [ownTarget(set, 'delete', own), ...action.children.map((child) => childTarget(set, child, own))],
   /**
    * The picked keys whose children can all be locked: a parent with a child row another transaction
-   * holds is skipped (it and its children stay for the next run). Predicting locks nothing, so skips nothing.
+   * holds is skipped (it and its children stay for the next run). Predicting locks nothing, so skips
+   * nothing; with no child table there is nothing to lock.
    * When no slot is taken after this (`acquire` could still leave a parent), the children are changed
    * here, each table in the config's order (an earlier child may reference a later one), in plain
    * statements that give up on a held row (`changeUnlessWaiting`); their counts go to `b.ahead` for
@@ -85,7 +86,7 @@ export const deleteRows: RowActionStrategy<DeleteAction> = {
    * each child table gets its lock pass here and is changed in `act`.
    */
   async lockable(b) {
-    if (b.mode === 'predict') return b.keys;
+    if (b.mode === 'predict' || b.action.children.length === 0) return b.keys;
     if (!b.set.acquire) {
       const changed = await changeUnlessWaiting(b.tx, async () => {
         const counts = new Map<object, number>();
