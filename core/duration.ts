@@ -41,7 +41,9 @@ export function formatDuration(ms: number): string {
  * out; "0s" when nothing is left, and for NULL). The expression is repeated once per unit instead of
  * read once in a subquery, and only immutable or stable functions are called, so the same text is
  * valid in an activity's UPDATE and in rule text (the rules `caretaker rules` prints), and both write
- * the same words. A zero part is NULL, which `concat` leaves out.
+ * the same words. A zero part is NULL, which `concat` leaves out. A negative duration (a stale run's
+ * age, when its naive timestamp falls in a DST fall-back's repeated hour) is "", as formatDuration
+ * writes it, not a negative part per unit.
  */
 export function durationSql(ms: string, smallest: (typeof FORMAT_UNITS)[number] = 'ms'): string {
   const value = `(${ms})::numeric`;
@@ -51,7 +53,7 @@ export function durationSql(ms: string, smallest: (typeof FORMAT_UNITS)[number] 
     const size = UNIT_MS[unit];
     return `nullif(floor(${size === 1 ? rest : `${rest} / ${size}`}), 0)::text || '${unit}'`;
   });
-  return `coalesce(nullif(concat(${parts.join(', ')}), ''), '0s')`;
+  return `case when ${value} < 0 then '' else coalesce(nullif(concat(${parts.join(', ')}), ''), '0s') end`;
 }
 
 /** An age for people, to the minute: "3h", "2d4h5m", "0m" under a minute. */

@@ -236,6 +236,16 @@ describe('durationSql', () => {
     expect(await written(durationSql('t.v', 'm'), [59_999, 3_659_999])).toEqual(['0s', '1h']);
   });
 
+  it('writes what formatDuration writes for a negative age, as the activity’s earlier SQL did: nothing', async () => {
+    // A stale run's age is negative when its naive timestamp falls in a DST fall-back's repeated hour:
+    // in Europe/Berlin '2026-10-25 02:30' is older than now() - 10 minutes at 01:05 UTC (02:55 local),
+    // yet read as an instant it is 01:30 UTC, 25 minutes after now().
+    const negative = [-1, -60_000, -1_500_000, -90_000_000];
+    expect(negative.map(formatDuration)).toEqual(['', '', '', '']);
+    expect(await written(durationSql('t.v'), negative)).toEqual(negative.map(formatDuration));
+    expect(await written(durationSql('t.v', 'm'), negative)).toEqual(negative.map(formatDuration));
+  });
+
   it('is rule text: parsed, checked and rendered as rows.rules reads it, it writes the same', async () => {
     await client.query('begin');
     try {
