@@ -5,7 +5,11 @@ const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 60
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
 const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$/;
 
-/** Parses "90s", "30m", "2h", "1h30m", "14d" into milliseconds; undefined when malformed. */
+/**
+ * Parses "90s", "30m", "2h", "1h30m", "14d" into whole milliseconds; undefined when malformed. A
+ * decimal amount is rounded to the millisecond: "8.2m" is 492000, not the float 491999.99999999994
+ * (which `formatDuration` wrote as "8m11s999ms" while SQL's numeric cast wrote "8m12s").
+ */
 export function parseDuration(text: string): number | undefined {
   const compact = text.replace(/\s+/g, '');
   if (!WHOLE.test(compact)) return undefined;
@@ -13,7 +17,7 @@ export function parseDuration(text: string): number | undefined {
   for (const [, amount, unit] of compact.matchAll(PART)) {
     total += Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS];
   }
-  return total;
+  return Math.round(total);
 }
 
 /** The units `formatDuration` writes, largest first. */

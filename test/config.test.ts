@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../config/load';
-import { parseDuration } from '../core/duration';
+import { formatDuration, parseDuration } from '../core/duration';
 import { interpolateEnv } from '../config/interpolate';
 
 const task = (extra: string) => `
@@ -173,5 +173,14 @@ describe('durations', () => {
     expect(parseDuration('5')).toBeUndefined();
     expect(parseDuration('-5m')).toBeUndefined();
     expect(parseDuration('')).toBeUndefined();
+  });
+
+  it('gives whole milliseconds: a decimal amount is rounded, not left with float noise', () => {
+    expect(parseDuration('8.2m')).toBe(492_000);
+    expect(formatDuration(parseDuration('8.2m')!)).toBe('8m12s');
+    expect(parseDuration('1.5h')).toBe(5_400_000);
+    expect(parseDuration('0.0004s')).toBe(0);
+    const tenths = Array.from({ length: 100 }, (_, i) => parseDuration(`${i / 10}m`)!);
+    expect(tenths.every(Number.isInteger)).toBe(true);
   });
 });
