@@ -26,8 +26,9 @@ config
                                     validate, then check every task against its live database: tables, columns,
                                     keys, privileges, the ledger schema, the first batch's plan (exit 1 on an error)
   tasks [<type>]                    the task catalog: every type (or one), its config fields and defaults
-  rules <task-id>                   a status.reset, runs.cleanup_expired or sync.trigger task as the rows.rules
-                                    task it runs (YAML to paste in its place and edit)
+  rules <task-id>                   a task of a type with a rows.rules form (status.reset, runs.cleanup_expired,
+                                    sync.trigger, retention.enforce, runs.cleanup_stale, extraction.queue_orphans,
+                                    assets.detect_orphans) as rows.rules YAML to paste in its place and edit
   setup                             register Caretaker's search attributes in the namespace (idempotent)
   setup --database NAME             create the run ledger's schema and tables in that database (idempotent;
                                     run it as a role with CREATE there, so the worker's role needs none)

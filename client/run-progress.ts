@@ -2,6 +2,8 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { BatchCheckpoint } from '../core/contract';
 import { countsText } from './run-report';
+import { APPROVAL_MEMO, type ApprovalMemo } from '../core/approval';
+import { approvalLine } from './commands/approval';
 
 /** A pending activity's last checkpoint, with how old it is. */
 export interface ActivityProgress {
@@ -37,6 +39,8 @@ function rowsOf(checkpoint: BatchCheckpoint): number {
 export function progressLine(desc: WorkflowExecutionDescription, now = Date.now()): string {
   const elapsed = Math.round((now - desc.startTime.getTime()) / 1000);
   const elapsedText = `elapsed ${Math.floor(elapsed / 60)}m${String(elapsed % 60).padStart(2, '0')}s`;
+  const approval = desc.memo?.[APPROVAL_MEMO] as ApprovalMemo | undefined;
+  if (approval?.state === 'awaiting') return `awaiting approval: ${approvalLine(desc.workflowId, approval)}; ${elapsedText}`;
   const [a] = activityProgress(desc, now);
   if (!a) return `waiting for a worker or finishing; ${elapsedText}`;
   const retry = a.attempt && a.attempt > 1 ? `attempt ${a.attempt}${a.lastFailure ? ` after: ${a.lastFailure}` : ''}; ` : '';

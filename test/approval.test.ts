@@ -10,6 +10,7 @@ import { APPROVAL_MEMO, APPROVAL_UPDATE, type ApprovalDecision, type ApprovalMem
 import { OUTCOME, ROWS_CHANGED } from '../core/search-attributes';
 import type { TaskResult } from '../workflows/types';
 import { caretaker } from './cli';
+import { progressLine } from '../client/run-progress';
 import { createTestDatabase, startTestWorker, type TestDatabase, type TestTemporal } from './support';
 
 let db: TestDatabase;
@@ -132,6 +133,10 @@ describe('plan → approve → apply', () => {
         (p) => p.workflowId === handle.workflowId,
       );
     await expect.poll(plans, { timeout: 20_000 }).toMatchObject({ rows: 3, approve: `caretaker approve ${handle.workflowId}` });
+    // `run --wait` and `status` say what the run waits for, not "waiting for a worker".
+    expect(progressLine(await handle.describe())).toMatch(
+      new RegExp(`^awaiting approval: plan .*: caretaker approve ${handle.workflowId}.*; elapsed \\d+m\\d\\ds$`),
+    );
 
     const status = await caretaker('status', handle.workflowId, '-f', file);
     expect(status.out).toContain('phase: awaiting_approval');
