@@ -333,6 +333,42 @@ describe('caretaker check', () => {
     expect((await db.pool.query('select attempts, locked_at, errors::text from jobs')).rows).toEqual([{ attempts: 0, locked_at: null, errors: '{}' }]);
   });
 
+  it("fails on archive values the archive table's columns cannot take, and passes values that read the row and its parent", async () => {
+    await db.pool.query(`
+      create table queues (id bigint primary key, name text not null);
+      create table tasks (id bigint primary key, queue_id bigint, attempts int not null default 0, state text);
+      create table tasks_archive (id bigint primary key, queue_id bigint, attempts int, state text, queue_name text, failed_at timestamptz);
+      insert into queues values (1, 'mail'); insert into tasks values (1, 1, 0, 'failed')`);
+    const task = (values: Record<string, unknown>) => ({
+      id: 'archive-tasks',
+      type: 'rows.rules',
+      schedule: { every: '1h' },
+      config: {
+        rules: [
+          {
+            name: 'failed',
+            table: 'tasks',
+            where: "state = 'failed'",
+            parent: { table: 'queues', column: 'queue_id' },
+            archive: { table: 'tasks_archive', values },
+          },
+        ],
+      },
+    });
+    const bad = await checkJson(configWith(task({ failed_at: 'attempts', attempts: { value: 'none' }, queue_name: 'parent.name' })));
+    expect(messages(bad.report, 'archive-tasks')).toEqual([
+      expect.stringMatching(
+        /^error: task archive-tasks: config\.rules\[0\] \(failed\)\.archive\.values\.failed_at: public\.tasks_archive\.failed_at \(timestamp with time zone\) cannot take this value: cannot cast type integer to timestamp with time zone/,
+      ),
+      'error: task archive-tasks: config.rules[0] (failed).archive.values.attempts: public.tasks_archive.attempts (integer) cannot take this value: invalid input syntax for type integer: "none"',
+    ]);
+    expect(bad.code).toBe(1);
+    const fine = await checkJson(configWith(task({ failed_at: 'now()', queue_name: 'parent.name', state: "state || ' (archived)'" })));
+    expect(messages(fine.report, 'archive-tasks').filter((m) => m.startsWith('error'))).toEqual([]);
+    expect(fine.code).toBe(0);
+    expect((await db.pool.query('select count(*)::int as n from tasks_archive')).rows).toEqual([{ n: 0 }]);
+  });
+
   it("lists acquire's SQL text problems against the slot table (when, update) and the rule's table (insert)", async () => {
     await db.pool.query(`
       create table slots (id bigint primary key, key text not null unique, value int not null);

@@ -9,7 +9,7 @@ import { error, type Finding } from './findings';
 import { messageOf } from './inspect-units';
 
 /** `explain` of `text` in a read-only transaction, rolled back: the statement is planned and its parameters bound, never run. */
-async function explainOnly(client: PoolClient, text: string, values: unknown[]): Promise<void> {
+export async function explainOnly(client: PoolClient, text: string, values: unknown[]): Promise<void> {
   await client.query('begin read only');
   try {
     await client.query(`explain ${text}`, values);
