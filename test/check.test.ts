@@ -280,6 +280,95 @@ describe('caretaker check', () => {
     ]);
   });
 
+  it("fails on update values the column's type cannot take, in a rule's update and a case's, and passes a correct update", async () => {
+    await db.pool.query(`
+      create table jobs (id bigint primary key, attempts int not null default 0, locked_at timestamptz, errors jsonb[] not null default '{}', state text);
+      insert into jobs values (1, 0, null, '{}', 'failed')`);
+    const task = (rules: object[]) => ({ id: 'jobs-updates', type: 'rows.rules', schedule: { every: '1h' }, config: { rules } });
+    const rule = (name: string, update: Record<string, unknown>) => ({ name, table: 'jobs', where: "state = 'failed'", update });
+    const { code, report } = await checkJson(
+      configWith(
+        task([
+          rule('s1', { attempts: "'abc'" }),
+          rule('s2', { locked_at: 'attempts' }),
+          rule('s3', { errors: "array_append(errors, 'oops')" }),
+          rule('s4', { errors: "array_append(errors, 'oops'::text)" }),
+          rule('fine', { attempts: 'attempts + 1', locked_at: 'now()', errors: `array_append(errors, '"oops"'::jsonb)`, state: "'dead'" }),
+          {
+            name: 'by-case',
+            table: 'jobs',
+            where: 'true',
+            cases: [
+              { when: 'attempts > 5', update: { state: "'dead'", attempts: "'many'" } },
+              { when: 'attempts > 2', update: { locked_at: 'attempts' } },
+            ],
+          },
+        ]),
+      ),
+    );
+    const at = 'error: task jobs-updates: config.rules';
+    expect(messages(report, 'jobs-updates')).toEqual([
+      `${at}[0] (s1).update.attempts: public.jobs.attempts (integer) cannot take this value: invalid input syntax for type integer: "abc"`,
+      expect.stringMatching(
+        /^error: task jobs-updates: config\.rules\[1\] \(s2\)\.update\.locked_at: public\.jobs\.locked_at \(timestamp with time zone\) cannot take this value: cannot cast type integer to timestamp with time zone/,
+      ),
+      expect.stringMatching(
+        /^error: task jobs-updates: config\.rules\[2\] \(s3\)\.update\.errors: public\.jobs\.errors \(jsonb\[\]\) cannot take this value: invalid input syntax for type json/,
+      ),
+      expect.stringMatching(
+        /^error: task jobs-updates: config\.rules\[3\] \(s4\)\.update\.errors: public\.jobs\.errors \(jsonb\[\]\) cannot take this value: function array_append\(jsonb\[\], text\) does not exist/,
+      ),
+      `${at}[5] (by-case).cases[0].update.attempts: public.jobs.attempts (integer) cannot take this value: invalid input syntax for type integer: "many"`,
+      expect.stringMatching(
+        /^error: task jobs-updates: config\.rules\[5\] \(by-case\)\.cases\[1\]\.update\.locked_at: .* cannot cast type integer to timestamp with time zone/,
+      ),
+    ]);
+    expect(code).toBe(1);
+    const fine = await checkJson(
+      configWith(task([rule('fine', { attempts: 'attempts + 1', locked_at: 'now()', errors: `array_append(errors, '"oops"'::jsonb)` })])),
+    );
+    expect(messages(fine.report, 'jobs-updates')).toEqual([]);
+    expect(fine.code).toBe(0);
+    // Checking changed nothing.
+    expect((await db.pool.query('select attempts, locked_at, errors::text from jobs')).rows).toEqual([{ attempts: 0, locked_at: null, errors: '{}' }]);
+  });
+
+  it("fails on archive values the archive table's columns cannot take, and passes values that read the row and its parent", async () => {
+    await db.pool.query(`
+      create table queues (id bigint primary key, name text not null);
+      create table tasks (id bigint primary key, queue_id bigint, attempts int not null default 0, state text);
+      create table tasks_archive (id bigint primary key, queue_id bigint, attempts int, state text, queue_name text, failed_at timestamptz);
+      insert into queues values (1, 'mail'); insert into tasks values (1, 1, 0, 'failed')`);
+    const task = (values: Record<string, unknown>) => ({
+      id: 'archive-tasks',
+      type: 'rows.rules',
+      schedule: { every: '1h' },
+      config: {
+        rules: [
+          {
+            name: 'failed',
+            table: 'tasks',
+            where: "state = 'failed'",
+            parent: { table: 'queues', column: 'queue_id' },
+            archive: { table: 'tasks_archive', values },
+          },
+        ],
+      },
+    });
+    const bad = await checkJson(configWith(task({ failed_at: 'attempts', attempts: { value: 'none' }, queue_name: 'parent.name' })));
+    expect(messages(bad.report, 'archive-tasks')).toEqual([
+      expect.stringMatching(
+        /^error: task archive-tasks: config\.rules\[0\] \(failed\)\.archive\.values\.failed_at: public\.tasks_archive\.failed_at \(timestamp with time zone\) cannot take this value: cannot cast type integer to timestamp with time zone/,
+      ),
+      'error: task archive-tasks: config.rules[0] (failed).archive.values.attempts: public.tasks_archive.attempts (integer) cannot take this value: invalid input syntax for type integer: "none"',
+    ]);
+    expect(bad.code).toBe(1);
+    const fine = await checkJson(configWith(task({ failed_at: 'now()', queue_name: 'parent.name', state: "state || ' (archived)'" })));
+    expect(messages(fine.report, 'archive-tasks').filter((m) => m.startsWith('error'))).toEqual([]);
+    expect(fine.code).toBe(0);
+    expect((await db.pool.query('select count(*)::int as n from tasks_archive')).rows).toEqual([{ n: 0 }]);
+  });
+
   it("lists acquire's SQL text problems against the slot table (when, update) and the rule's table (insert)", async () => {
     await db.pool.query(`
       create table slots (id bigint primary key, key text not null unique, value int not null);

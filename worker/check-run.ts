@@ -7,6 +7,8 @@ import { error, type Finding } from '../activities/check/findings';
 import { ledgerAccess } from '../activities/check/ledger-access';
 import { ruleExpressionFindings, type RuleWithTexts } from '../activities/check/rule-expressions';
 import { childUpdateFindings, type RuleWithChildUpdates } from '../activities/check/child-updates';
+import { ruleUpdateFindings, type RuleWithUpdates } from '../activities/check/rule-updates';
+import { archiveValueFindings, type RuleWithArchiveValues } from '../activities/check/archive-values';
 import { foreignKeyDependencies, type RuleTables } from '../activities/check/rule-dependencies';
 import { unknownZones } from '../activities/check/zones';
 import type { Catalog } from '../tasks';
@@ -48,7 +50,8 @@ function engineActivity(catalog: Catalog, activities: Activities, task: TaskConf
   return name !== undefined && Object.hasOwn(activities, name) ? (name as keyof Activities) : undefined;
 }
 
-const rulesOf = (task: TaskConfig) => (task.config as { rules?: (RuleWithTexts & RuleTables & RuleWithChildUpdates)[] }).rules ?? [];
+const rulesOf = (task: TaskConfig) =>
+  (task.config as { rules?: (RuleWithTexts & RuleTables & RuleWithChildUpdates & RuleWithUpdates & RuleWithArchiveValues)[] }).rules ?? [];
 
 async function withClient<T>(pools: PoolRegistry, database: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pools.get(database).connect();
@@ -82,6 +85,10 @@ async function checkTask(pools: PoolRegistry, activities: Activities, catalog: C
     findings.push(...(await withClient(pools, task.database, (client) => ruleExpressionFindings(client, rulesOf(task), `task ${task.id}`))));
     // ... and in the child tables a delete updates: unknown columns, values their types cannot take.
     findings.push(...(await withClient(pools, task.database, (client) => childUpdateFindings(client, rulesOf(task), `task ${task.id}`))));
+    // Values the rule's own update (and each case's) writes that the column's type cannot take: every run would fail on them.
+    findings.push(...(await withClient(pools, task.database, (client) => ruleUpdateFindings(client, rulesOf(task), `task ${task.id}`))));
+    // ... and the values an archive writes that the archive table's columns cannot take.
+    findings.push(...(await withClient(pools, task.database, (client) => archiveValueFindings(client, rulesOf(task), `task ${task.id}`))));
     if (findings.length > 0) return { task: task.id, type, checked: true, findings };
     // Later rules that read what an earlier rule's deletes change through a foreign key's ON DELETE action.
     findings.push(...(await withClient(pools, task.database, (client) => foreignKeyDependencies(client, rulesOf(task), `task ${task.id}`))));

@@ -1,12 +1,10 @@
 import type { PoolClient } from 'pg';
 import { ref } from '../../core/column-refs';
-import { parseSqlText, SqlTextError, type SqlText } from '../../tasks/sql-text';
-import { assignmentList, jsonPathProblem, type Assigned } from '../sql/expressions';
+import { jsonPathProblem } from '../sql/expressions';
 import { resolveTable, type ResolvedTable } from '../sql/identifiers';
-import { SqlParams } from '../sql/params';
-import { asJsonValue, columnProblems, functionProblems, renderSqlText } from '../sql/sql-text';
 import { error, type Finding } from './findings';
 import { messageOf } from './inspect-units';
+import { assigned, assignmentFinding } from './update-values';
 
 /** A child table of a rule's delete that is updated instead of deleted (`delete.children[].update`, tasks/rows-rules.ts). */
 interface ChildUpdate {
@@ -28,36 +26,6 @@ function childUpdates(rule: RuleWithChildUpdates): { path: string; child: ChildU
       child.update === undefined ? [] : [{ path: `${path}.delete.children[${j}]`, child: { ...child, update: child.update } }],
     );
   return [...of(rule.delete?.children, ''), ...(rule.cases ?? []).flatMap((b, k) => of(b.delete?.children, `.cases[${k}]`))];
-}
-
-/** `explain` of `text` in a read-only transaction, rolled back: the statement is planned and its parameters bound, never run. */
-async function explainOnly(client: PoolClient, text: string, values: unknown[]): Promise<void> {
-  await client.query('begin read only');
-  try {
-    await client.query(`explain ${text}`, values);
-  } finally {
-    await client.query('rollback');
-  }
-}
-
-/**
- * One value of a child's update as the run assigns it (tasks/rows-rules.ts `ruleValue`; into a JSON
- * path a bare quoted literal is text, as a run reads it: sql/sql-text.ts `asJsonValue`), or the problems of its SQL text.
- */
-async function assigned(client: PoolClient, table: ResolvedTable, value: unknown, json: boolean): Promise<{ value: Assigned } | { problems: string[] }> {
-  if (value === null || typeof value === 'number' || typeof value === 'boolean') return { value };
-  if (typeof value === 'object') return { value: (value as { value: string | number | boolean | null }).value };
-  let text: SqlText;
-  try {
-    text = parseSqlText(String(value), 'value');
-  } catch (err) {
-    if (err instanceof SqlTextError) return { problems: [err.message] };
-    throw err;
-  }
-  const problems = [...columnProblems(text, table), ...(await functionProblems(client, [text]))];
-  if (problems.length > 0) return { problems };
-  const render = (p: SqlParams) => renderSqlText(text, table, p, 't');
-  return { value: { sql: json ? asJsonValue(text, render) : render } };
 }
 
 /**
@@ -89,7 +57,6 @@ export async function childUpdateFindings(client: PoolClient, rules: readonly Ru
           continue;
         }
         const where = `${childAt}.update.${target}`;
-        const type = table.columns.get(column)!.type;
         const json = r.path.length > 0;
         const problem = json ? jsonPathProblem(table, column) : undefined;
         if (problem !== undefined) {
@@ -101,13 +68,7 @@ export async function childUpdateFindings(client: PoolClient, rules: readonly Ru
           findings.push(...got.problems.map((p) => error(`${where}: ${p}`)));
           continue;
         }
-        const p = new SqlParams();
-        const set = assignmentList(table, [[r, got.value]], p, where);
-        try {
-          await explainOnly(client, `update ${table.sql} t set ${set.join(', ')} where false`, p.values);
-        } catch (err) {
-          findings.push(error(`${where}: ${table.name}.${column} (${type}) cannot take this value: ${messageOf(err)}`));
-        }
+        findings.push(...(await assignmentFinding(client, table, r, got.value, where)));
       }
     }
   }
