@@ -159,10 +159,16 @@ describe('a rule whose delete a foreign key refuses until an earlier rule ran', 
     await writeFile(file, JSON.stringify(config));
   });
 
-  it('the real run archives the old done jobs; the dry run fails in rule 2 with the foreign-key violation', async () => {
+  it('the dry run fails in rules[2] with the foreign-key violation and says what it cannot show; the real run archives the old done jobs', async () => {
     const task = parseConfigText(JSON.stringify(config), 'jobs.yaml', {}).tasks[0]!;
     const failure = await taskFailure(runTaskWorkflow(env.temporal, task, { dryRun: true }));
-    expect(failure.message).toMatch(/job_logs_job_id_fkey/);
+    expect(failure.message).toMatch(
+      /^update or delete on table "jobs" violates foreign key constraint "job_logs_job_id_fkey" on table "job_logs" \(SQLSTATE 23503;/,
+    );
+    // ... and says what it cannot show, without claiming the real run succeeds.
+    expect(failure.message).toMatch(
+      /in a batch of archive-done from key "1"\) \(a dry run \(each rule rolled back\) cannot show rules\[1\] \(logs-of-old-done\) deleting job_logs rows first: see `caretaker check`\)$/,
+    );
     const real = await runTaskWorkflow(env.temporal, task);
     expect(real.sets).toEqual({
       'fail-stuck': { matched: 1, updated: 1 },
