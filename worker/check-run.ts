@@ -9,7 +9,7 @@ import { ruleExpressionFindings, type RuleWithTexts } from '../activities/check/
 import { childUpdateFindings, type RuleWithChildUpdates } from '../activities/check/child-updates';
 import { ruleUpdateFindings, type RuleWithUpdates } from '../activities/check/rule-updates';
 import { archiveValueFindings, type RuleWithArchiveValues } from '../activities/check/archive-values';
-import { foreignKeyDependencies, type RuleTables } from '../activities/check/rule-dependencies';
+import { foreignKeyDependencies, refusingDependencies, type RuleTables } from '../activities/check/rule-dependencies';
 import { unknownZones } from '../activities/check/zones';
 import type { Catalog } from '../tasks';
 import type { TimestampSettings } from '../tasks/fields';
@@ -92,6 +92,8 @@ async function checkTask(pools: PoolRegistry, activities: Activities, catalog: C
     if (findings.length > 0) return { task: task.id, type, checked: true, findings };
     // Later rules that read what an earlier rule's deletes change through a foreign key's ON DELETE action.
     findings.push(...(await withClient(pools, task.database, (client) => foreignKeyDependencies(client, rulesOf(task), `task ${task.id}`))));
+    // ... and later rules whose deletes a foreign key refuses (NO ACTION, RESTRICT) until an earlier rule cleared the references.
+    findings.push(...(await withClient(pools, task.database, (client) => refusingDependencies(client, rulesOf(task), `task ${task.id}`))));
   }
   const run = activities[activity] as (input: TaskInput) => Promise<unknown>;
   try {

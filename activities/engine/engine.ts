@@ -30,6 +30,8 @@ export interface RunOptions {
   warnings?: readonly string[];
   /** Items per batch when the task has no `batch_size` (one at a time for VACUUM, procedures). */
   batchSize?: number;
+  /** A dry run (rehearsed) that fails: adds what the caller knows of the cause to the error (`withNote`) before it is reported. */
+  explainDryRunFailure?: (err: unknown) => Promise<void>;
 }
 
 /** The key a run's ledger entries are filed under: one activity of one workflow run. */
@@ -191,6 +193,7 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     await applier?.finish(client);
     return result;
   } catch (err) {
+    if (mode === 'rehearse') await opts.explainDryRunFailure?.(err).catch(() => undefined);
     throw withPartial(err, tally.partial(cfg.dry_run));
   }
 }

@@ -17,6 +17,8 @@ interface PgError extends Error {
   constraint?: string;
   relation?: string;
   batch?: { unit: string; firstKey: unknown };
+  /** What Caretaker knows of the cause, said after PostgreSQL's fields (`withNote`). */
+  note?: string;
 }
 
 function isPgError(err: unknown): err is PgError {
@@ -52,6 +54,18 @@ export function inBatch(err: unknown, unit: string, firstKey: unknown): unknown 
   return err;
 }
 
+/** A foreign-key violation (23503) as PostgreSQL names it: the constraint, and the unit whose batch met it. */
+export function foreignKeyViolation(err: unknown): { constraint: string; unit?: string } | undefined {
+  if (!isPgError(err) || err.code !== '23503' || err.constraint === undefined) return undefined;
+  return { constraint: err.constraint, unit: err.batch?.unit };
+}
+
+/** Adds what Caretaker knows of a PostgreSQL error's cause to its text (`describePgError`). */
+export function withNote(err: unknown, note: string): unknown {
+  if (isPgError(err)) err.note ??= note;
+  return err;
+}
+
 /** A cursor as a key: `7` for a one-column key, `["a","7"]` for a composite one. */
 function keyText(key: unknown): string {
   return JSON.stringify(Array.isArray(key) && key.length === 1 ? key[0] : key);
@@ -73,7 +87,7 @@ export function describePgError(e: PgError): string {
     e.batch && `in a batch of ${e.batch.unit} from key ${keyText(e.batch.firstKey)}`,
     e.where,
   ];
-  return `${e.message} (${parts.filter(Boolean).join('; ')})`;
+  return `${e.message} (${parts.filter(Boolean).join('; ')})${e.note ? ` (${e.note})` : ''}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { RowFilter } from '../../tasks/fields';
 import type { Counts, TaskResult } from '../../core/contract';
-import { runUnits } from '../engine/engine';
+import { runUnits, type RunOptions } from '../engine/engine';
 import type { BatchEffect } from '../engine/tally';
 import type { ActMode, EngineConfig, TaskSession, WorkUnit } from '../engine/work-unit';
 import type { StartAction } from './start-workflows';
@@ -229,6 +229,10 @@ export function rowSetCounters(sets: readonly RowSet[]): string[] {
   return [...counters, ...EXTRA_COUNTERS.filter((c) => extras.has(c))];
 }
 /** Runs the sets one after another through the batch engine: every task that picks rows and acts on them. */
-export function processRowSets(session: TaskSession<RowSetConfig>, sets: readonly RowSet[]): Promise<TaskResult> {
-  return runUnits(session, sets.map(rowSetUnit), { counters: rowSetCounters(sets) });
+export function processRowSets(
+  session: TaskSession<RowSetConfig>,
+  sets: readonly RowSet[],
+  explainDryRunFailure?: RunOptions['explainDryRunFailure'],
+): Promise<TaskResult> {
+  return runUnits(session, sets.map(rowSetUnit), { counters: rowSetCounters(sets), explainDryRunFailure });
 }

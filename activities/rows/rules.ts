@@ -15,6 +15,8 @@ import { loadSqlParser, parseSqlText, type SqlText } from '../../tasks/sql-text'
 import { millis, TimestampZones } from '../sql/time';
 import type { TimestampSettings } from '../../tasks/fields';
 import type { TaskSession } from '../engine/work-unit';
+import { foreignKeyViolation, withNote } from '../engine/failures';
+import { dryRunRefusalNote } from '../sql/refusing-keys';
 
 /**
  * `rows.rules`: each rule of the config becomes one `RowSet` (row-sets.ts; cases: row-cases.ts)
@@ -163,7 +165,13 @@ export async function runRules(
   const sets: RowSet[] = [];
   for (const [i, rule] of rules.entries())
     sets.push(await compiler.compile(session.client, rule, `task ${session.input.taskId}: config.rules[${i}] (${rule.name})`));
-  return inZone(session.client, timestamps.zone, () => processRowSets(session, sets));
+  // A dry run rolls each rule back: a delete a foreign key refuses until an earlier rule cleared the references fails there, and says so.
+  const explain = async (err: unknown) => {
+    const violation = foreignKeyViolation(err);
+    const note = violation && (await dryRunRefusalNote(session.client, rules, violation, `task ${session.input.taskId}`));
+    if (note) withNote(err, note);
+  };
+  return inZone(session.client, timestamps.zone, () => processRowSets(session, sets, explain));
 }
 
 /** How the rules' text becomes trees: built text looked up, the parser loaded only for text it does not know. */
