@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   // Ctrl-C then ended the process before the dev server was stopped.
   const interrupts = new Interrupts({
     stopping: () =>
-      `stopping: the worker finishes running batches (up to ${shutdownGraceTime}), then the dev server stops; Ctrl-C again stops the dev server now`,
+      `stopping: running tasks stop after the batch in flight (waiting up to ${shutdownGraceTime}) and resume from their ledger at the next start, then the dev server stops; Ctrl-C again stops the dev server now`,
     hurrying: 'stopping the dev server now',
   });
   interrupts.onHurry(() => void stopOwnServer(settings).finally(() => process.exit(130)));

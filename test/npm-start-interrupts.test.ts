@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 async function staleRows(): Promise<void> {
-  await db.pool.query(`truncate app.pipeline_jobs;
+  await db.pool.query(`drop trigger if exists slow_batch on app.pipeline_jobs; drop function if exists slow_batch(); truncate app.pipeline_jobs;
     insert into app.pipeline_jobs (kind, state, attempts, last_seen_at) select 'sync', 'running', 0, now() - interval '5 hours' from generate_series(1, ${ROWS})`);
 }
 
@@ -125,6 +125,11 @@ describe('Ctrl-C on npm start stops the worker, then the dev server, and leaves 
     }
     await expect.poll(requeued, { timeout: 60_000 }).toBeGreaterThan(0);
 
+    // Pressed twice: the batch after this one takes 20 s, so the worker, which stops after the batch
+    // in flight, is still waiting for it when the second Ctrl-C comes.
+    if (presses === 2)
+      await db.pool.query(`create function slow_batch() returns trigger language plpgsql as $$ begin perform pg_sleep(20); return null; end $$;
+        create trigger slow_batch before update on app.pipeline_jobs for each statement execute function slow_batch()`);
     run.signalGroup('SIGINT');
     if (presses === 2) {
       await sleep(1_000);

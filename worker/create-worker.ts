@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { askingWorker } from '../activities/engine/worker-stopping';
 import type { ActivityDeps, DatabasePools } from '../activities/engine/deps';
 import type { TemporalEnv } from '../config/temporal-env';
 import type { CaretakerPlugin } from '../config/plugins';
@@ -25,15 +26,18 @@ export async function connectWorker(env: TemporalEnv): Promise<NativeConnection>
 }
 
 export async function createCaretakerWorker(opts: CaretakerWorkerOptions): Promise<Worker> {
-  return Worker.create({
+  // Its activities stop at the next batch boundary once it shuts down (activities/engine/worker-stopping.ts).
+  const built: { worker?: Worker } = {};
+  const activities = askingWorker(
+    Object.assign(createActivities({ databases: opts.databases }), ...(opts.plugins ?? []).map((p) => p.createActivities({ databases: opts.databases }))),
+    () => built.worker !== undefined && built.worker.getState() !== 'RUNNING',
+  );
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: opts.workflowBundle,
-    activities: Object.assign(
-      createActivities({ databases: opts.databases }),
-      ...(opts.plugins ?? []).map((p) => p.createActivities({ databases: opts.databases })),
-    ),
+    activities,
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     // Payload encryption when CARETAKER_CODEC_KEYS / _KEY_FILE are set (config/codec.ts); off by default.
     dataConverter: dataConverterFromEnv(),
@@ -43,4 +47,6 @@ export async function createCaretakerWorker(opts: CaretakerWorkerOptions): Promi
     maxHeartbeatThrottleInterval: HEARTBEAT_FRESHNESS,
     defaultHeartbeatThrottleInterval: HEARTBEAT_FRESHNESS,
   });
+  built.worker = worker;
+  return worker;
 }

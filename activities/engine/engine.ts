@@ -17,6 +17,7 @@ import { liveProgress } from './live-progress';
 import { taskBatchSizer } from './batch-size';
 import { Throttle } from './throttle';
 import { ReadAheads } from './read-ahead';
+import { workerStopping } from './worker-stopping';
 import { planInspector } from './plan-capture';
 import { skippedResult } from './results';
 import { TablePins } from './table-pins';
@@ -142,12 +143,14 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     const timeBatch = batchTimer(ctx.metricMeter, input.taskId, cfg.dry_run);
     while (position.unit < units.length) {
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
+      if (workerStopping()) throw workerStopped(tally.batches);
       const room = cap === null ? sizer.current : Math.min(sizer.current, cap - tally.capped);
       if (room <= 0) {
         stoppedAtCap = true;
         break;
       }
       await throttle.beforeBatch(client, handled, tally.batches, lastBatchMs, beat);
+      if (workerStopping()) throw workerStopped(tally.batches);
       const unit = units[position.unit]!;
       // Each unit reads ahead when it starts, so it sees what the units before it committed.
       if (ahead.due(position.unit)) (await readAhead(client, cfg, ahead, position)).forEach((w) => tally.warn(w));
@@ -341,4 +344,15 @@ async function preflights(client: PoolClient, units: readonly WorkUnit[]): Promi
   const problems: string[] = [];
   for (const unit of units) if (unit.preflight) problems.push(...(await unit.preflight(client)));
   return problems;
+}
+
+/**
+ * The worker shuts down: this attempt stops at a batch boundary, and fails retryably so that the
+ * next attempt (on this worker once it is back, or another) resumes from the ledger.
+ */
+function workerStopped(batches: number): ApplicationFailure {
+  return ApplicationFailure.retryable(
+    `the worker is shutting down: this attempt stopped at a batch boundary after ${batches} batch(es); the next attempt resumes from the run ledger`,
+    'WorkerShutdown',
+  );
 }

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import { Context } from '@temporalio/activity';
+import { workerStopping } from './worker-stopping';
 import type { ThrottleReport } from '../../core/contract';
 
 /**
@@ -65,10 +66,13 @@ export function rateDelay(rows: number, elapsedMs: number, maxPerSecond: number 
 /**
  * Sleeps `ms`, heartbeating at least every few seconds (and at once), so a pause longer than the
  * task's heartbeat timeout does not time the attempt out; a cancel still arrives with a heartbeat.
+ * Ends early (within a slice) when the worker shuts down.
  */
 async function sleepBeating(ms: number, beat: () => void): Promise<void> {
   const slice = Math.max(1_000, Math.min(5_000, (Context.current().info.heartbeatTimeoutMs ?? 15_000) / 3));
   for (let left = ms; left > 0; left -= slice) {
+    // A worker shutting down stops the run at this boundary (engine.ts), not after the pause.
+    if (workerStopping()) return;
     beat();
     await Context.current().sleep(Math.min(slice, left));
   }
