@@ -205,6 +205,21 @@ describe('caretaker check', () => {
       const zoned = retention('expire-sessions', 'sessions', 'seen_at');
       const withZone = configWith({ ...zoned, config: { ...zoned.config, timestamps: { zone: 'UTC' } } });
       expect(messages((await checkJson(withZone)).report, 'expire-sessions')).toEqual([]);
+      // The same column in a rows.rules rule's older_than (what `caretaker rules` prints for the retention task).
+      const rule = (timestamps?: object) =>
+        configWith({
+          id: 'old-sessions',
+          type: 'rows.rules',
+          config: {
+            max_fraction: 1,
+            rules: [{ name: 'old', table: 'sessions', older_than: { column: 'seen_at', age: '30d' }, report: {} }],
+            ...(timestamps && { timestamps }),
+          },
+        });
+      expect(messages((await checkJson(rule())).report, 'old-sessions')).toEqual([
+        expect.stringMatching(/^warning: public\.sessions\.seen_at is timestamp without time zone and no timestamps\.zone is set/),
+      ]);
+      expect(messages((await checkJson(rule({ zone: 'UTC' }))).report, 'old-sessions')).toEqual([]);
     } finally {
       await db.pool.query(`alter database ${quoteIdent(db.name)} set timezone = 'UTC'`);
     }

@@ -46,7 +46,7 @@ export async function inspectUnits(session: TaskSession, units: readonly WorkUni
     for (const target of tableTargets(unit)) findings.push(...(await targetFindings(client, unit, target, cfg, (n) => (estimated += n))));
     if (unit.transactional) findings.push(...(await firstBatchFindings(client, unit, { limit: firstBatch, readAhead: cfg.read_ahead ?? 0 }, mode)));
   }
-  const tables = new Map(units.flatMap(tableTargets).map((t) => [t.table.oid, t.table]));
+  const tables = new Map(units.flatMap((u) => [...tableTargets(u).map((t) => t.table), ...(u.picks ? [u.picks] : [])]).map((t) => [t.oid, t]));
   findings.push(...(await naiveColumnsWithoutZone(client, [...tables.values()], cfg as { timestamps?: TimestampSettings })));
   if (cfg.max_rows_per_run != null && estimated > cfg.max_rows_per_run) {
     findings.push(

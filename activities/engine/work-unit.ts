@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { Backlog, TaskInput } from '../../core/contract';
 import type { FractionTarget } from './fraction-targets';
+import type { ResolvedTable } from '../sql/identifiers';
 import type { BatchEffect } from './tally';
 import type { BatchSizeSetting } from './batch-size';
 import type { ThrottleConfig } from './throttle';
@@ -79,6 +80,8 @@ export interface WorkUnit<Item = unknown, Cursor = unknown> {
   unplannable?: Unplannable;
   /** What max_fraction checks for this unit: the rows of each table it changes, the files of a directory (fraction-targets.ts). */
   fraction?: FractionTarget[];
+  /** The table whose rows it picks, when it picks rows (`caretaker check` looks at its columns, e.g. naive timestamps, even when the unit changes none: a report). */
+  picks?: ResolvedTable;
   /**
    * The unit's eligible rows after `after` (null: all of them), and the age of the oldest where the
    * rows have a timestamp: one query, asked only of a unit the run stopped before finishing (backlog.ts).

@@ -165,6 +165,7 @@ export function casesUnit(set: RowSet, branches: readonly RowBranch[], ops: RowS
   const picked = selection(set, branches);
   return {
     label: set.label,
+    picks: set.key.table,
     transactional: true,
     fraction: fractionTargets(set, branches, ops),
     nextBatch: (tx, after, limit, mode) => selectCases(ops, tx, set, branches, { after, limit }, mode),

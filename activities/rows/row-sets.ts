@@ -205,6 +205,7 @@ export function rowSetUnit(set: RowSet): WorkUnit<unknown, KeyValue> {
 function keysUnit(set: RowSet, strategy: RowActionStrategy<RowAction>): WorkUnit<KeyValue, KeyValue> {
   return {
     label: set.label,
+    picks: set.key.table,
     transactional: strategy.transactional,
     fraction: strategy.fraction(set, set.action, (p) => all(conditions(set, p))),
     nextBatch: (tx, after, limit, mode) => selectKeys(tx, set, { after, limit }, mode),
