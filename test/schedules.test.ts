@@ -111,6 +111,23 @@ describe('schedules sync', () => {
     expect(temporalDescribe(`${prefix}-stale`).schedule.state.paused ?? false).toBe(false);
   });
 
+  it('unpause warns when the config sets paused: true, which the next sync applies again', async () => {
+    writeConfig([staleTask({ catchup_window: '15m', paused: true }), hourlyTask()]);
+    await caretaker('schedules', 'sync', '-f', file);
+    const run = await caretaker('unpause', `${prefix}-stale`, '-f', file);
+    expect(run.code).toBe(0);
+    expect(run.err).toContain(`warning: ${file} sets paused: true for ${prefix}-stale: the next npm start or caretaker schedules sync pauses it again`);
+    expect(temporalDescribe(`${prefix}-stale`).schedule.state.paused ?? false).toBe(false);
+    const sync = JSON.parse((await caretaker('schedules', 'sync', '--json', '-f', file)).out).plan;
+    expect(sync).toContainEqual({ id: `${prefix}-stale`, action: 'update', detail: 'pause' });
+
+    // Without paused in the config, an unpause lasts and says nothing more.
+    writeConfig([staleTask({ catchup_window: '15m' }), hourlyTask()]);
+    const quiet = await caretaker('unpause', `${prefix}-stale`, '--json', '-f', file);
+    expect(quiet.err).toBe('');
+    expect(JSON.parse(quiet.out)).not.toHaveProperty('warning');
+  });
+
   it('prunes only the schedules it owns, and never touches a foreign one', async () => {
     await temporal.client.schedule.create({
       scheduleId: `${prefix}-foreign`,

@@ -110,8 +110,24 @@ export async function setPaused(ctx: CliContext, paused: boolean): Promise<numbe
   }
   const note = given ?? `${paused ? 'paused' : 'unpaused'} with caretaker CLI by ${process.env.USER ?? 'operator'}`;
   await (paused ? handle.pause(note) : handle.unpause(note));
-  ctx.print({ id, paused, note }, () => `${id}: ${paused ? 'paused' : 'unpaused'} (${note})`);
+  const warning = paused ? undefined : await pausedByConfig(ctx, id);
+  ctx.print({ id, paused, note, ...(warning && { warning }) }, () => `${id}: ${paused ? 'paused' : 'unpaused'} (${note})`);
+  if (warning) console.error(`warning: ${warning}`);
   return 0;
+}
+
+/**
+ * Why an unpause will not last: the config sets `paused: true` for the task, so the next sync (npm
+ * start, `schedules sync`) pauses it again (sync.ts: the config wins where it sets `paused`). No
+ * config file, or one that does not load, says nothing here.
+ */
+async function pausedByConfig(ctx: CliContext, id: string): Promise<string | undefined> {
+  const task = await ctx.config().then(
+    (cfg) => cfg.tasks.find((t) => t.id === id),
+    () => undefined,
+  );
+  if (task?.paused !== true) return undefined;
+  return `${ctx.configFile} sets paused: true for ${id}: the next npm start or caretaker schedules sync pauses it again; delete that line to keep it running`;
 }
 
 /** The overlap policy for a manual action: the task's own, never the SDK's ALLOW_ALL default. */
