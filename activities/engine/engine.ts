@@ -143,13 +143,13 @@ export async function runUnits<C extends EngineConfig>(session: TaskSession<C>, 
     const timeBatch = batchTimer(ctx.metricMeter, input.taskId, cfg.dry_run);
     while (position.unit < units.length) {
       if (ctx.cancellationSignal.aborted) throw new CancelledFailure('cancelled at a batch boundary');
-      if (workerStopping()) throw workerStopped(tally.batches);
       const room = cap === null ? sizer.current : Math.min(sizer.current, cap - tally.capped);
       if (room <= 0) {
         stoppedAtCap = true;
         break;
       }
       await throttle.beforeBatch(client, handled, tally.batches, lastBatchMs, beat);
+      // After the throttle, whose waits a shutdown ends early (throttle.ts).
       if (workerStopping()) throw workerStopped(tally.batches);
       const unit = units[position.unit]!;
       // Each unit reads ahead when it starts, so it sees what the units before it committed.

@@ -105,7 +105,8 @@ export class Throttle {
     this.count(reason);
     const started = Date.now();
     try {
-      while (reason !== null) {
+      // A worker shutting down ends the wait (sleepBeating returns at once): the engine stops the run next.
+      while (reason !== null && !workerStopping()) {
         this.waiting = reason;
         await sleepBeating(interval, beat);
         interval = Math.min(interval * 2, cfg.max_check_interval);
